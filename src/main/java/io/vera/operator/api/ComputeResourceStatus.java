@@ -1,0 +1,29 @@
+package io.vera.operator.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import io.fabric8.kubernetes.api.model.Condition;
+import java.util.ArrayList;
+import java.util.List;
+
+/** What the operator observed of a {@link ComputeResource}. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class ComputeResourceStatus {
+  /** Where a resource is in its life. */
+  public enum Phase {
+    Provisioning,
+    Available,
+    Allocated,
+    InUse,
+    Stopping,
+    Failed
+  }
+
+  public Phase phase;
+  public String resourceId;
+  public String address;
+  public String currentTask;
+  public Long totalTasks;
+  public String lastUsedTime;
+  public Long observedGeneration;
+  public List<Condition> conditions = new ArrayList<>();
+}

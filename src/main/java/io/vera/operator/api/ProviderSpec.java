@@ -1,0 +1,164 @@
+package io.vera.operator.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Max;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Required;
+import java.util.List;
+import java.util.Map;
+
+/** Desired connection of a {@link Provider}. Credentials live only in the named Secret. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class ProviderSpec {
+  /** The external systems Vera talks to. */
+  public enum Type {
+    OpenAI,
+    Anthropic,
+    Gemini,
+    Lambda,
+    RunPod,
+    HTTP,
+    Docker,
+    Proxmox
+  }
+
+  @Required public Type type;
+
+  @JsonPropertyDescription("Base URL; each type has its public default.")
+  public String endpoint;
+
+  public String region;
+
+  @JsonPropertyDescription("Secret in the same namespace holding the credentials.")
+  public SecretRef credentialsSecretRef;
+
+  public Defaults defaults;
+  public List<ModelPrice> pricing;
+  public Limits limits;
+
+  @Min(1)
+  @Max(3600)
+  @Default("60")
+  public Integer timeoutSeconds;
+
+  @Min(0)
+  @Max(10)
+  @Default("3")
+  public Integer retries;
+
+  public DockerHost docker;
+  public ProxmoxCluster proxmox;
+  public List<HttpEndpoint> http;
+
+  /** A Secret by name, with the keys to read from it. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class SecretRef {
+    @Required public String name;
+    public Map<String, String> keys;
+  }
+
+  /** Request defaults for LLM providers. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class Defaults {
+    public String model;
+
+    @Min(1)
+    @Max(1000000)
+    public Integer maxTokens;
+
+    @Min(0)
+    @Max(2)
+    public Double temperature;
+  }
+
+  /** USD per million tokens for one model, overriding the built-in table. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class ModelPrice {
+    @Required public String model;
+
+    @Min(0)
+    public Double inputPerMillion;
+
+    @Min(0)
+    public Double outputPerMillion;
+
+    @Min(0)
+    public Double cachedInputPerMillion;
+
+    @Min(0)
+    public Double cacheWritePerMillion;
+  }
+
+  /** Rate, concurrency and spend limits. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class Limits {
+    @Min(1)
+    public Integer requestsPerMinute;
+
+    @Min(1)
+    public Integer tokensPerMinute;
+
+    @Min(1)
+    public Integer maxConcurrency;
+
+    @Min(0)
+    public Double monthlyBudgetUsd;
+  }
+
+  /** A Docker engine. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class DockerHost {
+    @Default("unix:///var/run/docker.sock")
+    public String host;
+
+    public SecretRef tlsSecretRef;
+
+    @Min(1)
+    @Max(100)
+    @Default("10")
+    public Integer maxResources;
+  }
+
+  /** A Proxmox VE cluster. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class ProxmoxCluster {
+    @Default("true")
+    public Boolean verifyTls;
+
+    public SecretRef caSecretRef;
+    public VmidRange vmidRange;
+    public String pool;
+    public List<String> tags;
+
+    @Min(1)
+    @Max(100)
+    @Default("10")
+    public Integer maxResources;
+  }
+
+  /** The VMIDs the operator owns. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class VmidRange {
+    @Required
+    @Min(100)
+    public Integer min;
+
+    @Required
+    @Max(999999999)
+    public Integer max;
+  }
+
+  /** One callable HTTP endpoint; nothing else is reachable through an HTTP provider. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class HttpEndpoint {
+    @Required public String name;
+
+    @Default("POST")
+    public String method;
+
+    @Required public String url;
+    public Map<String, String> headers;
+  }
+}
