@@ -1,0 +1,165 @@
+package io.vera.operator.app;
+
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.javaoperatorsdk.operator.Operator;
+import io.javaoperatorsdk.operator.api.config.ControllerConfigurationOverrider;
+import io.javaoperatorsdk.operator.monitoring.micrometer.MicrometerMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vera.operator.api.VeraTask;
+import io.vera.operator.api.WorkerPool;
+import io.vera.operator.facade.FacadeServer;
+import io.vera.operator.handler.HandlerRegistry;
+import io.vera.operator.kube.DeletionAwareItemStore;
+import io.vera.operator.kube.EventRecorder;
+import io.vera.operator.pool.CpuSampler;
+import io.vera.operator.pool.LegacyPools;
+import io.vera.operator.pool.WorkerPoolReconciler;
+import io.vera.operator.task.TaskDispatcher;
+import io.vera.operator.task.TaskEventRecorder;
+import io.vera.operator.task.TaskKey;
+import io.vera.operator.task.TaskMetrics;
+import io.vera.operator.task.TaskService;
+import io.vera.operator.task.TaskStatusWriter;
+import io.vera.operator.task.VeraTaskReconciler;
+import io.vera.operator.worker.EmbeddedWorkers;
+import io.vera.operator.worker.RemoteWorkers;
+import io.vera.operator.worker.TaskRunner;
+import java.time.Clock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The whole operator in one process: reconcilers, dispatcher, workers and the REST facade, wired
+ * together against one Kubernetes client. Closing it stops everything in reverse order.
+ */
+public final class VeraOperator implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(VeraOperator.class);
+
+  private final PrometheusMeterRegistry metrics =
+      new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final TaskStatusWriter statusWriter;
+  private final TaskDispatcher dispatcher;
+  private final CpuSampler cpu = new CpuSampler();
+  private final EventRecorder events;
+  private final EmbeddedWorkers embeddedWorkers;
+  private final Operator operator;
+  private final FacadeServer facade;
+
+  public VeraOperator(KubernetesClient client, OperatorSettings settings) {
+    Clock clock = Clock.systemUTC();
+    HandlerRegistry handlers = HandlerRegistry.loadDefault();
+    new JvmMemoryMetrics().bindTo(metrics);
+    new JvmGcMetrics().bindTo(metrics);
+    new JvmThreadMetrics().bindTo(metrics);
+    new ProcessorMetrics().bindTo(metrics);
+
+    statusWriter = new TaskStatusWriter(client, settings.statusWriterThreads());
+    dispatcher =
+        new TaskDispatcher(
+            handlers,
+            statusWriter,
+            new TaskDispatcher.Settings(settings.maxResultBytes(), 300, 3),
+            clock);
+    statusWriter.attach(dispatcher);
+    events = new EventRecorder(client);
+    dispatcher.addListener(new TaskEventRecorder(events));
+    dispatcher.addListener(new TaskMetrics(metrics, dispatcher));
+    embeddedWorkers = new EmbeddedWorkers(dispatcher, new TaskRunner(handlers), cpu);
+    RemoteWorkers remoteWorkers = new RemoteWorkers(clock);
+
+    operator =
+        new Operator(
+            o ->
+                o.withKubernetesClient(client)
+                    .withCloseClientOnStop(false)
+                    .withUseSSAToPatchPrimaryResource(false)
+                    .withSSABasedCreateUpdateMatchForDependentResources(false)
+                    .withMetrics(MicrometerMetrics.withoutPerResourceMetrics(metrics)));
+    VeraTaskReconciler taskReconciler = new VeraTaskReconciler(dispatcher, client, clock);
+    operator.register(
+        taskReconciler,
+        (ControllerConfigurationOverrider<VeraTask> o) -> {
+          watch(o, settings);
+          o.withItemStore(
+              new DeletionAwareItemStore<VeraTask>(
+                  t ->
+                      dispatcher.forget(
+                          new TaskKey(t.getMetadata().getNamespace(), t.getMetadata().getName()),
+                          t.getMetadata().getUid())));
+        });
+    WorkerPoolReconciler poolReconciler =
+        new WorkerPoolReconciler(
+            dispatcher,
+            embeddedWorkers,
+            remoteWorkers,
+            handlers,
+            client,
+            events,
+            settings.workerImage(),
+            settings.operatorUrl(),
+            clock);
+    operator.register(
+        poolReconciler,
+        (ControllerConfigurationOverrider<WorkerPool> o) -> {
+          watch(o, settings);
+          o.withItemStore(new DeletionAwareItemStore<WorkerPool>(poolReconciler::poolDeleted));
+        });
+
+    TaskService tasks =
+        new TaskService(client, dispatcher, settings.namespace(), settings.restTaskTtlSeconds());
+    LegacyPools pools = new LegacyPools(client, settings.namespace(), settings.legacyPoolRuntime());
+    facade =
+        new FacadeServer(
+            new FacadeServer.Services(
+                tasks, dispatcher, pools, handlers, remoteWorkers, cpu, metrics));
+  }
+
+  private static <R extends io.fabric8.kubernetes.api.model.HasMetadata> void watch(
+      ControllerConfigurationOverrider<R> o, OperatorSettings settings) {
+    if (settings.watchNamespaces().isEmpty()) {
+      o.watchingAllNamespaces();
+    } else {
+      o.settingNamespaces(settings.watchNamespaces());
+    }
+  }
+
+  /** Starts the reconcilers (which rebuild the queues from the resources), then the facade. */
+  public VeraOperator start(OperatorSettings settings) {
+    operator.start();
+    facade.start(settings.host(), settings.port());
+    LOG.info("Vera operator serving REST on {}:{}", settings.host(), facade.port());
+    return this;
+  }
+
+  public int port() {
+    return facade.port();
+  }
+
+  public TaskDispatcher dispatcher() {
+    return dispatcher;
+  }
+
+  @Override
+  public void close() {
+    closeQuietly(facade::close);
+    closeQuietly(operator::stop);
+    closeQuietly(embeddedWorkers::close);
+    closeQuietly(dispatcher::close);
+    closeQuietly(statusWriter::close);
+    closeQuietly(events::close);
+    closeQuietly(cpu::close);
+  }
+
+  private static void closeQuietly(Runnable step) {
+    try {
+      step.run();
+    } catch (RuntimeException e) {
+      LOG.warn("error while stopping", e);
+    }
+  }
+}

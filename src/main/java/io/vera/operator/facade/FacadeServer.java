@@ -1,0 +1,152 @@
+package io.vera.operator.facade;
+
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.javalin.Javalin;
+import io.javalin.http.HttpResponseException;
+import io.javalin.json.JavalinJackson;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vera.operator.handler.HandlerRegistry;
+import io.vera.operator.pool.CpuSampler;
+import io.vera.operator.pool.LegacyPools;
+import io.vera.operator.task.TaskDispatcher;
+import io.vera.operator.task.TaskService;
+import io.vera.operator.worker.RemoteWorkers;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The REST/WebSocket facade: the legacy routers, the worker lease protocol, health, Prometheus
+ * metrics and the API docs. Every refusal is {@code {"detail": ...}} with a 4xx; an API server that
+ * cannot be reached is a 503, never a hang or a 500.
+ */
+public final class FacadeServer implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(FacadeServer.class);
+  static final long MAX_REQUEST_BYTES = 1024 * 1024;
+
+  /** What the facade serves from. */
+  public record Services(
+      TaskService tasks,
+      TaskDispatcher dispatcher,
+      LegacyPools pools,
+      HandlerRegistry handlers,
+      RemoteWorkers remoteWorkers,
+      CpuSampler cpu,
+      PrometheusMeterRegistry metrics) {}
+
+  private final Javalin app;
+  private final UpdatesHub updates;
+  private final ExecutorService longPolls;
+
+  public FacadeServer(Services services) {
+    OrchestratorRoutes orchestrator =
+        new OrchestratorRoutes(
+            services.tasks(),
+            services.dispatcher(),
+            services.pools(),
+            services.handlers(),
+            services.remoteWorkers(),
+            services.cpu());
+    this.updates = new UpdatesHub(orchestrator::status);
+    services.dispatcher().addListener(updates);
+    AtomicInteger n = new AtomicInteger();
+    this.longPolls =
+        Executors.newCachedThreadPool(
+            r -> {
+              Thread t = new Thread(r, "lease-long-poll-" + n.incrementAndGet());
+              t.setDaemon(true);
+              return t;
+            });
+    this.app =
+        Javalin.create(
+            config -> {
+              config.showJavalinBanner = false;
+              config.http.maxRequestSize = MAX_REQUEST_BYTES;
+              config.http.asyncTimeout = 0L;
+              config.jsonMapper(new JavalinJackson(JsonBody.MAPPER, false));
+              config.useVirtualThreads = false;
+            });
+    registerErrorMapping();
+    orchestrator.register(app);
+    app.ws(OrchestratorRoutes.BASE + "/ws/updates", updates::configure);
+    new WorkerLeaseRoutes(services.dispatcher(), services.remoteWorkers(), longPolls).register(app);
+    app.get(
+        OrchestratorRoutes.BASE + "/health",
+        ctx -> ctx.json(Map.of("status", "healthy", "service", "vera-operator")));
+    app.get("/healthz", ctx -> ctx.result("ok"));
+    app.get(
+        "/metrics",
+        ctx ->
+            ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
+                .result(services.metrics().scrape()));
+    ApiDocs.register(app);
+  }
+
+  private void registerErrorMapping() {
+    app.exception(
+        ApiException.class,
+        (e, ctx) -> ctx.status(e.status()).json(Map.of("detail", e.getMessage())));
+    app.exception(
+        HttpResponseException.class,
+        (e, ctx) ->
+            ctx.status(e.getStatus())
+                .json(
+                    Map.of("detail", e.getMessage() == null ? "request refused" : e.getMessage())));
+    app.exception(
+        KubernetesClientException.class,
+        (e, ctx) -> {
+          int code = e.getCode();
+          if (code == 404 || code == 409 || code == 422) {
+            ctx.status(code)
+                .json(
+                    Map.of(
+                        "detail",
+                        e.getStatus() == null ? e.getMessage() : e.getStatus().getMessage()));
+          } else {
+            LOG.warn(
+                "Kubernetes API call failed while serving {} {}: {}",
+                ctx.method(),
+                ctx.path(),
+                e.getMessage());
+            ctx.status(503)
+                .json(
+                    Map.of(
+                        "detail", "the Kubernetes API server is unavailable; try again shortly"));
+          }
+        });
+    app.exception(
+        Exception.class,
+        (e, ctx) -> {
+          LOG.error("unexpected error serving {} {}", ctx.method(), ctx.path(), e);
+          ctx.status(500)
+              .json(Map.of("detail", "internal error; the operator log has the details"));
+        });
+    app.error(
+        404,
+        ctx -> {
+          if (ctx.result() == null || ctx.result().isEmpty()) {
+            ctx.json(Map.of("detail", "Not Found"));
+          }
+        });
+    app.error(405, ctx -> ctx.json(Map.of("detail", "Method Not Allowed")));
+  }
+
+  public FacadeServer start(String host, int port) {
+    app.start(host, port);
+    return this;
+  }
+
+  public int port() {
+    return app.port();
+  }
+
+  @Override
+  public void close() {
+    updates.close();
+    app.stop();
+    longPolls.shutdownNow();
+  }
+}

@@ -1,0 +1,239 @@
+package io.vera.operator.pool;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.api.model.ConditionBuilder;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
+import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.vera.operator.api.WorkerPool;
+import io.vera.operator.api.WorkerPoolSpec;
+import io.vera.operator.api.WorkerPoolStatus;
+import io.vera.operator.handler.HandlerRegistry;
+import io.vera.operator.kube.EventRecorder;
+import io.vera.operator.task.PoolKey;
+import io.vera.operator.task.PoolSettings;
+import io.vera.operator.task.TaskDispatcher;
+import io.vera.operator.worker.EmbeddedWorkers;
+import io.vera.operator.worker.RemoteWorkers;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Turns a WorkerPool into workers (threads for runtime Embedded, a Deployment of worker pods for
+ * runtime Pods), registers its queue with the dispatcher, sizes it (by hand, /scale, or the
+ * autoscaler) and reports its queue and workers in status. Never writes the pool's spec, so it does
+ * not fight GitOps tools: the autoscaler's decision lives in status.replicas.
+ */
+@ControllerConfiguration(name = WorkerPoolReconciler.NAME)
+public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
+  public static final String NAME = "workerpool";
+  static final Duration RESYNC = Duration.ofSeconds(5);
+  private static final String READY = "Ready";
+
+  private final TaskDispatcher dispatcher;
+  private final EmbeddedWorkers embeddedWorkers;
+  private final RemoteWorkers remoteWorkers;
+  private final HandlerRegistry handlers;
+  private final KubernetesClient client;
+  private final EventRecorder events;
+  private final WorkerDeployment.Defaults deploymentDefaults;
+  private final Clock clock;
+  private final Autoscaler autoscaler = new Autoscaler();
+
+  public WorkerPoolReconciler(
+      TaskDispatcher dispatcher,
+      EmbeddedWorkers embeddedWorkers,
+      RemoteWorkers remoteWorkers,
+      HandlerRegistry handlers,
+      KubernetesClient client,
+      EventRecorder events,
+      String workerImage,
+      String operatorUrl,
+      Clock clock) {
+    this.dispatcher = dispatcher;
+    this.embeddedWorkers = embeddedWorkers;
+    this.remoteWorkers = remoteWorkers;
+    this.handlers = handlers;
+    this.client = client;
+    this.events = events;
+    this.deploymentDefaults = new WorkerDeployment.Defaults(workerImage, operatorUrl);
+    this.clock = clock;
+  }
+
+  /** Called when a pool leaves the informer cache: its workers stop and its queue is released. */
+  public void poolDeleted(WorkerPool pool) {
+    PoolKey key = key(pool);
+    embeddedWorkers.stop(key);
+    dispatcher.removePool(key);
+    remoteWorkers.forget(key);
+    autoscaler.forget(key);
+  }
+
+  @Override
+  public UpdateControl<WorkerPool> reconcile(WorkerPool pool, Context<WorkerPool> context) {
+    PoolKey key = key(pool);
+    WorkerPoolSpec spec = pool.getSpec();
+    WorkerPoolStatus previous =
+        pool.getStatus() == null ? new WorkerPoolStatus() : pool.getStatus();
+    dispatcher.upsertPool(
+        key,
+        new PoolSettings(
+            spec.taskType,
+            spec.isSuspended(),
+            spec.cpuThresholdPercent,
+            spec.leaseSecondsOrDefault()),
+        previous.succeeded == null ? 0 : previous.succeeded,
+        previous.failed == null ? 0 : previous.failed);
+    TaskDispatcher.PoolStats stats = dispatcher.poolStats(key).orElseThrow();
+    Instant now = clock.instant();
+    int current = previous.replicas == null ? spec.replicasOrDefault() : previous.replicas;
+    int replicas =
+        autoscaler.desiredReplicas(key, spec, current, stats.queued(), stats.running(), now);
+
+    int ready;
+    List<String> offered;
+    if (spec.runtimeOrDefault() == WorkerPoolSpec.Runtime.Embedded) {
+      deleteWorkerDeployment(pool);
+      embeddedWorkers.resize(key, replicas * spec.concurrencyOrDefault());
+      ready = embeddedWorkers.alive(key) / spec.concurrencyOrDefault();
+      offered = new ArrayList<>(handlers.names());
+    } else {
+      embeddedWorkers.stop(key);
+      ready = applyWorkerDeployment(pool, replicas);
+      offered = new ArrayList<>(remoteWorkers.handlers(key));
+    }
+
+    WorkerPoolStatus status = new WorkerPoolStatus();
+    status.replicas = replicas;
+    status.readyReplicas = ready;
+    status.selector = WorkerDeployment.selector(pool);
+    status.queued = stats.queued();
+    status.running = stats.running();
+    status.succeeded = stats.succeeded();
+    status.failed = stats.failed();
+    status.oldestQueuedAgeSeconds = stats.oldestQueuedAgeSeconds();
+    status.handlers = offered;
+    status.lastScaleTime = previous.lastScaleTime;
+    status.observedGeneration = pool.getMetadata().getGeneration();
+    if (previous.replicas != null && previous.replicas != replicas) {
+      status.lastScaleTime = now.truncatedTo(ChronoUnit.SECONDS).toString();
+      events.normal(
+          pool,
+          "Scaled",
+          "workers "
+              + previous.replicas
+              + " -> "
+              + replicas
+              + " (queued "
+              + stats.queued()
+              + ", running "
+              + stats.running()
+              + ")");
+    }
+    status.conditions = List.of(readyCondition(pool, previous, replicas, ready, now));
+
+    if (sameJson(status, pool.getStatus())) {
+      return UpdateControl.<WorkerPool>noUpdate().rescheduleAfter(RESYNC);
+    }
+    pool.setStatus(status);
+    return UpdateControl.patchStatus(pool).rescheduleAfter(RESYNC);
+  }
+
+  private Condition readyCondition(
+      WorkerPool pool, WorkerPoolStatus previous, int replicas, int ready, Instant now) {
+    String state;
+    String reason;
+    String message;
+    if (pool.getSpec().isSuspended()) {
+      state = "False";
+      reason = "Suspended";
+      message = "spec.suspend is true: workers take no new tasks";
+    } else if (ready >= replicas) {
+      state = "True";
+      reason = "WorkersReady";
+      message = ready + " of " + replicas + " workers ready";
+    } else {
+      state = "False";
+      reason = "WorkersStarting";
+      message = ready + " of " + replicas + " workers ready";
+    }
+    String since = now.truncatedTo(ChronoUnit.SECONDS).toString();
+    if (previous.conditions != null) {
+      for (Condition c : previous.conditions) {
+        if (READY.equals(c.getType())
+            && state.equals(c.getStatus())
+            && reason.equals(c.getReason())) {
+          since = c.getLastTransitionTime();
+        }
+      }
+    }
+    return new ConditionBuilder()
+        .withType(READY)
+        .withStatus(state)
+        .withReason(reason)
+        .withMessage(message)
+        .withObservedGeneration(pool.getMetadata().getGeneration())
+        .withLastTransitionTime(since)
+        .build();
+  }
+
+  private int applyWorkerDeployment(WorkerPool pool, int replicas) {
+    Deployment desired = WorkerDeployment.desired(pool, replicas, deploymentDefaults);
+    var resource =
+        client
+            .apps()
+            .deployments()
+            .inNamespace(pool.getMetadata().getNamespace())
+            .withName(WorkerDeployment.name(pool));
+    Deployment live = resource.get();
+    if (live == null) {
+      live = resource.create(desired);
+    } else if (!WorkerDeployment.matches(live, desired)) {
+      live =
+          resource.edit(
+              d -> {
+                d.getMetadata().setAnnotations(desired.getMetadata().getAnnotations());
+                d.getMetadata().setOwnerReferences(desired.getMetadata().getOwnerReferences());
+                d.getSpec().setReplicas(desired.getSpec().getReplicas());
+                d.getSpec().setTemplate(desired.getSpec().getTemplate());
+                return d;
+              });
+    }
+    Integer ready = live.getStatus() == null ? null : live.getStatus().getReadyReplicas();
+    return ready == null ? 0 : ready;
+  }
+
+  private void deleteWorkerDeployment(WorkerPool pool) {
+    var resource =
+        client
+            .apps()
+            .deployments()
+            .inNamespace(pool.getMetadata().getNamespace())
+            .withName(WorkerDeployment.name(pool));
+    Deployment live = resource.get();
+    if (live != null
+        && live.getMetadata().getOwnerReferences().stream()
+            .anyMatch(o -> o.getUid().equals(pool.getMetadata().getUid()))) {
+      resource.delete();
+    }
+  }
+
+  private static boolean sameJson(WorkerPoolStatus a, WorkerPoolStatus b) {
+    JsonNode left = Serialization.jsonMapper().valueToTree(a);
+    JsonNode right = b == null ? null : Serialization.jsonMapper().valueToTree(b);
+    return left.equals(right);
+  }
+
+  static PoolKey key(WorkerPool pool) {
+    return new PoolKey(pool.getMetadata().getNamespace(), pool.getMetadata().getName());
+  }
+}

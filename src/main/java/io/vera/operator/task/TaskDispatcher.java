@@ -1,0 +1,960 @@
+package io.vera.operator.task;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.vera.operator.api.TaskPhase;
+import io.vera.operator.api.TaskPriority;
+import io.vera.operator.api.TaskType;
+import io.vera.operator.api.VeraTask;
+import io.vera.operator.api.VeraTaskSpec;
+import io.vera.operator.api.VeraTaskStatus;
+import io.vera.operator.handler.HandlerMetadata;
+import io.vera.operator.handler.HandlerRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.PriorityQueue;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.DoubleSupplier;
+import java.util.function.Predicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps one queue per worker pool, ordered by priority then submission, and hands tasks to workers
+ * as leases. Its state is derived from the VeraTask resources: after a restart it is rebuilt by
+ * {@link #track} from the informer cache, and every transition is reported to a {@link
+ * TaskStatusSink} that writes it back to the resource.
+ */
+public final class TaskDispatcher implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(TaskDispatcher.class);
+  private static final Comparator<TaskEntry> QUEUE_ORDER =
+      Comparator.comparing((TaskEntry e) -> e.priority)
+          .thenComparing(e -> e.createdAt)
+          .thenComparingLong(e -> e.sequence);
+
+  /** Workers whose leases die with the operator process carry this prefix. */
+  public static final String EMBEDDED_WORKER_PREFIX = "embedded/";
+
+  /**
+   * Limits and defaults: the cap on a result's JSON size, and the timeout and retries of tasks
+   * whose handler the operator does not know (it may live only in a worker image).
+   */
+  public record Settings(int maxResultBytes, int defaultTimeoutSeconds, int defaultRetries) {}
+
+  private final HandlerRegistry handlers;
+  private final TaskStatusSink statusSink;
+  private final Settings settings;
+  private final Clock clock;
+  private final ObjectMapper mapper = new ObjectMapper();
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Map<TaskKey, TaskEntry> tasks = new HashMap<>();
+  private final Map<String, TaskEntry> leases = new HashMap<>();
+  private final Map<PoolKey, PoolQueue> pools =
+      new TreeMap<>(Comparator.comparing(PoolKey::toString));
+  private final Map<TaskKey, List<CompletableFuture<TaskSnapshot>>> waiters = new HashMap<>();
+  private final List<TaskListener> listeners = new CopyOnWriteArrayList<>();
+  private final AtomicLong sequence = new AtomicLong();
+  private final ScheduledExecutorService timers;
+
+  /** One pool's queue, running set and counters. */
+  private final class PoolQueue {
+    final PoolKey key;
+    PoolSettings settings;
+    final PriorityQueue<TaskEntry> queued = new PriorityQueue<>(QUEUE_ORDER);
+    int running;
+    long succeeded;
+    long failed;
+    Instant cpuPausedAt;
+    final Condition available = lock.newCondition();
+
+    PoolQueue(PoolKey key, PoolSettings settings) {
+      this.key = key;
+      this.settings = settings;
+    }
+  }
+
+  public TaskDispatcher(
+      HandlerRegistry handlers, TaskStatusSink statusSink, Settings settings, Clock clock) {
+    this.handlers = handlers;
+    this.statusSink = statusSink;
+    this.settings = settings;
+    this.clock = clock;
+    this.timers =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "task-dispatcher-timers");
+              t.setDaemon(true);
+              return t;
+            });
+    timers.scheduleWithFixedDelay(this::expireLeases, 1, 1, TimeUnit.SECONDS);
+    timers.scheduleWithFixedDelay(this::failTasksStarvedByCpu, 1, 1, TimeUnit.SECONDS);
+  }
+
+  public void addListener(TaskListener listener) {
+    listeners.add(listener);
+  }
+
+  // ---- pools ---------------------------------------------------------------------------------
+
+  /**
+   * Registers or updates a pool. The baseline counters carry the totals a previous operator process
+   * wrote to the pool's status, so they survive restarts.
+   */
+  public void upsertPool(
+      PoolKey key, PoolSettings poolSettings, long succeededBaseline, long failedBaseline) {
+    List<TaskEntry> changed = new ArrayList<>();
+    lock.lock();
+    try {
+      PoolQueue pool = pools.get(key);
+      if (pool == null) {
+        pool = new PoolQueue(key, poolSettings);
+        pool.succeeded = succeededBaseline;
+        pool.failed = failedBaseline;
+        pools.put(key, pool);
+      } else {
+        pool.settings = poolSettings;
+      }
+      for (TaskEntry entry : tasks.values()) {
+        if (entry.phase == TaskPhase.Pending && resolvePool(entry) != null) {
+          enqueue(entry);
+          changed.add(entry);
+        }
+      }
+      pool.available.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    changed.forEach(e -> statusSink.statusChanged(e.key));
+  }
+
+  /** Forgets a pool; its queued tasks wait as Pending until a pool for them appears. */
+  public void removePool(PoolKey key) {
+    List<TaskEntry> changed = new ArrayList<>();
+    lock.lock();
+    try {
+      PoolQueue pool = pools.remove(key);
+      if (pool == null) {
+        return;
+      }
+      for (TaskEntry entry : pool.queued) {
+        entry.pool = null;
+        entry.phase = TaskPhase.Pending;
+        entry.pendingReason = "pool " + key + " was deleted";
+        if (resolvePool(entry) != null) {
+          enqueue(entry);
+        }
+        changed.add(entry);
+      }
+      pool.queued.clear();
+      pool.available.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    changed.forEach(e -> statusSink.statusChanged(e.key));
+  }
+
+  public List<PoolKey> pools() {
+    lock.lock();
+    try {
+      return new ArrayList<>(pools.keySet());
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Counts a pool reports in its status. */
+  public record PoolStats(
+      int queued, int running, long succeeded, long failed, Long oldestQueuedAgeSeconds) {}
+
+  public Optional<PoolStats> poolStats(PoolKey key) {
+    lock.lock();
+    try {
+      PoolQueue pool = pools.get(key);
+      if (pool == null) {
+        return Optional.empty();
+      }
+      Instant now = clock.instant();
+      Long oldest =
+          pool.queued.stream()
+              .map(e -> e.queuedAt)
+              .filter(t -> t != null)
+              .min(Comparator.naturalOrder())
+              .map(t -> Math.max(0, Duration.between(t, now).toSeconds()))
+              .orElse(null);
+      return Optional.of(
+          new PoolStats(pool.queued.size(), pool.running, pool.succeeded, pool.failed, oldest));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The queued tasks of a pool in the order they will be leased (position 1 is next). */
+  public List<TaskSnapshot> queueOrder(PoolKey key) {
+    lock.lock();
+    try {
+      PoolQueue pool = pools.get(key);
+      if (pool == null) {
+        return List.of();
+      }
+      return pool.queued.stream().sorted(QUEUE_ORDER).map(TaskEntry::snapshot).toList();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ---- tasks ---------------------------------------------------------------------------------
+
+  /**
+   * Takes in a task resource, new or already known. A new one is validated and queued (or restored
+   * to the state its status records, after a restart); for a known one only a cancel request is
+   * applied, because the dispatcher's own state is newer than any status it wrote.
+   */
+  public void track(VeraTask resource) {
+    TaskKey key =
+        new TaskKey(resource.getMetadata().getNamespace(), resource.getMetadata().getName());
+    List<TaskEvent> events = new ArrayList<>();
+    boolean changed = false;
+    lock.lock();
+    try {
+      TaskEntry entry = tasks.get(key);
+      if (entry != null && !entry.uid.equals(resource.getMetadata().getUid())) {
+        dropLocked(entry);
+        entry = null;
+      }
+      if (entry == null) {
+        entry = newEntry(key, resource);
+        tasks.put(key, entry);
+        changed = restore(entry, resource.getStatus(), events);
+      }
+      Long generation = resource.getMetadata().getGeneration();
+      if (generation != null && !generation.equals(entry.generation)) {
+        entry.generation = generation;
+        changed = true;
+      }
+      if (resource.getSpec() != null && resource.getSpec().isCancelRequested()) {
+        changed |= cancelLocked(entry, "cancelled by request", events);
+      }
+    } finally {
+      lock.unlock();
+    }
+    if (changed) {
+      statusSink.statusChanged(key);
+    }
+    publish(events);
+  }
+
+  private TaskEntry newEntry(TaskKey key, VeraTask resource) {
+    VeraTaskSpec spec = resource.getSpec() == null ? new VeraTaskSpec() : resource.getSpec();
+    Optional<HandlerMetadata> meta =
+        Optional.ofNullable(spec.handler).flatMap(handlers::find).map(h -> h.metadata());
+    TaskPriority priority =
+        spec.priority != null
+            ? spec.priority
+            : meta.map(HandlerMetadata::priority).orElse(TaskPriority.NORMAL);
+    TaskType type =
+        spec.taskType != null
+            ? spec.taskType
+            : meta.map(HandlerMetadata::taskType).orElse(TaskType.GENERAL);
+    int timeout =
+        spec.timeoutSeconds != null
+            ? spec.timeoutSeconds
+            : meta.map(HandlerMetadata::timeoutSeconds).orElse(settings.defaultTimeoutSeconds());
+    VeraTaskSpec.RetryPolicy retries = spec.retries;
+    int retryLimit =
+        retries != null && retries.limit != null
+            ? retries.limit
+            : meta.map(HandlerMetadata::maxRetries).orElse(settings.defaultRetries());
+    int backoff = retries != null && retries.backoffSeconds != null ? retries.backoffSeconds : 1;
+    int maxBackoff =
+        retries != null && retries.maxBackoffSeconds != null ? retries.maxBackoffSeconds : 300;
+    String created = resource.getMetadata().getCreationTimestamp();
+    Instant createdAt = created == null ? clock.instant() : Instant.parse(created);
+    return new TaskEntry(
+        key,
+        resource.getMetadata().getUid(),
+        sequence.incrementAndGet(),
+        spec.handler,
+        priority,
+        type,
+        spec.poolRef,
+        spec.description,
+        spec.payload,
+        spec.context,
+        Math.max(1, timeout),
+        Math.max(0, retryLimit),
+        Math.max(0, backoff),
+        Math.max(0, maxBackoff),
+        spec.ttlSecondsAfterFinished,
+        createdAt);
+  }
+
+  /** Puts a newly seen task in the state its status records; returns true if that changed it. */
+  private boolean restore(TaskEntry entry, VeraTaskStatus status, List<TaskEvent> events) {
+    if (entry.handler == null || entry.handler.isBlank()) {
+      finishLocked(
+          entry,
+          TaskPhase.Failed,
+          null,
+          new TaskError(TaskError.INVALID_INPUT, "spec.handler is required"),
+          events);
+      return true;
+    }
+    TaskPhase phase = status == null || status.phase == null ? TaskPhase.Pending : status.phase;
+    if (status != null) {
+      entry.attempts = status.attempts == null ? 0 : status.attempts;
+      entry.queuedAt = parse(status.queuedTime);
+      entry.startedAt = parse(status.startTime);
+      entry.completedAt = parse(status.completionTime);
+      entry.result = status.result;
+      entry.error =
+          status.error == null ? null : new TaskError(status.error.type, status.error.message);
+    }
+    if (phase.isFinished()) {
+      entry.phase = phase;
+      return false;
+    }
+    if (phase == TaskPhase.Running) {
+      Instant expiry = parse(status.leaseExpireTime);
+      boolean remote = status.worker != null && !status.worker.startsWith(EMBEDDED_WORKER_PREFIX);
+      if (remote && status.leaseId != null && expiry != null && expiry.isAfter(clock.instant())) {
+        // A worker pod may still be running it and will renew against this process.
+        entry.phase = TaskPhase.Running;
+        entry.worker = status.worker;
+        entry.leaseId = status.leaseId;
+        entry.leaseExpiry = expiry;
+        entry.deadline =
+            entry.startedAt == null ? null : entry.startedAt.plusSeconds(entry.timeoutSeconds);
+        entry.pool = resolvePool(entry);
+        if (entry.pool != null) {
+          pools.get(entry.pool).running++;
+        }
+        leases.put(entry.leaseId, entry);
+        scheduleDeadline(entry);
+        return false;
+      }
+      // The attempt died with its worker (or with the previous operator process).
+      attemptFailedLocked(
+          entry,
+          new TaskError(
+              TaskError.LEASE_EXPIRED,
+              "the worker running attempt " + entry.attempts + " stopped renewing its lease"),
+          true,
+          events);
+      return true;
+    }
+    Instant retryAt = status == null ? null : parse(status.nextRetryTime);
+    if (retryAt != null && retryAt.isAfter(clock.instant())) {
+      entry.phase = TaskPhase.Queued;
+      entry.nextRetryAt = retryAt;
+      entry.pool = resolvePool(entry);
+      scheduleRetry(entry, Duration.between(clock.instant(), retryAt));
+      return false;
+    }
+    if (resolvePool(entry) == null) {
+      entry.phase = TaskPhase.Pending;
+      entry.pendingReason = noPoolReason(entry);
+      events.add(new TaskEvent(TaskEvent.Type.SUBMITTED, entry.snapshot()));
+      return true;
+    }
+    boolean wasQueued = phase == TaskPhase.Queued;
+    enqueue(entry);
+    if (!wasQueued) {
+      events.add(new TaskEvent(TaskEvent.Type.SUBMITTED, entry.snapshot()));
+    }
+    return !wasQueued;
+  }
+
+  /** The resource is gone: the task leaves the queue and any running attempt is interrupted. */
+  public void forget(TaskKey key, String uid) {
+    lock.lock();
+    try {
+      TaskEntry entry = tasks.get(key);
+      if (entry != null && (uid == null || entry.uid.equals(uid))) {
+        dropLocked(entry);
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void dropLocked(TaskEntry entry) {
+    tasks.remove(entry.key);
+    if (entry.pool != null && pools.containsKey(entry.pool)) {
+      PoolQueue pool = pools.get(entry.pool);
+      if (pool.queued.remove(entry)) {
+        pool.available.signalAll();
+      }
+      if (entry.phase == TaskPhase.Running) {
+        pool.running--;
+      }
+    }
+    revokeLocked(entry);
+    List<CompletableFuture<TaskSnapshot>> pending = waiters.remove(entry.key);
+    if (pending != null) {
+      TaskSnapshot last = entry.snapshot();
+      pending.forEach(f -> f.complete(last));
+    }
+  }
+
+  public Optional<TaskSnapshot> get(TaskKey key) {
+    lock.lock();
+    try {
+      return Optional.ofNullable(tasks.get(key)).map(TaskEntry::snapshot);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Tasks that match a filter, newest first. */
+  public List<TaskSnapshot> list(Predicate<TaskSnapshot> filter) {
+    List<TaskSnapshot> all;
+    lock.lock();
+    try {
+      all = new ArrayList<>(tasks.size());
+      for (TaskEntry entry : tasks.values()) {
+        all.add(entry.snapshot());
+      }
+    } finally {
+      lock.unlock();
+    }
+    return all.stream()
+        .filter(filter)
+        .sorted(
+            Comparator.comparing(TaskSnapshot::createdAt)
+                .thenComparing(s -> s.key().name())
+                .reversed())
+        .toList();
+  }
+
+  /** Completes when the task finishes or disappears; immediately if it already has. */
+  public CompletableFuture<TaskSnapshot> awaitFinished(TaskKey key) {
+    lock.lock();
+    try {
+      TaskEntry entry = tasks.get(key);
+      if (entry == null || entry.phase.isFinished()) {
+        return CompletableFuture.completedFuture(entry == null ? null : entry.snapshot());
+      }
+      List<CompletableFuture<TaskSnapshot>> list =
+          waiters.computeIfAbsent(key, k -> new ArrayList<>());
+      list.removeIf(CompletableFuture::isDone);
+      CompletableFuture<TaskSnapshot> future = new CompletableFuture<>();
+      list.add(future);
+      return future;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Result of a cancel request. */
+  public enum CancelOutcome {
+    CANCELLED,
+    ALREADY_FINISHED,
+    NOT_FOUND
+  }
+
+  public CancelOutcome cancel(TaskKey key, String reason) {
+    List<TaskEvent> events = new ArrayList<>();
+    CancelOutcome outcome;
+    lock.lock();
+    try {
+      TaskEntry entry = tasks.get(key);
+      if (entry == null) {
+        outcome = CancelOutcome.NOT_FOUND;
+      } else if (entry.phase.isFinished()) {
+        outcome =
+            entry.phase == TaskPhase.Cancelled
+                ? CancelOutcome.CANCELLED
+                : CancelOutcome.ALREADY_FINISHED;
+      } else {
+        cancelLocked(entry, reason, events);
+        outcome = CancelOutcome.CANCELLED;
+      }
+    } finally {
+      lock.unlock();
+    }
+    if (!events.isEmpty()) {
+      statusSink.statusChanged(key);
+    }
+    publish(events);
+    return outcome;
+  }
+
+  private boolean cancelLocked(TaskEntry entry, String reason, List<TaskEvent> events) {
+    entry.cancelRequested = true;
+    if (entry.phase.isFinished()) {
+      return false;
+    }
+    leaveQueueOrRun(entry);
+    finishLocked(entry, TaskPhase.Cancelled, null, new TaskError("Cancelled", reason), events);
+    return true;
+  }
+
+  // ---- leasing -------------------------------------------------------------------------------
+
+  /**
+   * Waits up to {@code maxWait} for the next task of a pool and leases it to a worker. Returns
+   * empty when none came, when the pool is suspended or unknown, or while CPU use is at or above
+   * the pool's threshold and the pool already runs a task.
+   *
+   * @param onRevoke run (outside the lock) when the dispatcher takes the lease back; in-process
+   *     workers interrupt the attempt with it, remote workers pass null and learn it on renewal
+   */
+  public Optional<Lease> lease(
+      PoolKey poolKey,
+      String workerId,
+      Duration maxWait,
+      DoubleSupplier cpuPercent,
+      Runnable onRevoke)
+      throws InterruptedException {
+    long remaining = maxWait.toNanos();
+    Lease lease;
+    TaskEvent started;
+    lock.lockInterruptibly();
+    try {
+      while (true) {
+        PoolQueue pool = pools.get(poolKey);
+        if (pool == null) {
+          return Optional.empty();
+        }
+        boolean paused = pool.settings.suspended();
+        // Above the CPU threshold a pool keeps one task running, so it slows down but never stalls.
+        if (!paused
+            && !pool.queued.isEmpty()
+            && pool.running > 0
+            && pool.settings.pausesAt(cpuPercent.getAsDouble())) {
+          pool.cpuPausedAt = clock.instant();
+          paused = true;
+        }
+        if (!paused && !pool.queued.isEmpty()) {
+          TaskEntry entry = pool.queued.poll();
+          lease = startLocked(pool, entry, workerId, onRevoke);
+          started = new TaskEvent(TaskEvent.Type.STARTED, entry.snapshot());
+          break;
+        }
+        if (remaining <= 0) {
+          return Optional.empty();
+        }
+        // While CPU-paused, look again soon rather than waiting for a signal that will not come.
+        long wait = paused ? Math.min(remaining, TimeUnit.MILLISECONDS.toNanos(250)) : remaining;
+        long before = System.nanoTime();
+        pool.available.awaitNanos(wait);
+        remaining -= System.nanoTime() - before;
+      }
+    } finally {
+      lock.unlock();
+    }
+    statusSink.statusChanged(lease.task().key());
+    publish(List.of(started));
+    return Optional.of(lease);
+  }
+
+  private Lease startLocked(PoolQueue pool, TaskEntry entry, String workerId, Runnable onRevoke) {
+    Instant now = clock.instant();
+    entry.phase = TaskPhase.Running;
+    entry.attempts++;
+    entry.worker = workerId;
+    entry.leaseId = UUID.randomUUID().toString();
+    entry.leaseExpiry = now.plusSeconds(pool.settings.leaseSeconds());
+    entry.startedAt = now;
+    entry.deadline = now.plusSeconds(entry.timeoutSeconds);
+    entry.nextRetryAt = null;
+    entry.onRevoke = onRevoke;
+    entry.pendingReason = null;
+    pool.running++;
+    leases.put(entry.leaseId, entry);
+    scheduleDeadline(entry);
+    return new Lease(entry.leaseId, entry.snapshot(), entry.deadline, entry.leaseExpiry);
+  }
+
+  private void scheduleDeadline(TaskEntry entry) {
+    if (entry.deadline == null) {
+      return;
+    }
+    String leaseId = entry.leaseId;
+    long delay = Math.max(0, Duration.between(clock.instant(), entry.deadline).toMillis());
+    timers.schedule(() -> onDeadline(leaseId), delay, TimeUnit.MILLISECONDS);
+  }
+
+  private void onDeadline(String leaseId) {
+    List<TaskEvent> events = new ArrayList<>();
+    TaskKey key;
+    lock.lock();
+    try {
+      TaskEntry entry = leases.get(leaseId);
+      if (entry == null) {
+        return;
+      }
+      key = entry.key;
+      attemptFailedLocked(
+          entry,
+          new TaskError(
+              TaskError.TIMEOUT,
+              "attempt "
+                  + entry.attempts
+                  + " exceeded its timeout of "
+                  + entry.timeoutSeconds
+                  + "s"),
+          true,
+          events);
+    } finally {
+      lock.unlock();
+    }
+    statusSink.statusChanged(key);
+    publish(events);
+  }
+
+  /** Extends a lease; false when it was revoked, so the worker must stop the attempt. */
+  public Optional<Instant> renew(String leaseId) {
+    lock.lock();
+    try {
+      TaskEntry entry = leases.get(leaseId);
+      if (entry == null) {
+        return Optional.empty();
+      }
+      PoolQueue pool = entry.pool == null ? null : pools.get(entry.pool);
+      int seconds = pool == null ? 30 : pool.settings.leaseSeconds();
+      entry.leaseExpiry = clock.instant().plusSeconds(seconds);
+      return Optional.of(entry.leaseExpiry);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Records a successful attempt; false when the lease had already been revoked. */
+  public boolean complete(String leaseId, JsonNode result) {
+    int size = sizeOf(result);
+    if (size > settings.maxResultBytes()) {
+      return fail(
+          leaseId,
+          new TaskError(
+              TaskError.RESULT_TOO_LARGE,
+              "the result is "
+                  + size
+                  + " bytes; results are capped at "
+                  + settings.maxResultBytes()
+                  + " bytes"),
+          false);
+    }
+    List<TaskEvent> events = new ArrayList<>();
+    TaskKey key;
+    lock.lock();
+    try {
+      TaskEntry entry = leases.get(leaseId);
+      if (entry == null) {
+        return false;
+      }
+      key = entry.key;
+      leaveQueueOrRun(entry);
+      finishLocked(entry, TaskPhase.Succeeded, result, null, events);
+    } finally {
+      lock.unlock();
+    }
+    statusSink.statusChanged(key);
+    publish(events);
+    return true;
+  }
+
+  /** Records a failed attempt, retried if it may be and retries remain; false if revoked. */
+  public boolean fail(String leaseId, TaskError error, boolean retryable) {
+    List<TaskEvent> events = new ArrayList<>();
+    TaskKey key;
+    lock.lock();
+    try {
+      TaskEntry entry = leases.get(leaseId);
+      if (entry == null) {
+        return false;
+      }
+      key = entry.key;
+      attemptFailedLocked(entry, error, retryable, events);
+    } finally {
+      lock.unlock();
+    }
+    statusSink.statusChanged(key);
+    publish(events);
+    return true;
+  }
+
+  private int sizeOf(JsonNode result) {
+    try {
+      return result == null ? 4 : mapper.writeValueAsBytes(result).length;
+    } catch (Exception e) {
+      return Integer.MAX_VALUE;
+    }
+  }
+
+  private void attemptFailedLocked(
+      TaskEntry entry, TaskError error, boolean retryable, List<TaskEvent> events) {
+    leaveQueueOrRun(entry);
+    entry.error = error;
+    if (retryable && entry.attempts <= entry.retryLimit && !entry.cancelRequested) {
+      long backoff = (long) entry.backoffSeconds << Math.min(20, Math.max(0, entry.attempts - 1));
+      Duration delay = Duration.ofSeconds(Math.min(entry.maxBackoffSeconds, backoff));
+      entry.phase = TaskPhase.Queued;
+      entry.worker = null;
+      entry.nextRetryAt = clock.instant().plus(delay);
+      entry.queuedAt = clock.instant();
+      entry.pool = resolvePool(entry);
+      events.add(new TaskEvent(TaskEvent.Type.RETRYING, entry.snapshot()));
+      scheduleRetry(entry, delay);
+    } else {
+      finishLocked(entry, TaskPhase.Failed, null, error, events);
+    }
+  }
+
+  private void scheduleRetry(TaskEntry entry, Duration delay) {
+    String uid = entry.uid;
+    int attempts = entry.attempts;
+    timers.schedule(
+        () -> {
+          boolean queued = false;
+          lock.lock();
+          try {
+            TaskEntry current = tasks.get(entry.key);
+            if (current == entry
+                && current.uid.equals(uid)
+                && current.attempts == attempts
+                && current.phase == TaskPhase.Queued
+                && current.nextRetryAt != null) {
+              current.nextRetryAt = null;
+              if (resolvePool(current) != null) {
+                enqueue(current);
+              } else {
+                current.phase = TaskPhase.Pending;
+                current.pendingReason = noPoolReason(current);
+              }
+              queued = true;
+            }
+          } finally {
+            lock.unlock();
+          }
+          if (queued) {
+            statusSink.statusChanged(entry.key);
+          }
+        },
+        Math.max(0, delay.toMillis()),
+        TimeUnit.MILLISECONDS);
+  }
+
+  /** Takes a task out of its queue or running set and revokes its lease. */
+  private void leaveQueueOrRun(TaskEntry entry) {
+    PoolQueue pool = entry.pool == null ? null : pools.get(entry.pool);
+    if (entry.phase == TaskPhase.Running) {
+      if (pool != null) {
+        pool.running--;
+        pool.available.signalAll();
+      }
+      revokeLocked(entry);
+    } else if (pool != null) {
+      pool.queued.remove(entry);
+    }
+    entry.nextRetryAt = null;
+  }
+
+  private void revokeLocked(TaskEntry entry) {
+    if (entry.leaseId != null) {
+      leases.remove(entry.leaseId);
+      entry.leaseId = null;
+      entry.leaseExpiry = null;
+      entry.deadline = null;
+    }
+    Runnable hook = entry.onRevoke;
+    entry.onRevoke = null;
+    if (hook != null) {
+      timers.execute(hook);
+    }
+  }
+
+  private void finishLocked(
+      TaskEntry entry, TaskPhase phase, JsonNode result, TaskError error, List<TaskEvent> events) {
+    boolean wasRunning = entry.startedAt != null && entry.attempts > 0;
+    entry.phase = phase;
+    entry.result = result;
+    entry.error = error;
+    entry.completedAt = clock.instant();
+    entry.pendingReason = null;
+    PoolQueue pool = entry.pool == null ? null : pools.get(entry.pool);
+    if (pool != null && wasRunning) {
+      if (phase == TaskPhase.Succeeded) {
+        pool.succeeded++;
+      } else if (phase == TaskPhase.Failed) {
+        pool.failed++;
+      }
+    }
+    TaskEvent.Type type =
+        switch (phase) {
+          case Succeeded -> TaskEvent.Type.COMPLETED;
+          case Cancelled -> TaskEvent.Type.CANCELLED;
+          default -> TaskEvent.Type.FAILED;
+        };
+    TaskSnapshot snapshot = entry.snapshot();
+    events.add(new TaskEvent(type, snapshot));
+    List<CompletableFuture<TaskSnapshot>> pending = waiters.remove(entry.key);
+    if (pending != null) {
+      pending.forEach(f -> f.complete(snapshot));
+    }
+  }
+
+  private void enqueue(TaskEntry entry) {
+    PoolKey key = resolvePool(entry);
+    PoolQueue pool = pools.get(key);
+    entry.pool = key;
+    entry.phase = TaskPhase.Queued;
+    entry.pendingReason = null;
+    if (entry.queuedAt == null || entry.attempts == 0) {
+      entry.queuedAt = clock.instant();
+    }
+    pool.queued.add(entry);
+    pool.available.signal();
+  }
+
+  /** The pool a task belongs to: its poolRef, else the first pool of its type in its namespace. */
+  private PoolKey resolvePool(TaskEntry entry) {
+    if (entry.poolRef != null && !entry.poolRef.isBlank()) {
+      PoolKey key = new PoolKey(entry.key.namespace(), entry.poolRef);
+      return pools.containsKey(key) ? key : null;
+    }
+    for (PoolQueue pool : pools.values()) {
+      if (pool.key.namespace().equals(entry.key.namespace())
+          && pool.settings.taskType() == entry.taskType) {
+        return pool.key;
+      }
+    }
+    return null;
+  }
+
+  private String noPoolReason(TaskEntry entry) {
+    if (entry.poolRef != null && !entry.poolRef.isBlank()) {
+      return "WorkerPool "
+          + entry.poolRef
+          + " does not exist in namespace "
+          + entry.key.namespace();
+    }
+    return "no WorkerPool for task type "
+        + entry.taskType
+        + " in namespace "
+        + entry.key.namespace();
+  }
+
+  // ---- timers --------------------------------------------------------------------------------
+
+  /** Attempts whose worker stopped renewing are failed (and retried as their policy allows). */
+  private void expireLeases() {
+    List<TaskEvent> events = new ArrayList<>();
+    List<TaskKey> changed = new ArrayList<>();
+    lock.lock();
+    try {
+      Instant now = clock.instant();
+      for (Iterator<TaskEntry> it = new ArrayList<>(leases.values()).iterator(); it.hasNext(); ) {
+        TaskEntry entry = it.next();
+        if (entry.onRevoke == null
+            && entry.leaseExpiry != null
+            && entry.leaseExpiry.isBefore(now)) {
+          LOG.info(
+              "lease of task {} held by {} expired; the attempt counts as failed",
+              entry.key,
+              entry.worker);
+          attemptFailedLocked(
+              entry,
+              new TaskError(
+                  TaskError.LEASE_EXPIRED,
+                  "worker " + entry.worker + " stopped renewing its lease"),
+              true,
+              events);
+          changed.add(entry.key);
+        }
+      }
+    } catch (RuntimeException e) {
+      LOG.error("lease expiry check failed", e);
+    } finally {
+      lock.unlock();
+    }
+    changed.forEach(statusSink::statusChanged);
+    publish(events);
+  }
+
+  /**
+   * While a pool is paused by its CPU threshold, queued tasks that waited longer than their own
+   * timeout fail with reason Timeout, so a threshold the machine never drops below cannot hold a
+   * task forever.
+   */
+  private void failTasksStarvedByCpu() {
+    List<TaskEvent> events = new ArrayList<>();
+    List<TaskKey> changed = new ArrayList<>();
+    lock.lock();
+    try {
+      Instant now = clock.instant();
+      for (PoolQueue pool : pools.values()) {
+        if (pool.cpuPausedAt == null || pool.cpuPausedAt.isBefore(now.minusSeconds(3))) {
+          continue;
+        }
+        for (TaskEntry entry : new ArrayList<>(pool.queued)) {
+          if (entry.queuedAt != null
+              && entry.queuedAt.plusSeconds(entry.timeoutSeconds).isBefore(now)) {
+            pool.queued.remove(entry);
+            finishLocked(
+                entry,
+                TaskPhase.Failed,
+                null,
+                new TaskError(
+                    TaskError.TIMEOUT,
+                    "waited more than "
+                        + entry.timeoutSeconds
+                        + "s in queue while CPU use stayed at or above the pool's threshold of "
+                        + pool.settings.cpuThresholdPercent()
+                        + "%"),
+                events);
+            changed.add(entry.key);
+          }
+        }
+      }
+    } catch (RuntimeException e) {
+      LOG.error("CPU starvation check failed", e);
+    } finally {
+      lock.unlock();
+    }
+    changed.forEach(statusSink::statusChanged);
+    publish(events);
+  }
+
+  private void publish(List<TaskEvent> events) {
+    for (TaskEvent event : events) {
+      for (TaskListener listener : listeners) {
+        try {
+          listener.onTaskEvent(event);
+        } catch (RuntimeException e) {
+          LOG.warn("task listener {} failed on {}", listener, event.type(), e);
+        }
+      }
+    }
+  }
+
+  private static Instant parse(String time) {
+    try {
+      return time == null ? null : Instant.parse(time);
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  @Override
+  public void close() {
+    timers.shutdownNow();
+  }
+}

@@ -1,0 +1,114 @@
+package io.vera.operator.task;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.vera.operator.api.TaskPhase;
+import io.vera.operator.api.TaskPriority;
+import io.vera.operator.api.TaskType;
+import java.time.Instant;
+
+/** The dispatcher's mutable record of one task. Every field is guarded by the dispatcher's lock. */
+final class TaskEntry {
+  final TaskKey key;
+  final String uid;
+  final long sequence;
+  final String handler;
+  final TaskPriority priority;
+  final TaskType taskType;
+  final String poolRef;
+  final String description;
+  final JsonNode payload;
+  final JsonNode context;
+  final int timeoutSeconds;
+  final int retryLimit;
+  final int backoffSeconds;
+  final int maxBackoffSeconds;
+  final Integer ttlSecondsAfterFinished;
+  final Instant createdAt;
+
+  PoolKey pool;
+  TaskPhase phase = TaskPhase.Pending;
+  String pendingReason;
+  int attempts;
+  String worker;
+  String leaseId;
+  Instant leaseExpiry;
+  Instant deadline;
+  Instant queuedAt;
+  Instant startedAt;
+  Instant completedAt;
+  Instant nextRetryAt;
+  JsonNode result;
+  TaskError error;
+  boolean cancelRequested;
+
+  /** metadata.generation of the resource last seen, reported as status.observedGeneration. */
+  Long generation;
+
+  /** Interrupts an in-process attempt when its lease is revoked; null for remote workers. */
+  Runnable onRevoke;
+
+  TaskEntry(
+      TaskKey key,
+      String uid,
+      long sequence,
+      String handler,
+      TaskPriority priority,
+      TaskType taskType,
+      String poolRef,
+      String description,
+      JsonNode payload,
+      JsonNode context,
+      int timeoutSeconds,
+      int retryLimit,
+      int backoffSeconds,
+      int maxBackoffSeconds,
+      Integer ttlSecondsAfterFinished,
+      Instant createdAt) {
+    this.key = key;
+    this.uid = uid;
+    this.sequence = sequence;
+    this.handler = handler;
+    this.priority = priority;
+    this.taskType = taskType;
+    this.poolRef = poolRef;
+    this.description = description;
+    this.payload = payload;
+    this.context = context;
+    this.timeoutSeconds = timeoutSeconds;
+    this.retryLimit = retryLimit;
+    this.backoffSeconds = backoffSeconds;
+    this.maxBackoffSeconds = maxBackoffSeconds;
+    this.ttlSecondsAfterFinished = ttlSecondsAfterFinished;
+    this.createdAt = createdAt;
+  }
+
+  TaskSnapshot snapshot() {
+    return new TaskSnapshot(
+        key,
+        uid,
+        handler,
+        priority,
+        taskType,
+        pool,
+        description,
+        payload,
+        context,
+        phase,
+        pendingReason,
+        attempts,
+        retryLimit,
+        timeoutSeconds,
+        worker,
+        leaseId,
+        leaseExpiry,
+        createdAt,
+        queuedAt,
+        startedAt,
+        completedAt,
+        nextRetryAt,
+        result,
+        error,
+        ttlSecondsAfterFinished,
+        generation);
+  }
+}

@@ -1,0 +1,14 @@
+package io.vera.operator.task;
+
+/**
+ * Why an attempt failed. Types a client can rely on: HandlerError, InvalidInput, UnknownHandler,
+ * Timeout, LeaseExpired, ResultTooLarge, WorkerShutdown.
+ */
+public record TaskError(String type, String message) {
+  public static final String HANDLER_ERROR = "HandlerError";
+  public static final String INVALID_INPUT = "InvalidInput";
+  public static final String UNKNOWN_HANDLER = "UnknownHandler";
+  public static final String TIMEOUT = "Timeout";
+  public static final String LEASE_EXPIRED = "LeaseExpired";
+  public static final String RESULT_TOO_LARGE = "ResultTooLarge";
+}

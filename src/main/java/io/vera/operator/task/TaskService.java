@@ -1,0 +1,108 @@
+package io.vera.operator.task;
+
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import io.vera.operator.api.VeraTask;
+import io.vera.operator.api.VeraTaskSpec;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * Submits, cancels and retries tasks on behalf of REST clients, by writing VeraTask resources. A
+ * submitted task is handed to the dispatcher as soon as the API server accepted it, rather than
+ * when the informer sees it, so a REST submit costs one API call.
+ */
+public final class TaskService {
+  public static final String SOURCE_LABEL = "vera.io/source";
+  public static final String RETRY_OF_LABEL = "vera.io/retry-of";
+
+  private final KubernetesClient client;
+  private final TaskDispatcher dispatcher;
+  private final String namespace;
+  private final Integer defaultTtlSeconds;
+
+  /**
+   * @param namespace where REST-submitted tasks are created
+   * @param defaultTtlSeconds ttlSecondsAfterFinished of REST-submitted tasks that set none
+   */
+  public TaskService(
+      KubernetesClient client,
+      TaskDispatcher dispatcher,
+      String namespace,
+      Integer defaultTtlSeconds) {
+    this.client = client;
+    this.dispatcher = dispatcher;
+    this.namespace = namespace;
+    this.defaultTtlSeconds = defaultTtlSeconds;
+  }
+
+  public String namespace() {
+    return namespace;
+  }
+
+  public TaskKey key(String taskId) {
+    return new TaskKey(namespace, taskId);
+  }
+
+  /** Creates the task resource and queues it; returns its key (the name is the task id). */
+  public TaskKey submit(VeraTaskSpec spec, Map<String, String> labels) {
+    if (spec.ttlSecondsAfterFinished == null) {
+      spec.ttlSecondsAfterFinished = defaultTtlSeconds;
+    }
+    Map<String, String> allLabels = new HashMap<>(labels);
+    allLabels.putIfAbsent(SOURCE_LABEL, "rest");
+    VeraTask task = new VeraTask();
+    task.setMetadata(
+        new ObjectMetaBuilder()
+            .withName(UUID.randomUUID().toString())
+            .withNamespace(namespace)
+            .withLabels(allLabels)
+            .build());
+    task.setSpec(spec);
+    VeraTask created =
+        client.resources(VeraTask.class).inNamespace(namespace).resource(task).create();
+    dispatcher.track(created);
+    return key(created.getMetadata().getName());
+  }
+
+  /**
+   * Cancels a task: at once in the dispatcher, and durably through spec.cancel so the request
+   * survives a restart.
+   */
+  public TaskDispatcher.CancelOutcome cancel(TaskKey key) {
+    TaskDispatcher.CancelOutcome outcome = dispatcher.cancel(key, "cancelled through the REST API");
+    if (outcome == TaskDispatcher.CancelOutcome.CANCELLED) {
+      client
+          .resources(VeraTask.class)
+          .inNamespace(key.namespace())
+          .withName(key.name())
+          .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"cancel\":true}}");
+    }
+    return outcome;
+  }
+
+  /** Submits a fresh copy of a finished task; empty when the original no longer exists. */
+  public Optional<TaskKey> resubmit(TaskKey original) {
+    VeraTask existing =
+        client
+            .resources(VeraTask.class)
+            .inNamespace(original.namespace())
+            .withName(original.name())
+            .get();
+    if (existing == null) {
+      return Optional.empty();
+    }
+    VeraTaskSpec spec = existing.getSpec();
+    spec.cancel = null;
+    Map<String, String> labels = new HashMap<>();
+    if (existing.getMetadata().getLabels() != null) {
+      labels.putAll(existing.getMetadata().getLabels());
+    }
+    labels.put(RETRY_OF_LABEL, original.name());
+    return Optional.of(submit(spec, labels));
+  }
+}

@@ -1,0 +1,92 @@
+package io.vera.operator.task;
+
+import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.api.model.ConditionBuilder;
+import io.vera.operator.api.TaskPhase;
+import io.vera.operator.api.VeraTaskStatus;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.List;
+
+/** Turns the dispatcher's view of a task into the status written on its resource. */
+public final class TaskStatusMapper {
+  /**
+   * The one condition a task carries: True when it succeeded, False when it did not, else Unknown.
+   */
+  public static final String SUCCEEDED_CONDITION = "Succeeded";
+
+  private TaskStatusMapper() {}
+
+  public static VeraTaskStatus toStatus(TaskSnapshot task) {
+    Long observedGeneration = task.observedGeneration();
+    VeraTaskStatus status = new VeraTaskStatus();
+    status.phase = task.phase();
+    status.pool = task.pool() == null ? null : task.pool().name();
+    status.attempts = task.attempts();
+    status.worker = task.worker();
+    status.leaseId = task.leaseId();
+    status.leaseExpireTime = time(task.leaseExpiry());
+    status.queuedTime = time(task.queuedAt());
+    status.startTime = time(task.startedAt());
+    status.completionTime = time(task.completedAt());
+    status.nextRetryTime = time(task.nextRetryAt());
+    status.result = task.result();
+    status.error =
+        task.error() == null
+            ? null
+            : new VeraTaskStatus.TaskError(task.error().type(), task.error().message());
+    status.observedGeneration = observedGeneration;
+    status.conditions = List.of(condition(task, observedGeneration));
+    return status;
+  }
+
+  private static Condition condition(TaskSnapshot task, Long observedGeneration) {
+    TaskPhase phase = task.phase();
+    String status =
+        switch (phase) {
+          case Succeeded -> "True";
+          case Failed, Cancelled -> "False";
+          default -> "Unknown";
+        };
+    String reason =
+        switch (phase) {
+          case Succeeded -> "Succeeded";
+          case Cancelled -> "Cancelled";
+          case Failed -> task.error() == null ? "Failed" : task.error().type();
+          case Running -> "Running";
+          case Queued -> task.nextRetryAt() != null ? "RetryBackoff" : "Queued";
+          case Pending -> "NoPool";
+        };
+    String message =
+        switch (phase) {
+          case Succeeded -> "succeeded after " + task.attempts() + " attempt(s)";
+          case Failed, Cancelled -> task.error() == null ? phase.name() : task.error().message();
+          case Running -> "attempt " + task.attempts() + " running on " + task.worker();
+          case Queued ->
+              task.nextRetryAt() != null
+                  ? "retrying after: " + (task.error() == null ? "failure" : task.error().message())
+                  : "waiting in pool " + (task.pool() == null ? "?" : task.pool().name());
+          case Pending ->
+              task.pendingReason() == null ? "waiting for a pool" : task.pendingReason();
+        };
+    Instant changed =
+        phase.isFinished()
+            ? task.completedAt()
+            : phase == TaskPhase.Running ? task.startedAt() : task.queuedAt();
+    return new ConditionBuilder()
+        .withType(SUCCEEDED_CONDITION)
+        .withStatus(status)
+        .withReason(reason)
+        .withMessage(message)
+        .withObservedGeneration(observedGeneration)
+        .withLastTransitionTime(
+            (changed == null ? task.createdAt() : changed)
+                .truncatedTo(ChronoUnit.SECONDS)
+                .toString())
+        .build();
+  }
+
+  static String time(Instant instant) {
+    return instant == null ? null : instant.toString();
+  }
+}

@@ -1,0 +1,185 @@
+package io.vera.operator.task;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.vera.operator.api.VeraTask;
+import io.vera.operator.api.VeraTaskStatus;
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Writes task status back to the VeraTask resources, asynchronously and coalesced: a task that
+ * changes several times before its write goes out gets one write of its latest state, and two
+ * writes of one task never race. Writes are JSON merge patches of the status subresource, so they
+ * never conflict with a user's edits of the spec.
+ */
+public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(TaskStatusWriter.class);
+  private static final List<String> STATUS_FIELDS =
+      Arrays.stream(VeraTaskStatus.class.getFields())
+          .filter(f -> !Modifier.isStatic(f.getModifiers()))
+          .map(Field::getName)
+          .toList();
+
+  /** Per task: whether a write is queued, in flight, or in flight with a newer change waiting. */
+  private enum WriteState {
+    QUEUED,
+    IN_FLIGHT,
+    IN_FLIGHT_DIRTY
+  }
+
+  private final KubernetesClient client;
+  private final ObjectMapper mapper = Serialization.jsonMapper();
+  private final Map<TaskKey, WriteState> states = new ConcurrentHashMap<>();
+  private final LinkedBlockingQueue<TaskKey> queue = new LinkedBlockingQueue<>();
+  private final ExecutorService writers;
+  private final ScheduledExecutorService retries;
+  private final AtomicInteger failuresInARow = new AtomicInteger();
+  private volatile TaskDispatcher dispatcher;
+  private volatile boolean closed;
+
+  public TaskStatusWriter(KubernetesClient client, int threads) {
+    this.client = client;
+    AtomicInteger n = new AtomicInteger();
+    this.writers =
+        Executors.newFixedThreadPool(
+            threads,
+            r -> {
+              Thread t = new Thread(r, "task-status-writer-" + n.incrementAndGet());
+              t.setDaemon(true);
+              return t;
+            });
+    this.retries =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "task-status-retry");
+              t.setDaemon(true);
+              return t;
+            });
+    for (int i = 0; i < threads; i++) {
+      writers.execute(this::drain);
+    }
+  }
+
+  /** The dispatcher whose state is written; set once, before any task is tracked. */
+  public void attach(TaskDispatcher dispatcher) {
+    this.dispatcher = dispatcher;
+  }
+
+  @Override
+  public void statusChanged(TaskKey key) {
+    boolean[] enqueue = {false};
+    states.compute(
+        key,
+        (k, state) -> {
+          if (state == null) {
+            enqueue[0] = true;
+            return WriteState.QUEUED;
+          }
+          return state == WriteState.IN_FLIGHT ? WriteState.IN_FLIGHT_DIRTY : state;
+        });
+    if (enqueue[0]) {
+      queue.add(key);
+    }
+  }
+
+  /** Number of tasks with a status change not yet written; zero once the writer caught up. */
+  public int backlog() {
+    return states.size();
+  }
+
+  private void drain() {
+    while (!closed) {
+      TaskKey key;
+      try {
+        key = queue.poll(200, TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        return;
+      }
+      if (key == null) {
+        continue;
+      }
+      states.put(key, WriteState.IN_FLIGHT);
+      if (!write(key)) {
+        // Still marked in flight, so no other writer picks the task up before the retry.
+        long delay = Math.min(30_000, 250L << Math.min(7, failuresInARow.get()));
+        states.put(key, WriteState.QUEUED);
+        retries.schedule(() -> queue.add(key), delay, TimeUnit.MILLISECONDS);
+        continue;
+      }
+      WriteState after =
+          states.compute(
+              key, (k, state) -> state == WriteState.IN_FLIGHT_DIRTY ? WriteState.QUEUED : null);
+      if (after == WriteState.QUEUED) {
+        queue.add(key);
+      }
+    }
+  }
+
+  private boolean write(TaskKey key) {
+    TaskDispatcher source = dispatcher;
+    TaskSnapshot task = source == null ? null : source.get(key).orElse(null);
+    if (task == null) {
+      return true;
+    }
+    ObjectNode status = mapper.valueToTree(TaskStatusMapper.toStatus(task));
+    for (String field : STATUS_FIELDS) {
+      if (!status.has(field)) {
+        status.putNull(field);
+      }
+    }
+    ObjectNode patch = mapper.createObjectNode();
+    patch.set("status", status);
+    try {
+      client
+          .resources(VeraTask.class)
+          .inNamespace(key.namespace())
+          .withName(key.name())
+          .subresource("status")
+          .patch(PatchContext.of(PatchType.JSON_MERGE), mapper.writeValueAsString(patch));
+      failuresInARow.set(0);
+      return true;
+    } catch (KubernetesClientException e) {
+      if (e.getCode() == 404) {
+        source.forget(key, task.uid());
+        return true;
+      }
+      int failures = failuresInARow.incrementAndGet();
+      if (failures == 1 || failures % 100 == 0) {
+        LOG.warn(
+            "writing status of task {} failed ({} in a row); retrying: {}",
+            key,
+            failures,
+            e.getMessage());
+      }
+      return false;
+    } catch (Exception e) {
+      LOG.error("writing status of task {} failed", key, e);
+      return false;
+    }
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    writers.shutdown();
+    retries.shutdownNow();
+  }
+}
