@@ -1,0 +1,151 @@
+package io.vera.operator.cli;
+
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.jdkhttp.JdkHttpClientFactory;
+import io.vera.operator.api.WorkerPoolSpec;
+import io.vera.operator.app.OperatorSettings;
+import io.vera.operator.app.VeraOperator;
+import io.vera.operator.embedded.EmbeddedApiServer;
+import io.vera.operator.embedded.KubeconfigWriter;
+import io.vera.operator.pool.LegacyPools;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Runs the operator. With a cluster (kubeconfig or in-cluster service account) it reconciles there;
+ * with none, or with {@code --embedded}, it first starts an in-process API server and writes a
+ * kubeconfig for kubectl.
+ */
+@Command(
+    name = "run",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description = {
+      "Runs the operator and its REST API (the default command).",
+      "With no cluster configured, or with --embedded, it starts an in-process Kubernetes API, creates"
+          + " one Embedded WorkerPool per task type and writes a kubeconfig for kubectl."
+    })
+public class RunCommand implements Callable<Integer> {
+  private static final Logger LOG = LoggerFactory.getLogger(RunCommand.class);
+
+  @Option(names = "--port", defaultValue = "8000", description = "REST API port (default: ${DEFAULT-VALUE}).")
+  int port;
+
+  @Option(names = "--host", description = "Address the REST API binds; 127.0.0.1 in embedded mode, 0.0.0.0 otherwise.")
+  String host;
+
+  @Option(names = "--embedded", description = "Start an in-process API server even if a cluster is configured.")
+  boolean embedded;
+
+  @Option(names = "--api-port", defaultValue = "0", description = "Port of the embedded API server; 0 picks a free one.")
+  int apiPort;
+
+  @Option(
+      names = "--kubeconfig-out",
+      description = "Where embedded mode writes its kubeconfig (default: ~/.vera/kubeconfig).")
+  Path kubeconfigOut;
+
+  @Option(names = "--namespace", description = "Namespace of REST-submitted tasks and legacy pools (default: the client's namespace, or 'default').")
+  String namespace;
+
+  @Option(names = "--watch-namespace", description = "Namespace to watch; repeat for several. Default: all namespaces.")
+  List<String> watchNamespaces = new ArrayList<>();
+
+  @Option(names = "--rest-task-ttl", defaultValue = "3600", description = "ttlSecondsAfterFinished of REST-submitted tasks (default: ${DEFAULT-VALUE}).")
+  int restTaskTtl;
+
+  @Option(names = "--max-result-bytes", defaultValue = "262144", description = "Largest task result kept, as JSON bytes (default: ${DEFAULT-VALUE}).")
+  int maxResultBytes;
+
+  @Option(names = "--legacy-pool-runtime", description = "Runtime of pools created by POST /orchestrator/initialize: Pods or Embedded (default: Embedded in embedded mode, Pods otherwise).")
+  WorkerPoolSpec.Runtime legacyPoolRuntime;
+
+  @Option(names = "--worker-image", defaultValue = "vera-operator:latest", description = "Worker pod image when a pool names none (default: ${DEFAULT-VALUE}).")
+  String workerImage;
+
+  @Option(names = "--operator-url", description = "URL worker pods use to reach this operator (default: http://vera-operator.<namespace>.svc:<port>).")
+  String operatorUrl;
+
+  @Option(names = "--status-writers", defaultValue = "4", description = "Threads writing task status (default: ${DEFAULT-VALUE}).")
+  int statusWriters;
+
+  @Override
+  public Integer call() throws Exception {
+    boolean useEmbedded = embedded || !ClusterDetection.clusterConfigured();
+    EmbeddedApiServer apiServer = null;
+    KubernetesClient client;
+    if (useEmbedded) {
+      apiServer = EmbeddedApiServer.start(apiPort);
+      apiServer.installCrds();
+      client = apiServer.client();
+    } else {
+      client = new KubernetesClientBuilder().withHttpClientFactory(new JdkHttpClientFactory()).build();
+    }
+    String ns = namespace != null ? namespace : client.getNamespace() != null ? client.getNamespace() : "default";
+    OperatorSettings settings =
+        new OperatorSettings(
+            host != null ? host : useEmbedded ? "127.0.0.1" : "0.0.0.0",
+            port,
+            ns,
+            new LinkedHashSet<>(watchNamespaces),
+            restTaskTtl,
+            maxResultBytes,
+            legacyPoolRuntime != null ? legacyPoolRuntime : useEmbedded ? WorkerPoolSpec.Runtime.Embedded : WorkerPoolSpec.Runtime.Pods,
+            workerImage,
+            operatorUrl != null ? operatorUrl : "http://vera-operator." + ns + ".svc:" + port,
+            statusWriters);
+    VeraOperator operator = new VeraOperator(client, settings).start(settings);
+    CountDownLatch stopped = new CountDownLatch(1);
+    EmbeddedApiServer embeddedServer = apiServer;
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  LOG.info("stopping");
+                  operator.close();
+                  client.close();
+                  if (embeddedServer != null) {
+                    embeddedServer.close();
+                  }
+                  stopped.countDown();
+                },
+                "shutdown"));
+    if (useEmbedded) {
+      LegacyPools pools = new LegacyPools(client, ns, WorkerPoolSpec.Runtime.Embedded);
+      if (pools.list().isEmpty()) {
+        pools.initialize(LegacyPools.DEFAULT_SIZES, 75.0);
+      }
+      Path kubeconfig = kubeconfigOut != null ? kubeconfigOut : Path.of(System.getProperty("user.home"), ".vera", "kubeconfig");
+      Files.createDirectories(kubeconfig.toAbsolutePath().getParent());
+      KubeconfigWriter.write(kubeconfig, apiServer.url(), ns);
+      printEmbeddedUsage(settings, operator.port(), kubeconfig);
+    }
+    stopped.await();
+    return 0;
+  }
+
+  private static void printEmbeddedUsage(OperatorSettings settings, int port, Path kubeconfig) {
+    String api = "http://" + settings.host() + ":" + port;
+    System.out.println();
+    System.out.println("Vera is running in embedded mode (no cluster needed).");
+    System.out.println();
+    System.out.println("  REST API:   " + api + "/orchestrator   (docs: " + api + "/docs, metrics: " + api + "/metrics)");
+    System.out.println("  Submit:     curl -s -X POST " + api + "/orchestrator/tasks/submit -H 'Content-Type: application/json' \\");
+    System.out.println("                -d '{\"name\": \"compute.sum\", \"payload\": {\"a\": 10, \"b\": 20}}'");
+    System.out.println("  Watch:      websocat ws://" + settings.host() + ":" + port + "/orchestrator/ws/updates");
+    System.out.println("  kubectl:    export KUBECONFIG=" + kubeconfig.toAbsolutePath());
+    System.out.println("              kubectl get vera");
+    System.out.println("              kubectl apply --validate=false -f examples/");
+    System.out.println();
+  }
+}
