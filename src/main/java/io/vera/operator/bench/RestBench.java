@@ -36,9 +36,15 @@ public final class RestBench {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final Settings settings;
+  private final String submitBody;
 
   public RestBench(Settings settings) {
     this.settings = settings;
+    ObjectNode body = JSON.createObjectNode();
+    body.put("name", settings.handler());
+    body.set("payload", settings.payload());
+    body.put("priority", "normal");
+    this.submitBody = body.toString();
   }
 
   /** What to run and against which operator. */
@@ -179,14 +185,10 @@ public final class RestBench {
   }
 
   private void runTask(OkHttpClient http, Phase phase, long deadline) {
-    ObjectNode body = JSON.createObjectNode();
-    body.put("name", settings.handler());
-    body.set("payload", settings.payload());
-    body.put("priority", "normal");
     Request submit =
         new Request.Builder()
             .url(endpoint("orchestrator/tasks/submit").build())
-            .post(RequestBody.create(body.toString(), JSON_TYPE))
+            .post(RequestBody.create(submitBody, JSON_TYPE))
             .build();
     long submitted = System.nanoTime();
     phase.submitted(submitted);
@@ -222,8 +224,13 @@ public final class RestBench {
             phase.cancelled();
             return;
           }
+          case "pending", "queued", "running" -> {
+            // not finished yet: wait again
+          }
           default -> {
-            // still pending, queued or running: wait again
+            phase.error(
+                "GET /orchestrator/tasks/result answered with unknown status '" + status + "'");
+            return;
           }
         }
       }

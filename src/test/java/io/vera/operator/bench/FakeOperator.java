@@ -15,7 +15,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * An in-memory stand-in for the operator's submit, result and system-metrics endpoints.
  *
  * <p>Task names steer the outcome: {@code echo} is running on its first result poll and completed
- * on the second, {@code fail} fails, {@code hang} stays running.
+ * on the second, {@code fail} fails, {@code hang} stays running, {@code misspelled} answers a
+ * status the API does not have.
  */
 final class FakeOperator implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -103,6 +104,7 @@ final class FakeOperator implements AutoCloseable {
             Thread.sleep(50);
             yield "running";
           }
+          case "misspelled" -> "complete";
           default -> throw new IllegalArgumentException("unknown fake task " + name);
         };
     ctx.json(Map.of("task_id", taskId, "name", name, "status", status));

@@ -103,6 +103,18 @@ class RestBenchTest {
   }
 
   @Test
+  void unknownTaskStatusIsAnErrorNotAnEndlessWait() throws Exception {
+    try (FakeOperator operator = new FakeOperator(0, true)) {
+      BenchResult result =
+          new RestBench(settings(operator, "misspelled", 3, 0, 1, Duration.ofSeconds(60))).run();
+
+      assertThat(result.errors()).isEqualTo(3);
+      assertThat(result.timedOut()).isFalse();
+      assertThat(result.errorSamples()).first().asString().contains("unknown status 'complete'");
+    }
+  }
+
+  @Test
   void percentilesUseNearestRank() {
     long[] oneToHundred = LongStream.rangeClosed(1, 100).toArray();
 
