@@ -5,7 +5,8 @@ import java.nio.file.Path;
 
 /** Decides whether a cluster is configured, by the rules kubectl and fabric8 use to find one. */
 final class ClusterDetection {
-  private static final Path SERVICE_ACCOUNT_TOKEN = Path.of("/var/run/secrets/kubernetes.io/serviceaccount/token");
+  private static final Path SERVICE_ACCOUNT_TOKEN =
+      Path.of("/var/run/secrets/kubernetes.io/serviceaccount/token");
 
   private ClusterDetection() {}
 

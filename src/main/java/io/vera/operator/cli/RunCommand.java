@@ -38,16 +38,26 @@ import picocli.CommandLine.Option;
 public class RunCommand implements Callable<Integer> {
   private static final Logger LOG = LoggerFactory.getLogger(RunCommand.class);
 
-  @Option(names = "--port", defaultValue = "8000", description = "REST API port (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--port",
+      defaultValue = "8000",
+      description = "REST API port (default: ${DEFAULT-VALUE}).")
   int port;
 
-  @Option(names = "--host", description = "Address the REST API binds; 127.0.0.1 in embedded mode, 0.0.0.0 otherwise.")
+  @Option(
+      names = "--host",
+      description = "Address the REST API binds; 127.0.0.1 in embedded mode, 0.0.0.0 otherwise.")
   String host;
 
-  @Option(names = "--embedded", description = "Start an in-process API server even if a cluster is configured.")
+  @Option(
+      names = "--embedded",
+      description = "Start an in-process API server even if a cluster is configured.")
   boolean embedded;
 
-  @Option(names = "--api-port", defaultValue = "0", description = "Port of the embedded API server; 0 picks a free one.")
+  @Option(
+      names = "--api-port",
+      defaultValue = "0",
+      description = "Port of the embedded API server; 0 picks a free one.")
   int apiPort;
 
   @Option(
@@ -55,28 +65,51 @@ public class RunCommand implements Callable<Integer> {
       description = "Where embedded mode writes its kubeconfig (default: ~/.vera/kubeconfig).")
   Path kubeconfigOut;
 
-  @Option(names = "--namespace", description = "Namespace of REST-submitted tasks and legacy pools (default: the client's namespace, or 'default').")
+  @Option(
+      names = "--namespace",
+      description =
+          "Namespace of REST-submitted tasks and legacy pools (default: the client's namespace, or 'default').")
   String namespace;
 
-  @Option(names = "--watch-namespace", description = "Namespace to watch; repeat for several. Default: all namespaces.")
+  @Option(
+      names = "--watch-namespace",
+      description = "Namespace to watch; repeat for several. Default: all namespaces.")
   List<String> watchNamespaces = new ArrayList<>();
 
-  @Option(names = "--rest-task-ttl", defaultValue = "3600", description = "ttlSecondsAfterFinished of REST-submitted tasks (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--rest-task-ttl",
+      defaultValue = "3600",
+      description = "ttlSecondsAfterFinished of REST-submitted tasks (default: ${DEFAULT-VALUE}).")
   int restTaskTtl;
 
-  @Option(names = "--max-result-bytes", defaultValue = "262144", description = "Largest task result kept, as JSON bytes (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--max-result-bytes",
+      defaultValue = "262144",
+      description = "Largest task result kept, as JSON bytes (default: ${DEFAULT-VALUE}).")
   int maxResultBytes;
 
-  @Option(names = "--legacy-pool-runtime", description = "Runtime of pools created by POST /orchestrator/initialize: Pods or Embedded (default: Embedded in embedded mode, Pods otherwise).")
+  @Option(
+      names = "--legacy-pool-runtime",
+      description =
+          "Runtime of pools created by POST /orchestrator/initialize: Pods or Embedded (default: Embedded in embedded mode, Pods otherwise).")
   WorkerPoolSpec.Runtime legacyPoolRuntime;
 
-  @Option(names = "--worker-image", defaultValue = "vera-operator:latest", description = "Worker pod image when a pool names none (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--worker-image",
+      defaultValue = "vera-operator:latest",
+      description = "Worker pod image when a pool names none (default: ${DEFAULT-VALUE}).")
   String workerImage;
 
-  @Option(names = "--operator-url", description = "URL worker pods use to reach this operator (default: http://vera-operator.<namespace>.svc:<port>).")
+  @Option(
+      names = "--operator-url",
+      description =
+          "URL worker pods use to reach this operator (default: http://vera-operator.<namespace>.svc:<port>).")
   String operatorUrl;
 
-  @Option(names = "--status-writers", defaultValue = "4", description = "Threads writing task status (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--status-writers",
+      defaultValue = "4",
+      description = "Threads writing task status (default: ${DEFAULT-VALUE}).")
   int statusWriters;
 
   @Override
@@ -89,9 +122,13 @@ public class RunCommand implements Callable<Integer> {
       apiServer.installCrds();
       client = apiServer.client();
     } else {
-      client = new KubernetesClientBuilder().withHttpClientFactory(new JdkHttpClientFactory()).build();
+      client =
+          new KubernetesClientBuilder().withHttpClientFactory(new JdkHttpClientFactory()).build();
     }
-    String ns = namespace != null ? namespace : client.getNamespace() != null ? client.getNamespace() : "default";
+    String ns =
+        namespace != null
+            ? namespace
+            : client.getNamespace() != null ? client.getNamespace() : "default";
     OperatorSettings settings =
         new OperatorSettings(
             host != null ? host : useEmbedded ? "127.0.0.1" : "0.0.0.0",
@@ -100,7 +137,9 @@ public class RunCommand implements Callable<Integer> {
             new LinkedHashSet<>(watchNamespaces),
             restTaskTtl,
             maxResultBytes,
-            legacyPoolRuntime != null ? legacyPoolRuntime : useEmbedded ? WorkerPoolSpec.Runtime.Embedded : WorkerPoolSpec.Runtime.Pods,
+            legacyPoolRuntime != null
+                ? legacyPoolRuntime
+                : useEmbedded ? WorkerPoolSpec.Runtime.Embedded : WorkerPoolSpec.Runtime.Pods,
             workerImage,
             operatorUrl != null ? operatorUrl : "http://vera-operator." + ns + ".svc:" + port,
             statusWriters);
@@ -125,7 +164,10 @@ public class RunCommand implements Callable<Integer> {
       if (pools.list().isEmpty()) {
         pools.initialize(LegacyPools.DEFAULT_SIZES, 75.0);
       }
-      Path kubeconfig = kubeconfigOut != null ? kubeconfigOut : Path.of(System.getProperty("user.home"), ".vera", "kubeconfig");
+      Path kubeconfig =
+          kubeconfigOut != null
+              ? kubeconfigOut
+              : Path.of(System.getProperty("user.home"), ".vera", "kubeconfig");
       Files.createDirectories(kubeconfig.toAbsolutePath().getParent());
       KubeconfigWriter.write(kubeconfig, apiServer.url(), ns);
       printEmbeddedUsage(settings, operator.port(), kubeconfig);
@@ -139,10 +181,22 @@ public class RunCommand implements Callable<Integer> {
     System.out.println();
     System.out.println("Vera is running in embedded mode (no cluster needed).");
     System.out.println();
-    System.out.println("  REST API:   " + api + "/orchestrator   (docs: " + api + "/docs, metrics: " + api + "/metrics)");
-    System.out.println("  Submit:     curl -s -X POST " + api + "/orchestrator/tasks/submit -H 'Content-Type: application/json' \\");
-    System.out.println("                -d '{\"name\": \"compute.sum\", \"payload\": {\"a\": 10, \"b\": 20}}'");
-    System.out.println("  Watch:      websocat ws://" + settings.host() + ":" + port + "/orchestrator/ws/updates");
+    System.out.println(
+        "  REST API:   "
+            + api
+            + "/orchestrator   (docs: "
+            + api
+            + "/docs, metrics: "
+            + api
+            + "/metrics)");
+    System.out.println(
+        "  Submit:     curl -s -X POST "
+            + api
+            + "/orchestrator/tasks/submit -H 'Content-Type: application/json' \\");
+    System.out.println(
+        "                -d '{\"name\": \"compute.sum\", \"payload\": {\"a\": 10, \"b\": 20}}'");
+    System.out.println(
+        "  Watch:      websocat ws://" + settings.host() + ":" + port + "/orchestrator/ws/updates");
     System.out.println("  kubectl:    export KUBECONFIG=" + kubeconfig.toAbsolutePath());
     System.out.println("              kubectl get vera");
     System.out.println("              kubectl apply --validate=false -f examples/");

@@ -6,7 +6,10 @@ import java.util.Set;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** Entry point of {@code vera-operator.jar}: {@code run} (the default), {@code worker} and {@code bench}. */
+/**
+ * Entry point of {@code vera-operator.jar}: {@code run} (the default), {@code worker} and {@code
+ * bench}.
+ */
 @Command(
     name = "vera-operator",
     mixinStandardHelpOptions = true,
@@ -14,7 +17,8 @@ import picocli.CommandLine.Command;
     description = "Runs an AI assistant's background work on Kubernetes.",
     subcommands = {RunCommand.class, WorkerCommand.class, BenchCommand.class})
 public class VeraCommand implements Runnable {
-  private static final Set<String> TOP_LEVEL = Set.of("run", "worker", "bench", "help", "-h", "--help", "-V", "--version");
+  private static final Set<String> TOP_LEVEL =
+      Set.of("run", "worker", "bench", "help", "-h", "--help", "-V", "--version");
 
   @Override
   public void run() {

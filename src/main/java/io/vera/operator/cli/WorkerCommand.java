@@ -4,7 +4,10 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 
 /** Placeholder: the worker pod command. */
-@Command(name = "worker", mixinStandardHelpOptions = true, description = "Runs a worker that leases tasks from the operator.")
+@Command(
+    name = "worker",
+    mixinStandardHelpOptions = true,
+    description = "Runs a worker that leases tasks from the operator.")
 public class WorkerCommand implements Callable<Integer> {
   @Override
   public Integer call() {
