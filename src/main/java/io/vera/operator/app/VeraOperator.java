@@ -85,6 +85,8 @@ public final class VeraOperator implements AutoCloseable {
         taskReconciler,
         (ControllerConfigurationOverrider<VeraTask> o) -> {
           watch(o, settings);
+          // Status changes must reach the reconciler too: finishing starts the TTL clock.
+          o.withGenerationAware(false);
           o.withItemStore(
               new DeletionAwareItemStore<VeraTask>(
                   t ->

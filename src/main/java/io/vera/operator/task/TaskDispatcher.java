@@ -21,9 +21,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.PriorityQueue;
+import java.util.Queue;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -70,6 +72,8 @@ public final class TaskDispatcher implements AutoCloseable {
       new TreeMap<>(Comparator.comparing(PoolKey::toString));
   private final Map<TaskKey, List<CompletableFuture<TaskSnapshot>>> waiters = new HashMap<>();
   private final List<TaskListener> listeners = new CopyOnWriteArrayList<>();
+  private final Queue<TaskEvent> outbox = new ConcurrentLinkedQueue<>();
+  private final ReentrantLock publishing = new ReentrantLock();
   private final AtomicLong sequence = new AtomicLong();
   private final ScheduledExecutorService timers;
 
@@ -229,7 +233,6 @@ public final class TaskDispatcher implements AutoCloseable {
   public void track(VeraTask resource) {
     TaskKey key =
         new TaskKey(resource.getMetadata().getNamespace(), resource.getMetadata().getName());
-    List<TaskEvent> events = new ArrayList<>();
     boolean changed = false;
     lock.lock();
     try {
@@ -241,7 +244,7 @@ public final class TaskDispatcher implements AutoCloseable {
       if (entry == null) {
         entry = newEntry(key, resource);
         tasks.put(key, entry);
-        changed = restore(entry, resource.getStatus(), events);
+        changed = restore(entry, resource.getStatus());
       }
       Long generation = resource.getMetadata().getGeneration();
       if (generation != null && !generation.equals(entry.generation)) {
@@ -249,7 +252,7 @@ public final class TaskDispatcher implements AutoCloseable {
         changed = true;
       }
       if (resource.getSpec() != null && resource.getSpec().isCancelRequested()) {
-        changed |= cancelLocked(entry, "cancelled by request", events);
+        changed |= cancelLocked(entry, "cancelled by request");
       }
     } finally {
       lock.unlock();
@@ -257,7 +260,7 @@ public final class TaskDispatcher implements AutoCloseable {
     if (changed) {
       statusSink.statusChanged(key);
     }
-    publish(events);
+    drainOutbox();
   }
 
   private TaskEntry newEntry(TaskKey key, VeraTask resource) {
@@ -306,14 +309,13 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   /** Puts a newly seen task in the state its status records; returns true if that changed it. */
-  private boolean restore(TaskEntry entry, VeraTaskStatus status, List<TaskEvent> events) {
+  private boolean restore(TaskEntry entry, VeraTaskStatus status) {
     if (entry.handler == null || entry.handler.isBlank()) {
       finishLocked(
           entry,
           TaskPhase.Failed,
           null,
-          new TaskError(TaskError.INVALID_INPUT, "spec.handler is required"),
-          events);
+          new TaskError(TaskError.INVALID_INPUT, "spec.handler is required"));
       return true;
     }
     TaskPhase phase = status == null || status.phase == null ? TaskPhase.Pending : status.phase;
@@ -355,8 +357,7 @@ public final class TaskDispatcher implements AutoCloseable {
           new TaskError(
               TaskError.LEASE_EXPIRED,
               "the worker running attempt " + entry.attempts + " stopped renewing its lease"),
-          true,
-          events);
+          true);
       return true;
     }
     Instant retryAt = status == null ? null : parse(status.nextRetryTime);
@@ -370,13 +371,13 @@ public final class TaskDispatcher implements AutoCloseable {
     if (resolvePool(entry) == null) {
       entry.phase = TaskPhase.Pending;
       entry.pendingReason = noPoolReason(entry);
-      events.add(new TaskEvent(TaskEvent.Type.SUBMITTED, entry.snapshot()));
+      outbox.add(new TaskEvent(TaskEvent.Type.SUBMITTED, entry.snapshot()));
       return true;
     }
     boolean wasQueued = phase == TaskPhase.Queued;
     enqueue(entry);
     if (!wasQueued) {
-      events.add(new TaskEvent(TaskEvent.Type.SUBMITTED, entry.snapshot()));
+      outbox.add(new TaskEvent(TaskEvent.Type.SUBMITTED, entry.snapshot()));
     }
     return !wasQueued;
   }
@@ -470,8 +471,8 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   public CancelOutcome cancel(TaskKey key, String reason) {
-    List<TaskEvent> events = new ArrayList<>();
     CancelOutcome outcome;
+    boolean changed = false;
     lock.lock();
     try {
       TaskEntry entry = tasks.get(key);
@@ -483,26 +484,27 @@ public final class TaskDispatcher implements AutoCloseable {
                 ? CancelOutcome.CANCELLED
                 : CancelOutcome.ALREADY_FINISHED;
       } else {
-        cancelLocked(entry, reason, events);
+        cancelLocked(entry, reason);
         outcome = CancelOutcome.CANCELLED;
+        changed = true;
       }
     } finally {
       lock.unlock();
     }
-    if (!events.isEmpty()) {
+    if (changed) {
       statusSink.statusChanged(key);
     }
-    publish(events);
+    drainOutbox();
     return outcome;
   }
 
-  private boolean cancelLocked(TaskEntry entry, String reason, List<TaskEvent> events) {
+  private boolean cancelLocked(TaskEntry entry, String reason) {
     entry.cancelRequested = true;
     if (entry.phase.isFinished()) {
       return false;
     }
     leaveQueueOrRun(entry);
-    finishLocked(entry, TaskPhase.Cancelled, null, new TaskError("Cancelled", reason), events);
+    finishLocked(entry, TaskPhase.Cancelled, null, new TaskError("Cancelled", reason));
     return true;
   }
 
@@ -525,7 +527,6 @@ public final class TaskDispatcher implements AutoCloseable {
       throws InterruptedException {
     long remaining = maxWait.toNanos();
     Lease lease;
-    TaskEvent started;
     lock.lockInterruptibly();
     try {
       while (true) {
@@ -545,7 +546,7 @@ public final class TaskDispatcher implements AutoCloseable {
         if (!paused && !pool.queued.isEmpty()) {
           TaskEntry entry = pool.queued.poll();
           lease = startLocked(pool, entry, workerId, onRevoke);
-          started = new TaskEvent(TaskEvent.Type.STARTED, entry.snapshot());
+          outbox.add(new TaskEvent(TaskEvent.Type.STARTED, entry.snapshot()));
           break;
         }
         if (remaining <= 0) {
@@ -561,7 +562,7 @@ public final class TaskDispatcher implements AutoCloseable {
       lock.unlock();
     }
     statusSink.statusChanged(lease.task().key());
-    publish(List.of(started));
+    drainOutbox();
     return Optional.of(lease);
   }
 
@@ -593,7 +594,6 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   private void onDeadline(String leaseId) {
-    List<TaskEvent> events = new ArrayList<>();
     TaskKey key;
     lock.lock();
     try {
@@ -611,13 +611,12 @@ public final class TaskDispatcher implements AutoCloseable {
                   + " exceeded its timeout of "
                   + entry.timeoutSeconds
                   + "s"),
-          true,
-          events);
+          true);
     } finally {
       lock.unlock();
     }
     statusSink.statusChanged(key);
-    publish(events);
+    drainOutbox();
   }
 
   /** Extends a lease; false when it was revoked, so the worker must stop the attempt. */
@@ -652,7 +651,6 @@ public final class TaskDispatcher implements AutoCloseable {
                   + " bytes"),
           false);
     }
-    List<TaskEvent> events = new ArrayList<>();
     TaskKey key;
     lock.lock();
     try {
@@ -662,18 +660,17 @@ public final class TaskDispatcher implements AutoCloseable {
       }
       key = entry.key;
       leaveQueueOrRun(entry);
-      finishLocked(entry, TaskPhase.Succeeded, result, null, events);
+      finishLocked(entry, TaskPhase.Succeeded, result, null);
     } finally {
       lock.unlock();
     }
     statusSink.statusChanged(key);
-    publish(events);
+    drainOutbox();
     return true;
   }
 
   /** Records a failed attempt, retried if it may be and retries remain; false if revoked. */
   public boolean fail(String leaseId, TaskError error, boolean retryable) {
-    List<TaskEvent> events = new ArrayList<>();
     TaskKey key;
     lock.lock();
     try {
@@ -682,12 +679,12 @@ public final class TaskDispatcher implements AutoCloseable {
         return false;
       }
       key = entry.key;
-      attemptFailedLocked(entry, error, retryable, events);
+      attemptFailedLocked(entry, error, retryable);
     } finally {
       lock.unlock();
     }
     statusSink.statusChanged(key);
-    publish(events);
+    drainOutbox();
     return true;
   }
 
@@ -699,8 +696,7 @@ public final class TaskDispatcher implements AutoCloseable {
     }
   }
 
-  private void attemptFailedLocked(
-      TaskEntry entry, TaskError error, boolean retryable, List<TaskEvent> events) {
+  private void attemptFailedLocked(TaskEntry entry, TaskError error, boolean retryable) {
     leaveQueueOrRun(entry);
     entry.error = error;
     if (retryable && entry.attempts <= entry.retryLimit && !entry.cancelRequested) {
@@ -711,10 +707,10 @@ public final class TaskDispatcher implements AutoCloseable {
       entry.nextRetryAt = clock.instant().plus(delay);
       entry.queuedAt = clock.instant();
       entry.pool = resolvePool(entry);
-      events.add(new TaskEvent(TaskEvent.Type.RETRYING, entry.snapshot()));
+      outbox.add(new TaskEvent(TaskEvent.Type.RETRYING, entry.snapshot()));
       scheduleRetry(entry, delay);
     } else {
-      finishLocked(entry, TaskPhase.Failed, null, error, events);
+      finishLocked(entry, TaskPhase.Failed, null, error);
     }
   }
 
@@ -781,8 +777,7 @@ public final class TaskDispatcher implements AutoCloseable {
     }
   }
 
-  private void finishLocked(
-      TaskEntry entry, TaskPhase phase, JsonNode result, TaskError error, List<TaskEvent> events) {
+  private void finishLocked(TaskEntry entry, TaskPhase phase, JsonNode result, TaskError error) {
     boolean wasRunning = entry.startedAt != null && entry.attempts > 0;
     entry.phase = phase;
     entry.result = result;
@@ -804,7 +799,7 @@ public final class TaskDispatcher implements AutoCloseable {
           default -> TaskEvent.Type.FAILED;
         };
     TaskSnapshot snapshot = entry.snapshot();
-    events.add(new TaskEvent(type, snapshot));
+    outbox.add(new TaskEvent(type, snapshot));
     List<CompletableFuture<TaskSnapshot>> pending = waiters.remove(entry.key);
     if (pending != null) {
       pending.forEach(f -> f.complete(snapshot));
@@ -856,7 +851,6 @@ public final class TaskDispatcher implements AutoCloseable {
 
   /** Attempts whose worker stopped renewing are failed (and retried as their policy allows). */
   private void expireLeases() {
-    List<TaskEvent> events = new ArrayList<>();
     List<TaskKey> changed = new ArrayList<>();
     lock.lock();
     try {
@@ -875,8 +869,7 @@ public final class TaskDispatcher implements AutoCloseable {
               new TaskError(
                   TaskError.LEASE_EXPIRED,
                   "worker " + entry.worker + " stopped renewing its lease"),
-              true,
-              events);
+              true);
           changed.add(entry.key);
         }
       }
@@ -886,7 +879,7 @@ public final class TaskDispatcher implements AutoCloseable {
       lock.unlock();
     }
     changed.forEach(statusSink::statusChanged);
-    publish(events);
+    drainOutbox();
   }
 
   /**
@@ -895,7 +888,6 @@ public final class TaskDispatcher implements AutoCloseable {
    * task forever.
    */
   private void failTasksStarvedByCpu() {
-    List<TaskEvent> events = new ArrayList<>();
     List<TaskKey> changed = new ArrayList<>();
     lock.lock();
     try {
@@ -918,8 +910,7 @@ public final class TaskDispatcher implements AutoCloseable {
                         + entry.timeoutSeconds
                         + "s in queue while CPU use stayed at or above the pool's threshold of "
                         + pool.settings.cpuThresholdPercent()
-                        + "%"),
-                events);
+                        + "%"));
             changed.add(entry.key);
           }
         }
@@ -930,17 +921,31 @@ public final class TaskDispatcher implements AutoCloseable {
       lock.unlock();
     }
     changed.forEach(statusSink::statusChanged);
-    publish(events);
+    drainOutbox();
   }
 
-  private void publish(List<TaskEvent> events) {
-    for (TaskEvent event : events) {
-      for (TaskListener listener : listeners) {
-        try {
-          listener.onTaskEvent(event);
-        } catch (RuntimeException e) {
-          LOG.warn("task listener {} failed on {}", listener, event.type(), e);
+  /**
+   * Delivers queued events to the listeners. Events enter the outbox under the dispatcher's lock,
+   * so they leave it in the order the transitions happened, whichever thread drains it.
+   */
+  private void drainOutbox() {
+    while (!outbox.isEmpty()) {
+      if (!publishing.tryLock()) {
+        return; // the thread holding it drains, and checks again after letting go
+      }
+      try {
+        TaskEvent event;
+        while ((event = outbox.poll()) != null) {
+          for (TaskListener listener : listeners) {
+            try {
+              listener.onTaskEvent(event);
+            } catch (RuntimeException e) {
+              LOG.warn("task listener {} failed on {}", listener, event.type(), e);
+            }
+          }
         }
+      } finally {
+        publishing.unlock();
       }
     }
   }

@@ -1,18 +1,13 @@
 package io.vera.operator.task;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.vera.operator.api.VeraTask;
-import io.vera.operator.api.VeraTaskStatus;
-import java.lang.reflect.Field;
-import java.lang.reflect.Modifier;
-import java.util.Arrays;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -32,11 +27,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(TaskStatusWriter.class);
-  private static final List<String> STATUS_FIELDS =
-      Arrays.stream(VeraTaskStatus.class.getFields())
-          .filter(f -> !Modifier.isStatic(f.getModifiers()))
-          .map(Field::getName)
-          .toList();
 
   /** Per task: whether a write is queued, in flight, or in flight with a newer change waiting. */
   private enum WriteState {
@@ -139,21 +129,21 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
     if (task == null) {
       return true;
     }
-    ObjectNode status = mapper.valueToTree(TaskStatusMapper.toStatus(task));
-    for (String field : STATUS_FIELDS) {
-      if (!status.has(field)) {
-        status.putNull(field);
-      }
-    }
-    ObjectNode patch = mapper.createObjectNode();
-    patch.set("status", status);
+    // A JSON patch that adds /status replaces the whole status, as the real API server and the
+    // mock agree on; a merge patch would need explicit nulls and merges lists differently.
+    ArrayNode patch = mapper.createArrayNode();
+    patch
+        .addObject()
+        .put("op", "add")
+        .put("path", "/status")
+        .set("value", mapper.valueToTree(TaskStatusMapper.toStatus(task)));
     try {
       client
           .resources(VeraTask.class)
           .inNamespace(key.namespace())
           .withName(key.name())
           .subresource("status")
-          .patch(PatchContext.of(PatchType.JSON_MERGE), mapper.writeValueAsString(patch));
+          .patch(PatchContext.of(PatchType.JSON), mapper.writeValueAsString(patch));
       failuresInARow.set(0);
       return true;
     } catch (KubernetesClientException e) {

@@ -1,0 +1,126 @@
+package io.vera.operator.app;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.mockwebserver.Context;
+import io.fabric8.mockwebserver.MockWebServer;
+import io.vera.operator.api.WorkerPoolSpec;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Set;
+
+/**
+ * The whole operator in-process against fabric8's mock API server in CRUD mode, with a small HTTP
+ * client for its REST API. One per test class; close it after.
+ */
+public final class OperatorHarness implements AutoCloseable {
+  public static final String NAMESPACE = "default";
+  private static final ObjectMapper MAPPER = new ObjectMapper();
+
+  private final KubernetesMockServer server;
+  private final KubernetesClient client;
+  private final VeraOperator operator;
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  /** An HTTP answer: status and body (parsed when it is JSON). */
+  public record Response(int status, String text, JsonNode json) {}
+
+  public OperatorHarness() {
+    server =
+        new KubernetesMockServer(
+            new Context(),
+            new MockWebServer(),
+            new HashMap<>(),
+            new KubernetesCrudDispatcher(),
+            false);
+    server.init();
+    client = server.createClient();
+    for (String plural :
+        new String[] {"veratasks", "workerpools", "computeresources", "providers"}) {
+      try (InputStream in =
+          getClass().getResourceAsStream("/META-INF/fabric8/" + plural + ".vera.io-v1.yml")) {
+        client.apiextensions().v1().customResourceDefinitions().load(in).create();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+    OperatorSettings settings =
+        new OperatorSettings(
+            "127.0.0.1",
+            0,
+            NAMESPACE,
+            Set.of(),
+            3600,
+            64 * 1024,
+            WorkerPoolSpec.Runtime.Embedded,
+            "vera-operator:test",
+            "http://127.0.0.1:1",
+            4);
+    operator = new VeraOperator(client, settings).start(settings);
+  }
+
+  public KubernetesClient client() {
+    return client;
+  }
+
+  public VeraOperator operator() {
+    return operator;
+  }
+
+  public String baseUrl() {
+    return "http://127.0.0.1:" + operator.port();
+  }
+
+  public Response get(String path) {
+    return send("GET", path, null);
+  }
+
+  public Response post(String path, String body) {
+    return send("POST", path, body);
+  }
+
+  public Response send(String method, String path, String body) {
+    HttpRequest request =
+        HttpRequest.newBuilder(URI.create(baseUrl() + path))
+            .timeout(Duration.ofSeconds(60))
+            .header("Content-Type", "application/json")
+            .method(
+                method,
+                body == null
+                    ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofString(body))
+            .build();
+    try {
+      HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+      JsonNode json = null;
+      String contentType = response.headers().firstValue("Content-Type").orElse("");
+      if (contentType.contains("json") && !response.body().isEmpty()) {
+        json = MAPPER.readTree(response.body());
+      }
+      return new Response(response.statusCode(), response.body(), json);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Override
+  public void close() {
+    operator.close();
+    client.close();
+    server.destroy();
+  }
+}
