@@ -30,6 +30,7 @@ import io.vera.operator.worker.EmbeddedWorkers;
 import io.vera.operator.worker.RemoteWorkers;
 import io.vera.operator.worker.TaskRunner;
 import java.time.Clock;
+import java.time.Duration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,6 +40,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class VeraOperator implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(VeraOperator.class);
+  private static final Duration STATUS_FLUSH_TIMEOUT = Duration.ofSeconds(10);
 
   private final PrometheusMeterRegistry metrics =
       new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -152,9 +154,23 @@ public final class VeraOperator implements AutoCloseable {
     closeQuietly(operator::stop);
     closeQuietly(embeddedWorkers::close);
     closeQuietly(dispatcher::close);
+    closeQuietly(this::flushStatus);
     closeQuietly(statusWriter::close);
     closeQuietly(events::close);
     closeQuietly(cpu::close);
+  }
+
+  /** Writes what the workers finished before stopping, so a restart does not run it again. */
+  private void flushStatus() {
+    try {
+      if (!statusWriter.flush(STATUS_FLUSH_TIMEOUT)) {
+        LOG.warn(
+            "{} task status changes were not written before stopping; those tasks may run again",
+            statusWriter.backlog());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   private static void closeQuietly(Runnable step) {

@@ -29,7 +29,8 @@ public final class OperatorHarness implements AutoCloseable {
 
   private final KubernetesMockServer server;
   private final KubernetesClient client;
-  private final VeraOperator operator;
+  private final OperatorSettings settings;
+  private VeraOperator operator;
   private final HttpClient http =
       HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
@@ -55,7 +56,7 @@ public final class OperatorHarness implements AutoCloseable {
         throw new UncheckedIOException(e);
       }
     }
-    OperatorSettings settings =
+    settings =
         new OperatorSettings(
             "127.0.0.1",
             0,
@@ -67,6 +68,15 @@ public final class OperatorHarness implements AutoCloseable {
             "vera-operator:test",
             "http://127.0.0.1:1",
             4);
+    operator = new VeraOperator(client, settings).start(settings);
+  }
+
+  /**
+   * Stops the operator and starts a new one against the same API server, as a restart of the
+   * operator process would; the REST port changes.
+   */
+  public void restartOperator() {
+    operator.close();
     operator = new VeraOperator(client, settings).start(settings);
   }
 
