@@ -32,7 +32,7 @@ class OperatorRestartTest {
     createPool("restart-pool", false);
     String running =
         submit("{\"name\": \"sleep\", \"payload\": {\"seconds\": 2}, \"max_retries\": 2}");
-    await().atMost(Duration.ofSeconds(10)).until(() -> phase(running) == TaskPhase.Running);
+    submit("sleep", "{\"seconds\": 2}");
     suspend(true);
     await()
         .atMost(Duration.ofSeconds(10))
