@@ -12,6 +12,7 @@ import io.vera.operator.api.TaskType;
 import io.vera.operator.api.VeraTask;
 import io.vera.operator.api.WorkerPool;
 import io.vera.operator.api.WorkerPoolSpec;
+import io.vera.operator.task.PoolKey;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,9 +31,8 @@ class OperatorRestartTest {
   @Test
   void queuedAndRunningTasksSurviveARestart() {
     createPool("restart-pool", false);
-    String running =
-        submit("{\"name\": \"sleep\", \"payload\": {\"seconds\": 2}, \"max_retries\": 2}");
-    submit("sleep", "{\"seconds\": 2}");
+    String running = submit("sleep", "{\"seconds\": 2}");
+    await().atMost(Duration.ofSeconds(10)).until(() -> phase(running) == TaskPhase.Running);
     suspend(true);
     await()
         .atMost(Duration.ofSeconds(10))
@@ -41,9 +41,7 @@ class OperatorRestartTest {
                 harness
                         .operator()
                         .dispatcher()
-                        .poolStats(
-                            new io.vera.operator.task.PoolKey(
-                                OperatorHarness.NAMESPACE, "restart-pool"))
+                        .poolStats(new PoolKey(OperatorHarness.NAMESPACE, "restart-pool"))
                         .orElseThrow()
                         .queued()
                     == 0);
