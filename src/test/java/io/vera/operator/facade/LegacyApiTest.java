@@ -179,6 +179,24 @@ class LegacyApiTest {
     assertThat(result.get("error_type").asText()).isEqualTo("InvalidInput");
     assertThat(result.get("error").asText()).contains("'a' must be a number");
     assertThat(result.get("attempts").asInt()).isEqualTo(1);
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(
+            () ->
+                assertThat(
+                        harness
+                            .client()
+                            .v1()
+                            .events()
+                            .inNamespace(OperatorHarness.NAMESPACE)
+                            .list()
+                            .getItems())
+                    .anySatisfy(
+                        e -> {
+                          assertThat(e.getInvolvedObject().getName()).isEqualTo(id);
+                          assertThat(e.getType()).isEqualTo("Warning");
+                          assertThat(e.getReason()).isEqualTo("InvalidInput");
+                        }));
   }
 
   @Test
@@ -433,7 +451,8 @@ class LegacyApiTest {
     assertThat(prometheus)
         .contains("vera_tasks_total{")
         .contains("vera_task_run_seconds_bucket")
-        .contains("vera_queue_depth");
+        .contains("vera_queue_depth")
+        .contains("operator_sdk_");
     Response unknown = harness.get("/orchestrator/nothing-here");
     assertThat(unknown.status()).isEqualTo(404);
     assertThat(unknown.json().get("detail").asText()).contains("not found");
