@@ -11,4 +11,5 @@ public record TaskError(String type, String message) {
   public static final String TIMEOUT = "Timeout";
   public static final String LEASE_EXPIRED = "LeaseExpired";
   public static final String RESULT_TOO_LARGE = "ResultTooLarge";
+  public static final String WORKER_SHUTDOWN = "WorkerShutdown";
 }
