@@ -9,7 +9,7 @@ import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.vera.operator.api.TaskType;
 import io.vera.operator.api.WorkerPool;
 import io.vera.operator.api.WorkerPoolSpec;
-import io.vera.operator.app.TestOperator;
+import io.vera.operator.app.OperatorHarness;
 import io.vera.operator.task.PoolKey;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -32,13 +32,13 @@ import org.junit.jupiter.api.Test;
 class RemoteWorkerProcessTest {
   private static final Path LOGS = Path.of("target", "remote-worker-logs");
 
-  private static TestOperator operator;
+  private static OperatorHarness operator;
   private final List<Process> workers = new ArrayList<>();
 
   @BeforeAll
   static void startOperator() throws IOException {
     Files.createDirectories(LOGS);
-    operator = TestOperator.start();
+    operator = new OperatorHarness();
   }
 
   @AfterAll
@@ -78,7 +78,7 @@ class RemoteWorkerProcessTest {
     String longTask = submit("serving", "sleep", "{\"seconds\": 60}");
     awaitStatus(longTask, "running");
     long cancelledAt = System.nanoTime();
-    assertThat(operator.call("POST", "/orchestrator/tasks/" + longTask + "/cancel", null).status())
+    assertThat(operator.send("POST", "/orchestrator/tasks/" + longTask + "/cancel", null).status())
         .isEqualTo(200);
     assertThat(awaitFinished(longTask).get("status").asText()).isEqualTo("cancelled");
     JsonNode next = awaitFinished(submit("serving", "compute.sum", "{\"a\": 1, \"b\": 2}"));
@@ -179,7 +179,7 @@ class RemoteWorkerProcessTest {
   }
 
   private Process startWorker(String pool, String workerId) throws IOException {
-    return startWorker(pool, workerId, operator.url());
+    return startWorker(pool, workerId, operator.baseUrl());
   }
 
   private Process startWorker(String pool, String workerId, String operatorUrl) throws IOException {
@@ -227,10 +227,10 @@ class RemoteWorkerProcessTest {
     for (String field : extra) {
       body.append(", ").append(field);
     }
-    TestOperator.Answer answer =
-        operator.call("POST", "/orchestrator/tasks/submit", body.append('}').toString());
-    assertThat(answer.status()).as("submit answered %s", answer.body()).isEqualTo(200);
-    return answer.body().get("task_id").asText();
+    OperatorHarness.Response answer =
+        operator.send("POST", "/orchestrator/tasks/submit", body.append('}').toString());
+    assertThat(answer.status()).as("submit answered %s", answer.json()).isEqualTo(200);
+    return answer.json().get("task_id").asText();
   }
 
   private static JsonNode awaitStatus(String task, String status) {
@@ -242,7 +242,7 @@ class RemoteWorkerProcessTest {
             () -> {
               last[0] =
                   (ObjectNode)
-                      operator.call("GET", "/orchestrator/tasks/" + task + "/status", null).body();
+                      operator.send("GET", "/orchestrator/tasks/" + task + "/status", null).json();
               return status.equals(last[0].get("status").asText());
             });
     return last[0];
@@ -258,8 +258,8 @@ class RemoteWorkerProcessTest {
               last[0] =
                   (ObjectNode)
                       operator
-                          .call("GET", "/orchestrator/tasks/result/" + task + "?timeout=5", null)
-                          .body();
+                          .send("GET", "/orchestrator/tasks/result/" + task + "?timeout=5", null)
+                          .json();
               String status = last[0].get("status").asText();
               return status.equals("completed")
                   || status.equals("failed")
