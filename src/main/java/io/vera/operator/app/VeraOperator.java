@@ -65,7 +65,7 @@ public final class VeraOperator implements AutoCloseable {
         new TaskDispatcher(
             handlers,
             statusWriter,
-            new TaskDispatcher.Settings(settings.maxResultBytes(), 300, 3),
+            new TaskDispatcher.Settings(settings.maxResultBytes(), 300, 3, Duration.ofSeconds(10)),
             clock);
     statusWriter.attach(dispatcher);
     events = new EventRecorder(client);

@@ -55,10 +55,16 @@ public final class TaskDispatcher implements AutoCloseable {
   public static final String EMBEDDED_WORKER_PREFIX = "embedded/";
 
   /**
-   * Limits and defaults: the cap on a result's JSON size, and the timeout and retries of tasks
-   * whose handler the operator does not know (it may live only in a worker image).
+   * Limits and defaults: the cap on a result's JSON size; the timeout and retries of tasks whose
+   * handler the operator does not know (it may live only in a worker image); and how long a worker
+   * pod has to confirm a lease by renewing it once, after which the task queues again unharmed (its
+   * long-poll may have been abandoned by a worker that went away).
    */
-  public record Settings(int maxResultBytes, int defaultTimeoutSeconds, int defaultRetries) {}
+  public record Settings(
+      int maxResultBytes,
+      int defaultTimeoutSeconds,
+      int defaultRetries,
+      Duration leaseConfirmWindow) {}
 
   private final HandlerRegistry handlers;
   private final TaskStatusSink statusSink;
@@ -577,6 +583,7 @@ public final class TaskDispatcher implements AutoCloseable {
     entry.deadline = now.plusSeconds(entry.timeoutSeconds);
     entry.nextRetryAt = null;
     entry.onRevoke = onRevoke;
+    entry.confirmBy = onRevoke == null ? now.plus(settings.leaseConfirmWindow()) : null;
     entry.pendingReason = null;
     pool.running++;
     leases.put(entry.leaseId, entry);
@@ -629,6 +636,7 @@ public final class TaskDispatcher implements AutoCloseable {
       }
       PoolQueue pool = entry.pool == null ? null : pools.get(entry.pool);
       int seconds = pool == null ? 30 : pool.settings.leaseSeconds();
+      entry.confirmBy = null;
       entry.leaseExpiry = clock.instant().plusSeconds(seconds);
       return Optional.of(entry.leaseExpiry);
     } finally {
@@ -857,7 +865,14 @@ public final class TaskDispatcher implements AutoCloseable {
       Instant now = clock.instant();
       for (Iterator<TaskEntry> it = new ArrayList<>(leases.values()).iterator(); it.hasNext(); ) {
         TaskEntry entry = it.next();
-        if (entry.onRevoke == null
+        if (entry.confirmBy != null && entry.confirmBy.isBefore(now)) {
+          LOG.info(
+              "worker {} never confirmed its lease of task {}; queueing it again",
+              entry.worker,
+              entry.key);
+          returnUnconfirmedLocked(entry);
+          changed.add(entry.key);
+        } else if (entry.onRevoke == null
             && entry.leaseExpiry != null
             && entry.leaseExpiry.isBefore(now)) {
           LOG.info(
@@ -880,6 +895,21 @@ public final class TaskDispatcher implements AutoCloseable {
     }
     changed.forEach(statusSink::statusChanged);
     drainOutbox();
+  }
+
+  /** Undoes a lease the worker never confirmed: the task queues again as if never leased. */
+  private void returnUnconfirmedLocked(TaskEntry entry) {
+    leaveQueueOrRun(entry);
+    entry.attempts--;
+    entry.worker = null;
+    entry.startedAt = null;
+    entry.confirmBy = null;
+    entry.phase = TaskPhase.Pending;
+    if (resolvePool(entry) != null) {
+      enqueue(entry);
+    } else {
+      entry.pendingReason = noPoolReason(entry);
+    }
   }
 
   /**

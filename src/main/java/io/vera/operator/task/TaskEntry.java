@@ -44,6 +44,12 @@ final class TaskEntry {
   /** metadata.generation of the resource last seen, reported as status.observedGeneration. */
   Long generation;
 
+  /**
+   * A remote lease not yet confirmed by the worker's first renewal lapses at this time and the task
+   * returns to the queue without using an attempt: its long-poll may have been abandoned.
+   */
+  Instant confirmBy;
+
   /** Interrupts an in-process attempt when its lease is revoked; null for remote workers. */
   Runnable onRevoke;
 

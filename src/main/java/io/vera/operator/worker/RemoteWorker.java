@@ -311,7 +311,8 @@ public final class RemoteWorker implements AutoCloseable {
     long start = System.nanoTime();
     long deadline = start + grant.timeout().toNanos();
     long renewEvery = grant.renewInterval().toNanos();
-    long nextRenew = start + renewEvery;
+    // Renew at once: the operator counts the lease only once the worker confirms it this way.
+    long nextRenew = start;
     Instant localDeadline = Instant.now().plus(grant.timeout());
     LOG.info("running task {} ({}), attempt {}", grant.taskId(), grant.handler(), grant.attempt());
     CompletableFuture<AttemptOutcome> outcome = new CompletableFuture<>();

@@ -36,7 +36,7 @@ class TaskDispatcherTest {
       new TaskDispatcher(
           HandlerRegistry.loadDefault(),
           changed::add,
-          new TaskDispatcher.Settings(1000, 300, 3),
+          new TaskDispatcher.Settings(1000, 300, 3, Duration.ofSeconds(1)),
           Clock.systemUTC());
 
   @AfterEach
@@ -244,12 +244,27 @@ class TaskDispatcherTest {
     pool(false, null, 1);
     dispatcher.track(withRetries(task("orphaned"), 3, 0));
     Lease first = lease();
+    assertThat(dispatcher.renew(first.id())).as("the worker confirms, then dies").isPresent();
     assertThat(first.task().attempts()).isEqualTo(1);
     Lease second = dispatcher.lease(POOL, "w2", Duration.ofSeconds(5), () -> 0, null).orElseThrow();
     assertThat(second.task().key().name()).isEqualTo("orphaned");
     assertThat(second.task().attempts()).isEqualTo(2);
     assertThat(dispatcher.complete(first.id(), TextNode.valueOf("stale"))).isFalse();
     assertThat(dispatcher.renew(second.id())).isPresent();
+  }
+
+  @Test
+  void leaseNeverConfirmedByItsWorkerReturnsTheTaskWithoutUsingAnAttempt() throws Exception {
+    pool(false, null, 30);
+    dispatcher.track(withRetries(task("abandoned-poll"), 0, 0));
+    Lease phantom = lease();
+    Lease real = dispatcher.lease(POOL, "w2", Duration.ofSeconds(5), () -> 0, null).orElseThrow();
+    assertThat(real.task().key().name()).isEqualTo("abandoned-poll");
+    assertThat(real.task().attempts()).isEqualTo(1);
+    assertThat(dispatcher.renew(phantom.id())).isEmpty();
+    assertThat(dispatcher.renew(real.id())).isPresent();
+    assertThat(dispatcher.complete(real.id(), TextNode.valueOf("ok"))).isTrue();
+    assertThat(get("abandoned-poll").phase()).isEqualTo(TaskPhase.Succeeded);
   }
 
   @Test
