@@ -1,23 +1,167 @@
 package io.vera.operator.embedded;
 
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.dsl.NonDeletingOperation;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.fabric8.mockwebserver.Context;
+import io.fabric8.mockwebserver.MockWebServer;
+import io.vera.operator.api.ComputeResource;
+import io.vera.operator.api.Provider;
+import io.vera.operator.api.VeraTask;
+import io.vera.operator.api.WorkerPool;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.util.HashMap;
+import java.util.List;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
-/** Placeholder signature until the embedded API server branch is merged. */
+/**
+ * An in-process Kubernetes API server for embedded mode, where there is no cluster: fabric8's CRUD
+ * {@link KubernetesMockServer} on 127.0.0.1, extended so that kubectl can use it.
+ *
+ * <p>What the CRUD mock does with a custom resource once its CRD is installed (checked by {@code
+ * CustomResourceSemanticsTest}):
+ *
+ * <ul>
+ *   <li>(a) {@code /status} is a subresource: the mock learns it from the stored CRD. A PUT or
+ *       PATCH to {@code /status} changes only {@code status}; a write to the object keeps the
+ *       stored status; a create drops it. Built-in kinds get no such protection.
+ *   <li>(b) {@code metadata.generation} starts at 1 and is bumped only by changes outside {@code
+ *       metadata} and {@code status}.
+ *   <li>(c) JSON merge patch is accepted, on {@code /status} too, but the mock does not follow RFC
+ *       7386: it stores null members instead of removing them and appends to arrays instead of
+ *       replacing them (a status patch would pile up {@code conditions}). The dispatcher here
+ *       merges itself and hands the mock the equivalent JSON patch.
+ *   <li>(d) {@code /scale} is not served: the mock treats it as the object itself. The dispatcher
+ *       here serves it from the CRD's {@code subresources.scale} paths as an {@code autoscaling/v1}
+ *       Scale (GET, PUT, merge and JSON patch), also for Deployments and ReplicaSets.
+ * </ul>
+ *
+ * <p>It also serves {@code /version}, legacy discovery ({@code /api}, {@code /apis} and their group
+ * versions; kubectl falls back to it from aggregated discovery) and, for custom resources, the
+ * server-side Tables kubectl prints printer columns from. It does not apply OpenAPI defaults or
+ * validate against the schema, serves no OpenAPI documents, streams no watches over plain HTTP
+ * (fabric8's WebSocket watches work), and rejects protobuf bodies, strategic merge patches and
+ * server-side apply with 415.
+ */
 public final class EmbeddedApiServer implements AutoCloseable {
+
+  /** The kubectl flags embedded mode needs, and what kubectl cannot do against it. */
+  public static final String KUBECTL_FLAGS_NOTE =
+      "kubectl apply, create -f and replace need --validate=false: there are no OpenAPI documents"
+          + " (/openapi/v2 and /openapi/v3 answer 404), so kubectl can neither validate nor learn"
+          + " that the server would. get (categories, printer columns), describe, scale, label,"
+          + " annotate, edit, patch --type=merge|json and delete need no flags. Not supported:"
+          + " get --watch, explain, the generators that send protobuf (create configmap, secret,"
+          + " namespace, deployment) and strategic merge patches of built-in kinds.";
+
+  private static final List<Class<? extends HasMetadata>> CUSTOM_RESOURCES =
+      List.of(VeraTask.class, WorkerPool.class, ComputeResource.class, Provider.class);
+
+  /**
+   * Held so the level set on it stays: the mock web server logs every request line at INFO, which
+   * floods the operator's log.
+   */
+  private static final Logger MOCK_WEB_SERVER_LOG = Logger.getLogger(MockWebServer.class.getName());
+
+  private final KubernetesMockServer server;
+  private final KubernetesClient client;
+
+  private EmbeddedApiServer(KubernetesMockServer server) {
+    this.server = server;
+    this.client =
+        new KubernetesClientBuilder()
+            .withConfig(
+                new ConfigBuilder(Config.empty())
+                    .withMasterUrl(url())
+                    .withNamespace("default")
+                    .withHttp2Disable(true)
+                    .build())
+            .build();
+  }
+
+  /**
+   * Starts a server on 127.0.0.1.
+   *
+   * @param port the port to listen on; 0 picks a free one, see {@link #port()}
+   * @throws IllegalStateException if the port cannot be bound
+   */
   public static EmbeddedApiServer start(int port) {
-    throw new UnsupportedOperationException();
+    if (port < 0 || port > 65535) {
+      throw new IllegalArgumentException("Port must be between 0 and 65535, not " + port);
+    }
+    MOCK_WEB_SERVER_LOG.setLevel(Level.WARNING);
+    KubernetesMockServer server =
+        new KubernetesMockServer(
+            new Context(Serialization.jsonMapper()),
+            new MockWebServer(),
+            new HashMap<>(),
+            new EmbeddedDispatcher(),
+            false);
+    try {
+      server.start(InetAddress.getByAddress(new byte[] {127, 0, 0, 1}), port);
+    } catch (IOException | RuntimeException e) {
+      server.shutdown();
+      throw new IllegalStateException(
+          "Cannot start the embedded API server on 127.0.0.1:" + port + ": " + e.getMessage(), e);
+    }
+    return new EmbeddedApiServer(server);
   }
 
-  public void installCrds() {}
+  /**
+   * Creates or updates the CRDs of Vera's four custom resources from the YAML the build generates
+   * into {@code META-INF/fabric8/}; safe to call again.
+   *
+   * @throws IllegalStateException if a CRD file is missing from the classpath
+   */
+  public void installCrds() {
+    for (Class<? extends HasMetadata> type : CUSTOM_RESOURCES) {
+      String file = "META-INF/fabric8/" + HasMetadata.getFullResourceName(type) + "-v1.yml";
+      try (InputStream in = EmbeddedApiServer.class.getClassLoader().getResourceAsStream(file)) {
+        if (in == null) {
+          throw new IllegalStateException(
+              file + " is not on the classpath; the build's crd-generator-maven-plugin writes it");
+        }
+        CustomResourceDefinition crd =
+            client.apiextensions().v1().customResourceDefinitions().load(in).item();
+        client.resource(crd).createOr(NonDeletingOperation::update);
+      } catch (IOException e) {
+        throw new UncheckedIOException("Cannot read " + file, e);
+      }
+    }
+  }
 
+  /** A client of this server, in namespace {@code default}; closed with the server. */
   public KubernetesClient client() {
-    return null;
+    return client;
   }
 
+  /** The server's base URL, {@code http://127.0.0.1:<port>}. */
   public String url() {
-    return null;
+    return "http://127.0.0.1:" + port();
   }
 
+  /** The port the server listens on. */
+  public int port() {
+    return server.getPort();
+  }
+
+  /** Closes the client and stops the server. */
   @Override
-  public void close() {}
+  public void close() {
+    try {
+      client.close();
+    } finally {
+      server.shutdown();
+    }
+  }
 }

@@ -1,0 +1,424 @@
+package io.vera.operator.embedded;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.IntNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fabric8.kubernetes.api.model.StatusBuilder;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
+import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.fabric8.mockwebserver.dsl.HttpMethod;
+import io.fabric8.mockwebserver.http.Buffer;
+import io.fabric8.mockwebserver.http.Headers;
+import io.fabric8.mockwebserver.http.MockResponse;
+import io.fabric8.mockwebserver.http.RecordedRequest;
+import io.fabric8.zjsonpatch.JsonDiff;
+import io.fabric8.zjsonpatch.JsonPatch;
+import io.fabric8.zjsonpatch.JsonPatchException;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * fabric8's CRUD mock plus what kubectl needs of a real API server: {@code /version}, discovery,
+ * scale subresources and server-side Tables for custom resources.
+ *
+ * <p>Storage, watches, {@code /status} and generation handling stay the CRUD mock's; see {@link
+ * EmbeddedApiServer} for what they do and do not do.
+ */
+final class EmbeddedDispatcher extends KubernetesCrudDispatcher {
+
+  private static final String VERSION_MAJOR = "1";
+  private static final String VERSION_MINOR = "32";
+
+  private static final String CRDS_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+  private static final String CONTENT_TYPE = "Content-Type";
+  private static final String JSON_CONTENT_TYPE = "application/json";
+  private static final String MERGE_PATCH = "application/merge-patch+json";
+  private static final String STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json";
+  private static final String JSON_PATCH = "application/json-patch+json";
+  private static final String PROTOBUF = "application/vnd.kubernetes.protobuf";
+  private static final Logger LOG = LoggerFactory.getLogger(EmbeddedDispatcher.class);
+  private static final ObjectMapper MAPPER = Serialization.jsonMapper();
+
+  /**
+   * Serializes writes, so that the read-modify-writes done here (merge patches, scale) see no other
+   * write in between.
+   */
+  private final Object writes = new Object();
+
+  @Override
+  public MockResponse dispatch(RecordedRequest request) {
+    MockResponse response;
+    try {
+      response = dispatchOrFail(request);
+    } catch (RuntimeException e) {
+      // Without a response the mock web server leaves the client hanging. The message may quote
+      // the request body, so only the request line is logged.
+      LOG.warn(
+          "{} {} failed with {}", request.getMethod(), request.getPath(), e.getClass().getName());
+      response = status(500, "InternalError", "The embedded API server failed: " + e.getMessage());
+    }
+    if (response.getBody() != null
+        && response.getBody().size() > 0
+        && response.header(CONTENT_TYPE) == null) {
+      response.setHeader(CONTENT_TYPE, JSON_CONTENT_TYPE);
+    }
+    return response;
+  }
+
+  private MockResponse dispatchOrFail(RecordedRequest request) {
+    if (mediaType(request.getHeader(CONTENT_TYPE)).equals(PROTOBUF)) {
+      // Protobuf cannot be decoded here; the mock would fail on it without answering.
+      return status(415, "UnsupportedMediaType", "Only JSON request bodies are supported");
+    }
+    Path path = Path.parse(request.getPath());
+    if (request.method() == HttpMethod.GET) {
+      return route(request, path);
+    }
+    synchronized (writes) {
+      return route(request, path);
+    }
+  }
+
+  private MockResponse route(RecordedRequest request, Path path) {
+    if (path.segments().length > 0 && path.segments()[0].equals("openapi")) {
+      return status(404, "NotFound", "OpenAPI documents are not served in embedded mode");
+    }
+    if (request.method() == HttpMethod.GET) {
+      Optional<Object> document = discovery(path);
+      if (document.isPresent()) {
+        return json(200, document.get());
+      }
+    }
+    if (path.isDiscovery()) {
+      return status(404, "NotFound", "the server could not find the requested resource");
+    }
+    if ("scale".equals(path.subresource())) {
+      Optional<ApiCatalog.ScalePaths> scale =
+          catalog().scalePaths(path.groupVersion(), path.plural());
+      return scale.isPresent()
+          ? scale(request, path, scale.get())
+          : status(404, "NotFound", path.plural() + " has no scale subresource");
+    }
+    if (request.method() == HttpMethod.PATCH
+        && mediaType(request.getHeader(CONTENT_TYPE)).equals(MERGE_PATCH)) {
+      return path.name() == null
+          ? status(405, "MethodNotAllowed", "PATCH needs an object name")
+          : mergePatch(request.getPath(), readJson(request.getUtf8Body()));
+    }
+    MockResponse response = super.dispatch(request);
+    if (response == null) {
+      return status(405, "MethodNotAllowed", request.getMethod() + " is not supported");
+    }
+    if (request.method() == HttpMethod.GET
+        && response.code() == 200
+        && response.getWebSocketListener() == null
+        && path.plural() != null
+        && path.subresource() == null
+        && ResourceTables.isRequested(request.getHeader("Accept"))) {
+      return table(path, response);
+    }
+    return response;
+  }
+
+  /** The discovery document at a path, if it is one. */
+  private Optional<Object> discovery(Path path) {
+    String[] s = path.segments();
+    if (s.length == 1 && s[0].equals("version")) {
+      return Optional.of(version());
+    }
+    if (!path.isDiscovery()) {
+      return Optional.empty();
+    }
+    ApiCatalog catalog = catalog();
+    if (s.length == 1 && s[0].equals("api")) {
+      return Optional.of(catalog.coreVersions());
+    }
+    if (s.length == 1) {
+      return Optional.of(catalog.groups());
+    }
+    if (s.length == 2 && s[0].equals("apis")) {
+      return catalog.group(s[1]).map(Object.class::cast);
+    }
+    return catalog.resources(path.groupVersion()).map(Object.class::cast);
+  }
+
+  /**
+   * The Kubernetes version whose API kubectl should expect; the discovery above is modelled on it.
+   */
+  private static Map<String, String> version() {
+    return Map.of(
+        "major", VERSION_MAJOR,
+        "minor", VERSION_MINOR,
+        "gitVersion", "v" + VERSION_MAJOR + "." + VERSION_MINOR + ".0+vera-embedded");
+  }
+
+  /** The catalog of what is served now, read from the CRDs in the store. */
+  private ApiCatalog catalog() {
+    JsonNode list = body(super.handleGet(CRDS_PATH));
+    List<CustomResourceDefinition> crds = new ArrayList<>();
+    list.path("items")
+        .forEach(item -> crds.add(MAPPER.convertValue(item, CustomResourceDefinition.class)));
+    return new ApiCatalog(crds);
+  }
+
+  private MockResponse table(Path path, MockResponse response) {
+    Optional<ApiCatalog.CustomResource> resource =
+        catalog().customResource(path.groupVersion(), path.plural());
+    if (resource.isEmpty()) {
+      return response;
+    }
+    ObjectNode table =
+        ResourceTables.render(body(response), resource.get().version(), Instant.now());
+    return json(200, table).setHeader(CONTENT_TYPE, ResourceTables.CONTENT_TYPE);
+  }
+
+  /**
+   * The scale subresource: an {@code autoscaling/v1} Scale read from, and written through to, the
+   * object's replica fields, as the API server does for CRDs with {@code subresources.scale}.
+   */
+  private MockResponse scale(RecordedRequest request, Path path, ApiCatalog.ScalePaths paths) {
+    String objectPath = path.withoutSubresource();
+    if (request.method() == HttpMethod.PUT) {
+      return writeReplicas(objectPath, readJson(request.getUtf8Body()), paths);
+    }
+    if (request.method() != HttpMethod.GET && request.method() != HttpMethod.PATCH) {
+      return status(405, "MethodNotAllowed", request.getMethod() + " is not supported on scale");
+    }
+    MockResponse current = super.handleGet(objectPath);
+    if (current.code() != 200) {
+      return current;
+    }
+    ObjectNode scale = toScale(body(current), paths);
+    if (request.method() == HttpMethod.GET) {
+      return json(200, scale);
+    }
+    String contentType = mediaType(request.getHeader(CONTENT_TYPE));
+    JsonNode patch = readJson(request.getUtf8Body());
+    if (patch == null) {
+      return status(400, "BadRequest", "The request body is not JSON");
+    }
+    JsonNode patched;
+    if (contentType.equals(MERGE_PATCH) || contentType.equals(STRATEGIC_MERGE_PATCH)) {
+      // A Scale has no lists, so a strategic merge patch of it is a plain merge patch.
+      patched = merged(scale, patch);
+    } else if (contentType.equals(JSON_PATCH)) {
+      try {
+        patched = JsonPatch.apply(patch, scale);
+      } catch (JsonPatchException e) {
+        return status(
+            422, "Invalid", "Cannot apply the JSON patch to the Scale: " + e.getMessage());
+      }
+    } else {
+      return status(415, "UnsupportedMediaType", "Unsupported patch type " + contentType);
+    }
+    return writeReplicas(objectPath, patched, paths);
+  }
+
+  private MockResponse writeReplicas(
+      String objectPath, JsonNode scale, ApiCatalog.ScalePaths paths) {
+    if (scale == null) {
+      return status(400, "BadRequest", "The request body is not a JSON Scale");
+    }
+    JsonNode replicas = scale.path("spec").path("replicas");
+    if (!replicas.canConvertToInt() || !replicas.isIntegralNumber() || replicas.intValue() < 0) {
+      return status(422, "Invalid", "Scale.spec.replicas must be a non-negative integer");
+    }
+    ObjectNode patch = JsonNodeFactory.instance.objectNode();
+    String resourceVersion = scale.path("metadata").path("resourceVersion").asText("");
+    if (!resourceVersion.isEmpty()) {
+      patch.putObject("metadata").put("resourceVersion", resourceVersion);
+    }
+    SimpleJsonPath.set(patch, paths.specReplicasPath(), IntNode.valueOf(replicas.intValue()));
+    MockResponse updated = mergePatch(objectPath, patch);
+    if (updated.code() / 100 != 2) {
+      return updated;
+    }
+    return json(200, toScale(body(updated), paths));
+  }
+
+  /**
+   * Applies a JSON merge patch as RFC 7386 says, which the mock does not: it keeps null members
+   * instead of removing them and appends to arrays instead of replacing them. The merged object is
+   * handed to the mock as the equivalent JSON patch, so its /status, generation and resourceVersion
+   * handling still apply.
+   */
+  private MockResponse mergePatch(String path, JsonNode patch) {
+    if (patch == null || !patch.isObject()) {
+      return status(400, "BadRequest", "A JSON merge patch must be a JSON object");
+    }
+    MockResponse current = super.handleGet(path);
+    if (current.code() != 200) {
+      return current;
+    }
+    JsonNode before = body(current);
+    JsonNode jsonPatch = JsonDiff.asJson(before, merged(before, patch));
+    return super.handlePatch(
+        new RecordedRequest(
+            "HTTP/1.1",
+            HttpMethod.PATCH,
+            path,
+            Headers.builder().add(CONTENT_TYPE, JSON_PATCH).build(),
+            new Buffer(jsonPatch.toString().getBytes(StandardCharsets.UTF_8))));
+  }
+
+  private static ObjectNode toScale(JsonNode object, ApiCatalog.ScalePaths paths) {
+    ObjectNode scale = JsonNodeFactory.instance.objectNode();
+    scale.put("apiVersion", "autoscaling/v1");
+    scale.put("kind", "Scale");
+    ObjectNode metadata = scale.putObject("metadata");
+    for (String field :
+        List.of("name", "namespace", "uid", "resourceVersion", "creationTimestamp")) {
+      JsonNode value = object.path("metadata").path(field);
+      if (value.isTextual()) {
+        metadata.set(field, value);
+      }
+    }
+    scale.putObject("spec").put("replicas", replicas(object, paths.specReplicasPath()));
+    ObjectNode status = scale.putObject("status");
+    status.put("replicas", replicas(object, paths.statusReplicasPath()));
+    if (paths.labelSelectorPath() != null) {
+      SimpleJsonPath.first(object, paths.labelSelectorPath())
+          .filter(JsonNode::isTextual)
+          .ifPresent(selector -> status.set("selector", selector));
+    }
+    return scale;
+  }
+
+  /** The replica count at a path; 0 when absent, as the API server reports it. */
+  private static int replicas(JsonNode object, String path) {
+    if (path == null) {
+      return 0;
+    }
+    return SimpleJsonPath.first(object, path)
+        .filter(JsonNode::canConvertToInt)
+        .map(JsonNode::intValue)
+        .orElse(0);
+  }
+
+  /** A document with an RFC 7386 JSON merge patch applied. */
+  private static JsonNode merged(JsonNode target, JsonNode patch) {
+    if (!patch.isObject()) {
+      return patch;
+    }
+    ObjectNode result =
+        target.isObject() ? (ObjectNode) target.deepCopy() : JsonNodeFactory.instance.objectNode();
+    patch
+        .fields()
+        .forEachRemaining(
+            field -> {
+              if (field.getValue().isNull()) {
+                result.remove(field.getKey());
+              } else {
+                result.set(field.getKey(), merged(result.path(field.getKey()), field.getValue()));
+              }
+            });
+    return result;
+  }
+
+  private static String mediaType(String contentType) {
+    return contentType == null ? "" : contentType.split(";", 2)[0].trim();
+  }
+
+  private static JsonNode readJson(String text) {
+    try {
+      return text == null || text.isBlank() ? null : MAPPER.readTree(text);
+    } catch (JsonProcessingException e) {
+      return null;
+    }
+  }
+
+  private static JsonNode body(MockResponse response) {
+    return readJson(new String(response.getBody().getBytes(), StandardCharsets.UTF_8));
+  }
+
+  private static MockResponse json(int code, Object body) {
+    return new MockResponse()
+        .setResponseCode(code)
+        .setHeader(CONTENT_TYPE, JSON_CONTENT_TYPE)
+        .setBody(Serialization.asJson(body));
+  }
+
+  private static MockResponse status(int code, String reason, String message) {
+    return json(
+        code,
+        new StatusBuilder()
+            .withStatus("Failure")
+            .withCode(code)
+            .withReason(reason)
+            .withMessage(message)
+            .build());
+  }
+
+  /**
+   * A request path split into the parts that matter here; group version, plural, name and
+   * subresource are null where the path has none.
+   */
+  private record Path(
+      String[] segments,
+      String groupVersion,
+      String namespace,
+      String plural,
+      String name,
+      String subresource) {
+
+    static Path parse(String uri) {
+      String path = uri.split("\\?", 2)[0];
+      String[] segments =
+          Arrays.stream(path.split("/")).filter(s -> !s.isEmpty()).toArray(String[]::new);
+      int rest;
+      String groupVersion = null;
+      if (segments.length >= 2 && segments[0].equals("api")) {
+        groupVersion = segments[1];
+        rest = 2;
+      } else if (segments.length >= 3 && segments[0].equals("apis")) {
+        groupVersion = segments[1] + "/" + segments[2];
+        rest = 3;
+      } else {
+        return new Path(segments, null, null, null, null, null);
+      }
+      String namespace = null;
+      if (segments.length >= rest + 3 && segments[rest].equals("namespaces")) {
+        namespace = segments[rest + 1];
+        rest += 2;
+      }
+      return new Path(
+          segments,
+          groupVersion,
+          namespace,
+          at(segments, rest),
+          at(segments, rest + 1),
+          at(segments, rest + 2));
+    }
+
+    private static String at(String[] segments, int index) {
+      return index < segments.length ? segments[index] : null;
+    }
+
+    /** Whether this is /api, /apis or a group or group version document under them. */
+    boolean isDiscovery() {
+      return segments.length >= 1
+          && (segments[0].equals("api") || segments[0].equals("apis"))
+          && plural == null;
+    }
+
+    String withoutSubresource() {
+      StringBuilder path = new StringBuilder(segments[0].equals("api") ? "/api/" : "/apis/");
+      path.append(groupVersion);
+      if (namespace != null) {
+        path.append("/namespaces/").append(namespace);
+      }
+      return path.append('/').append(plural).append('/').append(name).toString();
+    }
+  }
+}

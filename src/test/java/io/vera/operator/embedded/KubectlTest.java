@@ -1,0 +1,167 @@
+package io.vera.operator.embedded;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.vera.operator.api.VeraTask;
+import io.vera.operator.api.WorkerPool;
+import java.io.File;
+import java.io.IOException;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Runs the real kubectl against the embedded API server. Skipped when kubectl is not on the PATH,
+ * except when the environment variable CI is {@code true}, where that fails the test.
+ */
+class KubectlTest {
+
+  private static final String NAMESPACE = "kubectl-test";
+  private static final String[] MANIFESTS = {
+    "workerpool.yaml", "veratask.yaml", "computeresource.yaml", "provider.yaml"
+  };
+
+  @TempDir Path dir;
+
+  private Path kubectl;
+  private EmbeddedApiServer server;
+
+  @BeforeEach
+  void start() throws IOException {
+    kubectl = findKubectl();
+    server = EmbeddedApiServer.start(0);
+    server.installCrds();
+    KubeconfigWriter.write(dir.resolve("kubeconfig"), server.url(), NAMESPACE);
+  }
+
+  @AfterEach
+  void stop() {
+    if (server != null) {
+      server.close();
+    }
+  }
+
+  @Test
+  void appliesListsScalesAndDeletesVeraResources() throws Exception {
+    assertThat(kubectl("get", "vera").output()).contains("No resources found");
+
+    Result applied = kubectl(withManifests("apply", "--validate=false"));
+    assertThat(applied.output())
+        .contains(
+            "workerpool.vera.io/llm-pool created",
+            "veratask.vera.io/sum-1 created",
+            "computeresource.vera.io/sandbox-1 created",
+            "provider.vera.io/local-docker created");
+
+    assertThat(kubectl("get", "vera").output())
+        .contains(
+            "workerpool.vera.io/llm-pool",
+            "veratask.vera.io/sum-1",
+            "computeresource.vera.io/sandbox-1",
+            "provider.vera.io/local-docker");
+
+    List<String> pools = kubectl("get", "workerpools").output().lines().toList();
+    assertThat(pools.get(0).split("\\s+"))
+        .contains("NAME", "TYPE", "RUNTIME", "REPLICAS", "READY", "QUEUED", "RUNNING", "AGE");
+    assertThat(pools.get(1).split("\\s+")).contains("llm-pool", "LLM", "Embedded");
+
+    assertThat(kubectl("scale", "workerpool", "llm-pool", "--replicas=3").output())
+        .contains("workerpool.vera.io/llm-pool scaled");
+    assertThat(pool().getSpec().replicas).isEqualTo(3);
+
+    assertThat(kubectl(withManifests("apply", "--validate=false")).output())
+        .contains("workerpool.vera.io/llm-pool configured");
+    assertThat(pool().getSpec().replicas).isEqualTo(1);
+
+    assertThat(kubectl(withManifests("delete")).output())
+        .contains(
+            "workerpool.vera.io \"llm-pool\" deleted",
+            "veratask.vera.io \"sum-1\" deleted",
+            "computeresource.vera.io \"sandbox-1\" deleted",
+            "provider.vera.io \"local-docker\" deleted");
+    assertThat(pool()).isNull();
+    assertThat(server.client().resources(VeraTask.class).inNamespace(NAMESPACE).list().getItems())
+        .isEmpty();
+  }
+
+  @Test
+  void applyNeedsValidationOff() throws Exception {
+    Result result = run(withManifests("apply"));
+
+    assertThat(result.exitCode()).isNotZero();
+    assertThat(result.output()).contains("--validate=false");
+  }
+
+  private WorkerPool pool() {
+    return server
+        .client()
+        .resources(WorkerPool.class)
+        .inNamespace(NAMESPACE)
+        .withName("llm-pool")
+        .get();
+  }
+
+  private static String[] withManifests(String... args) throws URISyntaxException {
+    List<String> all = new ArrayList<>(Arrays.asList(args));
+    for (String manifest : MANIFESTS) {
+      all.add("-f");
+      all.add(Path.of(KubectlTest.class.getResource("/manifests/" + manifest).toURI()).toString());
+    }
+    return all.toArray(String[]::new);
+  }
+
+  /** Runs kubectl and fails the test unless it exits with 0. */
+  private Result kubectl(String... args) throws IOException, InterruptedException {
+    Result result = run(args);
+    assertThat(result.exitCode())
+        .as("kubectl %s\n%s", String.join(" ", args), result.output())
+        .isZero();
+    return result;
+  }
+
+  private Result run(String... args) throws IOException, InterruptedException {
+    List<String> command = new ArrayList<>();
+    command.add(kubectl.toString());
+    command.add("--cache-dir=" + dir.resolve("cache"));
+    command.addAll(Arrays.asList(args));
+    Path output = dir.resolve("kubectl-output.txt");
+    ProcessBuilder builder =
+        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile());
+    builder.environment().put("KUBECONFIG", dir.resolve("kubeconfig").toString());
+    Process process = builder.start();
+    if (!process.waitFor(60, TimeUnit.SECONDS)) {
+      process.destroyForcibly();
+      fail("kubectl " + String.join(" ", args) + " did not finish within 60 seconds");
+    }
+    return new Result(process.exitValue(), Files.readString(output, StandardCharsets.UTF_8));
+  }
+
+  private record Result(int exitCode, String output) {}
+
+  private static Path findKubectl() {
+    Optional<Path> found =
+        Arrays.stream(System.getenv().getOrDefault("PATH", "").split(File.pathSeparator))
+            .filter(entry -> !entry.isEmpty())
+            .map(entry -> Path.of(entry, "kubectl"))
+            .filter(Files::isExecutable)
+            .findFirst();
+    if (found.isEmpty() && "true".equals(System.getenv("CI"))) {
+      fail("kubectl is not on the PATH; CI=true requires it for this test");
+    }
+    Assumptions.assumeTrue(
+        found.isPresent(), "kubectl is not on the PATH; skipping the kubectl compatibility test");
+    return found.get();
+  }
+}
