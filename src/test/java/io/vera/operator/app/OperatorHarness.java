@@ -3,31 +3,26 @@ package io.vera.operator.app;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
-import io.fabric8.mockwebserver.Context;
-import io.fabric8.mockwebserver.MockWebServer;
 import io.vera.operator.api.WorkerPoolSpec;
+import io.vera.operator.embedded.EmbeddedApiServer;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Set;
 
 /**
- * The whole operator in-process against fabric8's mock API server in CRUD mode, with a small HTTP
- * client for its REST API. One per test class; close it after.
+ * The whole operator in-process against the embedded API server (as {@code run --embedded} uses),
+ * with a small HTTP client for its REST API. One per test class; close it after.
  */
 public final class OperatorHarness implements AutoCloseable {
   public static final String NAMESPACE = "default";
   private static final ObjectMapper MAPPER = new ObjectMapper();
 
-  private final KubernetesMockServer server;
+  private final EmbeddedApiServer server;
   private final KubernetesClient client;
   private final OperatorSettings settings;
   private VeraOperator operator;
@@ -38,24 +33,9 @@ public final class OperatorHarness implements AutoCloseable {
   public record Response(int status, String text, JsonNode json) {}
 
   public OperatorHarness() {
-    server =
-        new KubernetesMockServer(
-            new Context(),
-            new MockWebServer(),
-            new HashMap<>(),
-            new KubernetesCrudDispatcher(),
-            false);
-    server.init();
-    client = server.createClient();
-    for (String plural :
-        new String[] {"veratasks", "workerpools", "computeresources", "providers"}) {
-      try (InputStream in =
-          getClass().getResourceAsStream("/META-INF/fabric8/" + plural + ".vera.io-v1.yml")) {
-        client.apiextensions().v1().customResourceDefinitions().load(in).create();
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    }
+    server = EmbeddedApiServer.start(0);
+    server.installCrds();
+    client = server.client();
     settings =
         new OperatorSettings(
             "127.0.0.1",
@@ -130,7 +110,6 @@ public final class OperatorHarness implements AutoCloseable {
   @Override
   public void close() {
     operator.close();
-    client.close();
-    server.destroy();
+    server.close();
   }
 }
