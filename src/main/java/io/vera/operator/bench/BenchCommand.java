@@ -165,8 +165,10 @@ public final class BenchCommand implements Callable<Integer> {
             result.unfinished()));
     text.append(
         String.format(
-            "operator heap      used %s, max %s",
-            megabytes(result.heapUsedMb()), megabytes(result.heapMaxMb())));
+            "operator heap      used %s, after last GC %s, max %s",
+            megabytes(result.heapUsedMb()),
+            megabytes(result.heapAfterGcMb()),
+            megabytes(result.heapMaxMb())));
     if (result.timedOut()) {
       text.append(
           String.format(
@@ -209,6 +211,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
     json.put("heap_used_mb", result.heapUsedMb());
     json.put("heap_max_mb", result.heapMaxMb());
+    json.put("heap_after_gc_mb", result.heapAfterGcMb());
     ArrayNode errorSamples = json.putArray("error_samples");
     result.errorSamples().forEach(errorSamples::add);
     return json;

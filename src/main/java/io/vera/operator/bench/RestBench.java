@@ -95,6 +95,8 @@ public final class RestBench {
    * @param latency null when no task completed
    * @param heapUsedMb the operator's heap in use after the run; null when it does not report it
    * @param heapMaxMb the operator's heap limit; null when it does not report it
+   * @param heapAfterGcMb the operator's heap left after its latest collection, close to what is
+   *     live; null when it does not report it
    * @param errorSamples the first few error messages, for diagnosis
    * @param timedOut whether {@code maxDuration} stopped the run before every task finished
    */
@@ -108,6 +110,7 @@ public final class RestBench {
       Latency latency,
       Double heapUsedMb,
       Double heapMaxMb,
+      Double heapAfterGcMb,
       List<String> errorSamples,
       boolean timedOut) {
     /** Measured tasks that were never started or had not finished when the run stopped. */
@@ -138,7 +141,10 @@ public final class RestBench {
       Phase measured = new Phase(settings.tasks());
       runPhase(http, clients, measured, deadline);
       JsonNode metrics = fetchMetrics(http);
-      return measured.result(number(metrics, "heap_used_mb"), number(metrics, "heap_max_mb"));
+      return measured.result(
+          number(metrics, "heap_used_mb"),
+          number(metrics, "heap_max_mb"),
+          number(metrics, "heap_after_gc_mb"));
     } finally {
       clients.shutdownNow();
       http.dispatcher().executorService().shutdown();
@@ -336,7 +342,7 @@ public final class RestBench {
     }
 
     /** The phase's figures; call once its clients have stopped. */
-    synchronized BenchResult result(Double heapUsedMb, Double heapMaxMb) {
+    synchronized BenchResult result(Double heapUsedMb, Double heapMaxMb, Double heapAfterGcMb) {
       int done = completed.get();
       long[] sorted = Arrays.copyOf(latencies, done);
       Arrays.sort(sorted);
@@ -361,6 +367,7 @@ public final class RestBench {
           latency,
           heapUsedMb,
           heapMaxMb,
+          heapAfterGcMb,
           List.copyOf(errorSamples),
           finished < tasks);
     }

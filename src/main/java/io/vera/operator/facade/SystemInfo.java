@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.management.OperatingSystemMXBean;
 import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
 import java.lang.management.MemoryUsage;
 import java.time.Duration;
 import java.time.Instant;
@@ -31,7 +33,20 @@ final class SystemInfo {
     metrics.put("memory_total_gb", round(total / GIB));
     metrics.put("heap_used_mb", round(heap.getUsed() / MIB));
     metrics.put("heap_max_mb", round(heap.getMax() / MIB));
+    metrics.put("heap_after_gc_mb", round(heapAfterLastCollection() / MIB));
     return metrics;
+  }
+
+  /** Heap still in use after each pool's latest collection: close to the live data. */
+  private static long heapAfterLastCollection() {
+    long used = 0;
+    for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+      MemoryUsage afterGc = pool.getCollectionUsage();
+      if (pool.getType() == MemoryType.HEAP && afterGc != null) {
+        used += afterGc.getUsed();
+      }
+    }
+    return used;
   }
 
   /** The processes that used the most CPU time per second of their life, like {@code top}. */

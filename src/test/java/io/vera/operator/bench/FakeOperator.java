@@ -115,7 +115,15 @@ final class FakeOperator implements AutoCloseable {
         Map.of(
             "metrics",
             reportsHeap
-                ? Map.of("queue_size", 0, "heap_used_mb", 12.5, "heap_max_mb", 256.0)
+                ? Map.of(
+                    "queue_size",
+                    0,
+                    "heap_used_mb",
+                    12.5,
+                    "heap_max_mb",
+                    256.0,
+                    "heap_after_gc_mb",
+                    9.5)
                 : Map.of("queue_size", 0)));
   }
 }

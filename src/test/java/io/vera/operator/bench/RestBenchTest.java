@@ -57,6 +57,7 @@ class RestBenchTest {
           .isCloseTo(50 / (result.wall().toNanos() / 1e9), offset(1e-9));
       assertThat(result.heapUsedMb()).isEqualTo(12.5);
       assertThat(result.heapMaxMb()).isEqualTo(256.0);
+      assertThat(result.heapAfterGcMb()).isEqualTo(9.5);
     }
   }
 
