@@ -48,7 +48,7 @@ class BenchCommandTest {
       assertThat(exit).isEqualTo(1);
       assertThat(out.toString())
           .contains("completed 8  failed 0  cancelled 0  errors 2  unfinished 0")
-          .contains("operator heap      used unknown, max unknown")
+          .contains("operator heap      used unknown, after last GC unknown, max unknown")
           .contains("HTTP 503 from POST /orchestrator/tasks/submit: queue full at submit 5");
     }
   }
