@@ -97,6 +97,23 @@ class KubectlTest {
   }
 
   @Test
+  void everyExampleAppliesAsWritten() throws Exception {
+    Path examples = Path.of("examples").toAbsolutePath();
+    Result applied = kubectl("apply", "--validate=false", "-f", examples.toString());
+    assertThat(applied.output())
+        .contains(
+            "workerpool.vera.io/general-embedded created",
+            "workerpool.vera.io/tool-pods created",
+            "veratask.vera.io/sum-10-20 created",
+            "computeresource.vera.io/sandbox-1 created",
+            "provider.vera.io/local-docker created",
+            "provider.vera.io/openai created",
+            "secret/openai-credentials created");
+    assertThat(kubectl("get", "vera").output().lines().filter(l -> l.contains(".vera.io/")).count())
+        .isEqualTo(6);
+  }
+
+  @Test
   void applyNeedsValidationOff() throws Exception {
     Result result = run(withManifests("apply"));
 
