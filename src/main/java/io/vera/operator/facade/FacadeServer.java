@@ -11,6 +11,8 @@ import io.vera.operator.pool.LegacyPools;
 import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskService;
 import io.vera.operator.worker.RemoteWorkers;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -132,6 +134,20 @@ public final class FacadeServer implements AutoCloseable {
           }
         });
     app.error(405, ctx -> ctx.json(Map.of("detail", "Method Not Allowed")));
+  }
+
+  /**
+   * Every registered route as {@code "GET /path"}, WebSocket endpoints as {@code "WS /path"}; lets
+   * tests compare the routes with the OpenAPI document.
+   */
+  List<String> routes() {
+    var router = app.unsafeConfig().pvt.internalRouter;
+    List<String> routes = new ArrayList<>();
+    router
+        .allHttpHandlers()
+        .forEach(e -> routes.add(e.getEndpoint().getMethod() + " " + e.getEndpoint().getPath()));
+    router.allWsHandlers().forEach(e -> routes.add("WS " + e.getPath()));
+    return routes;
   }
 
   public FacadeServer start(String host, int port) {

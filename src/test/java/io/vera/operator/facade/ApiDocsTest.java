@@ -65,6 +65,11 @@ class ApiDocsTest {
           Map.entry("/orchestrator/external/stats/cost/summary", "get"),
           Map.entry("/orchestrator/external/stats/tokens/summary", "get"),
           Map.entry("/orchestrator/external/health", "get"),
+          Map.entry("/internal/v1/namespaces/{namespace}/pools/{pool}/lease", "post"),
+          Map.entry("/internal/v1/leases/{lease}/renew", "post"),
+          Map.entry("/internal/v1/leases/{lease}/complete", "post"),
+          Map.entry("/internal/v1/leases/{lease}/fail", "post"),
+          Map.entry("/healthz", "get"),
           Map.entry("/metrics", "get"),
           Map.entry("/docs", "get"));
 

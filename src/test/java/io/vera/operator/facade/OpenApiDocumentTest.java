@@ -122,7 +122,8 @@ class OpenApiDocumentTest {
             "task_completed",
             "task_failed",
             "task_cancelled",
-            "task_retrying");
+            "task_retrying",
+            "pong");
   }
 
   @Test
@@ -155,15 +156,18 @@ class OpenApiDocumentTest {
             "error_type",
             "attempts",
             "max_retries",
+            "timeout",
             "created_at",
             "queued_at",
             "started_at",
             "completed_at",
+            "next_retry_at",
             "duration_ms",
             "worker_id",
-            "queue_position");
+            "pending_reason");
     assertThat(fieldNames(schemas.path("SubmitTaskResponse").path("properties")))
-        .containsExactlyInAnyOrder("task_id", "status", "name", "priority", "task_type", "pool");
+        .containsExactlyInAnyOrder(
+            "task_id", "status", "name", "priority", "task_type", "pool", "pending_reason");
   }
 
   @Test

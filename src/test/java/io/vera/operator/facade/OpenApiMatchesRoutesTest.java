@@ -1,0 +1,143 @@
+package io.vera.operator.facade;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.ConfigBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vera.operator.api.WorkerPoolSpec;
+import io.vera.operator.handler.HandlerRegistry;
+import io.vera.operator.pool.CpuSampler;
+import io.vera.operator.pool.LegacyPools;
+import io.vera.operator.task.TaskDispatcher;
+import io.vera.operator.task.TaskService;
+import io.vera.operator.worker.RemoteWorkers;
+import java.io.IOException;
+import java.io.InputStream;
+import java.time.Clock;
+import java.util.Set;
+import java.util.TreeSet;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The OpenAPI document and the routes the facade registers agree: every route is documented with
+ * its method, and every documented operation outside the not yet implemented {@code
+ * /orchestrator/infrastructure} and {@code /orchestrator/external} routers is registered.
+ */
+class OpenApiMatchesRoutesTest {
+  private static final Set<String> HTTP_METHODS =
+      Set.of("GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE");
+
+  /** Routes that are served but deliberately not documented: the Swagger UI's own files. */
+  private static final Set<String> UNDOCUMENTED = Set.of("GET /docs/assets/{file}");
+
+  private static KubernetesClient client;
+  private static TaskDispatcher dispatcher;
+  private static CpuSampler cpu;
+  private static FacadeServer facade;
+  private static Set<String> registered;
+  private static Set<String> documented;
+
+  @BeforeAll
+  static void buildFacade() throws IOException {
+    // Registering routes makes no API call; the client points nowhere and is never used.
+    client =
+        new KubernetesClientBuilder()
+            .withConfig(
+                new ConfigBuilder(Config.empty()).withMasterUrl("http://127.0.0.1:1").build())
+            .build();
+    HandlerRegistry handlers = HandlerRegistry.loadDefault();
+    Clock clock = Clock.systemUTC();
+    dispatcher =
+        new TaskDispatcher(
+            handlers, key -> {}, new TaskDispatcher.Settings(64 * 1024, 300, 3), clock);
+    cpu = new CpuSampler();
+    facade =
+        new FacadeServer(
+            new FacadeServer.Services(
+                new TaskService(client, dispatcher, "default", 3600),
+                dispatcher,
+                new LegacyPools(client, "default", WorkerPoolSpec.Runtime.Embedded),
+                handlers,
+                new RemoteWorkers(clock),
+                cpu,
+                new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)));
+
+    registered = new TreeSet<>();
+    for (String route : facade.routes()) {
+      // A WebSocket endpoint is documented as the GET that upgrades.
+      registered.add(route.startsWith("WS ") ? "GET " + route.substring(3) : route);
+    }
+    documented = new TreeSet<>();
+    try (InputStream in =
+        OpenApiMatchesRoutesTest.class
+            .getClassLoader()
+            .getResourceAsStream("openapi/vera-openapi.json")) {
+      JsonNode paths = new ObjectMapper().readTree(in).path("paths");
+      paths
+          .fields()
+          .forEachRemaining(
+              path ->
+                  path.getValue()
+                      .fieldNames()
+                      .forEachRemaining(
+                          method -> {
+                            if (HTTP_METHODS.contains(method.toUpperCase())) {
+                              documented.add(method.toUpperCase() + " " + path.getKey());
+                            }
+                          }));
+    }
+  }
+
+  @AfterAll
+  static void close() {
+    facade.close();
+    cpu.close();
+    dispatcher.close();
+    client.close();
+  }
+
+  @Test
+  void theFacadeRegistersTheRoutersItServes() {
+    assertThat(registered)
+        .contains(
+            "POST /orchestrator/tasks/submit",
+            "GET /orchestrator/ws/updates",
+            "POST /internal/v1/leases/{lease}/renew",
+            "GET /healthz",
+            "GET /metrics");
+  }
+
+  @Test
+  void everyRegisteredRouteIsDocumentedWithItsMethod() {
+    Set<String> undocumented = new TreeSet<>(registered);
+    undocumented.removeAll(documented);
+    undocumented.removeAll(UNDOCUMENTED);
+
+    assertThat(undocumented).as("registered but not in vera-openapi.json").isEmpty();
+  }
+
+  @Test
+  void everyDocumentedImplementedOperationIsRegistered() {
+    Set<String> missing = new TreeSet<>();
+    for (String operation : documented) {
+      String path = operation.substring(operation.indexOf(' ') + 1);
+      if (path.startsWith("/orchestrator/infrastructure")
+          || path.startsWith("/orchestrator/external")) {
+        continue;
+      }
+      if (!registered.contains(operation)) {
+        missing.add(operation);
+      }
+    }
+
+    assertThat(missing).as("in vera-openapi.json but not registered").isEmpty();
+  }
+}
