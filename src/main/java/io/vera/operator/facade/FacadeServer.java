@@ -133,7 +133,6 @@ public final class FacadeServer implements AutoCloseable {
             ctx.json(Map.of("detail", "Not Found"));
           }
         });
-    app.error(405, ctx -> ctx.json(Map.of("detail", "Method Not Allowed")));
   }
 
   /**

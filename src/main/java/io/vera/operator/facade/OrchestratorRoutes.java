@@ -135,7 +135,7 @@ final class OrchestratorRoutes {
     int queued = 0;
     boolean running = false;
     ObjectNode queueSizes = JsonBody.MAPPER.createObjectNode();
-    ObjectNode workerPools = JsonBody.MAPPER.createObjectNode();
+    ObjectNode byType = JsonBody.MAPPER.createObjectNode();
     for (WorkerPool pool : all) {
       ObjectNode view = poolView(pool);
       workers += view.get("num_workers").asInt();
@@ -144,16 +144,41 @@ final class OrchestratorRoutes {
       running |= !pool.getSpec().isSuspended();
       String type = pool.getSpec().taskType.name();
       queueSizes.put(type, queueSizes.path(type).asInt(0) + view.get("queue_size").asInt());
-      workerPools.set(pool.getMetadata().getName(), view);
+      ObjectNode typeView =
+          byType.has(type) ? (ObjectNode) byType.get(type) : newTypeView(byType, type);
+      add(typeView, "num_workers", view.get("num_workers").asInt());
+      add(typeView, "current_workers", view.get("current_workers").asInt());
+      add(typeView, "active_workers", view.get("active_tasks").asInt());
+      add(typeView, "queue_size", view.get("queue_size").asInt());
+      ((ArrayNode) typeView.get("pools")).add(pool.getMetadata().getName());
     }
+    byType.forEach(
+        v ->
+            ((ObjectNode) v)
+                .put(
+                    "idle_workers",
+                    Math.max(
+                        0, v.get("current_workers").asInt() - v.get("active_workers").asInt())));
     status.put("initialized", true);
     status.put("running", running);
     status.put("worker_count", workers);
     status.put("active_workers", active);
+    status.put("active_tasks", active);
     status.put("queue_size", queued);
     status.set("queue_sizes", queueSizes);
-    status.set("worker_pools", workerPools);
+    status.set("worker_pools", byType);
     return status;
+  }
+
+  private static ObjectNode newTypeView(ObjectNode byType, String type) {
+    ObjectNode view = byType.putObject(type);
+    view.put("task_type", type);
+    view.putArray("pools");
+    return view;
+  }
+
+  private static void add(ObjectNode view, String field, int amount) {
+    view.put(field, view.path(field).asInt(0) + amount);
   }
 
   private ObjectNode poolView(WorkerPool pool) {
@@ -236,6 +261,13 @@ final class OrchestratorRoutes {
     }
     VeraTaskSpec spec = new VeraTaskSpec();
     spec.handler = name;
+    if (meta.isEmpty()) {
+      // Only worker pods offer it: send it to a pool whose workers do, unless the client chose.
+      remoteWorkers.poolsOffering(name).stream()
+          .filter(p -> p.namespace().equals(tasks.namespace()))
+          .findFirst()
+          .ifPresent(p -> spec.poolRef = p.name());
+    }
     JsonNode payload = body.raw("payload");
     spec.payload =
         payload == null || payload.isNull() ? JsonBody.MAPPER.createObjectNode() : payload;
@@ -475,6 +507,9 @@ final class OrchestratorRoutes {
     int queued = 0;
     int running = 0;
     for (PoolKey pool : dispatcher.pools()) {
+      if (!pool.namespace().equals(tasks.namespace())) {
+        continue;
+      }
       var stats = dispatcher.poolStats(pool);
       queued += stats.map(TaskDispatcher.PoolStats::queued).orElse(0);
       running += stats.map(TaskDispatcher.PoolStats::running).orElse(0);

@@ -52,10 +52,10 @@ final class WorkerLeaseRoutes {
     List<String> handlers = body.strings("handlers", 10_000, 253);
     double cpuPercent = body.number("cpu_percent", 0, 0, 100);
     int wait = body.integer("wait_seconds", 20, 0, MAX_WAIT_SECONDS);
-    remoteWorkers.seen(pool, workerId, handlers);
     if (!dispatcher.pools().contains(pool)) {
       throw ApiException.notFound("worker pool " + pool + " does not exist");
     }
+    remoteWorkers.seen(pool, workerId, handlers);
     ctx.future(
         () ->
             CompletableFuture.supplyAsync(

@@ -44,6 +44,14 @@ public final class RemoteWorkers {
     return names;
   }
 
+  /** Pools whose recently seen workers offer a handler, by name. */
+  public List<PoolKey> poolsOffering(String handler) {
+    return byPool.keySet().stream()
+        .filter(pool -> handlers(pool).contains(handler))
+        .sorted(java.util.Comparator.comparing(PoolKey::toString))
+        .toList();
+  }
+
   /** Handlers offered by any worker pod of any pool. */
   public Set<String> allHandlers() {
     Set<String> names = new TreeSet<>();

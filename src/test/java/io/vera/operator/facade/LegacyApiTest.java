@@ -81,6 +81,11 @@ class LegacyApiTest {
         .toIterable()
         .contains("LLM", "TOOL", "WHISPER", "ML_MODEL", "BACKGROUND", "GENERAL");
     assertThat(status.has("active_workers")).isTrue();
+    assertThat(status.get("active_tasks").asInt()).isEqualTo(status.get("active_workers").asInt());
+    JsonNode llm = status.get("worker_pools").get("LLM");
+    assertThat(llm.get("num_workers").asInt()).isEqualTo(3);
+    assertThat(llm.get("pools").get(0).asText()).isEqualTo("vera-llm");
+    assertThat(llm.get("idle_workers").asInt()).isBetween(0, 3);
     assertThat(status.has("queue_size")).isTrue();
     JsonNode pools = harness.get("/orchestrator/workers/pools").json();
     assertThat(pools.get("count").asInt()).isEqualTo(6);

@@ -20,6 +20,7 @@ import io.vera.operator.worker.RemoteWorkers;
 import java.io.IOException;
 import java.io.InputStream;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Set;
 import java.util.TreeSet;
 import org.junit.jupiter.api.AfterAll;
@@ -57,7 +58,10 @@ class OpenApiMatchesRoutesTest {
     Clock clock = Clock.systemUTC();
     dispatcher =
         new TaskDispatcher(
-            handlers, key -> {}, new TaskDispatcher.Settings(64 * 1024, 300, 3), clock);
+            handlers,
+            key -> {},
+            new TaskDispatcher.Settings(64 * 1024, 300, 3, Duration.ofSeconds(10)),
+            clock);
     cpu = new CpuSampler();
     facade =
         new FacadeServer(
