@@ -1,0 +1,10 @@
+# The operator and worker image: one jar, run as an unprivileged user on a read-only root.
+# Build the jar first: ./mvnw -DskipTests package
+ARG BASE_IMAGE=eclipse-temurin:17-jre
+FROM ${BASE_IMAGE}
+COPY target/vera-operator.jar /app/vera-operator.jar
+USER 65532:65532
+ENV JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=70"
+EXPOSE 8000
+ENTRYPOINT ["java", "-jar", "/app/vera-operator.jar"]
+CMD ["run"]
