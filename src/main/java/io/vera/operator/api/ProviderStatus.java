@@ -24,5 +24,11 @@ public class ProviderStatus {
     public Double costUsd;
     public Double averageLatencyMs;
     public String lastRequestTime;
+
+    /** The calendar month (UTC, {@code YYYY-MM}) that {@link #monthCostUsd} covers. */
+    public String month;
+
+    /** Spend so far in {@link #month}, checked against the monthly budget. */
+    public Double monthCostUsd;
   }
 }

@@ -1,0 +1,241 @@
+package io.vera.operator.provider;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.vera.operator.api.ProviderSpec;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * The one way calls reach a provider: it enforces the Provider's limits (concurrency, requests and
+ * tokens per minute, monthly budget) with a clear 429, makes the call, and records its usage in the
+ * {@link UsageLedger} and in metrics. Clients are registered here by the Provider reconciler.
+ */
+public final class ProviderGateway {
+  /** A ready client with the limits of its Provider. */
+  private static final class Live {
+    final ProviderClient client;
+    final ProviderSpec spec;
+    final Semaphore concurrency;
+    final Deque<Instant> recentRequests = new ArrayDeque<>();
+    final Deque<Map.Entry<Instant, Long>> recentTokens = new ArrayDeque<>();
+
+    Live(ProviderClient client, ProviderSpec spec) {
+      this.client = client;
+      this.spec = spec;
+      Integer max = spec.limits == null ? null : spec.limits.maxConcurrency;
+      this.concurrency = max == null ? null : new Semaphore(max, true);
+    }
+  }
+
+  private static final Duration MINUTE = Duration.ofMinutes(1);
+
+  private final UsageLedger ledger;
+  private final MeterRegistry metrics;
+  private final Clock clock;
+  private final Map<ProviderKey, Live> live = new ConcurrentHashMap<>();
+
+  public ProviderGateway(UsageLedger ledger, MeterRegistry metrics, Clock clock) {
+    this.ledger = ledger;
+    this.metrics = metrics;
+    this.clock = clock;
+  }
+
+  /** Makes a provider callable (or replaces its client); the old client is closed. */
+  public void register(ProviderKey key, ProviderClient client, ProviderSpec spec) {
+    Live previous = live.put(key, new Live(client, spec));
+    if (previous != null && previous.client != client) {
+      previous.client.close();
+    }
+  }
+
+  public void unregister(ProviderKey key) {
+    Live previous = live.remove(key);
+    if (previous != null) {
+      previous.client.close();
+    }
+  }
+
+  public boolean isRegistered(ProviderKey key) {
+    return live.containsKey(key);
+  }
+
+  public Optional<ProviderSpec> spec(ProviderKey key) {
+    return Optional.ofNullable(live.get(key)).map(l -> l.spec);
+  }
+
+  public ProviderResult call(ProviderKey key, ProviderRequest request) throws ProviderException {
+    return invoke(key, request, null);
+  }
+
+  public ProviderResult stream(ProviderKey key, ProviderRequest request, Consumer<String> onChunk)
+      throws ProviderException {
+    return invoke(key, request, onChunk);
+  }
+
+  private ProviderResult invoke(ProviderKey key, ProviderRequest request, Consumer<String> onChunk)
+      throws ProviderException {
+    Live provider = live.get(key);
+    if (provider == null) {
+      throw new ProviderException(
+          404, "provider " + key.name() + " is not configured or not ready", false);
+    }
+    admit(key, provider);
+    boolean acquired = false;
+    long started = System.nanoTime();
+    ProviderResult result = null;
+    try {
+      if (provider.concurrency != null) {
+        acquired =
+            provider.concurrency.tryAcquire(
+                Math.min(request.timeout().toMillis(), 5000), TimeUnit.MILLISECONDS);
+        if (!acquired) {
+          throw new ProviderException(
+              429,
+              "provider "
+                  + key.name()
+                  + " is at its limit of "
+                  + provider.spec.limits.maxConcurrency
+                  + " concurrent calls",
+              true,
+              Duration.ofSeconds(1),
+              null);
+        }
+      }
+      result =
+          onChunk == null
+              ? provider.client.call(request)
+              : provider.client.stream(request, onChunk);
+      return result;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ProviderException(503, "interrupted while waiting for a free call slot", true);
+    } finally {
+      if (acquired) {
+        provider.concurrency.release();
+      }
+      double latencyMs = result != null ? result.latencyMs() : (System.nanoTime() - started) / 1e6;
+      ledger.record(key, result, latencyMs);
+      observe(key, provider, result, latencyMs);
+    }
+  }
+
+  /** Refuses a call the Provider's rate limits or monthly budget do not allow. */
+  private void admit(ProviderKey key, Live provider) throws ProviderException {
+    ProviderSpec.Limits limits = provider.spec.limits;
+    if (limits == null) {
+      return;
+    }
+    if (limits.monthlyBudgetUsd != null && ledger.monthCost(key) >= limits.monthlyBudgetUsd) {
+      throw new ProviderException(
+          429,
+          String.format(
+              "provider %s has spent its monthly budget of $%.2f ($%.4f this month)",
+              key.name(), limits.monthlyBudgetUsd, ledger.monthCost(key)),
+          false);
+    }
+    Instant now = clock.instant();
+    synchronized (provider) {
+      Instant windowStart = now.minus(MINUTE);
+      while (!provider.recentRequests.isEmpty()
+          && provider.recentRequests.peekFirst().isBefore(windowStart)) {
+        provider.recentRequests.pollFirst();
+      }
+      while (!provider.recentTokens.isEmpty()
+          && provider.recentTokens.peekFirst().getKey().isBefore(windowStart)) {
+        provider.recentTokens.pollFirst();
+      }
+      if (limits.requestsPerMinute != null
+          && provider.recentRequests.size() >= limits.requestsPerMinute) {
+        Duration wait = Duration.between(windowStart, provider.recentRequests.peekFirst());
+        throw new ProviderException(
+            429,
+            "provider "
+                + key.name()
+                + " is at its limit of "
+                + limits.requestsPerMinute
+                + " requests per minute",
+            true,
+            wait,
+            null);
+      }
+      long tokens = provider.recentTokens.stream().mapToLong(Map.Entry::getValue).sum();
+      if (limits.tokensPerMinute != null && tokens >= limits.tokensPerMinute) {
+        Duration wait = Duration.between(windowStart, provider.recentTokens.peekFirst().getKey());
+        throw new ProviderException(
+            429,
+            "provider "
+                + key.name()
+                + " used its "
+                + limits.tokensPerMinute
+                + " tokens for this minute",
+            true,
+            wait,
+            null);
+      }
+      provider.recentRequests.addLast(now);
+    }
+  }
+
+  private void observe(ProviderKey key, Live provider, ProviderResult result, double latencyMs) {
+    String name = key.toString();
+    String outcome = result == null ? "failed" : result.complete() ? "succeeded" : "incomplete";
+    Counter.builder("vera.provider.requests")
+        .tag("provider", name)
+        .tag("outcome", outcome)
+        .register(metrics)
+        .increment();
+    Timer.builder("vera.provider.latency")
+        .tag("provider", name)
+        .publishPercentileHistogram()
+        .register(metrics)
+        .record(Duration.ofNanos((long) (latencyMs * 1e6)));
+    if (result == null) {
+      return;
+    }
+    TokenUsage usage = result.usage();
+    synchronized (provider) {
+      provider.recentTokens.addLast(Map.entry(clock.instant(), usage.totalTokens()));
+    }
+    tokens(
+        name, "input", usage.inputTokens() - usage.cachedInputTokens() - usage.cacheWriteTokens());
+    tokens(name, "cached_input", usage.cachedInputTokens());
+    tokens(name, "cache_write", usage.cacheWriteTokens());
+    tokens(name, "output", usage.outputTokens() - usage.reasoningTokens());
+    tokens(name, "reasoning", usage.reasoningTokens());
+    if (result.costUsd() != null) {
+      Counter.builder("vera.provider.cost.usd")
+          .tag("provider", name)
+          .register(metrics)
+          .increment(result.costUsd());
+    }
+    if (result.timeToFirstTokenMs() != null) {
+      DistributionSummary.builder("vera.provider.time.to.first.token.ms")
+          .tag("provider", name)
+          .publishPercentileHistogram()
+          .register(metrics)
+          .record(result.timeToFirstTokenMs());
+    }
+  }
+
+  private void tokens(String provider, String type, long count) {
+    if (count > 0) {
+      Counter.builder("vera.provider.tokens")
+          .tag("provider", provider)
+          .tag("type", type)
+          .register(metrics)
+          .increment(count);
+    }
+  }
+}

@@ -1,0 +1,185 @@
+package io.vera.operator.provider;
+
+import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.api.model.ConditionBuilder;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
+import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.vera.operator.api.Provider;
+import io.vera.operator.api.ProviderStatus;
+import io.vera.operator.kube.EventRecorder;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Turns a Provider into a checked connection: reads its credentials from the named Secret, builds
+ * the client, probes it (Ready condition), registers it with the {@link ProviderGateway}, and
+ * writes the usage totals of the {@link UsageLedger} to status every {@link #RESYNC}. A client is
+ * rebuilt only when the spec or the Secret changed.
+ */
+@ControllerConfiguration(name = ProviderReconciler.NAME)
+public class ProviderReconciler implements Reconciler<Provider> {
+  public static final String NAME = "provider";
+  static final Duration RESYNC = Duration.ofSeconds(15);
+  static final Duration PROBE_EVERY = Duration.ofMinutes(1);
+  private static final String READY = "Ready";
+
+  /** What a registered client was built from, so an unchanged Provider keeps its client. */
+  private record Built(String specJson, String secretVersion, Instant probedAt, Condition ready) {}
+
+  private final ProviderClientFactory factory;
+  private final SecretCredentials secrets;
+  private final ProviderGateway gateway;
+  private final UsageLedger ledger;
+  private final EventRecorder events;
+  private final Clock clock;
+  private final Map<ProviderKey, Built> built = new ConcurrentHashMap<>();
+
+  public ProviderReconciler(
+      ProviderClientFactory factory,
+      SecretCredentials secrets,
+      ProviderGateway gateway,
+      UsageLedger ledger,
+      EventRecorder events,
+      Clock clock) {
+    this.factory = factory;
+    this.secrets = secrets;
+    this.gateway = gateway;
+    this.ledger = ledger;
+    this.events = events;
+    this.clock = clock;
+  }
+
+  public static ProviderKey key(Provider provider) {
+    return new ProviderKey(provider.getMetadata().getNamespace(), provider.getMetadata().getName());
+  }
+
+  /** Called when a Provider leaves the informer cache. */
+  public void providerDeleted(Provider provider) {
+    ProviderKey key = key(provider);
+    gateway.unregister(key);
+    built.remove(key);
+    ledger.forget(key);
+  }
+
+  @Override
+  public UpdateControl<Provider> reconcile(Provider provider, Context<Provider> context) {
+    ProviderKey key = key(provider);
+    ProviderStatus previous =
+        provider.getStatus() == null ? new ProviderStatus() : provider.getStatus();
+    ledger.seed(key, previous.usage);
+    Condition ready = connect(provider, key, previous);
+    ProviderStatus status = new ProviderStatus();
+    status.conditions = List.of(ready);
+    status.lastProbeTime =
+        Optional.ofNullable(built.get(key))
+            .map(b -> b.probedAt().toString())
+            .orElse(previous.lastProbeTime);
+    status.usage = ledger.totals(key).map(UsageLedger.Totals::toStatus).orElse(previous.usage);
+    status.observedGeneration = provider.getMetadata().getGeneration();
+    if (Serialization.jsonMapper()
+        .valueToTree(status)
+        .equals(Serialization.jsonMapper().valueToTree(previous))) {
+      return UpdateControl.<Provider>noUpdate().rescheduleAfter(RESYNC);
+    }
+    provider.setStatus(status);
+    return UpdateControl.patchStatus(provider).rescheduleAfter(RESYNC);
+  }
+
+  /** Builds and probes the client when needed; returns the Ready condition. */
+  private Condition connect(Provider provider, ProviderKey key, ProviderStatus previous) {
+    Built current = built.get(key);
+    String specJson = Serialization.asJson(provider.getSpec());
+    SecretCredentials.Loaded credentials;
+    try {
+      credentials = secrets.load(key.namespace(), provider.getSpec().credentialsSecretRef);
+    } catch (ProviderException e) {
+      gateway.unregister(key);
+      built.remove(key);
+      return condition(provider, previous, "False", "CredentialsMissing", e.getMessage());
+    }
+    boolean unchanged =
+        current != null
+            && current.specJson().equals(specJson)
+            && current.secretVersion().equals(credentials.version());
+    if (unchanged && current.probedAt().plus(PROBE_EVERY).isAfter(clock.instant())) {
+      return current.ready();
+    }
+    Condition ready;
+    try {
+      Optional<ProviderClient> client =
+          factory.create(provider.getSpec(), credentials.credentials());
+      if (client.isEmpty()) {
+        gateway.unregister(key);
+        ready =
+            condition(
+                provider,
+                previous,
+                "False",
+                "NotCallable",
+                provider.getSpec().type
+                    + " providers host ComputeResources; they are not called through the provider API");
+      } else {
+        try {
+          client.get().probe();
+          ready =
+              condition(
+                  provider,
+                  previous,
+                  "True",
+                  "ProbeSucceeded",
+                  "the endpoint answered and accepted the credentials");
+        } catch (ProviderException e) {
+          ready = condition(provider, previous, "False", "ProbeFailed", e.getMessage());
+        }
+        // Registered even when the probe failed: the next probe may pass, and calls report their
+        // own errors.
+        gateway.register(key, client.get(), provider.getSpec());
+      }
+    } catch (ProviderException e) {
+      gateway.unregister(key);
+      ready = condition(provider, previous, "False", "InvalidSpec", e.getMessage());
+    }
+    Condition before = current == null ? null : current.ready();
+    if (before == null || !Objects.equals(before.getStatus(), ready.getStatus())) {
+      if ("True".equals(ready.getStatus())) {
+        events.normal(provider, "Ready", ready.getMessage());
+      } else {
+        events.warning(provider, ready.getReason(), ready.getMessage());
+      }
+    }
+    built.put(key, new Built(specJson, credentials.version(), clock.instant(), ready));
+    return ready;
+  }
+
+  private Condition condition(
+      Provider provider, ProviderStatus previous, String state, String reason, String message) {
+    String since = clock.instant().truncatedTo(ChronoUnit.SECONDS).toString();
+    if (previous.conditions != null) {
+      for (Condition c : previous.conditions) {
+        if (READY.equals(c.getType())
+            && state.equals(c.getStatus())
+            && reason.equals(c.getReason())) {
+          since = c.getLastTransitionTime();
+        }
+      }
+    }
+    return new ConditionBuilder()
+        .withType(READY)
+        .withStatus(state)
+        .withReason(reason)
+        .withMessage(message)
+        .withObservedGeneration(provider.getMetadata().getGeneration())
+        .withLastTransitionTime(since)
+        .build();
+  }
+}
