@@ -86,7 +86,10 @@ class HelmChartTest {
         }
       }
     }
-    assertThat(grants).noneMatch(g -> g.contains("*")).noneMatch(g -> g.startsWith("secrets"));
+    assertThat(grants).noneMatch(g -> g.contains("*"));
+    assertThat(grants.stream().filter(g -> g.startsWith("secrets:")))
+        .as("Secrets are read by name only, never listed or watched cluster-wide")
+        .containsExactly("secrets:get");
     assertThat(grants)
         .contains(
             "veratasks:watch",
@@ -94,6 +97,9 @@ class HelmChartTest {
             "workerpools/status:patch",
             "deployments:create",
             "events:create");
+    JsonNode writer = only(render(), "Role");
+    assertThat(writer.path("metadata").path("namespace").asText()).isEqualTo("vera-system");
+    assertThat(writer.path("rules").get(0).path("resources").toString()).isEqualTo("[\"secrets\"]");
     JsonNode binding = only(render(), "ClusterRoleBinding");
     assertThat(binding.path("subjects").get(0).path("namespace").asText()).isEqualTo("vera-system");
   }
