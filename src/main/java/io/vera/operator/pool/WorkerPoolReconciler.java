@@ -2,7 +2,6 @@ package io.vera.operator.pool;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.fabric8.kubernetes.api.model.Condition;
-import io.fabric8.kubernetes.api.model.ConditionBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.utils.Serialization;
@@ -14,6 +13,7 @@ import io.vera.operator.api.WorkerPool;
 import io.vera.operator.api.WorkerPoolSpec;
 import io.vera.operator.api.WorkerPoolStatus;
 import io.vera.operator.handler.HandlerRegistry;
+import io.vera.operator.kube.Conditions;
 import io.vera.operator.kube.EventRecorder;
 import io.vera.operator.task.PoolKey;
 import io.vera.operator.task.PoolSettings;
@@ -166,24 +166,14 @@ public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
       reason = "WorkersStarting";
       message = ready + " of " + replicas + " workers ready";
     }
-    String since = now.truncatedTo(ChronoUnit.SECONDS).toString();
-    if (previous.conditions != null) {
-      for (Condition c : previous.conditions) {
-        if (READY.equals(c.getType())
-            && state.equals(c.getStatus())
-            && reason.equals(c.getReason())) {
-          since = c.getLastTransitionTime();
-        }
-      }
-    }
-    return new ConditionBuilder()
-        .withType(READY)
-        .withStatus(state)
-        .withReason(reason)
-        .withMessage(message)
-        .withObservedGeneration(pool.getMetadata().getGeneration())
-        .withLastTransitionTime(since)
-        .build();
+    return Conditions.of(
+        previous.conditions,
+        READY,
+        state,
+        reason,
+        message,
+        pool.getMetadata().getGeneration(),
+        now);
   }
 
   private int applyWorkerDeployment(WorkerPool pool, int replicas) {

@@ -1,7 +1,6 @@
 package io.vera.operator.provider;
 
 import io.fabric8.kubernetes.api.model.Condition;
-import io.fabric8.kubernetes.api.model.ConditionBuilder;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
@@ -9,11 +8,11 @@ import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.vera.operator.api.Provider;
 import io.vera.operator.api.ProviderStatus;
+import io.vera.operator.kube.Conditions;
 import io.vera.operator.kube.EventRecorder;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -163,23 +162,13 @@ public class ProviderReconciler implements Reconciler<Provider> {
 
   private Condition condition(
       Provider provider, ProviderStatus previous, String state, String reason, String message) {
-    String since = clock.instant().truncatedTo(ChronoUnit.SECONDS).toString();
-    if (previous.conditions != null) {
-      for (Condition c : previous.conditions) {
-        if (READY.equals(c.getType())
-            && state.equals(c.getStatus())
-            && reason.equals(c.getReason())) {
-          since = c.getLastTransitionTime();
-        }
-      }
-    }
-    return new ConditionBuilder()
-        .withType(READY)
-        .withStatus(state)
-        .withReason(reason)
-        .withMessage(message)
-        .withObservedGeneration(provider.getMetadata().getGeneration())
-        .withLastTransitionTime(since)
-        .build();
+    return Conditions.of(
+        previous.conditions,
+        READY,
+        state,
+        reason,
+        message,
+        provider.getMetadata().getGeneration(),
+        clock.instant());
   }
 }

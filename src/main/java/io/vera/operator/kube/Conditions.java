@@ -1,0 +1,44 @@
+package io.vera.operator.kube;
+
+import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.api.model.ConditionBuilder;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.List;
+
+/** Builds status conditions the way Kubernetes expects them to evolve. */
+public final class Conditions {
+  private Conditions() {}
+
+  /**
+   * A condition that keeps the previous {@code lastTransitionTime} when its status and reason did
+   * not change, so a resync does not look like a transition.
+   */
+  public static Condition of(
+      List<Condition> previous,
+      String type,
+      String status,
+      String reason,
+      String message,
+      Long observedGeneration,
+      Instant now) {
+    String since = now.truncatedTo(ChronoUnit.SECONDS).toString();
+    if (previous != null) {
+      for (Condition c : previous) {
+        if (type.equals(c.getType())
+            && status.equals(c.getStatus())
+            && reason.equals(c.getReason())) {
+          since = c.getLastTransitionTime();
+        }
+      }
+    }
+    return new ConditionBuilder()
+        .withType(type)
+        .withStatus(status)
+        .withReason(reason)
+        .withMessage(message)
+        .withObservedGeneration(observedGeneration)
+        .withLastTransitionTime(since)
+        .build();
+  }
+}
