@@ -1,0 +1,195 @@
+package io.vera.operator.provider.llm;
+
+import static java.util.Map.entry;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vera.operator.provider.Credentials;
+import io.vera.operator.provider.ProviderException;
+import io.vera.operator.provider.ProviderRequest;
+import io.vera.operator.provider.TokenUsage;
+import io.vera.operator.provider.llm.Params.Kind;
+import java.util.Map;
+import okhttp3.HttpUrl;
+import okhttp3.Request;
+
+/**
+ * Google's Gemini API ({@code generateContent}, and {@code streamGenerateContent?alt=sse} for
+ * streams), with the API key in the {@code x-goog-api-key} header and never in the URL, so it
+ * cannot end up in access logs or exception messages.
+ *
+ * <p>Params: {@code temperature}, {@code top_p}, {@code top_k}, {@code max_tokens} (as {@code
+ * maxOutputTokens}), {@code stop} (as {@code stopSequences}), {@code seed}, {@code
+ * presence_penalty}, {@code frequency_penalty} go to {@code generationConfig}; {@code system}
+ * becomes {@code systemInstruction}. Anything else is refused with 422.
+ *
+ * <p>Usage: {@code promptTokenCount} plus {@code toolUsePromptTokenCount} as input tokens (which
+ * include {@code cachedContentTokenCount}); output tokens are {@code candidatesTokenCount} plus
+ * {@code thoughtsTokenCount}, since Gemini reports thinking apart from the answer but bills it as
+ * output, with the thoughts also as reasoning tokens. In streams every chunk carries cumulative
+ * {@code usageMetadata}; the last one is taken. A stream is complete once a candidate has a {@code
+ * finishReason}; a prompt blocked outright ({@code promptFeedback.blockReason}) is refused with
+ * 422.
+ */
+public final class GeminiClient extends LlmClient {
+  public static final String DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta";
+  public static final String DEFAULT_MODEL = "gemini-2.5-flash";
+
+  private static final Map<String, Kind> PARAMS =
+      Map.ofEntries(
+          entry("temperature", Kind.NUMBER),
+          entry("top_p", Kind.NUMBER),
+          entry("top_k", Kind.POSITIVE_INTEGER),
+          entry("max_tokens", Kind.POSITIVE_INTEGER),
+          entry("stop", Kind.STRINGS),
+          entry("system", Kind.STRING),
+          entry("seed", Kind.NUMBER),
+          entry("presence_penalty", Kind.NUMBER),
+          entry("frequency_penalty", Kind.NUMBER));
+
+  public GeminiClient(LlmConfig config, Credentials credentials) {
+    super("gemini", config, credentials, DEFAULT_BASE_URL, DEFAULT_MODEL);
+  }
+
+  @Override
+  Request buildRequest(String model, ProviderRequest request, boolean stream)
+      throws ProviderException {
+    Params params = Params.check(provider, request.params(), PARAMS);
+    ObjectNode body = JSON.createObjectNode();
+    body.putArray("contents")
+        .addObject()
+        .put("role", "user")
+        .putArray("parts")
+        .addObject()
+        .put("text", request.prompt());
+    if (params.get("system") != null) {
+      body.putObject("systemInstruction")
+          .putArray("parts")
+          .addObject()
+          .set("text", params.get("system"));
+    }
+    ObjectNode generation = JSON.createObjectNode();
+    params.copy("temperature", generation, "temperature");
+    params.copy("top_p", generation, "topP");
+    params.copy("top_k", generation, "topK");
+    params.copy("max_tokens", generation, "maxOutputTokens");
+    params.copy("stop", generation, "stopSequences");
+    params.copy("seed", generation, "seed");
+    params.copy("presence_penalty", generation, "presencePenalty");
+    params.copy("frequency_penalty", generation, "frequencyPenalty");
+    if (!generation.isEmpty()) {
+      body.set("generationConfig", generation);
+    }
+    String id = model.startsWith("models/") ? model.substring("models/".length()) : model;
+    HttpUrl.Builder url =
+        baseUrl
+            .newBuilder()
+            .addPathSegment("models")
+            .addPathSegment(id + (stream ? ":streamGenerateContent" : ":generateContent"));
+    if (stream) {
+      url.addQueryParameter("alt", "sse");
+    }
+    return authorized(url.build()).post(jsonBody(body)).build();
+  }
+
+  @Override
+  Answer parseAnswer(JsonNode body) throws ProviderException {
+    refuseBlockedPrompt(body);
+    return new Answer(text(body), textOrNull(body.path("modelVersion")), readUsage(body));
+  }
+
+  @Override
+  StreamParser newStreamParser() {
+    return new StreamParser() {
+      private TokenUsage usage;
+      private String model;
+      private boolean finished;
+
+      @Override
+      public String onEvent(String type, String data) throws ProviderException {
+        JsonNode chunk;
+        try {
+          chunk = JSON.readTree(data);
+        } catch (JsonProcessingException e) {
+          throw errors.malformed("stream chunk", e);
+        }
+        JsonNode error = chunk.path("error");
+        if (error.isObject()) {
+          String status = textOrNull(error.path("status"));
+          throw errors.fromStreamError(
+              error.path("code").asInt(500), status, status, textOrNull(error.path("message")));
+        }
+        refuseBlockedPrompt(chunk);
+        if (chunk.path("modelVersion").isTextual()) {
+          model = chunk.path("modelVersion").asText();
+        }
+        TokenUsage reported = readUsage(chunk);
+        if (reported != null) {
+          usage = reported;
+        }
+        if (chunk.path("candidates").path(0).path("finishReason").isTextual()) {
+          finished = true;
+        }
+        return text(chunk);
+      }
+
+      @Override
+      public boolean complete(boolean cleanEnd) {
+        return finished;
+      }
+
+      @Override
+      public TokenUsage usage() {
+        return usage;
+      }
+
+      @Override
+      public String model() {
+        return model;
+      }
+    };
+  }
+
+  @Override
+  Request probeRequest() throws ProviderException {
+    return authorized(baseUrl.newBuilder().addPathSegment("models").build()).get().build();
+  }
+
+  private Request.Builder authorized(HttpUrl url) throws ProviderException {
+    return new Request.Builder().url(url).header("x-goog-api-key", credentials.require("apiKey"));
+  }
+
+  private void refuseBlockedPrompt(JsonNode response) throws ProviderException {
+    JsonNode reason = response.path("promptFeedback").path("blockReason");
+    if (reason.isTextual() && response.path("candidates").isEmpty()) {
+      throw new ProviderException(
+          422, "gemini blocked the prompt (" + reason.asText() + ")", false);
+    }
+  }
+
+  /** The text of the first candidate, without thought summaries. */
+  private static String text(JsonNode response) {
+    StringBuilder text = new StringBuilder();
+    for (JsonNode part : response.path("candidates").path(0).path("content").path("parts")) {
+      if (part.path("text").isTextual() && !part.path("thought").asBoolean(false)) {
+        text.append(part.path("text").asText());
+      }
+    }
+    return text.toString();
+  }
+
+  private static TokenUsage readUsage(JsonNode response) {
+    JsonNode usage = response.path("usageMetadata");
+    if (!usage.isObject()) {
+      return null;
+    }
+    long thoughts = usage.path("thoughtsTokenCount").asLong();
+    return new TokenUsage(
+        usage.path("promptTokenCount").asLong() + usage.path("toolUsePromptTokenCount").asLong(),
+        usage.path("candidatesTokenCount").asLong() + thoughts,
+        usage.path("cachedContentTokenCount").asLong(),
+        0,
+        thoughts);
+  }
+}

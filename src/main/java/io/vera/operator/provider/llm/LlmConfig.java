@@ -1,0 +1,55 @@
+package io.vera.operator.provider.llm;
+
+import io.vera.operator.provider.pricing.PricingTable;
+import java.time.Duration;
+import okhttp3.OkHttpClient;
+
+/**
+ * How one LLM client reaches its upstream and prices its calls, so a Provider can point a client at
+ * any compatible base URL, default model and pricing without subclassing.
+ *
+ * @param http shared by all clients; its read timeout should be 0 (the call's own deadline bounds
+ *     each call, and a reasoning model can think for minutes before its first byte)
+ * @param baseUrl null for the provider's public API
+ * @param defaultModel null for the client's default, used when a request names no model
+ * @param pricing the layered table calls are priced from
+ * @param retry the retry policy and clock
+ */
+public record LlmConfig(
+    OkHttpClient http,
+    String baseUrl,
+    String defaultModel,
+    PricingTable pricing,
+    UpstreamRetry retry) {
+  private static final OkHttpClient SHARED_HTTP =
+      new OkHttpClient.Builder()
+          .connectTimeout(Duration.ofSeconds(10))
+          .readTimeout(Duration.ZERO)
+          .writeTimeout(Duration.ofSeconds(60))
+          .build();
+
+  /** The public API, the client's default model, the built-in prices and real retries. */
+  public static LlmConfig defaults() {
+    return new LlmConfig(SHARED_HTTP, null, null, PricingTable.builtIn(), new UpstreamRetry());
+  }
+
+  public LlmConfig withHttp(OkHttpClient http) {
+    return new LlmConfig(http, baseUrl, defaultModel, pricing, retry);
+  }
+
+  public LlmConfig withBaseUrl(String baseUrl) {
+    return new LlmConfig(http, baseUrl, defaultModel, pricing, retry);
+  }
+
+  public LlmConfig withDefaultModel(String defaultModel) {
+    return new LlmConfig(http, baseUrl, defaultModel, pricing, retry);
+  }
+
+  public LlmConfig withPricing(PricingTable pricing) {
+    return new LlmConfig(http, baseUrl, defaultModel, pricing, retry);
+  }
+
+  public LlmConfig withRetry(UpstreamRetry retry) {
+    return new LlmConfig(http, baseUrl, defaultModel, pricing, retry);
+  }
+}

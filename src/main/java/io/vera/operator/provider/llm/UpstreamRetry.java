@@ -1,0 +1,130 @@
+package io.vera.operator.provider.llm;
+
+import io.vera.operator.provider.ProviderException;
+import java.time.Duration;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.DoubleSupplier;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs one provider call's attempts within the call's overall deadline, so transient upstream
+ * failures are retried the same way by every LLM client and never past what the caller allowed.
+ *
+ * <p>An attempt is retried only when it fails with a {@linkplain ProviderException#retryable()
+ * retryable} exception (see {@link UpstreamErrors} for which are) and attempts remain. The wait is
+ * the upstream's {@code Retry-After} when it sent one, otherwise exponential backoff from 0.5 s
+ * doubling to at most 8 s, less up to 25% jitter. A wait that would end at or after the deadline is
+ * not taken: the failure is reported at once (a 429 stays a 429). Streams make sure a failure after
+ * output was handed on is never thrown as retryable, so they are never replayed.
+ */
+public final class UpstreamRetry {
+  private static final Logger LOG = LoggerFactory.getLogger(UpstreamRetry.class);
+  private static final long INITIAL_BACKOFF_NANOS = Duration.ofMillis(500).toNanos();
+  private static final long MAX_BACKOFF_NANOS = Duration.ofSeconds(8).toNanos();
+
+  /** Waits between attempts; tests pass one that records instead of sleeping. */
+  @FunctionalInterface
+  public interface Sleeper {
+    void sleep(Duration duration) throws InterruptedException;
+  }
+
+  /** One attempt, given the time left for the whole call. */
+  @FunctionalInterface
+  public interface Attempt<T> {
+    T run(Deadline deadline) throws ProviderException;
+  }
+
+  /** The instant a call must be over by, on this retrier's clock. */
+  public final class Deadline {
+    private final long atNanos;
+
+    private Deadline(long atNanos) {
+      this.atNanos = atNanos;
+    }
+
+    /** Time left, never negative. */
+    public Duration remaining() {
+      return Duration.ofNanos(Math.max(0, atNanos - nanoTime.getAsLong()));
+    }
+  }
+
+  private final Sleeper sleeper;
+  private final LongSupplier nanoTime;
+  private final DoubleSupplier random;
+
+  /** Real sleeping, the system's monotonic clock and random jitter. */
+  public UpstreamRetry() {
+    this(
+        duration -> Thread.sleep(duration.toMillis(), duration.toNanosPart() % 1_000_000),
+        System::nanoTime,
+        () -> ThreadLocalRandom.current().nextDouble());
+  }
+
+  /**
+   * @param nanoTime a monotonic clock in nanoseconds, for the deadline
+   * @param random values in [0, 1) for the jitter
+   */
+  public UpstreamRetry(Sleeper sleeper, LongSupplier nanoTime, DoubleSupplier random) {
+    this.sleeper = sleeper;
+    this.nanoTime = nanoTime;
+    this.random = random;
+  }
+
+  /**
+   * Runs {@code attempt} once and then up to {@code maxRetries} more times while it fails retryably
+   * and the deadline {@code timeout} from now allows the wait.
+   */
+  public <T> T run(String provider, Duration timeout, int maxRetries, Attempt<T> attempt)
+      throws ProviderException {
+    Deadline deadline = new Deadline(nanoTime.getAsLong() + timeout.toNanos());
+    for (int retry = 0; ; retry++) {
+      try {
+        return attempt.run(deadline);
+      } catch (ProviderException e) {
+        if (!e.retryable() || retry >= maxRetries) {
+          throw e;
+        }
+        Duration wait = e.retryAfter() != null ? e.retryAfter() : backoff(retry);
+        if (wait.compareTo(deadline.remaining()) >= 0) {
+          throw e.retryAfter() == null
+              ? e
+              : new ProviderException(
+                  e.status(),
+                  e.getMessage()
+                      + "; the upstream asks to wait "
+                      + wait.toSeconds()
+                      + " s, beyond this call's deadline",
+                  true,
+                  e.retryAfter(),
+                  e);
+        }
+        LOG.debug(
+            "{}: {} (HTTP {}), attempt {} of {} in {} ms",
+            provider,
+            e.getMessage(),
+            e.status(),
+            retry + 2,
+            maxRetries + 1,
+            wait.toMillis());
+        sleep(provider, wait);
+      }
+    }
+  }
+
+  private Duration backoff(int retry) {
+    long cap = Math.min(MAX_BACKOFF_NANOS, INITIAL_BACKOFF_NANOS << Math.min(retry, 20));
+    return Duration.ofNanos((long) (cap * (1 - 0.25 * random.getAsDouble())));
+  }
+
+  private void sleep(String provider, Duration wait) throws ProviderException {
+    try {
+      sleeper.sleep(wait);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ProviderException(
+          503, provider + " call interrupted while waiting to retry", false, null, e);
+    }
+  }
+}

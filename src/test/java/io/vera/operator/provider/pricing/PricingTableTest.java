@@ -1,0 +1,121 @@
+package io.vera.operator.provider.pricing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class PricingTableTest {
+  private final PricingTable table = PricingTable.builtIn();
+
+  @ParameterizedTest
+  @CsvSource({
+    "gpt-4o, gpt-4o",
+    "gpt-4o-2024-08-06, gpt-4o",
+    "gpt-4o-mini-2024-07-18, gpt-4o-mini",
+    "gpt-4.1-2025-04-14, gpt-4.1",
+    "o3-2025-04-16, o3",
+    "claude-sonnet-4-20250514, claude-sonnet-4",
+    "claude-sonnet-4-0, claude-sonnet-4",
+    "claude-3-7-sonnet-latest, claude-3-7-sonnet",
+    "claude-3-5-haiku-20241022, claude-3-5-haiku",
+    "chatgpt-4o-latest, gpt-4o",
+    "models/gemini-2.5-pro, gemini-2.5-pro",
+    "gemini-2.0-flash-001, gemini-2.0-flash",
+    "GPT-4O, gpt-4o",
+    "whisper-1, whisper-1"
+  })
+  void findsExactIdsAndVersionedVariantsOfThem(String asked, String entry) {
+    assertThat(table.find(asked)).map(ModelPrice::model).contains(entry);
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "gpt-4o-mini-tts",
+        "gpt-4-0613",
+        "gpt-4o-audio-preview",
+        "claude-sonnet-4-5-20250929",
+        "gemini-2.5-flash-preview-05-20",
+        "llama-3.1-70b-instruct",
+        "gpt",
+        "ft:gpt-4o-mini:acme::abc123"
+      })
+  void neverPricesAModelItHasNoEntryFor(String model) {
+    assertThat(table.find(model)).isEmpty();
+  }
+
+  @Test
+  void neverMatchesByPrefix() {
+    assertThat(table.find("gpt-4o-mini").orElseThrow().input()).isEqualTo(0.15);
+    assertThat(table.find("gpt-4").orElseThrow().input()).isEqualTo(30.00);
+    assertThat(table.find("gpt-4.1-nano").orElseThrow().input()).isEqualTo(0.10);
+    assertThat(table.find("o4-mini").orElseThrow().model()).isEqualTo("o4-mini");
+  }
+
+  @Test
+  void anExactEntryForADatedVariantBeatsItsBase() {
+    assertThat(table.find("gpt-4o-2024-05-13").orElseThrow().input()).isEqualTo(5.00);
+    assertThat(table.find("gpt-4o-2024-11-20").orElseThrow().input()).isEqualTo(2.50);
+  }
+
+  @Test
+  void hasTheCuratedRates() {
+    ModelPrice gpt4o = table.find("gpt-4o").orElseThrow();
+    assertThat(List.of(gpt4o.input(), gpt4o.output(), gpt4o.cachedInput()))
+        .containsExactly(2.50, 10.00, 1.25);
+    assertThat(gpt4o.cacheWrite()).isNull();
+    ModelPrice mini = table.find("gpt-4o-mini").orElseThrow();
+    assertThat(List.of(mini.input(), mini.output(), mini.cachedInput()))
+        .containsExactly(0.15, 0.60, 0.075);
+    ModelPrice sonnet = table.find("claude-sonnet-4").orElseThrow();
+    assertThat(List.of(sonnet.input(), sonnet.output(), sonnet.cachedInput(), sonnet.cacheWrite()))
+        .containsExactly(3.00, 15.00, 0.30, 3.75);
+    ModelPrice flash = table.find("gemini-2.0-flash").orElseThrow();
+    assertThat(List.of(flash.input(), flash.output())).containsExactly(0.10, 0.40);
+    ModelPrice pro = table.find("gemini-2.5-pro").orElseThrow();
+    assertThat(List.of(pro.input(), pro.output())).containsExactly(1.25, 10.00);
+    assertThat(table.find("whisper-1").orElseThrow().perMinute()).isEqualTo(0.006);
+    assertThat(table.find("whisper-1").orElseThrow().pricedByTokens()).isFalse();
+  }
+
+  @Test
+  void laterLayersReplaceEarlierOnesAndAddModels() {
+    PricingTable fromConfigMap =
+        table.withOverrides(
+            PricingTable.parse(
+                """
+                - {model: gpt-4o, input: 2.00, output: 8.00}
+                - {model: llama-3.1-70b-instruct, input: 0.50, output: 0.70}
+                """));
+    PricingTable forProvider =
+        fromConfigMap.withOverrides(List.of(ModelPrice.tokens("gpt-4o", 1.00, 4.00, null, null)));
+
+    assertThat(fromConfigMap.find("gpt-4o-2024-08-06").orElseThrow().input()).isEqualTo(2.00);
+    assertThat(fromConfigMap.find("llama-3.1-70b-instruct").orElseThrow().output()).isEqualTo(0.70);
+    assertThat(forProvider.find("gpt-4o").orElseThrow().input()).isEqualTo(1.00);
+    assertThat(forProvider.find("gpt-4o-mini").orElseThrow().input()).isEqualTo(0.15);
+    assertThat(table.find("gpt-4o").orElseThrow().input()).isEqualTo(2.50);
+    assertThat(PricingTable.of(List.of()).find("gpt-4o")).isEqualTo(Optional.empty());
+  }
+
+  @Test
+  void refusesEntriesThatWouldMisprice() {
+    assertThatThrownBy(
+            () -> PricingTable.parse("- {model: gpt-4o, input: 2.0, output: 8.0, cached: 1.0}"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("cached");
+    assertThatThrownBy(() -> PricingTable.parse("- {model: gpt-4o, input: 2.0}"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("both an input and an output rate");
+    assertThatThrownBy(() -> ModelPrice.tokens("x", -1, 1, null, null))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> PricingTable.parse("- {model: \" \", perMinute: 0.01}"))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+}
