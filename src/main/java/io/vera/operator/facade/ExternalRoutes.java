@@ -1,0 +1,458 @@
+package io.vera.operator.facade;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fabric8.kubernetes.api.model.Condition;
+import io.javalin.Javalin;
+import io.javalin.http.Context;
+import io.vera.operator.api.Provider;
+import io.vera.operator.api.ProviderSpec;
+import io.vera.operator.provider.LegacyProviders;
+import io.vera.operator.provider.LegacyProviders.Legacy;
+import io.vera.operator.provider.ProviderException;
+import io.vera.operator.provider.ProviderGateway;
+import io.vera.operator.provider.ProviderKey;
+import io.vera.operator.provider.ProviderReconciler;
+import io.vera.operator.provider.ProviderRequest;
+import io.vera.operator.provider.ProviderResult;
+import io.vera.operator.provider.UsageLedger;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * The legacy external router, {@code /orchestrator/external}: provider calls through the {@link
+ * ProviderGateway} (so limits, budget and usage accounting always apply), with each response
+ * carrying that request's own tokens, cost and latency. Keys given to {@code initialize} go into
+ * Secrets and are never echoed.
+ */
+final class ExternalRoutes {
+  static final String BASE = "/orchestrator/external";
+
+  private final LegacyProviders providers;
+  private final ProviderGateway gateway;
+  private final UsageLedger ledger;
+
+  ExternalRoutes(LegacyProviders providers, ProviderGateway gateway, UsageLedger ledger) {
+    this.providers = providers;
+    this.gateway = gateway;
+    this.ledger = ledger;
+  }
+
+  void register(Javalin app) {
+    app.post(BASE + "/initialize", this::initialize);
+    app.post(BASE + "/execute", this::execute);
+    app.post(BASE + "/execute/stream", this::executeStream);
+    app.post(BASE + "/llm/complete", this::llmComplete);
+    app.get(BASE + "/providers", this::listProviders);
+    app.get(BASE + "/providers/{provider}/status", this::providerStatus);
+    app.get(BASE + "/stats", this::allStats);
+    app.get(BASE + "/stats/cost/summary", this::costSummary);
+    app.get(BASE + "/stats/tokens/summary", this::tokenSummary);
+    app.get(BASE + "/stats/{provider}", this::providerStats);
+    app.get(BASE + "/health", this::health);
+  }
+
+  // ---- configuration -------------------------------------------------------------------------
+
+  private void initialize(Context ctx) {
+    JsonBody body = JsonBody.of(ctx);
+    ArrayNode initialized = JsonBody.MAPPER.createArrayNode();
+    for (Legacy legacy : Legacy.values()) {
+      if (!body.has(legacy.legacyName)) {
+        continue;
+      }
+      JsonBody config = body.nested(legacy.legacyName);
+      Map<String, String> secret = new LinkedHashMap<>();
+      ProviderSpec spec = new ProviderSpec();
+      switch (legacy) {
+        case AWS_LAMBDA -> {
+          secret.put("accessKeyId", config.requireString("access_key", 256));
+          secret.put("secretAccessKey", config.requireString("secret_key", 256));
+          String session = config.string("session_token", null, 4096);
+          if (session != null) {
+            secret.put("sessionToken", session);
+          }
+          spec.region = config.string("region", "us-east-1", 64);
+        }
+        case HTTP_ENDPOINT -> {
+          String apiKey = config.string("api_key", null, 4096);
+          if (apiKey != null) {
+            secret.put("apiKey", apiKey);
+          }
+          ProviderSpec.HttpEndpoint endpoint = new ProviderSpec.HttpEndpoint();
+          endpoint.name = config.string("name", "default", 253);
+          endpoint.url = url(config.requireString("url", 2048), legacy.legacyName + ".url");
+          endpoint.method = config.string("method", "POST", 10);
+          endpoint.headers = config.stringMap("headers", 50);
+          spec.http = List.of(endpoint);
+        }
+        default -> {
+          secret.put("apiKey", config.requireString("api_key", 4096));
+          String baseUrl = config.string("base_url", null, 2048);
+          if (baseUrl != null) {
+            spec.endpoint = url(baseUrl, legacy.legacyName + ".base_url");
+          }
+        }
+      }
+      providers.configure(legacy, secret, spec);
+      initialized.add(legacy.legacyName);
+    }
+    if (initialized.isEmpty()) {
+      throw ApiException.invalid(
+          "name at least one provider to initialize: openai, anthropic, google, aws_lambda, runpod, http_endpoint");
+    }
+    ObjectNode response = JsonBody.MAPPER.createObjectNode();
+    response.put("status", "success");
+    response.set("providers_initialized", initialized);
+    response.put("provider_count", initialized.size());
+    ctx.json(response);
+  }
+
+  private static String url(String value, String field) {
+    if (!value.startsWith("http://") && !value.startsWith("https://")) {
+      throw ApiException.invalid("field '" + field + "' must be an http(s) URL");
+    }
+    return value;
+  }
+
+  // ---- calls ---------------------------------------------------------------------------------
+
+  /** A validated call: which provider and what to ask it. */
+  private record Call(ProviderKey provider, String legacyName, ProviderRequest request) {}
+
+  private Call parseExecute(JsonBody body) {
+    String provider = body.requireString("provider", 253);
+    String taskName = body.string("task_name", "llm.complete", 253);
+    String prompt = body.string("prompt", null, 1_000_000);
+    String model = body.string("model", null, 253);
+    double timeout = body.number("timeout", 300, 1, 3600);
+    int retries = body.integer("max_retries", 3, 0, 10);
+    JsonNode args = body.raw("args");
+    if (args != null && !args.isNull() && !args.isArray()) {
+      throw ApiException.invalid("field 'args' must be a list");
+    }
+    ObjectNode kwargs = body.object("kwargs");
+    ObjectNode extra = body.object("extra_params");
+    return new Call(
+        resolve(provider),
+        provider,
+        new ProviderRequest(
+            taskName,
+            prompt,
+            model,
+            extra == null ? JsonBody.MAPPER.createObjectNode() : extra,
+            args == null || args.isNull() ? JsonBody.MAPPER.createArrayNode() : args,
+            kwargs == null ? JsonBody.MAPPER.createObjectNode() : kwargs,
+            Duration.ofMillis((long) (timeout * 1000)),
+            retries));
+  }
+
+  private ProviderKey resolve(String name) {
+    Provider provider =
+        providers
+            .find(name)
+            .orElseThrow(
+                () ->
+                    ApiException.notFound(
+                        "provider '" + OrchestratorRoutes.clip(name) + "' is not initialized"));
+    return new ProviderKey(provider.getMetadata().getNamespace(), provider.getMetadata().getName());
+  }
+
+  private void execute(Context ctx) {
+    JsonBody body = JsonBody.of(ctx);
+    if (Boolean.TRUE.equals(body.bool("stream", false))) {
+      throw ApiException.invalid("stream is true: use " + BASE + "/execute/stream");
+    }
+    respond(ctx, parseExecute(body));
+  }
+
+  private void respond(Context ctx, Call call) {
+    ProviderResult result;
+    try {
+      result = gateway.call(call.provider(), call.request());
+    } catch (ProviderException e) {
+      throw refusal(e);
+    }
+    ObjectNode response = JsonBody.MAPPER.createObjectNode();
+    response.put("status", result.complete() ? "success" : "incomplete");
+    response.put("provider", call.legacyName());
+    response.put("task_name", call.request().taskName());
+    response.set("result", result.output());
+    usage(response, result);
+    ctx.json(response);
+  }
+
+  private void executeStream(Context ctx) {
+    JsonBody body = JsonBody.of(ctx);
+    if (!Boolean.TRUE.equals(body.bool("stream", false))) {
+      throw ApiException.invalid("execute/stream needs \"stream\": true");
+    }
+    stream(ctx, parseExecute(body));
+  }
+
+  private void llmComplete(Context ctx) {
+    String provider = requiredQuery(ctx, "provider");
+    String prompt = requiredQuery(ctx, "prompt");
+    ObjectNode params = JsonBody.MAPPER.createObjectNode();
+    params.put("temperature", OrchestratorRoutes.queryNumber(ctx, "temperature", 0.7, 0, 2));
+    if (ctx.queryParam("max_tokens") != null) {
+      params.put(
+          "max_tokens", (int) OrchestratorRoutes.queryNumber(ctx, "max_tokens", 1, 1, 100_000));
+    }
+    boolean stream = "true".equalsIgnoreCase(ctx.queryParam("stream"));
+    Call call =
+        new Call(
+            resolve(provider),
+            provider,
+            new ProviderRequest(
+                "llm.complete",
+                prompt,
+                ctx.queryParam("model"),
+                params,
+                JsonBody.MAPPER.createArrayNode(),
+                JsonBody.MAPPER.createObjectNode(),
+                Duration.ofMinutes(5),
+                3));
+    if (stream) {
+      stream(ctx, call);
+    } else {
+      respond(ctx, call);
+    }
+  }
+
+  private static String requiredQuery(Context ctx, String name) {
+    String value = ctx.queryParam(name);
+    if (value == null || value.isBlank()) {
+      throw ApiException.invalid("query parameter '" + name + "' is required");
+    }
+    return value;
+  }
+
+  /**
+   * Streams as Server-Sent Events: {@code {"chunk": ...}} per piece, then {@code {"status":
+   * "complete", ...usage}} or {@code {"status": "error", "error": ...}}. Refusals found before the
+   * call starts (unknown provider, bad input) are ordinary 4xx answers.
+   */
+  private void stream(Context ctx, Call call) {
+    ctx.status(200);
+    ctx.contentType("text/event-stream");
+    ctx.header("Cache-Control", "no-cache");
+    ctx.header("X-Accel-Buffering", "no");
+    try {
+      OutputStream out = ctx.res().getOutputStream();
+      Consumer<String> onChunk =
+          chunk -> {
+            ObjectNode event = JsonBody.MAPPER.createObjectNode();
+            event.put("chunk", chunk);
+            send(out, event);
+          };
+      ObjectNode last = JsonBody.MAPPER.createObjectNode();
+      try {
+        ProviderResult result = gateway.stream(call.provider(), call.request(), onChunk);
+        last.put("status", result.complete() ? "complete" : "incomplete");
+        usage(last, result);
+      } catch (ProviderException e) {
+        last.put("status", "error");
+        last.put("error", e.getMessage());
+      }
+      send(out, last);
+    } catch (IOException | UncheckedIOException e) {
+      // The client went away; the call's usage is already recorded.
+    }
+  }
+
+  private static void send(OutputStream out, ObjectNode event) {
+    try {
+      out.write(("data: " + event + "\n\n").getBytes(StandardCharsets.UTF_8));
+      out.flush();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static void usage(ObjectNode target, ProviderResult result) {
+    target.put("model", result.model());
+    target.put("tokens_in", result.usage().inputTokens());
+    target.put("tokens_out", result.usage().outputTokens());
+    target.put("cached_tokens", result.usage().cachedInputTokens());
+    target.put("cache_write_tokens", result.usage().cacheWriteTokens());
+    target.put("reasoning_tokens", result.usage().reasoningTokens());
+    if (result.costUsd() == null) {
+      target.putNull("cost_usd");
+      target.put("priced", false);
+    } else {
+      target.put("cost_usd", result.costUsd());
+      target.put("priced", true);
+    }
+    target.put("latency_ms", Math.round(result.latencyMs() * 10) / 10.0);
+    if (result.timeToFirstTokenMs() != null) {
+      target.put("time_to_first_token_ms", Math.round(result.timeToFirstTokenMs() * 10) / 10.0);
+    }
+  }
+
+  private static ApiException refusal(ProviderException e) {
+    int status = e.status() >= 400 && e.status() < 600 ? e.status() : 502;
+    return new ApiException(status, e.getMessage());
+  }
+
+  // ---- providers and stats -------------------------------------------------------------------
+
+  private void listProviders(Context ctx) {
+    ObjectNode response = JsonBody.MAPPER.createObjectNode();
+    ArrayNode list = response.putArray("providers");
+    for (Provider provider : providers.list()) {
+      list.add(providerView(provider));
+    }
+    response.put("count", list.size());
+    ctx.json(response);
+  }
+
+  private ObjectNode providerView(Provider provider) {
+    ObjectNode view = JsonBody.MAPPER.createObjectNode();
+    String name = provider.getMetadata().getName();
+    view.put("provider", Legacy.byName(name).map(l -> l.legacyName).orElse(name));
+    view.put("type", LegacyProviders.kind(provider.getSpec().type));
+    view.put("provider_type", provider.getSpec().type.name());
+    view.put("initialized", gateway.isRegistered(ProviderReconciler.key(provider)));
+    Condition ready =
+        provider.getStatus() == null
+            ? null
+            : provider.getStatus().conditions.stream()
+                .filter(c -> "Ready".equals(c.getType()))
+                .findFirst()
+                .orElse(null);
+    view.put("ready", ready != null && "True".equals(ready.getStatus()));
+    view.put("message", ready == null ? "not probed yet" : ready.getMessage());
+    view.put(
+        "last_probe", provider.getStatus() == null ? null : provider.getStatus().lastProbeTime);
+    return view;
+  }
+
+  private void providerStatus(Context ctx) {
+    String name = ctx.pathParam("provider");
+    Provider provider =
+        providers
+            .find(name)
+            .orElseThrow(
+                () ->
+                    ApiException.notFound(
+                        "provider '" + OrchestratorRoutes.clip(name) + "' is not initialized"));
+    ctx.json(providerView(provider));
+  }
+
+  private ObjectNode stats(String legacyName, UsageLedger.Totals totals) {
+    ObjectNode stats = JsonBody.MAPPER.createObjectNode();
+    stats.put("provider", legacyName);
+    stats.put("total_requests", totals.requests());
+    stats.put("successful_requests", totals.succeeded());
+    stats.put("failed_requests", totals.failed());
+    stats.put("success_rate", Math.round(totals.successRate() * 1000) / 1000.0);
+    stats.put("total_tokens_in", totals.tokensIn());
+    stats.put("total_tokens_out", totals.tokensOut());
+    stats.put("total_cost_usd", Math.round(totals.costUsd() * 1e6) / 1e6);
+    stats.put("avg_latency_ms", Math.round(totals.averageLatencyMs() * 10) / 10.0);
+    if (totals.lastRequest() == null) {
+      stats.putNull("last_request_at");
+    } else {
+      TaskViews.epoch(stats, "last_request_at", totals.lastRequest());
+    }
+    stats.put("month", totals.month());
+    stats.put("month_cost_usd", Math.round(totals.monthCostUsd() * 1e6) / 1e6);
+    return stats;
+  }
+
+  private Map<String, UsageLedger.Totals> totalsByLegacyName() {
+    Map<String, UsageLedger.Totals> byName = new LinkedHashMap<>();
+    for (Provider provider : providers.list()) {
+      String name = provider.getMetadata().getName();
+      ledger
+          .totals(ProviderReconciler.key(provider))
+          .ifPresent(t -> byName.put(Legacy.byName(name).map(l -> l.legacyName).orElse(name), t));
+    }
+    return byName;
+  }
+
+  private void allStats(Context ctx) {
+    ObjectNode response = JsonBody.MAPPER.createObjectNode();
+    totalsByLegacyName().forEach((name, totals) -> response.set(name, stats(name, totals)));
+    ctx.json(response);
+  }
+
+  private void providerStats(Context ctx) {
+    String name = ctx.pathParam("provider");
+    Provider provider =
+        providers
+            .find(name)
+            .orElseThrow(
+                () ->
+                    ApiException.notFound(
+                        "provider '" + OrchestratorRoutes.clip(name) + "' was never initialized"));
+    String legacyName =
+        Legacy.byName(provider.getMetadata().getName())
+            .map(l -> l.legacyName)
+            .orElse(provider.getMetadata().getName());
+    UsageLedger.Totals totals =
+        ledger
+            .totals(ProviderReconciler.key(provider))
+            .orElse(new UsageLedger.Totals(0, 0, 0, 0, 0, 0, 0, null, null, 0));
+    ctx.json(stats(legacyName, totals));
+  }
+
+  private void costSummary(Context ctx) {
+    ObjectNode response = JsonBody.MAPPER.createObjectNode();
+    ObjectNode byProvider = JsonBody.MAPPER.createObjectNode();
+    double total = 0;
+    for (Map.Entry<String, UsageLedger.Totals> entry : totalsByLegacyName().entrySet()) {
+      double cost = Math.round(entry.getValue().costUsd() * 1e6) / 1e6;
+      byProvider.put(entry.getKey(), cost);
+      total += cost;
+    }
+    response.put("total_cost", Math.round(total * 1e6) / 1e6);
+    response.set("by_provider", byProvider);
+    response.put("currency", "USD");
+    ctx.json(response);
+  }
+
+  private void tokenSummary(Context ctx) {
+    ObjectNode response = JsonBody.MAPPER.createObjectNode();
+    ObjectNode byProvider = JsonBody.MAPPER.createObjectNode();
+    long in = 0;
+    long out = 0;
+    for (Map.Entry<String, UsageLedger.Totals> entry : totalsByLegacyName().entrySet()) {
+      ObjectNode item = byProvider.putObject(entry.getKey());
+      item.put("tokens_in", entry.getValue().tokensIn());
+      item.put("tokens_out", entry.getValue().tokensOut());
+      item.put("total", entry.getValue().tokensIn() + entry.getValue().tokensOut());
+      in += entry.getValue().tokensIn();
+      out += entry.getValue().tokensOut();
+    }
+    response.put("total_tokens_in", in);
+    response.put("total_tokens_out", out);
+    response.put("total_tokens", in + out);
+    response.set("by_provider", byProvider);
+    ctx.json(response);
+  }
+
+  private void health(Context ctx) {
+    ObjectNode response = JsonBody.MAPPER.createObjectNode();
+    int ready = 0;
+    List<Provider> all = providers.list();
+    for (Provider provider : all) {
+      if (gateway.isRegistered(ProviderReconciler.key(provider))) {
+        ready++;
+      }
+    }
+    response.put("status", "healthy");
+    response.put("providers", all.size());
+    response.put("providers_callable", ready);
+    ctx.json(response);
+  }
+}

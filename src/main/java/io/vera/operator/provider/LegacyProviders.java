@@ -1,0 +1,128 @@
+package io.vera.operator.provider;
+
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.vera.operator.api.Provider;
+import io.vera.operator.api.ProviderSpec;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The legacy external API's providers (openai, anthropic, google, aws_lambda, runpod,
+ * http_endpoint) as Provider resources in the operator's namespace, with their keys in Secrets.
+ */
+public final class LegacyProviders {
+  /** A legacy provider name with the Provider type and resource name it maps to. */
+  public enum Legacy {
+    OPENAI("openai", ProviderSpec.Type.OpenAI, "openai", "llm"),
+    ANTHROPIC("anthropic", ProviderSpec.Type.Anthropic, "anthropic", "llm"),
+    GOOGLE("google", ProviderSpec.Type.Gemini, "google", "llm"),
+    AWS_LAMBDA("aws_lambda", ProviderSpec.Type.Lambda, "aws-lambda", "compute"),
+    RUNPOD("runpod", ProviderSpec.Type.RunPod, "runpod", "compute"),
+    HTTP_ENDPOINT("http_endpoint", ProviderSpec.Type.HTTP, "http-endpoint", "http");
+
+    public final String legacyName;
+    public final ProviderSpec.Type type;
+    public final String resourceName;
+    public final String kind;
+
+    Legacy(String legacyName, ProviderSpec.Type type, String resourceName, String kind) {
+      this.legacyName = legacyName;
+      this.type = type;
+      this.resourceName = resourceName;
+      this.kind = kind;
+    }
+
+    public static Optional<Legacy> byName(String name) {
+      return Arrays.stream(values())
+          .filter(l -> l.legacyName.equals(name) || l.resourceName.equals(name))
+          .findFirst();
+    }
+
+    public static Optional<Legacy> byType(ProviderSpec.Type type) {
+      return Arrays.stream(values()).filter(l -> l.type == type).findFirst();
+    }
+  }
+
+  private final KubernetesClient client;
+  private final String namespace;
+
+  public LegacyProviders(KubernetesClient client, String namespace) {
+    this.client = client;
+    this.namespace = namespace;
+  }
+
+  public String namespace() {
+    return namespace;
+  }
+
+  /** The legacy kind of a provider type: llm, compute or http. */
+  public static String kind(ProviderSpec.Type type) {
+    return Legacy.byType(type).map(l -> l.kind).orElse("infrastructure");
+  }
+
+  /** The Provider a legacy or resource name refers to, in the operator's namespace. */
+  public Optional<Provider> find(String name) {
+    String resourceName = Legacy.byName(name).map(l -> l.resourceName).orElse(name);
+    return Optional.ofNullable(
+        client.resources(Provider.class).inNamespace(namespace).withName(resourceName).get());
+  }
+
+  public List<Provider> list() {
+    return client.resources(Provider.class).inNamespace(namespace).list().getItems().stream()
+        .sorted(Comparator.comparing(p -> p.getMetadata().getName()))
+        .toList();
+  }
+
+  /**
+   * Stores the keys in a Secret and creates or updates the Provider that points at it.
+   *
+   * @param secretValues logical key to value; never logged
+   */
+  public void configure(Legacy legacy, Map<String, String> secretValues, ProviderSpec spec) {
+    String secretName = "vera-" + legacy.resourceName + "-credentials";
+    Secret secret =
+        new SecretBuilder()
+            .withMetadata(
+                new ObjectMetaBuilder()
+                    .withName(secretName)
+                    .withNamespace(namespace)
+                    .withLabels(Map.of("vera.io/source", "legacy-external-initialize"))
+                    .build())
+            .withType("Opaque")
+            .withStringData(secretValues)
+            .build();
+    client.secrets().inNamespace(namespace).resource(secret).createOr(s -> s.update());
+    spec.type = legacy.type;
+    spec.credentialsSecretRef = new ProviderSpec.SecretRef();
+    spec.credentialsSecretRef.name = secretName;
+    Provider provider = new Provider();
+    provider.setMetadata(
+        new ObjectMetaBuilder()
+            .withName(legacy.resourceName)
+            .withNamespace(namespace)
+            .withLabels(Map.of("vera.io/source", "legacy-external-initialize"))
+            .build());
+    provider.setSpec(spec);
+    Provider existing =
+        client.resources(Provider.class).inNamespace(namespace).withName(legacy.resourceName).get();
+    if (existing == null) {
+      client.resources(Provider.class).inNamespace(namespace).resource(provider).create();
+    } else {
+      client
+          .resources(Provider.class)
+          .inNamespace(namespace)
+          .withName(legacy.resourceName)
+          .edit(
+              p -> {
+                p.setSpec(spec);
+                return p;
+              });
+    }
+  }
+}
