@@ -50,8 +50,20 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
   private static final Logger LOG = LoggerFactory.getLogger(EmbeddedDispatcher.class);
   private static final ObjectMapper MAPPER = Serialization.jsonMapper();
 
+  private final Runnable forgetRecordedRequests;
+
+  /**
+   * @param forgetRecordedRequests run before each request is answered: the mock web server keeps
+   *     every request it receives, body and all, for tests to take; a server that runs for days
+   *     must drop them
+   */
+  EmbeddedDispatcher(Runnable forgetRecordedRequests) {
+    this.forgetRecordedRequests = forgetRecordedRequests;
+  }
+
   @Override
   public MockResponse dispatch(RecordedRequest request) {
+    forgetRecordedRequests.run();
     MockResponse response;
     try {
       response = dispatchOrFail(request);
