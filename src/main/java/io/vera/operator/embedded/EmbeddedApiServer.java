@@ -28,6 +28,10 @@ import java.util.logging.Logger;
  * An in-process Kubernetes API server for embedded mode, where there is no cluster: fabric8's CRUD
  * {@link KubernetesMockServer} on 127.0.0.1, extended so that kubectl can use it.
  *
+ * <p>The mock's store is indexed by plural, namespace and name ({@link IndexedCrudDispatcher}):
+ * getting, creating, replacing, patching or deleting one object costs the same with ten thousand
+ * finished tasks stored as with none, and a list costs in proportion to its kind and namespace.
+ *
  * <p>What the CRUD mock does with a custom resource once its CRD is installed (checked by {@code
  * CustomResourceSemanticsTest}):
  *
@@ -100,12 +104,14 @@ public final class EmbeddedApiServer implements AutoCloseable {
       throw new IllegalArgumentException("Port must be between 0 and 65535, not " + port);
     }
     MOCK_WEB_SERVER_LOG.setLevel(Level.WARNING);
+    MockWebServer webServer = new MockWebServer();
     KubernetesMockServer server =
         new KubernetesMockServer(
             new Context(Serialization.jsonMapper()),
-            new MockWebServer(),
+            webServer,
             new HashMap<>(),
-            new EmbeddedDispatcher(),
+            // MockWebServer.reset() only clears the requests it recorded and their count.
+            new EmbeddedDispatcher(webServer::reset),
             false);
     try {
       server.start(InetAddress.getByAddress(new byte[] {127, 0, 0, 1}), port);
@@ -153,6 +159,11 @@ public final class EmbeddedApiServer implements AutoCloseable {
   /** The port the server listens on. */
   public int port() {
     return server.getPort();
+  }
+
+  /** How many requests the mock web server holds on to, for tests: at most the one in flight. */
+  int recordedRequests() {
+    return server.getRequestCount();
   }
 
   /** Closes the client and stops the server. */

@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.fabric8.kubernetes.api.model.StatusBuilder;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
-import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.fabric8.mockwebserver.dsl.HttpMethod;
 import io.fabric8.mockwebserver.http.Buffer;
@@ -32,10 +31,11 @@ import org.slf4j.LoggerFactory;
  * fabric8's CRUD mock plus what kubectl needs of a real API server: {@code /version}, discovery,
  * scale subresources and server-side Tables for custom resources.
  *
- * <p>Storage, watches, {@code /status} and generation handling stay the CRUD mock's; see {@link
- * EmbeddedApiServer} for what they do and do not do.
+ * <p>Storage, watches, {@code /status} and generation handling stay the CRUD mock's, with indexed
+ * lookups ({@link IndexedCrudDispatcher}); see {@link EmbeddedApiServer} for what they do and do
+ * not do.
  */
-final class EmbeddedDispatcher extends KubernetesCrudDispatcher {
+final class EmbeddedDispatcher extends IndexedCrudDispatcher {
 
   private static final String VERSION_MAJOR = "1";
   private static final String VERSION_MINOR = "32";
@@ -50,14 +50,20 @@ final class EmbeddedDispatcher extends KubernetesCrudDispatcher {
   private static final Logger LOG = LoggerFactory.getLogger(EmbeddedDispatcher.class);
   private static final ObjectMapper MAPPER = Serialization.jsonMapper();
 
+  private final Runnable forgetRecordedRequests;
+
   /**
-   * Serializes writes, so that the read-modify-writes done here (merge patches, scale) see no other
-   * write in between.
+   * @param forgetRecordedRequests run before each request is answered: the mock web server keeps
+   *     every request it receives, body and all, for tests to take; a server that runs for days
+   *     must drop them
    */
-  private final Object writes = new Object();
+  EmbeddedDispatcher(Runnable forgetRecordedRequests) {
+    this.forgetRecordedRequests = forgetRecordedRequests;
+  }
 
   @Override
   public MockResponse dispatch(RecordedRequest request) {
+    forgetRecordedRequests.run();
     MockResponse response;
     try {
       response = dispatchOrFail(request);
@@ -83,11 +89,11 @@ final class EmbeddedDispatcher extends KubernetesCrudDispatcher {
     }
     Path path = Path.parse(request.getPath());
     if (request.method() == HttpMethod.GET) {
-      return route(request, path);
+      return readLocked(() -> route(request, path));
     }
-    synchronized (writes) {
-      return route(request, path);
-    }
+    // Exclusive, so that the read-modify-writes done here (merge patches, scale) see no other
+    // write in between.
+    return writeLocked(() -> route(request, path));
   }
 
   private MockResponse route(RecordedRequest request, Path path) {

@@ -146,6 +146,16 @@ class EmbeddedApiServerTest {
     assertThat(get("/openapi/v3").statusCode()).isEqualTo(404);
   }
 
+  @Test
+  void keepsNoRecordOfAnsweredRequests() {
+    server.installCrds();
+    for (int i = 0; i < 20; i++) {
+      client.configMaps().inNamespace("default").list();
+    }
+
+    assertThat(server.recordedRequests()).isLessThanOrEqualTo(1);
+  }
+
   private APIResource resource(String groupVersion, String name) {
     APIResourceList list = client.getApiResources(groupVersion);
     return list.getResources().stream()
