@@ -5,12 +5,16 @@ import io.fabric8.kubernetes.api.model.Namespaced;
 import io.fabric8.kubernetes.client.CustomResource;
 import io.fabric8.kubernetes.model.annotation.Categories;
 import io.fabric8.kubernetes.model.annotation.Group;
+import io.fabric8.kubernetes.model.annotation.Plural;
 import io.fabric8.kubernetes.model.annotation.ShortNames;
+import io.fabric8.kubernetes.model.annotation.Singular;
 import io.fabric8.kubernetes.model.annotation.Version;
 
 /** A machine to run commands in: a Docker container, a Proxmox VM or LXC, or a pod. */
 @Group(VeraTask.GROUP)
 @Version(VeraTask.VERSION)
+@Plural("computeresources")
+@Singular("computeresource")
 @ShortNames("vres")
 @Categories("vera")
 @AdditionalPrinterColumn(

@@ -5,7 +5,9 @@ import io.fabric8.kubernetes.api.model.Namespaced;
 import io.fabric8.kubernetes.client.CustomResource;
 import io.fabric8.kubernetes.model.annotation.Categories;
 import io.fabric8.kubernetes.model.annotation.Group;
+import io.fabric8.kubernetes.model.annotation.Plural;
 import io.fabric8.kubernetes.model.annotation.ShortNames;
+import io.fabric8.kubernetes.model.annotation.Singular;
 import io.fabric8.kubernetes.model.annotation.Version;
 
 /**
@@ -13,6 +15,8 @@ import io.fabric8.kubernetes.model.annotation.Version;
  */
 @Group(VeraTask.GROUP)
 @Version(VeraTask.VERSION)
+@Plural("providers")
+@Singular("provider")
 @ShortNames("vprov")
 @Categories("vera")
 @AdditionalPrinterColumn(

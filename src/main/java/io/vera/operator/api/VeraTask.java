@@ -5,12 +5,16 @@ import io.fabric8.kubernetes.api.model.Namespaced;
 import io.fabric8.kubernetes.client.CustomResource;
 import io.fabric8.kubernetes.model.annotation.Categories;
 import io.fabric8.kubernetes.model.annotation.Group;
+import io.fabric8.kubernetes.model.annotation.Plural;
 import io.fabric8.kubernetes.model.annotation.ShortNames;
+import io.fabric8.kubernetes.model.annotation.Singular;
 import io.fabric8.kubernetes.model.annotation.Version;
 
 /** One unit of work: a handler name, a JSON payload and a priority, run by a worker pool. */
 @Group(VeraTask.GROUP)
 @Version(VeraTask.VERSION)
+@Plural("veratasks")
+@Singular("veratask")
 @ShortNames("vtask")
 @Categories("vera")
 @AdditionalPrinterColumn(

@@ -5,12 +5,16 @@ import io.fabric8.kubernetes.api.model.Namespaced;
 import io.fabric8.kubernetes.client.CustomResource;
 import io.fabric8.kubernetes.model.annotation.Categories;
 import io.fabric8.kubernetes.model.annotation.Group;
+import io.fabric8.kubernetes.model.annotation.Plural;
 import io.fabric8.kubernetes.model.annotation.ShortNames;
+import io.fabric8.kubernetes.model.annotation.Singular;
 import io.fabric8.kubernetes.model.annotation.Version;
 
 /** Workers that run one task type: worker pods, or threads inside the operator. */
 @Group(VeraTask.GROUP)
 @Version(VeraTask.VERSION)
+@Plural("workerpools")
+@Singular("workerpool")
 @ShortNames("vpool")
 @Categories("vera")
 @AdditionalPrinterColumn(

@@ -41,6 +41,7 @@ import org.slf4j.LoggerFactory;
 public final class VeraOperator implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(VeraOperator.class);
   private static final Duration STATUS_FLUSH_TIMEOUT = Duration.ofSeconds(10);
+  private static final Duration STATUS_COALESCE_WINDOW = Duration.ofMillis(50);
 
   private final PrometheusMeterRegistry metrics =
       new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -60,7 +61,8 @@ public final class VeraOperator implements AutoCloseable {
     new JvmThreadMetrics().bindTo(metrics);
     new ProcessorMetrics().bindTo(metrics);
 
-    statusWriter = new TaskStatusWriter(client, settings.statusWriterThreads());
+    statusWriter =
+        new TaskStatusWriter(client, settings.statusWriterThreads(), STATUS_COALESCE_WINDOW);
     dispatcher =
         new TaskDispatcher(
             handlers,

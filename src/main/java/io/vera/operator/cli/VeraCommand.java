@@ -17,6 +17,8 @@ import picocli.CommandLine.Command;
     description = "Runs an AI assistant's background work on Kubernetes.",
     subcommands = {RunCommand.class, WorkerCommand.class, BenchCommand.class})
 public class VeraCommand implements Runnable {
+  private static final String COMMON_POOL_PARALLELISM =
+      "java.util.concurrent.ForkJoinPool.common.parallelism";
   private static final Set<String> TOP_LEVEL =
       Set.of("run", "worker", "bench", "help", "-h", "--help", "-V", "--version");
 
@@ -26,6 +28,13 @@ public class VeraCommand implements Runnable {
   }
 
   public static void main(String[] args) {
+    // With fewer than two cores' worth of parallelism, CompletableFuture's async steps (which the
+    // Kubernetes client uses for every call) start a new thread each; give the common pool room.
+    if (System.getProperty(COMMON_POOL_PARALLELISM) == null) {
+      System.setProperty(
+          COMMON_POOL_PARALLELISM,
+          Integer.toString(Math.max(4, Runtime.getRuntime().availableProcessors())));
+    }
     System.exit(execute(args));
   }
 

@@ -39,15 +39,25 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
   private final KubernetesClient client;
   private final ObjectMapper mapper = Serialization.jsonMapper();
   private final Map<TaskKey, WriteState> states = new ConcurrentHashMap<>();
-  private final LinkedBlockingQueue<TaskKey> queue = new LinkedBlockingQueue<>();
+
+  /** A task whose status should be written once {@code notBeforeNanos} has passed. */
+  private record Pending(TaskKey key, long notBeforeNanos) {}
+
+  private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
+  private final long coalesceNanos;
   private final ExecutorService writers;
   private final ScheduledExecutorService retries;
   private final AtomicInteger failuresInARow = new AtomicInteger();
   private volatile TaskDispatcher dispatcher;
   private volatile boolean closed;
 
-  public TaskStatusWriter(KubernetesClient client, int threads) {
+  /**
+   * @param coalesceWindow how long a change waits before it is written, so the further changes of a
+   *     short task (queued, running, finished) go out as one write
+   */
+  public TaskStatusWriter(KubernetesClient client, int threads, Duration coalesceWindow) {
     this.client = client;
+    this.coalesceNanos = coalesceWindow.toNanos();
     AtomicInteger n = new AtomicInteger();
     this.writers =
         Executors.newFixedThreadPool(
@@ -87,7 +97,7 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
           return state == WriteState.IN_FLIGHT ? WriteState.IN_FLIGHT_DIRTY : state;
         });
     if (enqueue[0]) {
-      queue.add(key);
+      queue.add(new Pending(key, System.nanoTime() + coalesceNanos));
     }
   }
 
@@ -98,28 +108,33 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
 
   private void drain() {
     while (!closed) {
-      TaskKey key;
+      Pending pending;
       try {
-        key = queue.poll(200, TimeUnit.MILLISECONDS);
+        pending = queue.poll(200, TimeUnit.MILLISECONDS);
+        if (pending == null) {
+          continue;
+        }
+        long wait = pending.notBeforeNanos() - System.nanoTime();
+        if (wait > 0) {
+          TimeUnit.NANOSECONDS.sleep(wait);
+        }
       } catch (InterruptedException e) {
         return;
       }
-      if (key == null) {
-        continue;
-      }
+      TaskKey key = pending.key();
       states.put(key, WriteState.IN_FLIGHT);
       if (!write(key)) {
         // Still marked in flight, so no other writer picks the task up before the retry.
         long delay = Math.min(30_000, 250L << Math.min(7, failuresInARow.get()));
         states.put(key, WriteState.QUEUED);
-        retries.schedule(() -> queue.add(key), delay, TimeUnit.MILLISECONDS);
+        retries.schedule(() -> queue.add(new Pending(key, 0)), delay, TimeUnit.MILLISECONDS);
         continue;
       }
       WriteState after =
           states.compute(
               key, (k, state) -> state == WriteState.IN_FLIGHT_DIRTY ? WriteState.QUEUED : null);
       if (after == WriteState.QUEUED) {
-        queue.add(key);
+        queue.add(new Pending(key, System.nanoTime() + coalesceNanos));
       }
     }
   }
