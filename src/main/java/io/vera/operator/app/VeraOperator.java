@@ -10,6 +10,7 @@ import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vera.operator.api.Provider;
 import io.vera.operator.api.VeraTask;
 import io.vera.operator.api.WorkerPool;
 import io.vera.operator.facade.FacadeServer;
@@ -19,6 +20,13 @@ import io.vera.operator.kube.EventRecorder;
 import io.vera.operator.pool.CpuSampler;
 import io.vera.operator.pool.LegacyPools;
 import io.vera.operator.pool.WorkerPoolReconciler;
+import io.vera.operator.provider.DefaultProviderClientFactory;
+import io.vera.operator.provider.LegacyProviders;
+import io.vera.operator.provider.ProviderGateway;
+import io.vera.operator.provider.ProviderReconciler;
+import io.vera.operator.provider.SecretCredentials;
+import io.vera.operator.provider.UsageLedger;
+import io.vera.operator.provider.pricing.PricingTable;
 import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskEventRecorder;
 import io.vera.operator.task.TaskKey;
@@ -116,13 +124,40 @@ public final class VeraOperator implements AutoCloseable {
           o.withItemStore(new DeletionAwareItemStore<WorkerPool>(poolReconciler::poolDeleted));
         });
 
+    UsageLedger usage = new UsageLedger(clock);
+    ProviderGateway gateway = new ProviderGateway(usage, metrics, clock);
+    ProviderReconciler providerReconciler =
+        new ProviderReconciler(
+            new DefaultProviderClientFactory(PricingTable.builtIn()),
+            new SecretCredentials(client),
+            gateway,
+            usage,
+            events,
+            clock);
+    operator.register(
+        providerReconciler,
+        (ControllerConfigurationOverrider<Provider> o) -> {
+          watch(o, settings);
+          o.withItemStore(
+              new DeletionAwareItemStore<Provider>(providerReconciler::providerDeleted));
+        });
+
     TaskService tasks =
         new TaskService(client, dispatcher, settings.namespace(), settings.restTaskTtlSeconds());
     LegacyPools pools = new LegacyPools(client, settings.namespace(), settings.legacyPoolRuntime());
     facade =
         new FacadeServer(
             new FacadeServer.Services(
-                tasks, dispatcher, pools, handlers, remoteWorkers, cpu, metrics));
+                tasks,
+                dispatcher,
+                pools,
+                handlers,
+                remoteWorkers,
+                cpu,
+                metrics,
+                new LegacyProviders(client, settings.namespace()),
+                gateway,
+                usage));
   }
 
   private static <R extends io.fabric8.kubernetes.api.model.HasMetadata> void watch(

@@ -8,6 +8,9 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vera.operator.handler.HandlerRegistry;
 import io.vera.operator.pool.CpuSampler;
 import io.vera.operator.pool.LegacyPools;
+import io.vera.operator.provider.LegacyProviders;
+import io.vera.operator.provider.ProviderGateway;
+import io.vera.operator.provider.UsageLedger;
 import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskService;
 import io.vera.operator.worker.RemoteWorkers;
@@ -37,7 +40,10 @@ public final class FacadeServer implements AutoCloseable {
       HandlerRegistry handlers,
       RemoteWorkers remoteWorkers,
       CpuSampler cpu,
-      PrometheusMeterRegistry metrics) {}
+      PrometheusMeterRegistry metrics,
+      LegacyProviders providers,
+      ProviderGateway gateway,
+      UsageLedger usage) {}
 
   private final Javalin app;
   private final UpdatesHub updates;
@@ -74,6 +80,7 @@ public final class FacadeServer implements AutoCloseable {
     registerErrorMapping();
     orchestrator.register(app);
     app.ws(OrchestratorRoutes.BASE + "/ws/updates", updates::configure);
+    new ExternalRoutes(services.providers(), services.gateway(), services.usage()).register(app);
     new WorkerLeaseRoutes(services.dispatcher(), services.remoteWorkers(), longPolls).register(app);
     app.get(
         OrchestratorRoutes.BASE + "/health",

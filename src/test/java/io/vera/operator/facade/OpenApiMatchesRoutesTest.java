@@ -8,12 +8,16 @@ import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vera.operator.api.WorkerPoolSpec;
 import io.vera.operator.handler.HandlerRegistry;
 import io.vera.operator.pool.CpuSampler;
 import io.vera.operator.pool.LegacyPools;
+import io.vera.operator.provider.LegacyProviders;
+import io.vera.operator.provider.ProviderGateway;
+import io.vera.operator.provider.UsageLedger;
 import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskService;
 import io.vera.operator.worker.RemoteWorkers;
@@ -72,7 +76,10 @@ class OpenApiMatchesRoutesTest {
                 handlers,
                 new RemoteWorkers(clock),
                 cpu,
-                new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)));
+                new PrometheusMeterRegistry(PrometheusConfig.DEFAULT),
+                new LegacyProviders(client, "default"),
+                new ProviderGateway(new UsageLedger(clock), new SimpleMeterRegistry(), clock),
+                new UsageLedger(clock)));
 
     registered = new TreeSet<>();
     for (String route : facade.routes()) {
