@@ -15,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.Optional;
+import okhttp3.MediaType;
 
 /**
  * Reading a {@link ProviderRequest} the same way in every compute client (defaults, refused input
@@ -23,6 +24,7 @@ import java.util.Optional;
 final class Calls {
   static final ObjectMapper JSON = new ObjectMapper();
   static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+  static final MediaType JSON_TYPE = MediaType.get("application/json");
 
   /** Used when a request carries no timeout; matches the Provider's default. */
   static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(60);
@@ -110,6 +112,22 @@ final class Calls {
       throw refused("params." + name + " must be a non-negative number");
     }
     return Optional.of(value.asDouble());
+  }
+
+  /**
+   * Refuses a credential okhttp would reject as a header value; okhttp's own error would quote the
+   * value.
+   */
+  static void checkHeaderValue(String value, String key) throws ProviderException {
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      if (c != '\t' && (c < 0x20 || c > 0x7e)) {
+        throw new ProviderException(
+            400,
+            "the credentials Secret's '" + key + "' has characters not allowed in an HTTP header",
+            false);
+      }
+    }
   }
 
   static ProviderException refused(String message) {
