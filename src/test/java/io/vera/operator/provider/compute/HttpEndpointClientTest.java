@@ -23,6 +23,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+/** Only configured endpoints are reachable, and their credentials never leave in messages. */
 class HttpEndpointClientTest {
   private static final String KEY = "sk-live-SECRET-0123456789";
   private static final Credentials CREDENTIALS =

@@ -27,6 +27,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+/**
+ * Lambda invocations are signed as AWS computes SigV4, priced only from billed duration, and fail
+ * or retry as Lambda means.
+ */
 class LambdaClientTest {
   private static final String ACCESS_KEY = "AKIDEXAMPLE";
   private static final String SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";

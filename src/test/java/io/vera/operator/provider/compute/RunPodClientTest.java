@@ -22,6 +22,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+/**
+ * RunPod jobs are polled to their end, priced from execution time, and cancelled when the caller
+ * stops waiting.
+ */
 class RunPodClientTest {
   private static final String KEY = "rp_SECRETKEY123";
 
@@ -378,5 +382,39 @@ class RunPodClientTest {
               assertThat(e.status()).isEqualTo(400);
               assertThat(e.getMessage()).doesNotContain("abc");
             });
+  }
+
+  @Test
+  void anInterruptWhilePollingCancelsTheJobAndKeepsTheInterruptFlag() throws Exception {
+    Transport interrupting =
+        new Transport(
+            TestCalls.HTTP,
+            time,
+            duration -> {
+              throw new InterruptedException();
+            },
+            Transport.DEFAULT_RETRY_BACKOFF,
+            Transport.DEFAULT_MAX_RESPONSE_BYTES);
+    RunPodClient interrupted =
+        new RunPodClient(config(), new Credentials(Map.of("apiKey", KEY)), interrupting);
+    server.enqueue(json200("{\"id\": \"j10\", \"status\": \"IN_QUEUE\"}"));
+    server.enqueue(json200("{\"id\": \"j10\", \"status\": \"CANCELLED\"}"));
+
+    try {
+      assertThatThrownBy(() -> interrupted.call(job("ep", "{}")))
+          .isInstanceOfSatisfying(
+              ProviderException.class,
+              e -> {
+                assertThat(e.status()).isEqualTo(503);
+                assertThat(e.getMessage())
+                    .isEqualTo("RunPod endpoint 'ep': interrupted; the job was cancelled");
+              });
+      assertThat(Thread.currentThread().isInterrupted()).isTrue();
+    } finally {
+      Thread.interrupted();
+    }
+    assertThat(requests())
+        .extracting(RecordedRequest::getRequestLine)
+        .containsExactly("POST /v2/ep/run HTTP/1.1", "POST /v2/ep/cancel/j10 HTTP/1.1");
   }
 }
