@@ -152,10 +152,10 @@ public final class RunPodClient extends ComputeClient {
     failUnlessSuccessful(what, submitted, key);
     JsonNode job = job(what, submitted);
     String jobId = job.path("id").asText("");
-    if (!ID.matcher(jobId).matches()) {
-      throw new ProviderException(502, what + " answered without a usable job id", false);
-    }
     if (!terminal(job)) {
+      if (!ID.matcher(jobId).matches()) {
+        throw new ProviderException(502, what + " answered without a usable job id", false);
+      }
       job = poll(what, client, endpointId, jobId, key, deadline, maxRetries);
     }
     return finish(what, jobId, job, rate, key, deadline);

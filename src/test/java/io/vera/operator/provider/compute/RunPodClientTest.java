@@ -189,6 +189,19 @@ class RunPodClientTest {
   }
 
   @Test
+  void aQueuedJobWithoutAnIdCannotBePolled() {
+    server.enqueue(json200("{\"status\": \"IN_QUEUE\"}"));
+
+    assertThatThrownBy(() -> client.call(job("ep", "{}")))
+        .isInstanceOfSatisfying(
+            ProviderException.class,
+            e ->
+                assertThat(e.getMessage())
+                    .isEqualTo("RunPod endpoint 'ep' answered without a usable job id"));
+    assertThat(server.getRequestCount()).isEqualTo(1);
+  }
+
+  @Test
   void runsyncStillRunningAfterItsWaitIsPolled() throws Exception {
     server.enqueue(json200("{\"id\": \"job-5\", \"status\": \"IN_PROGRESS\"}"));
     server.enqueue(json200("{\"id\": \"job-5\", \"status\": \"COMPLETED\", \"output\": [1, 2]}"));
