@@ -124,7 +124,7 @@ public final class OpenAiClient extends LlmClient {
     Double duration = body.path("duration").isNumber() ? body.path("duration").asDouble() : null;
     Double billedSeconds =
         "duration".equals(usage.path("type").asText()) && usage.path("seconds").isNumber()
-            ? usage.path("seconds").asDouble()
+            ? Double.valueOf(usage.path("seconds").asDouble())
             : duration;
     if (duration != null || billedSeconds != null) {
       output.put("duration", duration != null ? duration : billedSeconds);
