@@ -1,14 +1,20 @@
 package io.vera.operator.provider;
 
 import io.vera.operator.api.ProviderSpec;
+import io.vera.operator.provider.compute.HttpEndpointClient;
+import io.vera.operator.provider.compute.LambdaClient;
+import io.vera.operator.provider.compute.RunPodClient;
+import io.vera.operator.provider.compute.Transport;
 import io.vera.operator.provider.llm.AnthropicClient;
 import io.vera.operator.provider.llm.GeminiClient;
 import io.vera.operator.provider.llm.LlmConfig;
 import io.vera.operator.provider.llm.OpenAiClient;
 import io.vera.operator.provider.pricing.ModelPrice;
 import io.vera.operator.provider.pricing.PricingTable;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import okhttp3.OkHttpClient;
 
 /**
  * Builds the client of each Provider type from its spec: endpoint, default model and prices (the
@@ -16,6 +22,16 @@ import java.util.Optional;
  */
 public final class DefaultProviderClientFactory implements ProviderClientFactory {
   private final PricingTable basePricing;
+
+  /** One HTTP client for every compute provider; redirects are refused, never followed. */
+  private final Transport transport =
+      Transport.of(
+          new OkHttpClient.Builder()
+              .connectTimeout(Duration.ofSeconds(10))
+              .readTimeout(Duration.ZERO)
+              .followRedirects(false)
+              .followSslRedirects(false)
+              .build());
 
   /**
    * @param basePricing the built-in table, already layered with any operator-wide overrides
@@ -36,6 +52,35 @@ public final class DefaultProviderClientFactory implements ProviderClientFactory
               501, spec.type + " providers are not supported by this build yet", false);
       case Docker, Proxmox -> Optional.empty();
     };
+  }
+
+  private static LambdaClient.Config lambdaConfig(ProviderSpec spec) throws ProviderException {
+    try {
+      LambdaClient.Config config =
+          LambdaClient.Config.forRegion(spec.region == null ? "us-east-1" : spec.region);
+      return spec.endpoint == null ? config : config.withEndpoint(spec.endpoint);
+    } catch (IllegalArgumentException e) {
+      throw new ProviderException(422, "Lambda provider: " + e.getMessage(), false);
+    }
+  }
+
+  private static RunPodClient.Config runPodConfig(ProviderSpec spec) throws ProviderException {
+    try {
+      RunPodClient.Config config = RunPodClient.Config.defaults();
+      return spec.endpoint == null ? config : config.withBaseUrl(spec.endpoint);
+    } catch (IllegalArgumentException e) {
+      throw new ProviderException(422, "RunPod provider: " + e.getMessage(), false);
+    }
+  }
+
+  private ProviderClient httpClient(ProviderSpec spec, Credentials credentials)
+      throws ProviderException {
+    try {
+      return new HttpEndpointClient(
+          HttpEndpointClient.Endpoint.fromSpec(spec.http), null, credentials, transport);
+    } catch (IllegalArgumentException e) {
+      throw new ProviderException(422, "HTTP provider: " + e.getMessage(), false);
+    }
   }
 
   private LlmConfig llmConfig(ProviderSpec spec) throws ProviderException {
