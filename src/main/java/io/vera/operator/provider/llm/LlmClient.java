@@ -142,20 +142,17 @@ abstract class LlmClient implements ProviderClient {
   @Override
   public void probe() throws ProviderException {
     Request http = probeRequest();
-    config
-        .retry()
-        .run(
-            provider,
-            PROBE_TIMEOUT,
-            0,
-            deadline -> {
-              try (Response response = execute(http, deadline)) {
-                if (!response.isSuccessful()) {
-                  throw errors.fromResponse(response);
-                }
-                return null;
-              }
-            });
+    retrying(
+        PROBE_TIMEOUT,
+        0,
+        deadline -> {
+          try (Response response = execute(http, deadline)) {
+            if (!response.isSuccessful()) {
+              throw errors.fromResponse(response);
+            }
+            return null;
+          }
+        });
   }
 
   @Override
