@@ -117,7 +117,8 @@ abstract class LlmClient implements ProviderClient {
     long start = System.nanoTime();
     Answer answer =
         retrying(
-            request,
+            request.timeout(),
+            request.maxRetries(),
             deadline -> {
               try (Response response = execute(http, deadline)) {
                 return parseAnswer(readJson(response, deadline));
@@ -132,26 +133,26 @@ abstract class LlmClient implements ProviderClient {
     String model = modelOf(request);
     Request http = buildRequest(model, request, true);
     long start = System.nanoTime();
-    return retrying(request, deadline -> streamOnce(http, deadline, model, start, onChunk));
+    return retrying(
+        request.timeout(),
+        request.maxRetries(),
+        deadline -> streamOnce(http, deadline, model, start, onChunk));
   }
 
   @Override
   public void probe() throws ProviderException {
     Request http = probeRequest();
-    config
-        .retry()
-        .run(
-            provider,
-            PROBE_TIMEOUT,
-            0,
-            deadline -> {
-              try (Response response = execute(http, deadline)) {
-                if (!response.isSuccessful()) {
-                  throw errors.fromResponse(response);
-                }
-                return null;
-              }
-            });
+    retrying(
+        PROBE_TIMEOUT,
+        0,
+        deadline -> {
+          try (Response response = execute(http, deadline)) {
+            if (!response.isSuccessful()) {
+              throw errors.fromResponse(response);
+            }
+            return null;
+          }
+        });
   }
 
   @Override
@@ -169,11 +170,16 @@ abstract class LlmClient implements ProviderClient {
         : request.model().trim();
   }
 
-  /** Runs the attempts of {@code request} under its deadline and retry budget. */
-  <T> T retrying(ProviderRequest request, UpstreamRetry.Attempt<T> attempt)
+  /** Runs attempts under a call's deadline (null for the default) and retry budget. */
+  <T> T retrying(Duration timeout, int maxRetries, UpstreamRetry.Attempt<T> attempt)
       throws ProviderException {
-    Duration timeout = request.timeout() != null ? request.timeout() : DEFAULT_TIMEOUT;
-    return config.retry().run(provider, timeout, Math.max(0, request.maxRetries()), attempt);
+    return config
+        .retry()
+        .run(
+            provider,
+            timeout != null ? timeout : DEFAULT_TIMEOUT,
+            Math.max(0, maxRetries),
+            attempt);
   }
 
   /** Sends {@code http} with the time left as the whole exchange's timeout. */

@@ -104,17 +104,14 @@ public final class OpenAiClient extends LlmClient {
     Request http = authorized(url("audio/transcriptions")).post(form.build()).build();
     long start = System.nanoTime();
     JsonNode body =
-        config
-            .retry()
-            .run(
-                provider,
-                request.timeout() != null ? request.timeout() : DEFAULT_TIMEOUT,
-                Math.max(0, request.maxRetries()),
-                deadline -> {
-                  try (Response response = execute(http, deadline)) {
-                    return readJson(response, deadline);
-                  }
-                });
+        retrying(
+            request.timeout(),
+            request.maxRetries(),
+            deadline -> {
+              try (Response response = execute(http, deadline)) {
+                return readJson(response, deadline);
+              }
+            });
     ObjectNode output = JSON.createObjectNode();
     output.put("text", body.path("text").asText(""));
     if (body.path("language").isTextual()) {

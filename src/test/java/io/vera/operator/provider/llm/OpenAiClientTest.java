@@ -216,6 +216,29 @@ class OpenAiClientTest {
   }
 
   @Test
+  void aConsumerThatGivesUpClosesTheStreamAndGetsWhatWasReceived() throws Exception {
+    String chunk =
+        "{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\","
+            + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%s\"},\"finish_reason\":null}]}";
+    server.enqueue(
+        sse(dataEvents(chunk.formatted("one"), chunk.formatted("two"), "[DONE]")).build());
+    List<String> chunks = new ArrayList<>();
+
+    ProviderResult result =
+        client().stream(
+            request("gpt-4o", "{}", 3),
+            text -> {
+              chunks.add(text);
+              throw new IllegalStateException("client went away");
+            });
+
+    assertThat(chunks).containsExactly("one");
+    assertThat(result.output().asText()).isEqualTo("one");
+    assertThat(result.complete()).isFalse();
+    assertThat(server.getRequestCount()).isEqualTo(1);
+  }
+
+  @Test
   void anErrorInsideA200StreamAfterOutputEndsItIncomplete() throws Exception {
     server.enqueue(
         sse(dataEvents(
