@@ -33,6 +33,7 @@ import io.vera.operator.task.TaskKey;
 import io.vera.operator.task.TaskMetrics;
 import io.vera.operator.task.TaskService;
 import io.vera.operator.task.TaskStatusWriter;
+import io.vera.operator.task.TaskTtlCleaner;
 import io.vera.operator.task.VeraTaskReconciler;
 import io.vera.operator.worker.EmbeddedWorkers;
 import io.vera.operator.worker.RemoteWorkers;
@@ -58,6 +59,7 @@ public final class VeraOperator implements AutoCloseable {
   private final CpuSampler cpu = new CpuSampler();
   private final EventRecorder events;
   private final EmbeddedWorkers embeddedWorkers;
+  private final TaskTtlCleaner ttlCleaner;
   private final Operator operator;
   private final FacadeServer facade;
 
@@ -92,13 +94,13 @@ public final class VeraOperator implements AutoCloseable {
                     .withUseSSAToPatchPrimaryResource(false)
                     .withSSABasedCreateUpdateMatchForDependentResources(false)
                     .withMetrics(MicrometerMetrics.withoutPerResourceMetrics(metrics)));
-    VeraTaskReconciler taskReconciler = new VeraTaskReconciler(dispatcher, client, clock);
+    ttlCleaner = new TaskTtlCleaner(client, clock);
+    dispatcher.addListener(ttlCleaner);
+    VeraTaskReconciler taskReconciler = new VeraTaskReconciler(dispatcher, ttlCleaner);
     operator.register(
         taskReconciler,
         (ControllerConfigurationOverrider<VeraTask> o) -> {
           watch(o, settings);
-          // Status changes must reach the reconciler too: finishing starts the TTL clock.
-          o.withGenerationAware(false);
           o.withItemStore(
               new DeletionAwareItemStore<VeraTask>(
                   t ->
@@ -194,6 +196,7 @@ public final class VeraOperator implements AutoCloseable {
     closeQuietly(this::flushStatus);
     closeQuietly(statusWriter::close);
     closeQuietly(events::close);
+    closeQuietly(ttlCleaner::close);
     closeQuietly(cpu::close);
   }
 

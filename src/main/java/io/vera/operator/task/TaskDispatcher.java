@@ -133,6 +133,7 @@ public final class TaskDispatcher implements AutoCloseable {
     lock.lock();
     try {
       PoolQueue pool = pools.get(key);
+      boolean takesNewTasks = pool == null || pool.settings.taskType() != poolSettings.taskType();
       if (pool == null) {
         pool = new PoolQueue(key, poolSettings);
         pool.succeeded = succeededBaseline;
@@ -141,10 +142,14 @@ public final class TaskDispatcher implements AutoCloseable {
       } else {
         pool.settings = poolSettings;
       }
-      for (TaskEntry entry : tasks.values()) {
-        if (entry.phase == TaskPhase.Pending && resolvePool(entry) != null) {
-          enqueue(entry);
-          changed.add(entry);
+      // Only a new pool, or one that changed its task type, can be the pool a waiting task lacks;
+      // the periodic resync of an unchanged pool must not scan every task.
+      if (takesNewTasks) {
+        for (TaskEntry entry : tasks.values()) {
+          if (entry.phase == TaskPhase.Pending && resolvePool(entry) != null) {
+            enqueue(entry);
+            changed.add(entry);
+          }
         }
       }
       pool.available.signalAll();

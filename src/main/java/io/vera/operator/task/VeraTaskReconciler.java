@@ -1,53 +1,40 @@
 package io.vera.operator.task;
 
-import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.vera.operator.api.VeraTask;
-import java.time.Clock;
-import java.time.Duration;
-import java.time.Instant;
-import java.util.Optional;
 
 /**
- * Hands every VeraTask to the {@link TaskDispatcher} (which queues, restores or cancels it) and
- * deletes finished tasks once their ttlSecondsAfterFinished has passed. Status is written by the
- * {@link TaskStatusWriter}, not here, so reconciling never races with the workers.
+ * Hands every VeraTask to the {@link TaskDispatcher}, which queues, restores or cancels it, on
+ * creation and on every spec change. Status is written by the {@link TaskStatusWriter}, not here,
+ * so reconciling never races with the workers, and those writes do not wake this reconciler.
  */
 @ControllerConfiguration(name = VeraTaskReconciler.NAME)
 public class VeraTaskReconciler implements Reconciler<VeraTask> {
   public static final String NAME = "veratask";
 
   private final TaskDispatcher dispatcher;
-  private final KubernetesClient client;
-  private final Clock clock;
+  private final TaskTtlCleaner ttl;
 
-  public VeraTaskReconciler(TaskDispatcher dispatcher, KubernetesClient client, Clock clock) {
+  public VeraTaskReconciler(TaskDispatcher dispatcher, TaskTtlCleaner ttl) {
     this.dispatcher = dispatcher;
-    this.client = client;
-    this.clock = clock;
+    this.ttl = ttl;
   }
 
   @Override
   public UpdateControl<VeraTask> reconcile(VeraTask task, Context<VeraTask> context) {
+    boolean known = dispatcher.get(key(task)).isPresent();
     dispatcher.track(task);
-    TaskKey key = new TaskKey(task.getMetadata().getNamespace(), task.getMetadata().getName());
-    Optional<TaskSnapshot> snapshot = dispatcher.get(key);
-    if (snapshot.isEmpty() || !snapshot.get().phase().isFinished()) {
-      return UpdateControl.noUpdate();
+    if (!known) {
+      // First sight of a task that finished before this process started: its TTL still applies.
+      dispatcher.get(key(task)).filter(t -> t.phase().isFinished()).ifPresent(ttl::schedule);
     }
-    Integer ttl = snapshot.get().ttlSecondsAfterFinished();
-    Instant completed = snapshot.get().completedAt();
-    if (ttl == null || completed == null) {
-      return UpdateControl.noUpdate();
-    }
-    Duration remaining = Duration.between(clock.instant(), completed.plusSeconds(ttl));
-    if (!remaining.isNegative() && !remaining.isZero()) {
-      return UpdateControl.<VeraTask>noUpdate().rescheduleAfter(remaining.plusMillis(50));
-    }
-    client.resource(task).delete();
     return UpdateControl.noUpdate();
+  }
+
+  private static TaskKey key(VeraTask task) {
+    return new TaskKey(task.getMetadata().getNamespace(), task.getMetadata().getName());
   }
 }
