@@ -56,17 +56,13 @@ import java.util.logging.Logger;
  * validate against the schema, serves no OpenAPI documents, streams no watches over plain HTTP
  * (fabric8's WebSocket watches work), and rejects protobuf bodies, strategic merge patches and
  * server-side apply with 415.
+ *
+ * <p>So kubectl {@code apply}, {@code create -f} and {@code replace} need {@code --validate=false};
+ * {@code get} (categories, printer columns), {@code describe}, {@code scale}, {@code label}, {@code
+ * annotate}, {@code edit}, {@code patch --type=merge|json} and {@code delete} need no flags; {@code
+ * get --watch}, {@code explain} and the generators that send protobuf do not work.
  */
 public final class EmbeddedApiServer implements AutoCloseable {
-
-  /** The kubectl flags embedded mode needs, and what kubectl cannot do against it. */
-  public static final String KUBECTL_FLAGS_NOTE =
-      "kubectl apply, create -f and replace need --validate=false: there are no OpenAPI documents"
-          + " (/openapi/v2 and /openapi/v3 answer 404), so kubectl can neither validate nor learn"
-          + " that the server would. get (categories, printer columns), describe, scale, label,"
-          + " annotate, edit, patch --type=merge|json and delete need no flags. Not supported:"
-          + " get --watch, explain, the generators that send protobuf (create configmap, secret,"
-          + " namespace, deployment) and strategic merge patches of built-in kinds.";
 
   private static final List<Class<? extends HasMetadata>> CUSTOM_RESOURCES =
       List.of(VeraTask.class, WorkerPool.class, ComputeResource.class, Provider.class);
