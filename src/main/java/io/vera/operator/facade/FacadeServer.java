@@ -76,6 +76,7 @@ public final class FacadeServer implements AutoCloseable {
               config.http.asyncTimeout = 0L;
               config.jsonMapper(new JavalinJackson(JsonBody.MAPPER, false));
               config.useVirtualThreads = false;
+              config.jetty.modifyServer(server -> server.setErrorHandler(new JsonErrorHandler()));
             });
     registerErrorMapping();
     orchestrator.register(app);

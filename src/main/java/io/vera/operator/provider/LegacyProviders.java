@@ -11,6 +11,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Pattern;
 
 /**
  * The legacy external API's providers (openai, anthropic, google, aws_lambda, runpod,
@@ -49,6 +50,11 @@ public final class LegacyProviders {
     }
   }
 
+  /** A Kubernetes object name (DNS-1123 subdomain); anything else cannot name a Provider. */
+  private static final Pattern RESOURCE_NAME =
+      Pattern.compile(
+          "^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
+
   private final KubernetesClient client;
   private final String namespace;
 
@@ -69,6 +75,9 @@ public final class LegacyProviders {
   /** The Provider a legacy or resource name refers to, in the operator's namespace. */
   public Optional<Provider> find(String name) {
     String resourceName = Legacy.byName(name).map(l -> l.resourceName).orElse(name);
+    if (!RESOURCE_NAME.matcher(resourceName).matches()) {
+      return Optional.empty();
+    }
     return Optional.ofNullable(
         client.resources(Provider.class).inNamespace(namespace).withName(resourceName).get());
   }

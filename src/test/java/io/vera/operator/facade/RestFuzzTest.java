@@ -1,0 +1,328 @@
+package io.vera.operator.facade;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.vera.operator.app.OperatorHarness;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * Sends 10,000 malformed or hostile requests, spread over every REST route, and requires that none
+ * is answered with a 5xx, that every refusal is {@code {"detail": ...}}, and that the operator
+ * still works afterwards. The seed is fixed so a failure can be replayed.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class RestFuzzTest {
+  private static final int REQUESTS = 10_000;
+  private static final long SEED = 20261127L;
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** Routes with a placeholder {id} for path parameters. */
+  private static final List<String[]> ROUTES =
+      List.of(
+          new String[] {"POST", "/orchestrator/initialize"},
+          new String[] {"POST", "/orchestrator/start"},
+          new String[] {"POST", "/orchestrator/stop"},
+          new String[] {"GET", "/orchestrator/status"},
+          new String[] {"POST", "/orchestrator/workers/scale"},
+          new String[] {"GET", "/orchestrator/workers/pools"},
+          new String[] {"POST", "/orchestrator/tasks/submit"},
+          new String[] {"GET", "/orchestrator/tasks/result/{id}"},
+          new String[] {"GET", "/orchestrator/tasks/{id}/status"},
+          new String[] {"POST", "/orchestrator/tasks/{id}/cancel"},
+          new String[] {"POST", "/orchestrator/tasks/{id}/retry"},
+          new String[] {"GET", "/orchestrator/tasks/registry"},
+          new String[] {"GET", "/orchestrator/tasks/history"},
+          new String[] {"POST", "/orchestrator/tasks/history/query"},
+          new String[] {"GET", "/orchestrator/tasks/active"},
+          new String[] {"GET", "/orchestrator/tasks/queue/detailed"},
+          new String[] {"GET", "/orchestrator/system/metrics"},
+          new String[] {"GET", "/orchestrator/health"},
+          new String[] {"POST", "/orchestrator/external/initialize"},
+          new String[] {"POST", "/orchestrator/external/execute"},
+          new String[] {"POST", "/orchestrator/external/execute/stream"},
+          new String[] {"POST", "/orchestrator/external/llm/complete"},
+          new String[] {"GET", "/orchestrator/external/providers"},
+          new String[] {"GET", "/orchestrator/external/providers/{id}/status"},
+          new String[] {"GET", "/orchestrator/external/stats/{id}"},
+          new String[] {"POST", "/internal/v1/namespaces/{id}/pools/{id}/lease"},
+          new String[] {"POST", "/internal/v1/leases/{id}/renew"},
+          new String[] {"POST", "/internal/v1/leases/{id}/complete"},
+          new String[] {"POST", "/internal/v1/leases/{id}/fail"});
+
+  private static final List<String> HOSTILE_IDS =
+      List.of(
+          "..%2F..%2Fetc%2Fpasswd",
+          "%00",
+          "a%20b",
+          "A".repeat(300),
+          "-1",
+          "%E2%80%AE",
+          "%FF%FE",
+          "null",
+          "%7B%7D",
+          "task;rm%20-rf",
+          "UPPER",
+          "9999999999999999999999");
+
+  private static final List<String> FIELDS =
+      List.of(
+          "name",
+          "payload",
+          "priority",
+          "context",
+          "description",
+          "task_type",
+          "timeout",
+          "max_retries",
+          "pool",
+          "num_workers",
+          "llm_workers",
+          "tool_workers",
+          "cpu_threshold",
+          "status",
+          "task_name",
+          "start_time",
+          "end_time",
+          "limit",
+          "provider",
+          "prompt",
+          "model",
+          "stream",
+          "args",
+          "kwargs",
+          "extra_params",
+          "openai",
+          "aws_lambda",
+          "http_endpoint",
+          "worker_id",
+          "handlers",
+          "wait_seconds",
+          "cpu_percent",
+          "result",
+          "type",
+          "message",
+          "retryable");
+
+  private OperatorHarness harness;
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  @BeforeAll
+  void start() {
+    harness = new OperatorHarness();
+    harness.post("/orchestrator/initialize", "{\"cpu_threshold\": 100}");
+  }
+
+  @AfterAll
+  void stop() {
+    harness.close();
+  }
+
+  @Test
+  void tenThousandHostileRequestsGetNoServerErrorAndEveryRefusalSaysWhy() throws Exception {
+    Random random = new Random(SEED);
+    Map<String, Integer> statuses = new LinkedHashMap<>();
+    List<String> failures = new ArrayList<>();
+    for (int i = 0; i < REQUESTS; i++) {
+      String[] route = ROUTES.get(random.nextInt(ROUTES.size()));
+      String path = route[1];
+      while (path.contains("{id}")) {
+        path = path.replaceFirst("\\{id}", HOSTILE_IDS.get(random.nextInt(HOSTILE_IDS.size())));
+      }
+      path += query(random);
+      byte[] body = body(random);
+      HttpRequest request =
+          HttpRequest.newBuilder(URI.create(harness.baseUrl() + path))
+              .timeout(Duration.ofSeconds(30))
+              .header("Content-Type", random.nextInt(10) == 0 ? "text/plain" : "application/json")
+              .method(
+                  route[0],
+                  route[0].equals("GET")
+                      ? HttpRequest.BodyPublishers.noBody()
+                      : HttpRequest.BodyPublishers.ofByteArray(body))
+              .build();
+      HttpResponse<String> response;
+      try {
+        response = http.send(request, HttpResponse.BodyHandlers.ofString());
+      } catch (java.io.IOException e) {
+        // Jetty may refuse a bad request line at once and close while a body over the 1 MiB limit
+        // is still being sent; the client then never reads the refusal. Anything else must answer.
+        if (body.length <= FacadeServer.MAX_REQUEST_BYTES) {
+          failures.add(
+              "no answer ("
+                  + e.getMessage()
+                  + "): "
+                  + route[0]
+                  + " "
+                  + path
+                  + " <- "
+                  + preview(body));
+        }
+        continue;
+      }
+      int status = response.statusCode();
+      statuses.merge(route[0] + " " + route[1] + " " + status, 1, Integer::sum);
+      if (status >= 500) {
+        failures.add(
+            status
+                + " "
+                + route[0]
+                + " "
+                + path
+                + " <- "
+                + preview(body)
+                + " -> "
+                + response.body());
+      } else if (status >= 400 && !hasDetail(response.body())) {
+        failures.add(
+            "no detail: " + status + " " + route[0] + " " + path + " -> " + response.body());
+      }
+    }
+    assertThat(failures).as("answers that break the rules (of %d)", REQUESTS).isEmpty();
+    assertThat(statuses.keySet().stream().filter(k -> k.matches(".* 4\\d\\d$")).count())
+        .as("the fuzzer reached refusals on many routes")
+        .isGreaterThan(20);
+
+    HttpResponse<String> health =
+        http.send(
+            HttpRequest.newBuilder(URI.create(harness.baseUrl() + "/orchestrator/health")).build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(health.statusCode()).isEqualTo(200);
+    // The fuzzer may legitimately have stopped or shrunk the pools; set them up again first.
+    assertThat(harness.post("/orchestrator/initialize", "{\"cpu_threshold\": 100}").status())
+        .isEqualTo(200);
+    assertThat(harness.post("/orchestrator/start", null).status()).isEqualTo(200);
+    String id =
+        harness
+            .post(
+                "/orchestrator/tasks/submit",
+                "{\"name\": \"compute.sum\", \"payload\": {\"a\": 1, \"b\": 2}}")
+            .json()
+            .get("task_id")
+            .asText();
+    assertThat(
+            harness
+                .get("/orchestrator/tasks/result/" + id + "?timeout=10")
+                .json()
+                .get("result")
+                .asInt())
+        .isEqualTo(3);
+  }
+
+  private static boolean hasDetail(String body) {
+    try {
+      JsonNode json = JSON.readTree(body);
+      return json != null
+          && json.path("detail").isTextual()
+          && !json.path("detail").asText().isBlank();
+    } catch (Exception e) {
+      return false;
+    }
+  }
+
+  private static String query(Random random) {
+    return switch (random.nextInt(8)) {
+      case 0 ->
+          "?timeout="
+              + List.of("-5", "abc", "1e309", "NaN", "999999", "0.01").get(random.nextInt(6));
+      case 1 ->
+          "?limit="
+              + List.of("0", "-1", "x", "1001", "99999999999").get(random.nextInt(5))
+              + "&offset=-3";
+      case 2 ->
+          "?provider=nope&prompt="
+              + "p".repeat(random.nextInt(50))
+              + "&temperature="
+              + List.of("3", "-1", "x").get(random.nextInt(3));
+      case 3 -> "?stream=maybe&max_tokens=0";
+      default -> "";
+    };
+  }
+
+  private byte[] body(Random random) {
+    return switch (random.nextInt(12)) {
+      case 0 -> new byte[0];
+      case 1 -> "{".getBytes(StandardCharsets.UTF_8);
+      case 2 -> "[1,2,3]".getBytes(StandardCharsets.UTF_8);
+      case 3 -> ("[".repeat(2000) + "]".repeat(2000)).getBytes(StandardCharsets.UTF_8);
+      case 4 -> new byte[] {'{', '"', 'n', '"', ':', '"', (byte) 0xC3, (byte) 0x28, '"', '}'};
+      case 5 -> ("{\"name\": \"" + "x".repeat(1_100_000) + "\"}").getBytes(StandardCharsets.UTF_8);
+      case 6 -> "null".getBytes(StandardCharsets.UTF_8);
+      case 7 -> "\"just a string\"".getBytes(StandardCharsets.UTF_8);
+      default -> randomObject(random).getBytes(StandardCharsets.UTF_8);
+    };
+  }
+
+  private String randomObject(Random random) {
+    StringBuilder json = new StringBuilder("{");
+    int fields = 1 + random.nextInt(5);
+    for (int i = 0; i < fields; i++) {
+      if (i > 0) {
+        json.append(',');
+      }
+      json.append('"')
+          .append(FIELDS.get(random.nextInt(FIELDS.size())))
+          .append("\":")
+          .append(randomValue(random, 0));
+    }
+    return json.append('}').toString();
+  }
+
+  private String randomValue(Random random, int depth) {
+    return switch (random.nextInt(depth > 2 ? 9 : 12)) {
+      case 0 -> "null";
+      case 1 -> "true";
+      case 2 -> Long.toString(random.nextLong());
+      case 3 -> "-1";
+      case 4 -> "1e308";
+      case 5 -> "0.5";
+      case 6 ->
+          "\""
+              + List.of(
+                      "",
+                      "LLM",
+                      "llm",
+                      "critical",
+                      "urgent",
+                      "compute.sum",
+                      "../../x",
+                      "\\u0000",
+                      "sleep",
+                      "echo",
+                      "completed",
+                      "QUANTUM")
+                  .get(random.nextInt(12))
+              + "\"";
+      case 7 -> "\"" + "y".repeat(random.nextInt(3000)) + "\"";
+      case 8 -> "99999999999999999999999999";
+      case 9 -> "[" + randomValue(random, depth + 1) + "," + randomValue(random, depth + 1) + "]";
+      default ->
+          "{\""
+              + FIELDS.get(random.nextInt(FIELDS.size()))
+              + "\":"
+              + randomValue(random, depth + 1)
+              + "}";
+    };
+  }
+
+  private static String preview(byte[] body) {
+    String text = new String(body, StandardCharsets.UTF_8);
+    return text.length() > 120 ? text.substring(0, 120) + "…" : text;
+  }
+}
