@@ -2,7 +2,10 @@ package io.vera.operator.app;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.vera.operator.api.TaskType;
+import io.vera.operator.api.WorkerPool;
 import io.vera.operator.api.WorkerPoolSpec;
 import io.vera.operator.embedded.EmbeddedApiServer;
 import java.io.IOException;
@@ -13,6 +16,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Set;
+import org.awaitility.Awaitility;
 
 /**
  * The whole operator in-process against the embedded API server (as {@code run --embedded} uses),
@@ -58,6 +62,22 @@ public final class OperatorHarness implements AutoCloseable {
   public void restartOperator() {
     operator.close();
     operator = new VeraOperator(client, settings).start(settings);
+  }
+
+  /** Creates an Embedded pool and waits until the REST API lists it. */
+  public void createEmbeddedPool(String name, TaskType type, int replicas, boolean suspended) {
+    WorkerPool pool = new WorkerPool();
+    pool.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(NAMESPACE).build());
+    WorkerPoolSpec spec = new WorkerPoolSpec();
+    spec.taskType = type;
+    spec.replicas = replicas;
+    spec.runtime = WorkerPoolSpec.Runtime.Embedded;
+    spec.suspend = suspended;
+    pool.setSpec(spec);
+    client.resource(pool).create();
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> get("/orchestrator/workers/pools").text().contains(name));
   }
 
   public KubernetesClient client() {

@@ -4,14 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.vera.operator.api.TaskPhase;
 import io.vera.operator.api.TaskType;
 import io.vera.operator.api.VeraTask;
 import io.vera.operator.api.WorkerPool;
-import io.vera.operator.api.WorkerPoolSpec;
 import io.vera.operator.task.PoolKey;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -30,7 +28,7 @@ class OperatorRestartTest {
 
   @Test
   void queuedAndRunningTasksSurviveARestart() {
-    createPool("restart-pool", false);
+    harness.createEmbeddedPool("restart-pool", TaskType.GENERAL, 1, false);
     String running = submit("sleep", "{\"seconds\": 2}");
     await().atMost(Duration.ofSeconds(10)).until(() -> phase(running) == TaskPhase.Running);
     suspend(true);
@@ -100,21 +98,5 @@ class OperatorRestartTest {
         .inNamespace(OperatorHarness.NAMESPACE)
         .withName("restart-pool")
         .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"suspend\":" + suspended + "}}");
-  }
-
-  private void createPool(String name, boolean suspended) {
-    WorkerPool pool = new WorkerPool();
-    pool.setMetadata(
-        new ObjectMetaBuilder().withName(name).withNamespace(OperatorHarness.NAMESPACE).build());
-    WorkerPoolSpec spec = new WorkerPoolSpec();
-    spec.taskType = TaskType.GENERAL;
-    spec.replicas = 1;
-    spec.runtime = WorkerPoolSpec.Runtime.Embedded;
-    spec.suspend = suspended;
-    pool.setSpec(spec);
-    harness.client().resource(pool).create();
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .until(() -> harness.get("/orchestrator/workers/pools").text().contains(name));
   }
 }

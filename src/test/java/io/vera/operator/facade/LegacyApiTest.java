@@ -12,7 +12,6 @@ import io.vera.operator.api.TaskType;
 import io.vera.operator.api.VeraTask;
 import io.vera.operator.api.VeraTaskSpec;
 import io.vera.operator.api.WorkerPool;
-import io.vera.operator.api.WorkerPoolSpec;
 import io.vera.operator.app.OperatorHarness;
 import io.vera.operator.app.OperatorHarness.Response;
 import java.net.URI;
@@ -277,7 +276,7 @@ class LegacyApiTest {
 
   @Test
   void tasksRunInPriorityOrderThenSubmissionOrder() {
-    createPool("z-ordering", TaskType.GENERAL, 1, true);
+    harness.createEmbeddedPool("z-ordering", TaskType.GENERAL, 1, true);
     List<String> priorities = List.of("low", "normal", "background", "critical", "normal", "high");
     List<String> ids = new ArrayList<>();
     for (String priority : priorities) {
@@ -506,21 +505,5 @@ class LegacyApiTest {
         .atMost(Duration.ofSeconds(5))
         .until(() -> messages.stream().anyMatch(m -> m.startsWith("{\"type\":\"status_update\"")));
     socket.sendClose(WebSocket.NORMAL_CLOSURE, "bye").get();
-  }
-
-  private void createPool(String name, TaskType type, int replicas, boolean suspended) {
-    WorkerPool pool = new WorkerPool();
-    pool.setMetadata(
-        new ObjectMetaBuilder().withName(name).withNamespace(OperatorHarness.NAMESPACE).build());
-    WorkerPoolSpec spec = new WorkerPoolSpec();
-    spec.taskType = type;
-    spec.replicas = replicas;
-    spec.runtime = WorkerPoolSpec.Runtime.Embedded;
-    spec.suspend = suspended;
-    pool.setSpec(spec);
-    harness.client().resource(pool).create();
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .until(() -> harness.get("/orchestrator/workers/pools").text().contains(name));
   }
 }
