@@ -86,7 +86,7 @@ public final class TaskStatusMapper {
         .build();
   }
 
-  static String time(Instant instant) {
+  private static String time(Instant instant) {
     return instant == null ? null : instant.toString();
   }
 }
