@@ -2,6 +2,7 @@ package io.vera.operator.app;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.vera.operator.api.TaskType;
@@ -15,6 +16,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.List;
 import java.util.Set;
 import org.awaitility.Awaitility;
 
@@ -78,6 +80,11 @@ public final class OperatorHarness implements AutoCloseable {
     Awaitility.await()
         .atMost(Duration.ofSeconds(10))
         .until(() -> get("/orchestrator/workers/pools").text().contains(name));
+  }
+
+  /** The Kubernetes Events recorded in the test namespace so far. */
+  public List<Event> events() {
+    return client.v1().events().inNamespace(NAMESPACE).list().getItems();
   }
 
   public KubernetesClient client() {

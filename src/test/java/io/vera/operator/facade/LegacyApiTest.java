@@ -187,14 +187,7 @@ class LegacyApiTest {
         .atMost(Duration.ofSeconds(5))
         .untilAsserted(
             () ->
-                assertThat(
-                        harness
-                            .client()
-                            .v1()
-                            .events()
-                            .inNamespace(OperatorHarness.NAMESPACE)
-                            .list()
-                            .getItems())
+                assertThat(harness.events())
                     .anySatisfy(
                         e -> {
                           assertThat(e.getInvolvedObject().getName()).isEqualTo(id);

@@ -152,14 +152,7 @@ class PodsRuntimeTest {
         .atMost(Duration.ofSeconds(10))
         .untilAsserted(
             () ->
-                assertThat(
-                        harness
-                            .client()
-                            .v1()
-                            .events()
-                            .inNamespace(OperatorHarness.NAMESPACE)
-                            .list()
-                            .getItems())
+                assertThat(harness.events())
                     .anySatisfy(
                         e -> {
                           assertThat(e.getInvolvedObject().getName()).isEqualTo("models");
