@@ -20,7 +20,21 @@ public class ComputeResourceStatus {
 
   public Phase phase;
   public String resourceId;
+
+  /** The host's own id: Docker container id, {@code <node>/<vmid>}, pod name. */
+  public String machineId;
+
   public String address;
+
+  /** What the machine was given, read back from the host. */
+  public ProviderStatus.Capacity capacity;
+
+  /** When the machine was first seen running. */
+  public String readyTime;
+
+  /** Number of times the machine was lost behind the operator's back and recreated. */
+  public Integer recreations;
+
   public String currentTask;
   public Long totalTasks;
   public String lastUsedTime;

@@ -10,6 +10,10 @@ import java.util.List;
 public class ProviderStatus {
   public String lastProbeTime;
   public UsageTotals usage;
+
+  /** For Docker and Proxmox providers: what the host offers, from the last probe. */
+  public HostStatus host;
+
   public Long observedGeneration;
   public List<Condition> conditions = new ArrayList<>();
 
@@ -30,5 +34,35 @@ public class ProviderStatus {
 
     /** Spend so far in {@link #month}, checked against the monthly budget. */
     public Double monthCostUsd;
+  }
+
+  /** A Docker engine's or Proxmox cluster's version and capacity. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class HostStatus {
+    public String version;
+    public Capacity capacity;
+
+    /** Machines of this provider that ComputeResources hold now. */
+    public Integer resources;
+
+    public List<Node> nodes;
+  }
+
+  /** A cluster node with its total and free capacity. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class Node {
+    public String name;
+    public Boolean online;
+    public Capacity total;
+    public Capacity free;
+  }
+
+  /** CPUs, memory, disk and GPUs. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class Capacity {
+    public Double cpuCores;
+    public Long memoryMb;
+    public Long diskGb;
+    public Integer gpuCount;
   }
 }

@@ -1,0 +1,50 @@
+package io.vera.operator.compute;
+
+import io.vera.operator.api.ComputeResource;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * One place machines run: a Docker engine, a Proxmox cluster or a Kubernetes namespace. The
+ * ComputeResource reconciler, the exec path and the legacy infrastructure API speak to every kind
+ * of machine through this interface only, so adding a kind means adding one implementation.
+ *
+ * <p>Every machine a host creates carries the uid of its ComputeResource (Docker labels, Proxmox
+ * tags/description, pod owner references), so {@link #find} and {@link #listOwned} work from the
+ * machines alone after an operator restart. Implementations are thread-safe.
+ */
+public interface ComputeHost extends AutoCloseable {
+
+  /** A cheap live check of the host: its version and what it can offer. */
+  HostProbe probe() throws ComputeException;
+
+  /**
+   * Creates and starts the machine of {@code resource}, or returns the one that already carries its
+   * uid (starting it if it is stopped). Idempotent: calling it again after a partial failure
+   * finishes or replaces the machine; it never leaves a second one behind. Returns once the machine
+   * runs.
+   */
+  Machine provision(ComputeResource resource) throws ComputeException;
+
+  /** The machine that carries this ComputeResource uid, empty when there is none. */
+  Optional<Machine> find(String resourceUid) throws ComputeException;
+
+  /** Every machine on this host that this operator created, for adoption and orphan removal. */
+  List<Machine> listOwned() throws ComputeException;
+
+  /** Stops and removes the machine. A machine that is already gone is success. */
+  void destroy(Machine machine) throws ComputeException;
+
+  /**
+   * Runs a command to completion or until {@link ExecRequest#timeout()}, when it is killed and the
+   * result says so. Output is captured separately per stream and capped.
+   */
+  ExecResult exec(Machine machine, ExecRequest request) throws ComputeException;
+
+  /** Live usage of one machine as the host reports it now. */
+  MachineStats stats(Machine machine) throws ComputeException;
+
+  /** Releases connections; machines keep running. */
+  @Override
+  void close();
+}
