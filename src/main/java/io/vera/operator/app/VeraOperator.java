@@ -10,9 +10,20 @@ import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vera.operator.api.ComputeResource;
 import io.vera.operator.api.Provider;
 import io.vera.operator.api.VeraTask;
 import io.vera.operator.api.WorkerPool;
+import io.vera.operator.compute.ComputeHostProber;
+import io.vera.operator.compute.ComputeHosts;
+import io.vera.operator.compute.ComputeResourceReconciler;
+import io.vera.operator.compute.ComputeService;
+import io.vera.operator.compute.ComputeUsage;
+import io.vera.operator.compute.DefaultComputeHostFactory;
+import io.vera.operator.compute.LegacyInfrastructure;
+import io.vera.operator.compute.MachineCache;
+import io.vera.operator.compute.OrphanSweep;
+import io.vera.operator.compute.pod.PodHost;
 import io.vera.operator.facade.FacadeServer;
 import io.vera.operator.handler.HandlerRegistry;
 import io.vera.operator.kube.DeletionAwareItemStore;
@@ -62,6 +73,8 @@ public final class VeraOperator implements AutoCloseable {
   private final TaskTtlCleaner ttlCleaner;
   private final Operator operator;
   private final FacadeServer facade;
+  private final ComputeHosts computeHosts;
+  private final OrphanSweep orphanSweep;
 
   public VeraOperator(KubernetesClient client, OperatorSettings settings) {
     Clock clock = Clock.systemUTC();
@@ -126,11 +139,29 @@ public final class VeraOperator implements AutoCloseable {
           o.withItemStore(new DeletionAwareItemStore<WorkerPool>(poolReconciler::poolDeleted));
         });
 
+    computeHosts =
+        new ComputeHosts(
+            client,
+            new SecretCredentials(client),
+            new DefaultComputeHostFactory(),
+            namespace -> new PodHost(client, namespace, clock));
+    ComputeUsage computeUsage = new ComputeUsage(clock);
+    MachineCache machines = new MachineCache();
+    ComputeService compute =
+        new ComputeService(client, computeHosts, computeUsage, machines, clock);
+    ComputeResourceReconciler computeReconciler =
+        new ComputeResourceReconciler(computeHosts, computeUsage, machines, client, events, clock);
+    operator.register(
+        computeReconciler,
+        (ControllerConfigurationOverrider<ComputeResource> o) -> watch(o, settings));
+    orphanSweep = new OrphanSweep(compute, settings.watchNamespaces());
+
     UsageLedger usage = new UsageLedger(clock);
     ProviderGateway gateway = new ProviderGateway(usage, metrics, clock);
     ProviderReconciler providerReconciler =
         new ProviderReconciler(
             new DefaultProviderClientFactory(PricingTable.builtIn()),
+            new ComputeHostProber(computeHosts, client),
             new SecretCredentials(client),
             gateway,
             usage,
@@ -159,7 +190,9 @@ public final class VeraOperator implements AutoCloseable {
                 metrics,
                 new LegacyProviders(client, settings.namespace()),
                 gateway,
-                usage));
+                usage,
+                compute,
+                new LegacyInfrastructure(client, settings.namespace())));
   }
 
   private static <R extends io.fabric8.kubernetes.api.model.HasMetadata> void watch(
@@ -174,6 +207,7 @@ public final class VeraOperator implements AutoCloseable {
   /** Starts the reconcilers (which rebuild the queues from the resources), then the facade. */
   public VeraOperator start(OperatorSettings settings) {
     operator.start();
+    orphanSweep.start();
     facade.start(settings.host(), settings.port());
     LOG.info("Vera operator serving REST on {}:{}", settings.host(), facade.port());
     return this;
@@ -190,6 +224,7 @@ public final class VeraOperator implements AutoCloseable {
   @Override
   public void close() {
     closeQuietly(facade::close);
+    closeQuietly(orphanSweep::close);
     closeQuietly(operator::stop);
     closeQuietly(embeddedWorkers::close);
     closeQuietly(dispatcher::close);
@@ -198,6 +233,7 @@ public final class VeraOperator implements AutoCloseable {
     closeQuietly(events::close);
     closeQuietly(ttlCleaner::close);
     closeQuietly(cpu::close);
+    closeQuietly(computeHosts::close);
   }
 
   /** Writes what the workers finished before stopping, so a restart does not run it again. */

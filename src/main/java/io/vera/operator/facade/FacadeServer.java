@@ -5,6 +5,8 @@ import io.javalin.Javalin;
 import io.javalin.http.HttpResponseException;
 import io.javalin.json.JavalinJackson;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vera.operator.compute.ComputeService;
+import io.vera.operator.compute.LegacyInfrastructure;
 import io.vera.operator.handler.HandlerRegistry;
 import io.vera.operator.pool.CpuSampler;
 import io.vera.operator.pool.LegacyPools;
@@ -43,7 +45,9 @@ public final class FacadeServer implements AutoCloseable {
       PrometheusMeterRegistry metrics,
       LegacyProviders providers,
       ProviderGateway gateway,
-      UsageLedger usage) {}
+      UsageLedger usage,
+      ComputeService compute,
+      LegacyInfrastructure infrastructure) {}
 
   private final Javalin app;
   private final UpdatesHub updates;
@@ -81,6 +85,9 @@ public final class FacadeServer implements AutoCloseable {
     registerErrorMapping();
     orchestrator.register(app);
     app.ws(OrchestratorRoutes.BASE + "/ws/updates", updates::configure);
+    new InfrastructureRoutes(
+            services.compute(), services.infrastructure(), LegacyInfrastructure.DEFAULT_DOCKER_HOST)
+        .register(app);
     new ExternalRoutes(services.providers(), services.gateway(), services.usage()).register(app);
     new WorkerLeaseRoutes(services.dispatcher(), services.remoteWorkers(), longPolls).register(app);
     app.get(

@@ -33,9 +33,15 @@ public class ProviderReconciler implements Reconciler<Provider> {
   private static final String READY = "Ready";
 
   /** What a registered client was built from, so an unchanged Provider keeps its client. */
-  private record Built(String specJson, String secretVersion, Instant probedAt, Condition ready) {}
+  private record Built(
+      String specJson,
+      String secretVersion,
+      Instant probedAt,
+      Condition ready,
+      ProviderStatus.HostStatus host) {}
 
   private final ProviderClientFactory factory;
+  private final HostProber hosts;
   private final SecretCredentials secrets;
   private final ProviderGateway gateway;
   private final UsageLedger ledger;
@@ -45,12 +51,14 @@ public class ProviderReconciler implements Reconciler<Provider> {
 
   public ProviderReconciler(
       ProviderClientFactory factory,
+      HostProber hosts,
       SecretCredentials secrets,
       ProviderGateway gateway,
       UsageLedger ledger,
       EventRecorder events,
       Clock clock) {
     this.factory = factory;
+    this.hosts = hosts;
     this.secrets = secrets;
     this.gateway = gateway;
     this.ledger = ledger;
@@ -68,6 +76,7 @@ public class ProviderReconciler implements Reconciler<Provider> {
     gateway.unregister(key);
     built.remove(key);
     ledger.forget(key);
+    hosts.forget(key);
   }
 
   @Override
@@ -83,6 +92,7 @@ public class ProviderReconciler implements Reconciler<Provider> {
         Optional.ofNullable(built.get(key))
             .map(b -> b.probedAt().toString())
             .orElse(previous.lastProbeTime);
+    status.host = Optional.ofNullable(built.get(key)).map(Built::host).orElse(previous.host);
     status.usage = ledger.totals(key).map(UsageLedger.Totals::toStatus).orElse(previous.usage);
     status.observedGeneration = provider.getMetadata().getGeneration();
     if (Serialization.jsonMapper()
@@ -114,19 +124,24 @@ public class ProviderReconciler implements Reconciler<Provider> {
       return current.ready();
     }
     Condition ready;
+    ProviderStatus.HostStatus host = null;
     try {
       Optional<ProviderClient> client =
           factory.create(provider.getSpec(), credentials.credentials());
       if (client.isEmpty()) {
         gateway.unregister(key);
-        ready =
-            condition(
-                provider,
-                previous,
-                "False",
-                "NotCallable",
-                provider.getSpec().type
-                    + " providers host ComputeResources; they are not called through the provider API");
+        try {
+          host = hosts.probe(provider);
+          ready =
+              condition(
+                  provider,
+                  previous,
+                  "True",
+                  "ProbeSucceeded",
+                  provider.getSpec().type + " " + host.version + " answered");
+        } catch (ProviderException e) {
+          ready = condition(provider, previous, "False", "ProbeFailed", e.getMessage());
+        }
       } else {
         try {
           client.get().probe();
@@ -156,7 +171,7 @@ public class ProviderReconciler implements Reconciler<Provider> {
         events.warning(provider, ready.getReason(), ready.getMessage());
       }
     }
-    built.put(key, new Built(specJson, credentials.version(), clock.instant(), ready));
+    built.put(key, new Built(specJson, credentials.version(), clock.instant(), ready, host));
     return ready;
   }
 

