@@ -16,11 +16,10 @@ import java.util.Map;
 /** What a user asks of a {@link VeraTask}. Data only; the dispatcher interprets it. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class VeraTaskSpec {
-  @Required
   @Size(min = 1, max = 253)
   @Pattern("^[A-Za-z0-9_.:/-]+$")
   @JsonPropertyDescription(
-      "Name of the handler that runs this task, e.g. compute.sum (the legacy API's task name).")
+      "Name of the handler that runs this task, e.g. compute.sum (the legacy API's task name). Required unless resourceRef is set.")
   public String handler;
 
   @PreserveUnknownFields

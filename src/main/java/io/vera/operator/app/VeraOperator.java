@@ -23,6 +23,7 @@ import io.vera.operator.compute.DefaultComputeHostFactory;
 import io.vera.operator.compute.LegacyInfrastructure;
 import io.vera.operator.compute.MachineCache;
 import io.vera.operator.compute.OrphanSweep;
+import io.vera.operator.compute.ResourceTaskWorkers;
 import io.vera.operator.compute.pod.PodHost;
 import io.vera.operator.facade.FacadeServer;
 import io.vera.operator.handler.HandlerRegistry;
@@ -75,6 +76,7 @@ public final class VeraOperator implements AutoCloseable {
   private final FacadeServer facade;
   private final ComputeHosts computeHosts;
   private final OrphanSweep orphanSweep;
+  private final ResourceTaskWorkers resourceWorkers;
 
   public VeraOperator(KubernetesClient client, OperatorSettings settings) {
     Clock clock = Clock.systemUTC();
@@ -149,8 +151,11 @@ public final class VeraOperator implements AutoCloseable {
     MachineCache machines = new MachineCache();
     ComputeService compute =
         new ComputeService(client, computeHosts, computeUsage, machines, clock);
+    resourceWorkers =
+        new ResourceTaskWorkers(dispatcher, compute, settings.maxResultBytes(), clock);
     ComputeResourceReconciler computeReconciler =
-        new ComputeResourceReconciler(computeHosts, computeUsage, machines, client, events, clock);
+        new ComputeResourceReconciler(
+            computeHosts, computeUsage, machines, resourceWorkers, client, events, clock);
     operator.register(
         computeReconciler,
         (ControllerConfigurationOverrider<ComputeResource> o) -> watch(o, settings));
@@ -227,6 +232,7 @@ public final class VeraOperator implements AutoCloseable {
     closeQuietly(orphanSweep::close);
     closeQuietly(operator::stop);
     closeQuietly(embeddedWorkers::close);
+    closeQuietly(resourceWorkers::close);
     closeQuietly(dispatcher::close);
     closeQuietly(this::flushStatus);
     closeQuietly(statusWriter::close);

@@ -43,6 +43,7 @@ public class ComputeResourceReconciler
   private final ComputeHosts hosts;
   private final ComputeUsage usage;
   private final MachineCache machines;
+  private final ResourceTaskWorkers workers;
   private final KubernetesClient client;
   private final EventRecorder events;
   private final Clock clock;
@@ -51,12 +52,14 @@ public class ComputeResourceReconciler
       ComputeHosts hosts,
       ComputeUsage usage,
       MachineCache machines,
+      ResourceTaskWorkers workers,
       KubernetesClient client,
       EventRecorder events,
       Clock clock) {
     this.hosts = hosts;
     this.usage = usage;
     this.machines = machines;
+    this.workers = workers;
     this.client = client;
     this.events = events;
     this.clock = clock;
@@ -86,6 +89,7 @@ public class ComputeResourceReconciler
               resource,
               "IdleTimeout",
               "idle for longer than " + resource.getSpec().idleTimeoutSeconds + "s; removing it");
+          workers.unavailable(uid);
           client.resource(resource).delete();
           return UpdateControl.noUpdate();
         }
@@ -97,10 +101,17 @@ public class ComputeResourceReconciler
       next = failed(resource, status, e);
     }
     status.observedGeneration = resource.getMetadata().getGeneration();
-    if (json(status).equals(json(previous))) {
+    boolean unchanged = json(status).equals(json(previous));
+    resource.setStatus(status);
+    if (status.phase == ComputeResourceStatus.Phase.Available
+        || status.phase == ComputeResourceStatus.Phase.InUse) {
+      workers.available(resource);
+    } else {
+      workers.unavailable(uid);
+    }
+    if (unchanged) {
       return UpdateControl.<ComputeResource>noUpdate().rescheduleAfter(next);
     }
-    resource.setStatus(status);
     return UpdateControl.patchStatus(resource).rescheduleAfter(next);
   }
 
@@ -320,6 +331,7 @@ public class ComputeResourceReconciler
   @Override
   public DeleteControl cleanup(ComputeResource resource, Context<ComputeResource> context) {
     String uid = resource.getMetadata().getUid();
+    workers.unavailable(uid);
     try {
       ComputeHost host = hosts.hostFor(resource);
       Optional<Machine> machine = host.find(uid);

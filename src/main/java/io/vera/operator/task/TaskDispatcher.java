@@ -55,6 +55,12 @@ public final class TaskDispatcher implements AutoCloseable {
   public static final String EMBEDDED_WORKER_PREFIX = "embedded/";
 
   /**
+   * The handler of tasks with a {@code resourceRef}: their command runs in a ComputeResource, and
+   * their payload is the target ({@code command}, {@code workdir}, {@code env}).
+   */
+  public static final String RESOURCE_EXEC_HANDLER = "resource.exec";
+
+  /**
    * Limits and defaults: the cap on a result's JSON size; the timeout and retries of tasks whose
    * handler the operator does not know (it may live only in a worker image); and how long a worker
    * pod has to confirm a lease by renewing it once, after which the task queues again unharmed (its
@@ -276,8 +282,10 @@ public final class TaskDispatcher implements AutoCloseable {
 
   private TaskEntry newEntry(TaskKey key, VeraTask resource) {
     VeraTaskSpec spec = resource.getSpec() == null ? new VeraTaskSpec() : resource.getSpec();
+    VeraTaskSpec.ResourceTarget target = spec.resourceRef;
+    String handler = target != null ? RESOURCE_EXEC_HANDLER : spec.handler;
     Optional<HandlerMetadata> meta =
-        Optional.ofNullable(spec.handler).flatMap(handlers::find).map(h -> h.metadata());
+        Optional.ofNullable(handler).flatMap(handlers::find).map(h -> h.metadata());
     TaskPriority priority =
         spec.priority != null
             ? spec.priority
@@ -304,12 +312,12 @@ public final class TaskDispatcher implements AutoCloseable {
         key,
         resource.getMetadata().getUid(),
         sequence.incrementAndGet(),
-        spec.handler,
+        handler,
         priority,
         type,
-        spec.poolRef,
+        target == null ? spec.poolRef : computeQueue(key.namespace(), target, type).name(),
         spec.description,
-        spec.payload,
+        target == null ? spec.payload : mapper.valueToTree(target),
         spec.context,
         Math.max(1, timeout),
         Math.max(0, retryLimit),
@@ -319,6 +327,14 @@ public final class TaskDispatcher implements AutoCloseable {
         createdAt);
   }
 
+  /** The queue of a resource task: its named resource's, or its task type's allocation queue. */
+  private static PoolKey computeQueue(
+      String namespace, VeraTaskSpec.ResourceTarget target, TaskType type) {
+    return target.name == null || target.name.isBlank()
+        ? PoolKey.ofAllocation(namespace, type)
+        : PoolKey.ofComputeResource(namespace, target.name);
+  }
+
   /** Puts a newly seen task in the state its status records; returns true if that changed it. */
   private boolean restore(TaskEntry entry, VeraTaskStatus status) {
     if (entry.handler == null || entry.handler.isBlank()) {
@@ -326,7 +342,8 @@ public final class TaskDispatcher implements AutoCloseable {
           entry,
           TaskPhase.Failed,
           null,
-          new TaskError(TaskError.INVALID_INPUT, "spec.handler is required"));
+          new TaskError(
+              TaskError.INVALID_INPUT, "spec.handler is required unless spec.resourceRef is set"));
       return true;
     }
     TaskPhase phase = status == null || status.phase == null ? TaskPhase.Pending : status.phase;
@@ -536,6 +553,22 @@ public final class TaskDispatcher implements AutoCloseable {
       DoubleSupplier cpuPercent,
       Runnable onRevoke)
       throws InterruptedException {
+    return lease(poolKey, workerId, maxWait, cpuPercent, onRevoke, null);
+  }
+
+  /**
+   * Like {@link #lease(PoolKey, String, Duration, DoubleSupplier, Runnable)}, but takes the first
+   * task in queue order that {@code accepts} allows, so a worker that cannot run every task of a
+   * shared queue (a ComputeResource too small for some) leaves those for others.
+   */
+  public Optional<Lease> lease(
+      PoolKey poolKey,
+      String workerId,
+      Duration maxWait,
+      DoubleSupplier cpuPercent,
+      Runnable onRevoke,
+      Predicate<TaskSnapshot> accepts)
+      throws InterruptedException {
     long remaining = maxWait.toNanos();
     Lease lease;
     lock.lockInterruptibly();
@@ -554,8 +587,8 @@ public final class TaskDispatcher implements AutoCloseable {
           pool.cpuPausedAt = clock.instant();
           paused = true;
         }
-        if (!paused && !pool.queued.isEmpty()) {
-          TaskEntry entry = pool.queued.poll();
+        TaskEntry entry = paused ? null : nextAccepted(pool, accepts);
+        if (entry != null) {
           lease = startLocked(pool, entry, workerId, onRevoke);
           outbox.add(new TaskEvent(TaskEvent.Type.STARTED, entry.snapshot()));
           break;
@@ -575,6 +608,27 @@ public final class TaskDispatcher implements AutoCloseable {
     statusSink.statusChanged(lease.task().key());
     drainOutbox();
     return Optional.of(lease);
+  }
+
+  /** Takes the first queued task in order that the worker accepts, or null. */
+  private TaskEntry nextAccepted(PoolQueue pool, Predicate<TaskSnapshot> accepts) {
+    if (pool.queued.isEmpty()) {
+      return null;
+    }
+    if (accepts == null) {
+      return pool.queued.poll();
+    }
+    TaskEntry best = null;
+    for (TaskEntry entry : pool.queued) {
+      if ((best == null || QUEUE_ORDER.compare(entry, best) < 0)
+          && accepts.test(entry.snapshot())) {
+        best = entry;
+      }
+    }
+    if (best != null) {
+      pool.queued.remove(best);
+    }
+    return best;
   }
 
   private Lease startLocked(PoolQueue pool, TaskEntry entry, String workerId, Runnable onRevoke) {
@@ -840,6 +894,7 @@ public final class TaskDispatcher implements AutoCloseable {
     }
     for (PoolQueue pool : pools.values()) {
       if (pool.key.namespace().equals(entry.key.namespace())
+          && !pool.key.isCompute()
           && pool.settings.taskType() == entry.taskType) {
         return pool.key;
       }
@@ -848,6 +903,15 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   private String noPoolReason(TaskEntry entry) {
+    if (RESOURCE_EXEC_HANDLER.equals(entry.handler)) {
+      String name = entry.payload == null ? null : entry.payload.path("name").asText(null);
+      return name == null
+          ? "no Available ComputeResource of task type "
+              + entry.taskType
+              + " in namespace "
+              + entry.key.namespace()
+          : "ComputeResource " + name + " is not Available in namespace " + entry.key.namespace();
+    }
     if (entry.poolRef != null && !entry.poolRef.isBlank()) {
       return "WorkerPool "
           + entry.poolRef

@@ -2,7 +2,8 @@ package io.vera.operator.task;
 
 /**
  * Why an attempt failed. Types a client can rely on: HandlerError, InvalidInput, UnknownHandler,
- * Timeout, LeaseExpired, ResultTooLarge, WorkerShutdown.
+ * Timeout, LeaseExpired, ResultTooLarge, WorkerShutdown, CommandFailed (a resource task's command
+ * exited non-zero), ResourceUnavailable (its ComputeResource could not run it).
  */
 public record TaskError(String type, String message) {
   public static final String HANDLER_ERROR = "HandlerError";
@@ -12,4 +13,6 @@ public record TaskError(String type, String message) {
   public static final String LEASE_EXPIRED = "LeaseExpired";
   public static final String RESULT_TOO_LARGE = "ResultTooLarge";
   public static final String WORKER_SHUTDOWN = "WorkerShutdown";
+  public static final String COMMAND_FAILED = "CommandFailed";
+  public static final String RESOURCE_UNAVAILABLE = "ResourceUnavailable";
 }
