@@ -1,6 +1,7 @@
 package io.vera.operator.compute;
 
 import io.vera.operator.api.ProviderSpec;
+import io.vera.operator.compute.docker.DockerHost;
 import io.vera.operator.provider.Credentials;
 
 /** Connects Docker Providers to a Docker engine and Proxmox Providers to a Proxmox cluster. */
@@ -9,8 +10,12 @@ public final class DefaultComputeHostFactory implements ComputeHostFactory {
   @Override
   public ComputeHost connect(ProviderSpec spec, Credentials credentials, Credentials tls)
       throws ComputeException {
-    throw new ComputeException(
-        ComputeException.Reason.INVALID,
-        "Provider type " + spec.type + " does not host ComputeResources");
+    return switch (spec.type) {
+      case Docker -> DockerHost.connect(spec, tls);
+      default ->
+          throw new ComputeException(
+              ComputeException.Reason.INVALID,
+              "Provider type " + spec.type + " does not host ComputeResources");
+    };
   }
 }

@@ -14,7 +14,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class OrphanSweep implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(OrphanSweep.class);
-  static final long FIRST_AFTER_SECONDS = 20;
+  static final long FIRST_AFTER_SECONDS = 5;
   static final long EVERY_SECONDS = 180;
 
   private final ComputeService compute;

@@ -8,6 +8,7 @@ import com.github.dockerjava.api.command.CreateContainerCmd;
 import com.github.dockerjava.api.command.ExecCreateCmdResponse;
 import com.github.dockerjava.api.command.InspectContainerResponse;
 import com.github.dockerjava.api.command.InspectExecResponse;
+import com.github.dockerjava.api.command.InspectImageResponse;
 import com.github.dockerjava.api.command.PullImageResultCallback;
 import com.github.dockerjava.api.exception.BadRequestException;
 import com.github.dockerjava.api.exception.ConflictException;
@@ -17,6 +18,7 @@ import com.github.dockerjava.api.exception.NotModifiedException;
 import com.github.dockerjava.api.model.AccessMode;
 import com.github.dockerjava.api.model.Bind;
 import com.github.dockerjava.api.model.Container;
+import com.github.dockerjava.api.model.ContainerConfig;
 import com.github.dockerjava.api.model.ContainerNetwork;
 import com.github.dockerjava.api.model.CpuStatsConfig;
 import com.github.dockerjava.api.model.DeviceRequest;
@@ -90,6 +92,10 @@ public final class DockerHost implements ComputeHost {
 
   /** Prefix of the legacy API's resource ids. */
   public static final String RESOURCE_ID_PREFIX = "docker-";
+
+  /** What a container runs when neither the spec nor the image names a command. */
+  static final List<String> KEEP_ALIVE =
+      List.of("/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done");
 
   /**
    * Name of the environment variable that marks every process of one exec, so a timed-out command
@@ -329,6 +335,7 @@ public final class DockerHost implements ComputeHost {
       CreateContainerCmd create =
           api.createContainerCmd(target.image).withName(target.containerName);
       target.configure(create);
+      keepRunning(create, target);
       id = create.exec().getId();
     } catch (ConflictException e) {
       // Someone else (another operator process) created it first: reuse theirs if it is ours.
@@ -459,6 +466,34 @@ public final class DockerHost implements ComputeHost {
                 + error);
       }
       sleep(50);
+    }
+  }
+
+  /**
+   * A ComputeResource is a machine to run commands in, so its container must stay up. With no
+   * command in the spec, the image's own command runs with a TTY and open stdin, as {@code docker
+   * run -it} would (shells and REPLs such as {@code python} then wait instead of exiting); an image
+   * with no command at all gets a shell loop that sleeps until the container is stopped.
+   */
+  private void keepRunning(CreateContainerCmd create, Target target) throws ComputeException {
+    if (create.getCmd() != null && create.getCmd().length > 0) {
+      return;
+    }
+    InspectImageResponse image;
+    try {
+      image = api.inspectImageCmd(target.image).exec();
+    } catch (RuntimeException e) {
+      throw unavailableOr("inspect image " + target.image, e);
+    }
+    ContainerConfig config = image.getConfig();
+    boolean hasCommand =
+        config != null
+            && (config.getCmd() != null && config.getCmd().length > 0
+                || config.getEntrypoint() != null && config.getEntrypoint().length > 0);
+    if (hasCommand) {
+      create.withTty(true).withStdinOpen(true);
+    } else {
+      create.withCmd(KEEP_ALIVE);
     }
   }
 
