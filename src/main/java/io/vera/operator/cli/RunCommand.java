@@ -3,14 +3,20 @@ package io.vera.operator.cli;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.jdkhttp.JdkHttpClientFactory;
+import io.vera.operator.api.ComputeResourceSpec;
 import io.vera.operator.api.WorkerPoolSpec;
 import io.vera.operator.app.OperatorSettings;
 import io.vera.operator.app.VeraOperator;
+import io.vera.operator.compute.ComputeException;
+import io.vera.operator.compute.HostProbe;
+import io.vera.operator.compute.LegacyInfrastructure;
+import io.vera.operator.compute.docker.DockerHost;
 import io.vera.operator.embedded.EmbeddedApiServer;
 import io.vera.operator.embedded.KubeconfigWriter;
 import io.vera.operator.pool.LegacyPools;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -164,6 +170,7 @@ public class RunCommand implements Callable<Integer> {
       if (pools.list().isEmpty()) {
         pools.initialize(LegacyPools.DEFAULT_SIZES, 75.0);
       }
+      registerLocalDocker(client, ns);
       Path kubeconfig =
           kubeconfigOut != null
               ? kubeconfigOut
@@ -174,6 +181,30 @@ public class RunCommand implements Callable<Integer> {
     }
     stopped.await();
     return 0;
+  }
+
+  /**
+   * Registers the local Docker engine as the legacy infrastructure's Docker Provider when it
+   * answers, so provisioning works with no initialize call; an engine that is not there is fine.
+   */
+  private static void registerLocalDocker(KubernetesClient client, String namespace) {
+    LegacyInfrastructure infrastructure = new LegacyInfrastructure(client, namespace);
+    if (infrastructure.provider(ComputeResourceSpec.Type.Docker).isPresent()) {
+      return;
+    }
+    try (DockerHost local =
+        DockerHost.connect(LegacyInfrastructure.DEFAULT_DOCKER_HOST, null, Duration.ofSeconds(3))) {
+      HostProbe probe = local.probe();
+      infrastructure.configureDocker(LegacyInfrastructure.DEFAULT_DOCKER_HOST, 10);
+      LOG.info(
+          "registered the local Docker engine {} as Provider {}",
+          probe.version(),
+          LegacyInfrastructure.DOCKER);
+    } catch (ComputeException e) {
+      LOG.info(
+          "no local Docker engine answers ({}); Docker resources need POST /orchestrator/infrastructure/initialize",
+          e.getMessage());
+    }
   }
 
   private static void printEmbeddedUsage(OperatorSettings settings, int port, Path kubeconfig) {

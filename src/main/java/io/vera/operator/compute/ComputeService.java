@@ -10,6 +10,8 @@ import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.vera.operator.api.ComputeResource;
 import io.vera.operator.api.ComputeResourceSpec;
 import io.vera.operator.api.ComputeResourceStatus;
+import io.vera.operator.api.Provider;
+import io.vera.operator.api.ProviderSpec;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -292,11 +294,38 @@ public final class ComputeService {
    * The machines are listed before the resources, so a machine created for a new resource is always
    * matched by it.
    *
-   * @param watched whether a namespace is one this operator is responsible for
+   * @param namespaces the namespaces this operator is responsible for; empty for all
    * @return how many machines were removed
    */
-  public int sweepOrphans(Predicate<String> watched) {
+  public int sweepOrphans(Set<String> namespaces) {
     int removed = 0;
+    // Connect to every Docker and Proxmox Provider first: after a restart, a host whose
+    // resources were all deleted would otherwise never be opened, and its orphans never seen.
+    List<Provider> providers = new ArrayList<>();
+    if (namespaces.isEmpty()) {
+      providers.addAll(client.resources(Provider.class).inAnyNamespace().list().getItems());
+    } else {
+      namespaces.forEach(
+          ns ->
+              providers.addAll(client.resources(Provider.class).inNamespace(ns).list().getItems()));
+    }
+    Predicate<String> watched = ns -> namespaces.isEmpty() || namespaces.contains(ns);
+    for (Provider provider : providers) {
+      boolean hostsMachines =
+          provider.getSpec() != null
+              && (provider.getSpec().type == ProviderSpec.Type.Docker
+                  || provider.getSpec().type == ProviderSpec.Type.Proxmox);
+      if (hostsMachines && watched.test(provider.getMetadata().getNamespace())) {
+        try {
+          hosts.hostOf(provider);
+        } catch (ComputeException e) {
+          LOG.debug(
+              "orphan sweep cannot reach Provider {}: {}",
+              provider.getMetadata().getName(),
+              e.getMessage());
+        }
+      }
+    }
     for (ComputeHost host : hosts.openHosts()) {
       List<Machine> owned;
       try {

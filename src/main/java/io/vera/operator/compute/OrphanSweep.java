@@ -42,7 +42,7 @@ public final class OrphanSweep implements AutoCloseable {
   /** One pass; returns how many machines it removed. */
   public int sweep() {
     try {
-      return compute.sweepOrphans(ns -> watchNamespaces.isEmpty() || watchNamespaces.contains(ns));
+      return compute.sweepOrphans(watchNamespaces);
     } catch (RuntimeException e) {
       LOG.warn("orphan sweep failed: {}", e.getMessage());
       return 0;
