@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -84,14 +85,14 @@ public final class ComputeService {
    * Creates a ComputeResource; the reconciler provisions its machine. Pair with {@link
    * #awaitSettled} to wait until it runs.
    *
-   * @param namePrefix generateName prefix, e.g. {@code docker-}
+   * @param namePrefix start of the name, e.g. {@code docker-}; eight random hex digits follow
    */
   public ComputeResource create(
       String namespace, String namePrefix, ComputeResourceSpec spec, Map<String, String> labels) {
     ComputeResource resource = new ComputeResource();
     resource.setMetadata(
         new ObjectMetaBuilder()
-            .withGenerateName(namePrefix)
+            .withName(namePrefix + UUID.randomUUID().toString().substring(0, 8))
             .withNamespace(namespace)
             .withLabels(labels)
             .build());
