@@ -15,6 +15,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLException;
+import okhttp3.ConnectionPool;
 import okhttp3.FormBody;
 import okhttp3.HttpUrl;
 import okhttp3.OkHttpClient;
@@ -122,6 +124,7 @@ public final class ProxmoxClient implements AutoCloseable {
             .connectTimeout(
                 Math.min(policy.callTimeout().toMillis(), 10_000), TimeUnit.MILLISECONDS)
             .readTimeout(policy.callTimeout().toMillis(), TimeUnit.MILLISECONDS)
+            .connectionPool(new ConnectionPool(32, 5, TimeUnit.MINUTES))
             .followRedirects(false)
             .retryOnConnectionFailure(false);
     try {
@@ -376,6 +379,18 @@ public final class ProxmoxClient implements AutoCloseable {
         return data == null ? NullNode.getInstance() : data;
       }
       throw httpError(method, path, response.code(), response.message(), text);
+    } catch (SSLException e) {
+      throw new ProxmoxException(
+          ProxmoxException.Kind.TLS,
+          method
+              + " "
+              + path
+              + ": "
+              + e.getClass().getSimpleName()
+              + ": the server's certificate is not trusted ("
+              + e.getMessage()
+              + "); give its CA as ca.crt in the Secret of proxmox.caSecretRef, or set proxmox.verifyTls to false",
+          e);
     } catch (IOException e) {
       throw new ProxmoxException(
           ProxmoxException.Kind.NETWORK,
@@ -561,7 +576,7 @@ public final class ProxmoxClient implements AutoCloseable {
         LOG.debug("logged in to {} as {}", client.base.host(), username);
       } catch (IOException e) {
         throw new ProxmoxException(
-            ProxmoxException.Kind.NETWORK,
+            e instanceof SSLException ? ProxmoxException.Kind.TLS : ProxmoxException.Kind.NETWORK,
             "login: " + e.getClass().getSimpleName() + ": " + e.getMessage(),
             e);
       }

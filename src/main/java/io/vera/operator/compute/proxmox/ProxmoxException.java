@@ -18,7 +18,9 @@ public final class ProxmoxException extends Exception {
     /** A task or wait did not finish before its deadline. */
     TIMEOUT,
     /** The API could not be reached or the connection broke. */
-    NETWORK
+    NETWORK,
+    /** The server's certificate is not trusted (or its name does not match); not retried. */
+    TLS
   }
 
   private final Kind kind;

@@ -1185,7 +1185,8 @@ public final class ProxmoxHost implements ComputeHost {
     if (e.kind() == ProxmoxException.Kind.TASK) {
       reason = e.locked() || e.transientFailure() ? Reason.UNAVAILABLE : Reason.FAILED;
     } else if (e.kind() == ProxmoxException.Kind.NETWORK
-        || e.kind() == ProxmoxException.Kind.TIMEOUT) {
+        || e.kind() == ProxmoxException.Kind.TIMEOUT
+        || e.kind() == ProxmoxException.Kind.TLS) {
       reason = Reason.UNAVAILABLE;
     } else if (e.notFound()) {
       reason = Reason.NOT_FOUND;

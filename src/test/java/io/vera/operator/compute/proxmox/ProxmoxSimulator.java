@@ -378,8 +378,8 @@ public final class ProxmoxSimulator implements AutoCloseable {
     if (cookie != null) {
       for (String part : cookie.split(";\\s*")) {
         if (part.startsWith("PVEAuthCookie=")) {
-          ticket =
-              URLDecoder.decode(part.substring("PVEAuthCookie=".length()), StandardCharsets.UTF_8);
+          // pveproxy un-escapes %XX only (uri_unescape): a '+' in a ticket stays a '+'
+          ticket = percentDecode(part.substring("PVEAuthCookie=".length()));
         }
       }
     }
@@ -1405,6 +1405,10 @@ public final class ProxmoxSimulator implements AutoCloseable {
 
   static String ip(int vmid) {
     return "10.42." + ((vmid >> 8) & 0xff) + "." + (vmid & 0xff);
+  }
+
+  private static String percentDecode(String s) {
+    return URLDecoder.decode(s.replace("+", "%2B"), StandardCharsets.UTF_8);
   }
 
   static String hex(byte[] b) {
