@@ -13,21 +13,16 @@ import io.vera.operator.compute.HostProbe;
 import io.vera.operator.compute.Machine;
 import io.vera.operator.compute.MachineStats;
 import io.vera.operator.provider.Credentials;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -56,13 +51,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class ProxmoxHost implements ComputeHost {
   private static final Logger LOG = LoggerFactory.getLogger(ProxmoxHost.class);
-  private static final long MIB = 1024L * 1024;
-  private static final long GIB = 1024L * MIB;
 
   /** How many VMIDs one provision tries when Proxmox keeps answering "already exists". */
   private static final int VMID_ATTEMPTS = 25;
-
-  private static final Pattern SIZE = Pattern.compile("(?:^|,)size=(\\d+(?:\\.\\d+)?)([KMGT]?)");
 
   /**
    * How long the host waits for Proxmox.
@@ -92,11 +83,10 @@ public final class ProxmoxHost implements ComputeHost {
   private final ProviderSpec.VmidRange range;
   private final String providerPool;
   private final List<String> providerTags;
-  private final int maxResources;
   private final Timings timings;
 
-  private final Object allocation = new Object();
-  private final Set<Integer> reserved = new HashSet<>();
+  private final VmidAllocator allocator;
+  private final GuestExec exec;
   private final ConcurrentMap<String, Object> resourceLocks = new ConcurrentHashMap<>();
 
   ProxmoxHost(
@@ -110,8 +100,9 @@ public final class ProxmoxHost implements ComputeHost {
     this.range = range;
     this.providerPool = providerPool;
     this.providerTags = providerTags == null ? List.of() : List.copyOf(providerTags);
-    this.maxResources = maxResources;
     this.timings = timings;
+    this.allocator = new VmidAllocator(range, maxResources);
+    this.exec = new GuestExec(client);
   }
 
   /** A host for {@code spec} with the default {@link Timings}. */
@@ -207,9 +198,14 @@ public final class ProxmoxHost implements ComputeHost {
                   ? Json.asLong(st.path("rootfs"), "avail", 0)
                   : Json.asLong(st.path("rootfs"), "free", 0);
           double load = Json.asDouble(st, "cpu", Json.asDouble(n, "cpu", 0));
-          free = new Capacity(Math.max(0, cpus * (1 - load)), memFree / MIB, diskFree / GIB, 0);
+          free =
+              new Capacity(
+                  Math.max(0, cpus * (1 - load)),
+                  memFree / GuestConfig.MIB,
+                  diskFree / GuestConfig.GIB,
+                  0);
         }
-        Capacity nodeTotal = new Capacity(cpus, mem / MIB, disk / GIB, 0);
+        Capacity nodeTotal = new Capacity(cpus, mem / GuestConfig.MIB, disk / GuestConfig.GIB, 0);
         if (online) {
           total = total.plus(nodeTotal);
         }
@@ -297,7 +293,7 @@ public final class ProxmoxHost implements ComputeHost {
     Set<Integer> tried = new LinkedHashSet<>();
     Integer template = plan.lxc() || plan.template() == null ? null : templateVmid(plan);
     for (int attempt = 0; attempt < VMID_ATTEMPTS; attempt++) {
-      int vmid = allocate();
+      int vmid = allocator.allocate(this::listGuests);
       tried.add(vmid);
       Guest guest = new Guest(plan.node(), vmid, plan.lxc(), null, Set.of(), "stopped", null);
       String path;
@@ -342,9 +338,9 @@ public final class ProxmoxHost implements ComputeHost {
           guestByVmid(vmid)
               .filter(g -> GuestMarks.ownerUid(g.tags(), g.name()).isPresent())
               .ifPresent(this::destroyQuietly);
-          release(vmid);
+          allocator.release(vmid);
         } else if (e.kind() == ProxmoxException.Kind.HTTP && e.status() < 500) {
-          release(vmid);
+          allocator.release(vmid);
         }
         if (template != null && e.notFound() && e.kind() == ProxmoxException.Kind.HTTP) {
           throw new ComputeException(
@@ -434,50 +430,6 @@ public final class ProxmoxHost implements ComputeHost {
     return matches.get(0);
   }
 
-  /** The lowest VMID in the range that no guest uses and no provision of this host holds. */
-  private int allocate() throws ProxmoxException, ComputeException {
-    synchronized (allocation) {
-      List<Guest> guests = listGuests();
-      Set<Integer> used = new HashSet<>(reserved);
-      Set<Integer> owned = new HashSet<>();
-      for (Guest g : guests) {
-        used.add(g.vmid());
-        if (inRange(g.vmid()) && GuestMarks.marked(g.tags(), g.name())) {
-          owned.add(g.vmid());
-        }
-      }
-      Set<Integer> visible = new HashSet<>();
-      guests.forEach(g -> visible.add(g.vmid()));
-      for (int r : reserved) {
-        if (!visible.contains(r)) {
-          owned.add(r); // being created right now
-        }
-      }
-      if (owned.size() >= maxResources) {
-        throw new ComputeException(
-            Reason.UNAVAILABLE,
-            "the Provider already has "
-                + owned.size()
-                + " guests, its proxmox.maxResources is "
-                + maxResources);
-      }
-      for (long v = range.min; v <= range.max; v++) {
-        if (!used.contains((int) v)) {
-          reserved.add((int) v);
-          return (int) v;
-        }
-      }
-      throw new ComputeException(
-          Reason.UNAVAILABLE, "no free VMID in proxmox.vmidRange " + range.min + ".." + range.max);
-    }
-  }
-
-  private void release(int vmid) {
-    synchronized (allocation) {
-      reserved.remove(vmid);
-    }
-  }
-
   private Machine finishVm(Guest guest, ProxmoxPlan plan)
       throws ProxmoxException, ComputeException {
     String path = guest.path();
@@ -490,10 +442,10 @@ public final class ProxmoxHost implements ComputeHost {
     if (Json.asLong(config, "cores", 1) != plan.cores()) {
       change.put("cores", plan.cores());
     }
-    if (memoryMb(config) != plan.memoryMb()) {
+    if (GuestConfig.memoryMb(config) != plan.memoryMb()) {
       change.put("memory", Long.toString(plan.memoryMb()));
     }
-    if (!agentEnabled(Json.text(config, "agent"))) {
+    if (!GuestConfig.agentEnabled(Json.text(config, "agent"))) {
       change.put("agent", "1");
     }
     for (int i = 0; i < plan.gpuCount(); i++) {
@@ -511,14 +463,14 @@ public final class ProxmoxHost implements ComputeHost {
     if (!change.isEmpty()) {
       client.put(path + "/config", change);
     }
-    String disk = bootDisk(config);
+    String disk = GuestConfig.bootDisk(config);
     if (disk == null) {
       throw new ComputeException(
           Reason.INVALID,
           "VM " + guest.vmid() + " has no disk to boot from (template without a disk?)");
     }
-    long size = sizeBytes(Json.text(config, disk));
-    if ((long) plan.diskGb() * GIB > size) {
+    long size = GuestConfig.sizeBytes(Json.text(config, disk));
+    if ((long) plan.diskGb() * GuestConfig.GIB > size) {
       client.runTask(
           "PUT",
           path + "/resize",
@@ -553,8 +505,8 @@ public final class ProxmoxHost implements ComputeHost {
     if (!change.isEmpty()) {
       client.put(path + "/config", change);
     }
-    long size = sizeBytes(Json.text(config, "rootfs"));
-    if ((long) plan.diskGb() * GIB > size) {
+    long size = GuestConfig.sizeBytes(Json.text(config, "rootfs"));
+    if ((long) plan.diskGb() * GuestConfig.GIB > size) {
       client.runTask(
           "PUT",
           path + "/resize",
@@ -738,11 +690,7 @@ public final class ProxmoxHost implements ComputeHost {
   }
 
   private boolean owned(Guest g) {
-    return (range == null || inRange(g.vmid())) && GuestMarks.marked(g.tags(), g.name());
-  }
-
-  private boolean inRange(int vmid) {
-    return range != null && vmid >= range.min && vmid <= range.max;
+    return (range == null || allocator.contains(g.vmid())) && GuestMarks.marked(g.tags(), g.name());
   }
 
   private Optional<Guest> findGuest(String uid) throws ProxmoxException {
@@ -797,9 +745,10 @@ public final class ProxmoxHost implements ComputeHost {
         gpus++;
       }
     }
-    long memory = g.lxc() ? Json.asLong(config, "memory", 512) : memoryMb(config);
-    String diskKey = g.lxc() ? "rootfs" : bootDisk(config);
-    long disk = diskKey == null ? 0 : sizeBytes(Json.text(config, diskKey)) / GIB;
+    long memory = g.lxc() ? Json.asLong(config, "memory", 512) : GuestConfig.memoryMb(config);
+    String diskKey = g.lxc() ? "rootfs" : GuestConfig.bootDisk(config);
+    long disk =
+        diskKey == null ? 0 : GuestConfig.sizeBytes(Json.text(config, diskKey)) / GuestConfig.GIB;
     Capacity capacity = new Capacity(Json.asLong(config, "cores", 1), memory, disk, gpus);
     String address = null;
     Machine.State state;
@@ -859,7 +808,7 @@ public final class ProxmoxHost implements ComputeHost {
     int vmid = vmidOf(machine);
     Optional<Guest> guest = guestByVmid(vmid);
     if (guest.isEmpty()) {
-      release(vmid);
+      allocator.release(vmid);
       return Optional.empty();
     }
     Optional<String> uid = GuestMarks.ownerUid(guest.get().tags(), guest.get().name());
@@ -903,7 +852,7 @@ public final class ProxmoxHost implements ComputeHost {
         throw e;
       }
     }
-    release(guest.vmid());
+    allocator.release(guest.vmid());
   }
 
   private void destroyQuietly(Guest guest) {
@@ -917,24 +866,14 @@ public final class ProxmoxHost implements ComputeHost {
   // ---------------------------------------------------------------- exec, stats
 
   /**
-   * Runs the command through the QEMU guest agent ({@code agent/exec}, then {@code
-   * agent/exec-status} until it exits). The agent has no working directory or environment
-   * parameters: when the request has them, the command runs as {@code /bin/sh -c 'cd "$0" && exec
-   * env "$@"' <workdir> K=V... argv...}. Output is what the agent returns (it caps it itself, and
-   * says so), cut to {@link ExecRequest#maxOutputBytes()} per stream.
-   *
-   * <p>Timeout: the agent offers no way to kill a process it started. At the timeout this sends a
-   * second {@code agent/exec} of {@code kill -KILL <pid>} (the pid the agent reported is the
-   * guest's own, so this works in Linux guests) and reports {@code timedOut} with exit code -1 and
-   * no output (the agent hands output over only when the process has exited). If that kill cannot
-   * run, the process keeps running in the guest.
+   * Runs the command through the QEMU guest agent; see {@link GuestExec} for working directory,
+   * environment, output caps and what a timeout does to the process.
    *
    * @throws ComputeException {@link Reason#UNSUPPORTED} for an LXC container: the Proxmox API has
    *     no way to run a command in one
    */
   @Override
   public ExecResult exec(Machine machine, ExecRequest request) throws ComputeException {
-    Instant start = Instant.now();
     try {
       Guest guest = require(machine);
       if (guest.lxc()) {
@@ -947,30 +886,7 @@ public final class ProxmoxHost implements ComputeHost {
       if (request.argv().isEmpty()) {
         throw new ComputeException(Reason.INVALID, "exec needs a command");
       }
-      String path = guest.path();
-      JsonNode started =
-          client.post(path + "/agent/exec", Params.of().putAll("command", argv(request)));
-      long pid = Json.asLong(started, "pid", -1);
-      if (pid < 0) {
-        throw new ComputeException(Reason.FAILED, "the guest agent did not report a pid");
-      }
-      Duration timeout = request.timeout() == null ? Duration.ofMinutes(5) : request.timeout();
-      Instant deadline = start.plus(timeout);
-      int polls = 0;
-      while (true) {
-        JsonNode st = client.get(path + "/agent/exec-status", Params.of().put("pid", pid));
-        if (Json.asBool(st, "exited")) {
-          return result(st, request, Duration.between(start, Instant.now()));
-        }
-        if (!Instant.now().isBefore(deadline)) {
-          kill(path, pid);
-          return new ExecResult(
-              -1, "", "", false, false, true, Duration.between(start, Instant.now()));
-        }
-        Duration wait = Duration.ofMillis(Math.min(1000, 25L << Math.min(polls++, 6)));
-        Duration left = Duration.between(Instant.now(), deadline);
-        sleep(wait.compareTo(left) < 0 ? wait : left.plusMillis(1));
-      }
+      return exec.run(guest.path(), request);
     } catch (ProxmoxException e) {
       if (agentAbsent(e)) {
         throw new ComputeException(
@@ -983,70 +899,6 @@ public final class ProxmoxHost implements ComputeHost {
       }
       throw map("exec in " + machine.resourceId(), e);
     }
-  }
-
-  private static List<String> argv(ExecRequest request) {
-    if (request.workdir() == null && request.env().isEmpty()) {
-      return request.argv();
-    }
-    List<String> argv = new ArrayList<>();
-    argv.add("/bin/sh");
-    argv.add("-c");
-    argv.add("cd \"$0\" && exec env \"$@\"");
-    argv.add(request.workdir() == null ? "." : request.workdir());
-    request.env().entrySet().stream()
-        .sorted(java.util.Map.Entry.comparingByKey())
-        .forEach(e -> argv.add(e.getKey() + "=" + e.getValue()));
-    argv.addAll(request.argv());
-    return argv;
-  }
-
-  private void kill(String path, long pid) {
-    try {
-      client.post(
-          path + "/agent/exec",
-          Params.of().putAll("command", List.of("kill", "-KILL", Long.toString(pid))));
-    } catch (ProxmoxException e) {
-      LOG.warn("could not kill timed-out process {} in {}: {}", pid, path, e.getMessage());
-    }
-  }
-
-  private static ExecResult result(JsonNode st, ExecRequest request, Duration took) {
-    int exit;
-    if (st.hasNonNull("exitcode")) {
-      exit = (int) Json.asLong(st, "exitcode", -1);
-    } else if (st.hasNonNull("signal")) {
-      exit = 128 + (int) Json.asLong(st, "signal", 0);
-    } else {
-      exit = -1;
-    }
-    Capped out = cap(Json.text(st, "out-data"), request.maxOutputBytes());
-    Capped err = cap(Json.text(st, "err-data"), request.maxOutputBytes());
-    return new ExecResult(
-        exit,
-        out.text(),
-        err.text(),
-        out.cut() || Json.asBool(st, "out-truncated"),
-        err.cut() || Json.asBool(st, "err-truncated"),
-        false,
-        took);
-  }
-
-  private record Capped(String text, boolean cut) {}
-
-  private static Capped cap(String s, int maxBytes) {
-    if (s == null) {
-      return new Capped("", false);
-    }
-    byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
-    if (maxBytes <= 0 || bytes.length <= maxBytes) {
-      return new Capped(s, false);
-    }
-    int end = maxBytes;
-    while (end > 0 && (bytes[end] & 0xC0) == 0x80) {
-      end--; // do not split a UTF-8 sequence
-    }
-    return new Capped(new String(bytes, 0, end, StandardCharsets.UTF_8), true);
   }
 
   @Override
@@ -1081,92 +933,6 @@ public final class ProxmoxHost implements ComputeHost {
 
   // ---------------------------------------------------------------- helpers
 
-  /** Memory in MiB from a VM config: "2048", 2048 or the property string "current=2048,...". */
-  static long memoryMb(JsonNode config) {
-    JsonNode m = config.get("memory");
-    if (m == null || m.isNull()) {
-      return 512;
-    }
-    if (m.isNumber()) {
-      return m.asLong();
-    }
-    for (String part : m.asText().split(",")) {
-      String p = part.strip();
-      if (p.startsWith("current=")) {
-        p = p.substring(8);
-      }
-      if (p.matches("\\d+")) {
-        return Long.parseLong(p);
-      }
-    }
-    return 512;
-  }
-
-  static boolean agentEnabled(String agent) {
-    if (agent == null) {
-      return false;
-    }
-    for (String part : agent.split(",")) {
-      String p = part.strip();
-      if (p.equals("1") || p.equals("enabled=1") || p.equals("enabled=true") || p.equals("true")) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** The config key of the disk the VM boots from, or null. */
-  static String bootDisk(JsonNode config) {
-    String boot = Json.text(config, "boot");
-    List<String> candidates = new ArrayList<>();
-    if (boot != null) {
-      for (String part : boot.split(",")) {
-        if (part.startsWith("order=")) {
-          candidates.addAll(List.of(part.substring(6).split(";")));
-        }
-      }
-    }
-    String legacy = Json.text(config, "bootdisk");
-    if (legacy != null) {
-      candidates.add(legacy);
-    }
-    for (String bus : List.of("scsi", "virtio", "sata", "ide")) {
-      for (int i = 0; i < 31; i++) {
-        candidates.add(bus + i);
-      }
-    }
-    for (String key : candidates) {
-      String value = Json.text(config, key.strip());
-      if (value != null
-          && key.matches("(scsi|virtio|sata|ide)\\d+")
-          && !value.contains("media=cdrom")) {
-        return key.strip();
-      }
-    }
-    return null;
-  }
-
-  /** Bytes of a disk from its property string's {@code size=} (K, M, G, T; bytes without unit). */
-  static long sizeBytes(String disk) {
-    if (disk == null) {
-      return 0;
-    }
-    Matcher m = SIZE.matcher(disk);
-    if (!m.find()) {
-      return 0;
-    }
-    double n = Double.parseDouble(m.group(1));
-    long unit =
-        switch (m.group(2)) {
-          case "K" -> 1024L;
-          case "M" -> MIB;
-          case "G" -> GIB;
-          case "T" -> 1024L * GIB;
-          default -> 1L;
-        };
-    return (long) (n * unit);
-  }
-
   private Duration backoff(int attempt) {
     return client.policy().backoff(attempt);
   }
@@ -1198,27 +964,5 @@ public final class ProxmoxHost implements ComputeHost {
       reason = Reason.FAILED;
     }
     return new ComputeException(reason, what + ": " + e.getMessage(), e);
-  }
-
-  /** One guest as {@code /cluster/resources} lists it. */
-  record Guest(
-      String node,
-      int vmid,
-      boolean lxc,
-      String name,
-      Set<String> tags,
-      String status,
-      String lock) {
-    Guest {
-      Objects.requireNonNull(node);
-    }
-
-    String path() {
-      return "nodes/" + node + "/" + (lxc ? "lxc" : "qemu") + "/" + vmid;
-    }
-
-    String id() {
-      return (lxc ? "CT " : "VM ") + vmid + " on " + node;
-    }
   }
 }

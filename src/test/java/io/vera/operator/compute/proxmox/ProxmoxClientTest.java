@@ -211,13 +211,13 @@ class ProxmoxClientTest {
             "{\"memory\":\"current=2048,min=1024\",\"boot\":\"order=ide2;virtio0;net0\","
                 + "\"ide2\":\"local:iso/d.iso,media=cdrom\",\"virtio0\":\"local-lvm:vm-1-disk-0,size=512M\","
                 + "\"scsi0\":\"local-lvm:vm-1-disk-1,size=32G\",\"agent\":\"enabled=1,fstrim_cloned_disks=1\"}");
-    assertThat(ProxmoxHost.memoryMb(config)).isEqualTo(2048);
-    assertThat(ProxmoxHost.bootDisk(config)).isEqualTo("virtio0");
-    assertThat(ProxmoxHost.sizeBytes(config.get("virtio0").asText())).isEqualTo(512L << 20);
-    assertThat(ProxmoxHost.sizeBytes(config.get("scsi0").asText())).isEqualTo(32L << 30);
-    assertThat(ProxmoxHost.agentEnabled(config.get("agent").asText())).isTrue();
-    assertThat(ProxmoxHost.agentEnabled("0")).isFalse();
-    assertThat(ProxmoxHost.memoryMb(ProxmoxClient.JSON.readTree("{\"memory\":4096}")))
+    assertThat(GuestConfig.memoryMb(config)).isEqualTo(2048);
+    assertThat(GuestConfig.bootDisk(config)).isEqualTo("virtio0");
+    assertThat(GuestConfig.sizeBytes(config.get("virtio0").asText())).isEqualTo(512L << 20);
+    assertThat(GuestConfig.sizeBytes(config.get("scsi0").asText())).isEqualTo(32L << 30);
+    assertThat(GuestConfig.agentEnabled(config.get("agent").asText())).isTrue();
+    assertThat(GuestConfig.agentEnabled("0")).isFalse();
+    assertThat(GuestConfig.memoryMb(ProxmoxClient.JSON.readTree("{\"memory\":4096}")))
         .isEqualTo(4096);
   }
 }

@@ -226,6 +226,26 @@ class ProxmoxHostTest {
   }
 
   @Test
+  void aPassingFailureKeepsTheGuestAndTheNextProvisionFinishesIt() throws Exception {
+    ComputeResource r = vm("unlucky");
+    // one attempt and the provider's 3 retries
+    sim.failNext("POST", "/nodes/pve1/qemu/1000/status/start", 503, "Service Unavailable", 4);
+
+    assertThatThrownBy(() -> host.provision(r))
+        .isInstanceOf(ComputeException.class)
+        .satisfies(e -> assertThat(((ComputeException) e).reason()).isEqualTo(Reason.UNAVAILABLE))
+        .hasMessageContaining("is kept and the next provision finishes it");
+    assertThat(sim.guests()).hasSize(1);
+    assertThat(sim.guest(RANGE_MIN).status()).isEqualTo("stopped");
+
+    Machine m = host.provision(r);
+    assertThat(m.nativeId()).isEqualTo("pve1/" + RANGE_MIN);
+    assertThat(m.state()).isEqualTo(Machine.State.RUNNING);
+    assertThat(sim.guests()).hasSize(1);
+    assertThat(paths("POST").stream().filter(p -> p.endsWith("/clone"))).hasSize(1);
+  }
+
+  @Test
   void gpuGoesThroughItsPciMapping() throws Exception {
     ComputeResource r = vm("gpu");
     r.getSpec().resources.gpuCount = 1;

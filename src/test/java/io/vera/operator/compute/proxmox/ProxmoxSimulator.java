@@ -1403,7 +1403,8 @@ public final class ProxmoxSimulator implements AutoCloseable {
     return String.format("%02X:%02X:%02X", (vmid >> 16) & 0xff, (vmid >> 8) & 0xff, vmid & 0xff);
   }
 
-  static String ip(int vmid) {
+  /** The IPv4 address a guest with this VMID gets. */
+  public static String ip(int vmid) {
     return "10.42." + ((vmid >> 8) & 0xff) + "." + (vmid & 0xff);
   }
 
