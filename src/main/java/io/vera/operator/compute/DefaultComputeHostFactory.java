@@ -2,6 +2,7 @@ package io.vera.operator.compute;
 
 import io.vera.operator.api.ProviderSpec;
 import io.vera.operator.compute.docker.DockerHost;
+import io.vera.operator.compute.proxmox.ProxmoxHost;
 import io.vera.operator.provider.Credentials;
 
 /** Connects Docker Providers to a Docker engine and Proxmox Providers to a Proxmox cluster. */
@@ -12,6 +13,7 @@ public final class DefaultComputeHostFactory implements ComputeHostFactory {
       throws ComputeException {
     return switch (spec.type) {
       case Docker -> DockerHost.connect(spec, tls);
+      case Proxmox -> ProxmoxHost.connect(spec, credentials, tls);
       default ->
           throw new ComputeException(
               ComputeException.Reason.INVALID,
