@@ -233,6 +233,9 @@ public final class ProxmoxHost implements ComputeHost {
       Guest guest;
       try {
         guest = findGuest(plan.owner().uid()).orElse(null);
+        if (guest == null && awaitCreationsInFlight()) {
+          guest = findGuest(plan.owner().uid()).orElse(null);
+        }
         if (guest != null && guest.lxc() != plan.lxc()) {
           throw new ComputeException(
               Reason.INVALID,
@@ -288,6 +291,40 @@ public final class ProxmoxHost implements ComputeHost {
     }
   }
 
+  /**
+   * Waits while a guest in the owned range is still being cloned or created by someone other than
+   * this host (an operator instance before a restart): Proxmox writes such a guest's name and
+   * description only when the task ends, so until then nobody can tell whose it is, and creating
+   * another one now could duplicate it. Answers whether it waited.
+   */
+  private boolean awaitCreationsInFlight() throws ProxmoxException, ComputeException {
+    Instant deadline = Instant.now().plus(timings.taskTimeout());
+    boolean waited = false;
+    for (int polls = 0; ; polls++) {
+      Optional<Guest> inFlight =
+          listGuests().stream()
+              .filter(g -> allocator.contains(g.vmid()) && !allocator.heldHere(g.vmid()))
+              .filter(g -> "clone".equals(g.lock()) || "create".equals(g.lock()))
+              .filter(g -> !GuestMarks.marked(g.tags(), g.name()))
+              .findFirst();
+      if (inFlight.isEmpty()) {
+        return waited;
+      }
+      if (Instant.now().isAfter(deadline)) {
+        throw new ComputeException(
+            Reason.UNAVAILABLE,
+            inFlight.get().id() + " is still being created (lock " + inFlight.get().lock() + ")");
+      }
+      if (!waited) {
+        LOG.info(
+            "{} is being created by an earlier operator run; waiting before creating",
+            inFlight.get().id());
+      }
+      waited = true;
+      sleep(backoff(polls));
+    }
+  }
+
   /** Allocates a VMID and creates the guest, moving to the next VMID on "already exists". */
   private Guest create(ProxmoxPlan plan) throws ProxmoxException, ComputeException {
     Set<Integer> tried = new LinkedHashSet<>();
@@ -339,8 +376,8 @@ public final class ProxmoxHost implements ComputeHost {
               .filter(g -> GuestMarks.ownerUid(g.tags(), g.name()).isPresent())
               .ifPresent(this::destroyQuietly);
           allocator.release(vmid);
-        } else if (e.kind() == ProxmoxException.Kind.HTTP && e.status() < 500) {
-          allocator.release(vmid);
+        } else if (e.kind() == ProxmoxException.Kind.HTTP) {
+          allocator.release(vmid); // refused: nothing was created
         }
         if (template != null && e.notFound() && e.kind() == ProxmoxException.Kind.HTTP) {
           throw new ComputeException(

@@ -69,6 +69,11 @@ final class VmidAllocator {
         Reason.UNAVAILABLE, "no free VMID in proxmox.vmidRange " + range.min + ".." + range.max);
   }
 
+  /** Whether a provision of this host picked this VMID (and has not deleted its guest). */
+  synchronized boolean heldHere(int vmid) {
+    return reserved.contains(vmid);
+  }
+
   /** Frees a VMID this host held (its guest was deleted, or its create was refused). */
   synchronized void release(int vmid) {
     reserved.remove(vmid);

@@ -356,6 +356,39 @@ class ProxmoxHostTest {
   }
 
   @Test
+  void aCloneStillRunningFromBeforeARestartIsWaitedForAndAdoptedNotDuplicated() throws Exception {
+    host.close();
+    sim.close();
+    ProxmoxSimulator.Options slowClone = new ProxmoxSimulator.Options();
+    slowClone.cloneTime = Duration.ofSeconds(3);
+    sim = ProxmoxSimulator.start(slowClone);
+    host = connect(sim, provider(sim), sim.tokenSecret());
+    ComputeResource r = vm("mid-clone");
+    // The operator's previous run started this clone and stopped before it ended.
+    host.client()
+        .post(
+            "nodes/pve1/qemu/" + ProxmoxSimulator.TEMPLATE_VMID + "/clone",
+            Params.of()
+                .put("newid", RANGE_MIN + 7)
+                .put("name", GuestMarks.guestName(uid(r)))
+                .put(
+                    "description",
+                    GuestMarks.description(new Machine.Owner("team-a", "mid-clone", uid(r))))
+                .put("full", true));
+    assertThat(sim.guest(RANGE_MIN + 7).config())
+        .containsEntry("lock", "clone")
+        .doesNotContainKey("name");
+    host.close();
+
+    host = connect(sim, provider(sim), sim.tokenSecret());
+    Machine m = host.provision(r);
+
+    assertThat(m.nativeId()).isEqualTo("pve1/" + (RANGE_MIN + 7));
+    assertThat(sim.guests()).hasSize(1);
+    assertThat(m.state()).isEqualTo(Machine.State.RUNNING);
+  }
+
+  @Test
   void destroyStopsAndPurgesAndIsIdempotent() throws Exception {
     Machine m = host.provision(vm("bye"));
     host.destroy(m);
