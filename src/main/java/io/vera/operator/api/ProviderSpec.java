@@ -119,6 +119,27 @@ public class ProviderSpec {
     @Max(100)
     @Default("10")
     public Integer maxResources;
+
+    @JsonPropertyDescription(
+        "Create containers from this template when resource tasks of a type wait and no resource fits them, up to maxResources.")
+    public AutoProvision autoProvision;
+  }
+
+  /** The container the operator creates for waiting resource tasks. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class AutoProvision {
+    @Required public String image;
+
+    @Default("none")
+    public String networkMode;
+
+    @JsonPropertyDescription("Size of a new container; a task's resourceRef.minimum raises it.")
+    public ComputeResourceSpec.ResourceSpec resources;
+
+    @Min(0)
+    @Default("300")
+    @JsonPropertyDescription("Idle time after which an auto-provisioned container is removed.")
+    public Integer idleTimeoutSeconds;
   }
 
   /** A Proxmox VE cluster. */

@@ -23,6 +23,7 @@ import io.vera.operator.compute.DefaultComputeHostFactory;
 import io.vera.operator.compute.LegacyInfrastructure;
 import io.vera.operator.compute.MachineCache;
 import io.vera.operator.compute.OrphanSweep;
+import io.vera.operator.compute.ResourceAutoscaler;
 import io.vera.operator.compute.ResourceTaskWorkers;
 import io.vera.operator.compute.pod.PodHost;
 import io.vera.operator.facade.FacadeServer;
@@ -77,6 +78,7 @@ public final class VeraOperator implements AutoCloseable {
   private final ComputeHosts computeHosts;
   private final OrphanSweep orphanSweep;
   private final ResourceTaskWorkers resourceWorkers;
+  private final ResourceAutoscaler resourceAutoscaler;
 
   public VeraOperator(KubernetesClient client, OperatorSettings settings) {
     Clock clock = Clock.systemUTC();
@@ -160,6 +162,7 @@ public final class VeraOperator implements AutoCloseable {
         computeReconciler,
         (ControllerConfigurationOverrider<ComputeResource> o) -> watch(o, settings));
     orphanSweep = new OrphanSweep(compute, settings.watchNamespaces());
+    resourceAutoscaler = new ResourceAutoscaler(dispatcher, compute, client);
 
     UsageLedger usage = new UsageLedger(clock);
     ProviderGateway gateway = new ProviderGateway(usage, metrics, clock);
@@ -213,6 +216,7 @@ public final class VeraOperator implements AutoCloseable {
   public VeraOperator start(OperatorSettings settings) {
     operator.start();
     orphanSweep.start();
+    resourceAutoscaler.start();
     facade.start(settings.host(), settings.port());
     LOG.info("Vera operator serving REST on {}:{}", settings.host(), facade.port());
     return this;
@@ -230,6 +234,7 @@ public final class VeraOperator implements AutoCloseable {
   public void close() {
     closeQuietly(facade::close);
     closeQuietly(orphanSweep::close);
+    closeQuietly(resourceAutoscaler::close);
     closeQuietly(operator::stop);
     closeQuietly(embeddedWorkers::close);
     closeQuietly(resourceWorkers::close);

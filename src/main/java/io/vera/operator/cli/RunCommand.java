@@ -195,7 +195,7 @@ public class RunCommand implements Callable<Integer> {
     try (DockerHost local =
         DockerHost.connect(LegacyInfrastructure.DEFAULT_DOCKER_HOST, null, Duration.ofSeconds(3))) {
       HostProbe probe = local.probe();
-      infrastructure.configureDocker(LegacyInfrastructure.DEFAULT_DOCKER_HOST, 10);
+      infrastructure.configureDocker(LegacyInfrastructure.DEFAULT_DOCKER_HOST, 10, null);
       LOG.info(
           "registered the local Docker engine {} as Provider {}",
           probe.version(),

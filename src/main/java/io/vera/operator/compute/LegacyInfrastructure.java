@@ -61,13 +61,20 @@ public final class LegacyInfrastructure {
         || provider(ComputeResourceSpec.Type.ProxmoxVM).isPresent();
   }
 
-  /** Creates or updates the Docker Provider. */
-  public Provider configureDocker(String host, int maxResources) {
+  /**
+   * Creates or updates the Docker Provider.
+   *
+   * @param autoProvision the legacy {@code auto_scale} switch: containers made from this template
+   *     for resource tasks that find no resource; null turns it off
+   */
+  public Provider configureDocker(
+      String host, int maxResources, ProviderSpec.AutoProvision autoProvision) {
     ProviderSpec spec = new ProviderSpec();
     spec.type = ProviderSpec.Type.Docker;
     spec.docker = new ProviderSpec.DockerHost();
     spec.docker.host = host;
     spec.docker.maxResources = maxResources;
+    spec.docker.autoProvision = autoProvision;
     return apply(DOCKER, spec);
   }
 

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vera.operator.api.ComputeResource;
-import io.vera.operator.api.ComputeResourceSpec;
 import io.vera.operator.api.TaskType;
 import io.vera.operator.task.Lease;
 import io.vera.operator.task.PoolKey;
@@ -256,18 +255,6 @@ public final class ResourceTaskWorkers implements AutoCloseable {
 
   /** Whether a resource of this capacity covers the task's {@code resourceRef.minimum}. */
   static boolean fits(Capacity capacity, TaskSnapshot task) {
-    JsonNode minimum = task.payload() == null ? null : task.payload().get("minimum");
-    if (minimum == null || minimum.isNull()) {
-      return true;
-    }
-    ComputeResourceSpec.ResourceSpec asked =
-        MAPPER.convertValue(minimum, ComputeResourceSpec.ResourceSpec.class);
-    Capacity needed =
-        new Capacity(
-            asked.cpuCores == null ? 0 : asked.cpuCores,
-            asked.memoryMb == null ? 0 : asked.memoryMb,
-            asked.diskGb == null ? 0 : asked.diskGb,
-            asked.gpuCount == null ? 0 : asked.gpuCount);
-    return capacity.covers(needed);
+    return capacity.covers(ResourceAutoscaler.minimum(task.payload()));
   }
 }

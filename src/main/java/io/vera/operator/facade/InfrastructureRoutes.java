@@ -7,6 +7,7 @@ import io.vera.operator.api.ComputeResource;
 import io.vera.operator.api.ComputeResourceSpec;
 import io.vera.operator.api.ComputeResourceStatus;
 import io.vera.operator.api.Provider;
+import io.vera.operator.api.ProviderSpec;
 import io.vera.operator.api.TaskType;
 import io.vera.operator.compute.Capacity;
 import io.vera.operator.compute.ComputeException;
@@ -36,6 +37,7 @@ final class InfrastructureRoutes {
   static final String BASE = "/orchestrator/infrastructure";
   private static final Duration PROVISION_WAIT = Duration.ofMinutes(5);
   private static final int MAX_COMMAND_CHARS = 65_536;
+  private static final String DEFAULT_IMAGE = "python:3.11-slim";
   private static final int MAX_OUTPUT_BYTES = 1024 * 1024;
   private static final Pattern RESOURCE_ID = Pattern.compile("[a-z0-9][a-z0-9.-]{0,252}");
   private static final Pattern VOLUME = Pattern.compile("[^:\\x00]+:/[^:\\x00]*(:(ro|rw))?");
@@ -114,11 +116,17 @@ final class InfrastructureRoutes {
     boolean docker = body.bool("enable_docker", true);
     boolean proxmox = body.bool("enable_proxmox", false);
     int maxResources = body.integer("max_resources", 10, 1, 100);
-    body.bool("auto_scale", false);
+    ProviderSpec.AutoProvision autoProvision = null;
+    if (body.bool("auto_scale", false)) {
+      autoProvision = new ProviderSpec.AutoProvision();
+      autoProvision.image = body.string("auto_scale_image", DEFAULT_IMAGE, 512);
+      autoProvision.networkMode = "none";
+      autoProvision.idleTimeoutSeconds = 300;
+    }
     List<String> enabled = new ArrayList<>();
     if (docker) {
       String url = body.string("docker_url", defaultDockerHost, 2048);
-      infrastructure.configureDocker(normalizeDockerUrl(url), maxResources);
+      infrastructure.configureDocker(normalizeDockerUrl(url), maxResources, autoProvision);
       enabled.add("docker");
     }
     if (proxmox) {
@@ -217,7 +225,7 @@ final class InfrastructureRoutes {
   private ComputeResourceSpec dockerSpec(JsonBody body) {
     ComputeResourceSpec spec = baseSpec(body, ComputeResourceSpec.Type.Docker);
     spec.docker = new ComputeResourceSpec.DockerSpec();
-    spec.docker.image = body.string("image", "python:3.11-slim", 512);
+    spec.docker.image = body.string("image", DEFAULT_IMAGE, 512);
     Map<String, String> env = body.stringMap("environment", 256);
     spec.docker.env = env.isEmpty() ? null : env;
     spec.docker.volumes = volumes(body);

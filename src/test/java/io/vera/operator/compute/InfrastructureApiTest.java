@@ -320,6 +320,34 @@ class InfrastructureApiTest {
   }
 
   @Test
+  void autoScaleProvisionsAContainerForATaskThatNoResourceFits() {
+    OperatorHarness.Response init =
+        harness.post(
+            BASE + "/initialize",
+            "{\"docker_url\": \""
+                + DockerTestEngine.engineUrl()
+                + "\", \"auto_scale\": true, \"auto_scale_image\": \""
+                + DockerTestEngine.IMAGE
+                + "\", \"max_resources\": 2}");
+    assertThat(init.status()).as(init.text()).isEqualTo(200);
+    String small = provision(0.2, 128);
+
+    VeraTask big = resourceTask("big", null, "echo big enough", 0);
+    big.getSpec().resourceRef.minimum = new ComputeResourceSpec.ResourceSpec();
+    big.getSpec().resourceRef.minimum.memoryMb = 300;
+    harness.client().resource(big).create();
+
+    VeraTask done = awaitFinished("big");
+    assertThat(done.getStatus().phase).isEqualTo(TaskPhase.Succeeded);
+    String ranIn = done.getStatus().result.path("resource").asText();
+    assertThat(ranIn).isNotEqualTo(small);
+    ComputeResource made = byResourceId(ranIn);
+    assertThat(made.getMetadata().getLabels()).containsEntry("vera.io/source", "auto-provision");
+    assertThat(made.getSpec().resources.memoryMb).isEqualTo(512);
+    assertThat(made.getSpec().idleTimeoutSeconds).isEqualTo(300);
+  }
+
+  @Test
   void adoptsItsContainersAfterARestartAndRemovesOrphans() {
     initialize(10);
     String kept = provision(0.2, 128);
