@@ -101,6 +101,8 @@ public final class VeraOperator implements AutoCloseable {
     embeddedWorkers = new EmbeddedWorkers(dispatcher, new TaskRunner(handlers), cpu);
     RemoteWorkers remoteWorkers = new RemoteWorkers(clock);
 
+    LeaderElectionConfiguration election =
+        leaderElection(cluster.leaderElection(), settings.namespace());
     operator =
         new Operator(
             o ->
@@ -109,8 +111,7 @@ public final class VeraOperator implements AutoCloseable {
                     .withUseSSAToPatchPrimaryResource(false)
                     .withSSABasedCreateUpdateMatchForDependentResources(false)
                     .withMetrics(MicrometerMetrics.withoutPerResourceMetrics(metrics))
-                    .withLeaderElectionConfiguration(
-                        leaderElection(cluster.leaderElection(), settings.namespace())));
+                    .withLeaderElectionConfiguration(election));
     ttlCleaner = new TaskTtlCleaner(client, clock);
     dispatcher.addListener(ttlCleaner);
     VeraTaskReconciler taskReconciler = new VeraTaskReconciler(dispatcher, ttlCleaner);
