@@ -12,12 +12,17 @@ import io.vera.operator.api.WorkerPoolSpec;
 import io.vera.operator.app.ClusterSettings;
 import io.vera.operator.app.OperatorHarness;
 import io.vera.operator.app.OperatorHarness.Response;
+import io.vera.operator.handler.HandlerRegistry;
+import io.vera.operator.worker.RemoteWorker;
+import io.vera.operator.worker.ServiceAccountToken;
 import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
 import java.net.http.WebSocketHandshakeException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -30,6 +35,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import okhttp3.HttpUrl;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -354,6 +360,86 @@ class RestAuthTest {
     REVIEWS.down(true);
     assertThat(harness.send("GET", "/orchestrator/status", null, bearer("fresh-token")).status())
         .isEqualTo(503);
+  }
+
+  // ---- worker lease protocol ------------------------------------------------------------------
+
+  @Test
+  void aWorkerPodLeasesWithItsServiceAccountTokenAndOnlyForItsPool() throws Exception {
+    String account = "system:serviceaccount:default:vera-worker";
+    REVIEWS.token(
+        "sa-token-1", new Identity(account, "uid-sa", List.of("system:serviceaccounts"), Map.of()));
+    REVIEWS.grant(account + " lease workerpools pod-pool");
+    WorkerPool pool = new WorkerPool();
+    pool.setMetadata(new ObjectMetaBuilder().withName("pod-pool").withNamespace(NS).build());
+    pool.setSpec(new WorkerPoolSpec());
+    pool.getSpec().taskType = TaskType.BACKGROUND;
+    pool.getSpec().replicas = 0;
+    pool.getSpec().runtime = WorkerPoolSpec.Runtime.Pods;
+    harness.client().resource(pool).create();
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                harness
+                    .send("GET", "/orchestrator/workers/pools", null, bearer("root-token"))
+                    .text()
+                    .contains("pod-pool"));
+    Path tokenFile = Files.createTempFile("sa-token", "");
+    Files.writeString(tokenFile, "sa-token-1\n");
+    RemoteWorker worker =
+        new RemoteWorker(
+            new RemoteWorker.Settings(
+                HttpUrl.get(harness.baseUrl()), NS, "pod-pool", "pod-0", 1, Duration.ofSeconds(1)),
+            HandlerRegistry.loadDefault(),
+            new ServiceAccountToken(tokenFile));
+    try {
+      worker.start();
+      Response submitted =
+          harness.send(
+              "POST",
+              "/orchestrator/tasks/submit",
+              "{\"name\": \"compute.sum\", \"payload\": {\"a\": 4, \"b\": 5},"
+                  + " \"pool\": \"pod-pool\"}",
+              bearer("root-token"));
+      String id = submitted.json().path("task_id").asText();
+      Response result =
+          harness.send(
+              "GET",
+              "/orchestrator/tasks/result/" + id + "?timeout=20",
+              null,
+              bearer("root-token"));
+      assertThat(result.json().path("result").asInt()).as(result.text()).isEqualTo(9);
+      assertThat(result.json().path("worker_id").asText()).isEqualTo("pod-0");
+    } finally {
+      worker.close();
+      Files.deleteIfExists(tokenFile);
+    }
+    assertThat(REVIEWS.tokenReviews())
+        .anyMatch(r -> r.path("spec").path("token").asText().equals("sa-token-1"));
+    List<JsonNode> leases =
+        REVIEWS.accessReviews().stream()
+            .filter(r -> r.path("spec").path("user").asText().equals(account))
+            .map(r -> r.path("spec").path("resourceAttributes"))
+            .toList();
+    assertThat(leases).isNotEmpty();
+    assertThat(leases)
+        .allSatisfy(
+            a -> {
+              assertThat(a.path("verb").asText()).isEqualTo("lease");
+              assertThat(a.path("resource").asText()).isEqualTo("workerpools");
+              assertThat(a.path("name").asText()).isEqualTo("pod-pool");
+              assertThat(a.path("namespace").asText()).isEqualTo(NS);
+            });
+    // The same token may not lease for another pool.
+    Response other =
+        harness.send(
+            "POST",
+            "/internal/v1/namespaces/" + NS + "/pools/general/lease",
+            "{\"worker_id\": \"x\", \"wait_seconds\": 0}",
+            bearer("sa-token-1"));
+    assertThat(other.status()).isEqualTo(403);
+    assertThat(other.json().path("detail").asText()).contains("lease workerpools \"general\"");
   }
 
   // ---- WebSocket ------------------------------------------------------------------------------
