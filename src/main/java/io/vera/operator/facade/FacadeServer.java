@@ -105,7 +105,8 @@ public final class FacadeServer implements AutoCloseable {
           if (guard.serving()) {
             ctx.json(Map.of("status", "ready", "leader", true));
           } else {
-            ctx.status(503).json(Map.of("status", "standby", "leader", false));
+            ctx.status(503)
+                .json(Map.of("detail", "standby: another replica leads", "leader", false));
           }
         });
     app.get(
