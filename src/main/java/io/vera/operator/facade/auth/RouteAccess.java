@@ -122,7 +122,9 @@ public final class RouteAccess {
     put("GET", o + "/external/stats/cost/summary", ns("list", PROVIDERS));
     put("GET", o + "/external/stats/tokens/summary", ns("list", PROVIDERS));
 
-    // Infrastructure (compute resources).
+    // Infrastructure (compute resources). No object name: a legacy resource_id is the
+    // ComputeResource's status.resourceId when it has one, not its name, so a name check could
+    // match the wrong object under resourceNames.
     String r = o + "/infrastructure/resources";
     put("POST", o + "/infrastructure/initialize", ns("create", PROVIDERS));
     put("POST", r + "/docker/provision", ns("create", RESOURCES));
@@ -130,14 +132,11 @@ public final class RouteAccess {
     put("POST", r + "/scale", ns("create", RESOURCES), ns("delete", RESOURCES));
     put("POST", r + "/cleanup", ns("delete", RESOURCES));
     put("GET", r, ns("list", RESOURCES));
-    put("GET", r + "/{resource_id}", named("get", RESOURCES, "resource_id"));
-    put("DELETE", r + "/{resource_id}", named("delete", RESOURCES, "resource_id"));
-    put("POST", r + "/{resource_id}/execute", named("exec", RESOURCES, "resource_id"));
+    put("GET", r + "/{resource_id}", ns("get", RESOURCES));
+    put("DELETE", r + "/{resource_id}", ns("delete", RESOURCES));
+    put("POST", r + "/{resource_id}/execute", ns("exec", RESOURCES));
     put("GET", o + "/infrastructure/stats", ns("list", RESOURCES));
-    put(
-        "GET",
-        o + "/infrastructure/stats/resources/{resource_id}",
-        named("get", RESOURCES, "resource_id"));
+    put("GET", o + "/infrastructure/stats/resources/{resource_id}", ns("get", RESOURCES));
 
     // Worker lease protocol.
     String w = "/internal/v1";
