@@ -34,3 +34,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "vera-operator.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
+
+{{- define "vera-operator.workerServiceAccountName" -}}
+{{- default (printf "%s-worker" (include "vera-operator.fullname" .)) .Values.workerServiceAccount.name -}}
+{{- end -}}

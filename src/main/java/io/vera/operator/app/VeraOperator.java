@@ -1,8 +1,11 @@
 package io.vera.operator.app;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
 import io.javaoperatorsdk.operator.Operator;
 import io.javaoperatorsdk.operator.api.config.ControllerConfigurationOverrider;
+import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
+import io.javaoperatorsdk.operator.api.config.LeaderElectionConfigurationBuilder;
 import io.javaoperatorsdk.operator.monitoring.micrometer.MicrometerMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -27,6 +30,7 @@ import io.vera.operator.compute.ResourceAutoscaler;
 import io.vera.operator.compute.ResourceTaskWorkers;
 import io.vera.operator.compute.pod.PodHost;
 import io.vera.operator.facade.FacadeServer;
+import io.vera.operator.facade.auth.RestGuard;
 import io.vera.operator.handler.HandlerRegistry;
 import io.vera.operator.kube.DeletionAwareItemStore;
 import io.vera.operator.kube.EventRecorder;
@@ -53,6 +57,7 @@ import io.vera.operator.worker.RemoteWorkers;
 import io.vera.operator.worker.TaskRunner;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -79,8 +84,18 @@ public final class VeraOperator implements AutoCloseable {
   private final OrphanSweep orphanSweep;
   private final ResourceTaskWorkers resourceWorkers;
   private final ResourceAutoscaler resourceAutoscaler;
+  private final AtomicBoolean leading = new AtomicBoolean();
 
   public VeraOperator(KubernetesClient client, OperatorSettings settings) {
+    this(client, settings, ClusterSettings.embedded());
+  }
+
+  /**
+   * @param cluster REST authentication, leader election and the worker ServiceAccount; {@link
+   *     ClusterSettings#embedded()} turns them off
+   */
+  public VeraOperator(KubernetesClient client, OperatorSettings settings, ClusterSettings cluster) {
+    leading.set(!cluster.leaderElection().enabled());
     Clock clock = Clock.systemUTC();
     HandlerRegistry handlers = HandlerRegistry.loadDefault();
     new JvmMemoryMetrics().bindTo(metrics);
@@ -103,6 +118,8 @@ public final class VeraOperator implements AutoCloseable {
     embeddedWorkers = new EmbeddedWorkers(dispatcher, new TaskRunner(handlers), cpu);
     RemoteWorkers remoteWorkers = new RemoteWorkers(clock);
 
+    LeaderElectionConfiguration election =
+        leaderElection(cluster.leaderElection(), settings.namespace());
     operator =
         new Operator(
             o ->
@@ -110,7 +127,8 @@ public final class VeraOperator implements AutoCloseable {
                     .withCloseClientOnStop(false)
                     .withUseSSAToPatchPrimaryResource(false)
                     .withSSABasedCreateUpdateMatchForDependentResources(false)
-                    .withMetrics(MicrometerMetrics.withoutPerResourceMetrics(metrics)));
+                    .withMetrics(MicrometerMetrics.withoutPerResourceMetrics(metrics))
+                    .withLeaderElectionConfiguration(election));
     ttlCleaner = new TaskTtlCleaner(client, clock);
     dispatcher.addListener(ttlCleaner);
     VeraTaskReconciler taskReconciler = new VeraTaskReconciler(dispatcher, ttlCleaner);
@@ -135,6 +153,7 @@ public final class VeraOperator implements AutoCloseable {
             events,
             settings.workerImage(),
             settings.operatorUrl(),
+            cluster.workerServiceAccount(),
             clock);
     operator.register(
         poolReconciler,
@@ -161,8 +180,8 @@ public final class VeraOperator implements AutoCloseable {
     operator.register(
         computeReconciler,
         (ControllerConfigurationOverrider<ComputeResource> o) -> watch(o, settings));
-    orphanSweep = new OrphanSweep(compute, settings.watchNamespaces());
-    resourceAutoscaler = new ResourceAutoscaler(dispatcher, compute, client);
+    orphanSweep = new OrphanSweep(compute, settings.watchNamespaces(), leading::get);
+    resourceAutoscaler = new ResourceAutoscaler(dispatcher, compute, client, leading::get);
 
     UsageLedger usage = new UsageLedger(clock);
     ProviderGateway gateway = new ProviderGateway(usage, metrics, clock);
@@ -200,7 +219,53 @@ public final class VeraOperator implements AutoCloseable {
                 gateway,
                 usage,
                 compute,
-                new LegacyInfrastructure(client, settings.namespace())));
+                new LegacyInfrastructure(client, settings.namespace())),
+            new RestGuard(
+                client, settings.namespace(), dispatcher::leasePool, cluster.auth(), leading::get));
+  }
+
+  /**
+   * JOSDK's leader election: every replica starts its informers, only the Lease holder processes
+   * events, so only it reconciles, fills the dispatcher's queues, runs embedded workers, grants
+   * worker leases, cleans up by TTL and writes task status. On becoming leader JOSDK reconciles
+   * every cached resource, which rebuilds the queues exactly as after a restart.
+   */
+  private LeaderElectionConfiguration leaderElection(
+      ClusterSettings.LeaderElection election, String namespace) {
+    if (!election.enabled()) {
+      return null;
+    }
+    String leaseNamespace =
+        election.leaseNamespace() != null ? election.leaseNamespace() : namespace;
+    LOG.info(
+        "leader election on: Lease {}/{}, identity {}",
+        leaseNamespace,
+        election.leaseName(),
+        election.identity());
+    return LeaderElectionConfigurationBuilder.aLeaderElectionConfiguration(election.leaseName())
+        .withLeaseNamespace(leaseNamespace)
+        .withIdentity(election.identity())
+        .withLeaseDuration(election.leaseDuration())
+        .withRenewDeadline(election.renewDeadline())
+        .withRetryPeriod(election.retryPeriod())
+        .withExitOnStopLeading(election.exitOnStopLeading())
+        .withLeaderCallbacks(
+            new LeaderCallbacks(
+                () -> {
+                  LOG.info("{} is now the leader; reconciling and serving", election.identity());
+                  leading.set(true);
+                },
+                () -> {
+                  LOG.warn("{} stopped leading; it no longer serves the API", election.identity());
+                  leading.set(false);
+                },
+                leader -> LOG.info("leader is {}", leader)))
+        .build();
+  }
+
+  /** Whether this replica leads (always, without leader election). */
+  public boolean isLeader() {
+    return leading.get();
   }
 
   private static <R extends io.fabric8.kubernetes.api.model.HasMetadata> void watch(
@@ -224,6 +289,11 @@ public final class VeraOperator implements AutoCloseable {
 
   public int port() {
     return facade.port();
+  }
+
+  /** The routes the REST facade serves, as {@code "GET /path"} and {@code "WS /path"}. */
+  public java.util.List<String> routes() {
+    return facade.routes();
   }
 
   public TaskDispatcher dispatcher() {

@@ -5,6 +5,7 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.jdkhttp.JdkHttpClientFactory;
 import io.vera.operator.api.ComputeResourceSpec;
 import io.vera.operator.api.WorkerPoolSpec;
+import io.vera.operator.app.ClusterSettings;
 import io.vera.operator.app.OperatorSettings;
 import io.vera.operator.app.VeraOperator;
 import io.vera.operator.compute.ComputeException;
@@ -13,6 +14,7 @@ import io.vera.operator.compute.LegacyInfrastructure;
 import io.vera.operator.compute.docker.DockerHost;
 import io.vera.operator.embedded.EmbeddedApiServer;
 import io.vera.operator.embedded.KubeconfigWriter;
+import io.vera.operator.facade.auth.RestGuard;
 import io.vera.operator.pool.LegacyPools;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -118,6 +120,39 @@ public class RunCommand implements Callable<Integer> {
       description = "Threads writing task status (default: ${DEFAULT-VALUE}).")
   int statusWriters;
 
+  @Option(
+      names = "--insecure-disable-auth",
+      description =
+          "In a cluster, serve REST without authentication or authorization (logged as a warning)."
+              + " Embedded mode never authenticates.")
+  boolean insecureDisableAuth;
+
+  @Option(
+      names = "--leader-election",
+      negatable = true,
+      description =
+          "Elect a leader with a Lease so several replicas can run (default: on in a cluster, off"
+              + " in embedded mode).")
+  Boolean leaderElection;
+
+  @Option(
+      names = "--leader-election-lease-name",
+      defaultValue = ClusterSettings.LeaderElection.DEFAULT_LEASE_NAME,
+      description = "Name of the leader election Lease (default: ${DEFAULT-VALUE}).")
+  String leaseName;
+
+  @Option(
+      names = "--leader-election-namespace",
+      description = "Namespace of the leader election Lease (default: --namespace).")
+  String leaseNamespace;
+
+  @Option(
+      names = "--worker-service-account",
+      description =
+          "ServiceAccount of worker pods whose pool names none; it needs the 'lease' verb on"
+              + " workerpools (default: the namespace's default ServiceAccount).")
+  String workerServiceAccount;
+
   @Override
   public Integer call() throws Exception {
     boolean useEmbedded = embedded || !ClusterDetection.clusterConfigured();
@@ -149,7 +184,8 @@ public class RunCommand implements Callable<Integer> {
             workerImage,
             operatorUrl != null ? operatorUrl : "http://vera-operator." + ns + ".svc:" + port,
             statusWriters);
-    VeraOperator operator = new VeraOperator(client, settings).start(settings);
+    VeraOperator operator =
+        new VeraOperator(client, settings, clusterSettings(useEmbedded, ns)).start(settings);
     CountDownLatch stopped = new CountDownLatch(1);
     EmbeddedApiServer embeddedServer = apiServer;
     Runtime.getRuntime()
@@ -205,6 +241,28 @@ public class RunCommand implements Callable<Integer> {
           "no local Docker engine answers ({}); Docker resources need POST /orchestrator/infrastructure/initialize",
           e.getMessage());
     }
+  }
+
+  private ClusterSettings clusterSettings(boolean useEmbedded, String ns) {
+    RestGuard.Settings auth;
+    if (useEmbedded) {
+      auth = RestGuard.Settings.off();
+    } else if (insecureDisableAuth) {
+      LOG.warn("******************************************************************************");
+      LOG.warn("* --insecure-disable-auth: the REST API authenticates NO ONE. Anyone who can  *");
+      LOG.warn("* reach its port may submit tasks, call providers and exec in resources.     *");
+      LOG.warn("******************************************************************************");
+      auth = RestGuard.Settings.off();
+    } else {
+      auth = RestGuard.Settings.on();
+    }
+    boolean elect = leaderElection != null ? leaderElection : !useEmbedded;
+    ClusterSettings.LeaderElection election =
+        elect
+            ? ClusterSettings.LeaderElection.enabled(
+                leaseName, leaseNamespace != null ? leaseNamespace : ns)
+            : ClusterSettings.LeaderElection.disabled();
+    return new ClusterSettings(auth, election, workerServiceAccount);
   }
 
   private static void printEmbeddedUsage(OperatorSettings settings, int port, Path kubeconfig) {

@@ -4,6 +4,7 @@ import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,6 +20,7 @@ public final class OrphanSweep implements AutoCloseable {
 
   private final ComputeService compute;
   private final Set<String> watchNamespaces;
+  private final BooleanSupplier leading;
   private final ScheduledExecutorService timer =
       Executors.newSingleThreadScheduledExecutor(
           r -> {
@@ -29,10 +31,12 @@ public final class OrphanSweep implements AutoCloseable {
 
   /**
    * @param watchNamespaces the namespaces this operator owns; empty for all
+   * @param leading whether this replica leads; a standby never removes machines
    */
-  public OrphanSweep(ComputeService compute, Set<String> watchNamespaces) {
+  public OrphanSweep(ComputeService compute, Set<String> watchNamespaces, BooleanSupplier leading) {
     this.compute = compute;
     this.watchNamespaces = Set.copyOf(watchNamespaces);
+    this.leading = leading;
   }
 
   public void start() {
@@ -41,6 +45,9 @@ public final class OrphanSweep implements AutoCloseable {
 
   /** One pass; returns how many machines it removed. */
   public int sweep() {
+    if (!leading.getAsBoolean()) {
+      return 0;
+    }
     try {
       return compute.sweepOrphans(watchNamespaces);
     } catch (RuntimeException e) {

@@ -20,6 +20,7 @@ import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,6 +40,7 @@ public final class ResourceAutoscaler implements AutoCloseable {
   private final TaskDispatcher dispatcher;
   private final ComputeService compute;
   private final KubernetesClient client;
+  private final BooleanSupplier leading;
   private final ScheduledExecutorService timer =
       Executors.newSingleThreadScheduledExecutor(
           r -> {
@@ -47,11 +49,18 @@ public final class ResourceAutoscaler implements AutoCloseable {
             return t;
           });
 
+  /**
+   * @param leading whether this replica leads; a standby never provisions
+   */
   public ResourceAutoscaler(
-      TaskDispatcher dispatcher, ComputeService compute, KubernetesClient client) {
+      TaskDispatcher dispatcher,
+      ComputeService compute,
+      KubernetesClient client,
+      BooleanSupplier leading) {
     this.dispatcher = dispatcher;
     this.compute = compute;
     this.client = client;
+    this.leading = leading;
   }
 
   public void start() {
@@ -59,6 +68,9 @@ public final class ResourceAutoscaler implements AutoCloseable {
   }
 
   private void safeRound() {
+    if (!leading.getAsBoolean()) {
+      return;
+    }
     try {
       round();
     } catch (RuntimeException e) {

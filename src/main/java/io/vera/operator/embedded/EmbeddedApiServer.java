@@ -11,6 +11,8 @@ import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
+import io.fabric8.mockwebserver.http.MockResponse;
+import io.fabric8.mockwebserver.http.RecordedRequest;
 import io.vera.operator.api.ComputeResource;
 import io.vera.operator.api.Provider;
 import io.vera.operator.api.VeraTask;
@@ -21,6 +23,8 @@ import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Optional;
+import java.util.function.Function;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -96,6 +100,15 @@ public final class EmbeddedApiServer implements AutoCloseable {
    * @throws IllegalStateException if the port cannot be bound
    */
   public static EmbeddedApiServer start(int port) {
+    return start(port, request -> Optional.empty());
+  }
+
+  /**
+   * Starts a server on 127.0.0.1 that lets {@code override} answer requests first; tests use it to
+   * answer what the CRUD mock cannot, such as TokenReviews and SubjectAccessReviews.
+   */
+  public static EmbeddedApiServer start(
+      int port, Function<RecordedRequest, Optional<MockResponse>> override) {
     if (port < 0 || port > 65535) {
       throw new IllegalArgumentException("Port must be between 0 and 65535, not " + port);
     }
@@ -107,7 +120,7 @@ public final class EmbeddedApiServer implements AutoCloseable {
             webServer,
             new HashMap<>(),
             // MockWebServer.reset() only clears the requests it recorded and their count.
-            new EmbeddedDispatcher(webServer::reset),
+            new EmbeddedDispatcher(webServer::reset, override),
             false);
     try {
       server.start(InetAddress.getByAddress(new byte[] {127, 0, 0, 1}), port);

@@ -24,6 +24,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,6 +41,8 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
   private static final String VERSION_MAJOR = "1";
   private static final String VERSION_MINOR = "32";
 
+  private static final String SELF_SUBJECT_RULES_REVIEWS =
+      "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews";
   private static final String CRDS_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
   private static final String CONTENT_TYPE = "Content-Type";
   private static final String JSON_CONTENT_TYPE = "application/json";
@@ -51,6 +54,7 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
   private static final ObjectMapper MAPPER = Serialization.jsonMapper();
 
   private final Runnable forgetRecordedRequests;
+  private final Function<RecordedRequest, Optional<MockResponse>> override;
 
   /**
    * @param forgetRecordedRequests run before each request is answered: the mock web server keeps
@@ -58,7 +62,17 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
    *     must drop them
    */
   EmbeddedDispatcher(Runnable forgetRecordedRequests) {
+    this(forgetRecordedRequests, request -> Optional.empty());
+  }
+
+  /**
+   * @param override answers some requests before anything else does (tests answer TokenReviews and
+   *     SubjectAccessReviews with it)
+   */
+  EmbeddedDispatcher(
+      Runnable forgetRecordedRequests, Function<RecordedRequest, Optional<MockResponse>> override) {
     this.forgetRecordedRequests = forgetRecordedRequests;
+    this.override = override;
   }
 
   @Override
@@ -86,6 +100,14 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
     if (mediaType(request.getHeader(CONTENT_TYPE)).equals(PROTOBUF)) {
       // Protobuf cannot be decoded here; the mock would fail on it without answering.
       return status(415, "UnsupportedMediaType", "Only JSON request bodies are supported");
+    }
+    Optional<MockResponse> overridden = override.apply(request);
+    if (overridden.isPresent()) {
+      return overridden.get();
+    }
+    if (request.method() == HttpMethod.POST
+        && request.getPath().startsWith(SELF_SUBJECT_RULES_REVIEWS)) {
+      return selfSubjectRulesReview(request);
     }
     Path path = Path.parse(request.getPath());
     if (request.method() == HttpMethod.GET) {
@@ -346,6 +368,24 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
 
   private static JsonNode body(MockResponse response) {
     return readJson(new String(response.getBody().getBytes(), StandardCharsets.UTF_8));
+  }
+
+  /**
+   * Nobody is checked here, so everyone may do everything: the answer JOSDK's leader election asks
+   * for before it starts (and {@code kubectl auth can-i --list}) says so.
+   */
+  private static MockResponse selfSubjectRulesReview(RecordedRequest request) {
+    ObjectNode review = (ObjectNode) readJson(request.getUtf8Body());
+    ObjectNode status = review.putObject("status");
+    ObjectNode rule = status.putArray("resourceRules").addObject();
+    rule.putArray("verbs").add("*");
+    rule.putArray("apiGroups").add("*");
+    rule.putArray("resources").add("*");
+    ObjectNode nonResource = status.putArray("nonResourceRules").addObject();
+    nonResource.putArray("verbs").add("*");
+    nonResource.putArray("nonResourceURLs").add("*");
+    status.put("incomplete", false);
+    return json(201, review);
   }
 
   private static MockResponse json(int code, Object body) {

@@ -7,6 +7,7 @@ import io.javalin.json.JavalinJackson;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vera.operator.compute.ComputeService;
 import io.vera.operator.compute.LegacyInfrastructure;
+import io.vera.operator.facade.auth.RestGuard;
 import io.vera.operator.handler.HandlerRegistry;
 import io.vera.operator.pool.CpuSampler;
 import io.vera.operator.pool.LegacyPools;
@@ -54,6 +55,14 @@ public final class FacadeServer implements AutoCloseable {
   private final ExecutorService longPolls;
 
   public FacadeServer(Services services) {
+    this(services, RestGuard.open());
+  }
+
+  /**
+   * @param guard authenticates and authorizes requests and refuses them on a standby replica; see
+   *     {@link RestGuard} and {@link io.vera.operator.facade.auth.RouteAccess}
+   */
+  public FacadeServer(Services services, RestGuard guard) {
     OrchestratorRoutes orchestrator =
         new OrchestratorRoutes(
             services.tasks(),
@@ -83,6 +92,7 @@ public final class FacadeServer implements AutoCloseable {
               config.jetty.modifyServer(server -> server.setErrorHandler(new JsonErrorHandler()));
             });
     registerErrorMapping();
+    guard.install(app);
     orchestrator.register(app);
     app.ws(OrchestratorRoutes.BASE + "/ws/updates", updates::configure);
     new InfrastructureRoutes(
@@ -94,6 +104,18 @@ public final class FacadeServer implements AutoCloseable {
         OrchestratorRoutes.BASE + "/health",
         ctx -> ctx.json(Map.of("status", "healthy", "service", "vera-operator")));
     app.get("/healthz", ctx -> ctx.result("ok"));
+    // Readiness: a standby replica (leader election) is not ready, so the Service routes to the
+    // leader; liveness (/healthz) stays fine.
+    app.get(
+        "/readyz",
+        ctx -> {
+          if (guard.serving()) {
+            ctx.json(Map.of("status", "ready", "leader", true));
+          } else {
+            ctx.status(503)
+                .json(Map.of("detail", "standby: another replica leads", "leader", false));
+          }
+        });
     app.get(
         "/metrics",
         ctx ->
@@ -154,11 +176,11 @@ public final class FacadeServer implements AutoCloseable {
    * Every registered route as {@code "GET /path"}, WebSocket endpoints as {@code "WS /path"}; lets
    * tests compare the routes with the OpenAPI document.
    */
-  List<String> routes() {
+  public List<String> routes() {
     var router = app.unsafeConfig().pvt.internalRouter;
     List<String> routes = new ArrayList<>();
-    router
-        .allHttpHandlers()
+    router.allHttpHandlers().stream()
+        .filter(e -> e.getEndpoint().getMethod().isHttpMethod())
         .forEach(e -> routes.add(e.getEndpoint().getMethod() + " " + e.getEndpoint().getPath()));
     router.allWsHandlers().forEach(e -> routes.add("WS " + e.getPath()));
     return routes;

@@ -35,8 +35,16 @@ final class WorkerDeployment {
 
   private static final String TEMPLATE = "worker-deployment.yaml";
 
-  /** Settings that are the operator's, not the pool's. */
-  record Defaults(String image, String operatorUrl) {}
+  /**
+   * Settings that are the operator's, not the pool's.
+   *
+   * @param serviceAccount used when the pool's template names none; null for the namespace default
+   */
+  record Defaults(String image, String operatorUrl, String serviceAccount) {
+    Defaults(String image, String operatorUrl) {
+      this(image, operatorUrl, null);
+    }
+  }
 
   private WorkerDeployment() {}
 
@@ -73,7 +81,10 @@ final class WorkerDeployment {
     deployment.getSpec().getSelector().setMatchLabels(Map.of(POOL_LABEL, poolName));
     var podSpec = deployment.getSpec().getTemplate().getSpec();
     deployment.getSpec().getTemplate().getMetadata().getLabels().put(POOL_LABEL, poolName);
-    podSpec.setServiceAccountName(template.serviceAccountName);
+    podSpec.setServiceAccountName(
+        template.serviceAccountName != null
+            ? template.serviceAccountName
+            : defaults.serviceAccount());
     podSpec.setNodeSelector(template.nodeSelector);
     podSpec.setTolerations(template.tolerations);
     podSpec.setHostNetwork(template.hostNetwork);

@@ -59,13 +59,43 @@ public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
       String workerImage,
       String operatorUrl,
       Clock clock) {
+    this(
+        dispatcher,
+        embeddedWorkers,
+        remoteWorkers,
+        handlers,
+        client,
+        events,
+        workerImage,
+        operatorUrl,
+        null,
+        clock);
+  }
+
+  /**
+   * @param workerServiceAccount ServiceAccount of worker pods whose pool names none (it needs the
+   *     {@code lease} verb on the pool when REST authentication is on); null for the namespace's
+   *     default
+   */
+  public WorkerPoolReconciler(
+      TaskDispatcher dispatcher,
+      EmbeddedWorkers embeddedWorkers,
+      RemoteWorkers remoteWorkers,
+      HandlerRegistry handlers,
+      KubernetesClient client,
+      EventRecorder events,
+      String workerImage,
+      String operatorUrl,
+      String workerServiceAccount,
+      Clock clock) {
     this.dispatcher = dispatcher;
     this.embeddedWorkers = embeddedWorkers;
     this.remoteWorkers = remoteWorkers;
     this.handlers = handlers;
     this.client = client;
     this.events = events;
-    this.deploymentDefaults = new WorkerDeployment.Defaults(workerImage, operatorUrl);
+    this.deploymentDefaults =
+        new WorkerDeployment.Defaults(workerImage, operatorUrl, workerServiceAccount);
     this.clock = clock;
   }
 

@@ -685,6 +685,17 @@ public final class TaskDispatcher implements AutoCloseable {
     drainOutbox();
   }
 
+  /** The pool of a lease this dispatcher holds; lets the REST layer authorize its worker. */
+  public Optional<PoolKey> leasePool(String leaseId) {
+    lock.lock();
+    try {
+      TaskEntry entry = leases.get(leaseId);
+      return entry == null ? Optional.empty() : Optional.ofNullable(entry.pool);
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /** Extends a lease; false when it was revoked, so the worker must stop the attempt. */
   public Optional<Instant> renew(String leaseId) {
     lock.lock();

@@ -14,6 +14,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -127,7 +128,11 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
         // Still marked in flight, so no other writer picks the task up before the retry.
         long delay = Math.min(30_000, 250L << Math.min(7, failuresInARow.get()));
         states.put(key, WriteState.QUEUED);
-        retries.schedule(() -> queue.add(new Pending(key, 0)), delay, TimeUnit.MILLISECONDS);
+        try {
+          retries.schedule(() -> queue.add(new Pending(key, 0)), delay, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+          return; // Closed meanwhile: the change is lost like any unwritten one at shutdown.
+        }
         continue;
       }
       WriteState after =

@@ -11,6 +11,7 @@ import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
@@ -102,11 +103,27 @@ public final class RemoteWorker implements AutoCloseable {
   private final AtomicBoolean interruptedAtShutdown = new AtomicBoolean();
   private volatile long drainDeadlineNanos;
 
+  /** A worker that sends the pod's ServiceAccount token, when there is one. */
   public RemoteWorker(Settings settings, HandlerRegistry handlers) {
-    this(settings, handlers, processCpuPercent());
+    this(settings, handlers, new ServiceAccountToken(ServiceAccountToken.DEFAULT_PATH));
+  }
+
+  /**
+   * @param token sent as {@code Authorization: Bearer} on every request of the lease protocol
+   */
+  public RemoteWorker(Settings settings, HandlerRegistry handlers, ServiceAccountToken token) {
+    this(settings, handlers, processCpuPercent(), token);
   }
 
   RemoteWorker(Settings settings, HandlerRegistry handlers, DoubleSupplier cpuPercent) {
+    this(settings, handlers, cpuPercent, new ServiceAccountToken(ServiceAccountToken.DEFAULT_PATH));
+  }
+
+  RemoteWorker(
+      Settings settings,
+      HandlerRegistry handlers,
+      DoubleSupplier cpuPercent,
+      ServiceAccountToken token) {
     this.settings = settings;
     this.runner = new TaskRunner(handlers);
     this.handlerNames = List.copyOf(handlers.names());
@@ -117,6 +134,23 @@ public final class RemoteWorker implements AutoCloseable {
             .connectTimeout(Duration.ofSeconds(5))
             .writeTimeout(Duration.ofSeconds(10))
             .readTimeout(Duration.ofSeconds(WAIT_SECONDS + 15))
+            .addInterceptor(
+                chain -> {
+                  Request request = chain.request();
+                  Optional<String> bearer = token.get();
+                  if (bearer.isPresent()) {
+                    request =
+                        request
+                            .newBuilder()
+                            .header("Authorization", "Bearer " + bearer.get())
+                            .build();
+                  }
+                  Response response = chain.proceed(request);
+                  if (response.code() == 401) {
+                    token.invalidate();
+                  }
+                  return response;
+                })
             .build();
     this.http = pollHttp.newBuilder().readTimeout(Duration.ofSeconds(10)).build();
     this.leaseUrl =

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.mockwebserver.http.MockResponse;
+import io.fabric8.mockwebserver.http.RecordedRequest;
 import io.vera.operator.api.TaskType;
 import io.vera.operator.api.WorkerPool;
 import io.vera.operator.api.WorkerPoolSpec;
@@ -17,7 +19,10 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import java.util.function.Function;
 import org.awaitility.Awaitility;
 
 /**
@@ -31,15 +36,39 @@ public final class OperatorHarness implements AutoCloseable {
   private final EmbeddedApiServer server;
   private final KubernetesClient client;
   private final OperatorSettings settings;
+  private final ClusterSettings cluster;
   private VeraOperator operator;
   private final HttpClient http =
       HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   /** An HTTP answer: status and body (parsed when it is JSON). */
-  public record Response(int status, String text, JsonNode json) {}
+  public record Response(
+      int status, String text, JsonNode json, Map<String, List<String>> headers) {
+    public Response(int status, String text, JsonNode json) {
+      this(status, text, json, Map.of());
+    }
+
+    public String header(String name) {
+      return headers.entrySet().stream()
+          .filter(e -> e.getKey().equalsIgnoreCase(name))
+          .flatMap(e -> e.getValue().stream())
+          .findFirst()
+          .orElse(null);
+    }
+  }
 
   public OperatorHarness() {
-    server = EmbeddedApiServer.start(0);
+    this(request -> Optional.empty(), ClusterSettings.embedded());
+  }
+
+  /**
+   * An operator started with {@code cluster} settings (REST auth, leader election) against an
+   * embedded API server where {@code override} answers some requests first, e.g. TokenReviews.
+   */
+  public OperatorHarness(
+      Function<RecordedRequest, Optional<MockResponse>> override, ClusterSettings cluster) {
+    this.cluster = cluster;
+    server = EmbeddedApiServer.start(0, override);
     server.installCrds();
     client = server.client();
     settings =
@@ -54,7 +83,7 @@ public final class OperatorHarness implements AutoCloseable {
             "vera-operator:test",
             "http://127.0.0.1:1",
             4);
-    operator = new VeraOperator(client, settings).start(settings);
+    operator = new VeraOperator(client, settings, cluster).start(settings);
   }
 
   /**
@@ -63,7 +92,7 @@ public final class OperatorHarness implements AutoCloseable {
    */
   public void restartOperator() {
     operator.close();
-    operator = new VeraOperator(client, settings).start(settings);
+    operator = new VeraOperator(client, settings, cluster).start(settings);
   }
 
   /** Creates an Embedded pool and waits until the REST API lists it. */
@@ -108,8 +137,15 @@ public final class OperatorHarness implements AutoCloseable {
   }
 
   public Response send(String method, String path, String body) {
+    return send(method, path, body, Map.of());
+  }
+
+  /** A request with extra headers, e.g. {@code Authorization}. */
+  public Response send(String method, String path, String body, Map<String, String> headers) {
+    HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create(baseUrl() + path));
+    headers.forEach(builder::header);
     HttpRequest request =
-        HttpRequest.newBuilder(URI.create(baseUrl() + path))
+        builder
             .timeout(Duration.ofSeconds(60))
             .header("Content-Type", "application/json")
             .method(
@@ -125,7 +161,7 @@ public final class OperatorHarness implements AutoCloseable {
       if (contentType.contains("json") && !response.body().isEmpty()) {
         json = MAPPER.readTree(response.body());
       }
-      return new Response(response.statusCode(), response.body(), json);
+      return new Response(response.statusCode(), response.body(), json, response.headers().map());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } catch (InterruptedException e) {

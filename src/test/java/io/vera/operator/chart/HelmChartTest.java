@@ -45,6 +45,28 @@ class HelmChartTest {
     return matching.get(0);
   }
 
+  private static JsonNode named(List<JsonNode> objects, String kind, String name) {
+    List<JsonNode> matching =
+        objects.stream()
+            .filter(o -> o.path("kind").asText().equals(kind))
+            .filter(o -> o.path("metadata").path("name").asText().equals(name))
+            .toList();
+    assertThat(matching).as(kind + " " + name).hasSize(1);
+    return matching.get(0);
+  }
+
+  private static List<String> grants(JsonNode role) {
+    List<String> grants = new ArrayList<>();
+    for (JsonNode rule : role.path("rules")) {
+      for (JsonNode resource : rule.path("resources")) {
+        for (JsonNode verb : rule.path("verbs")) {
+          grants.add(resource.asText() + ":" + verb.asText());
+        }
+      }
+    }
+    return grants;
+  }
+
   @Test
   void chartLintsCleanly() {
     LintResult result = new Helm(CHART).lint().strict().call();
@@ -62,13 +84,18 @@ class HelmChartTest {
     assertThat(container.path("securityContext").path("allowPrivilegeEscalation").asBoolean())
         .isFalse();
     assertThat(container.path("readinessProbe").path("httpGet").path("path").asText())
+        .isEqualTo("/readyz");
+    assertThat(container.path("livenessProbe").path("httpGet").path("path").asText())
         .isEqualTo("/healthz");
-    assertThat(container.path("livenessProbe").isMissingNode()).isFalse();
     assertThat(container.path("resources").path("limits").path("memory").asText()).isNotBlank();
     assertThat(container.path("args").toString())
         .contains("--namespace=vera-system")
         .contains("--operator-url=http://vera-vera-operator.vera-system.svc:8000");
-    String serviceAccount = only(objects, "ServiceAccount").path("metadata").path("name").asText();
+    String serviceAccount =
+        named(objects, "ServiceAccount", "vera-vera-operator")
+            .path("metadata")
+            .path("name")
+            .asText();
     assertThat(pod.path("serviceAccountName").asText()).isEqualTo(serviceAccount);
     assertThat(only(objects, "Service").path("spec").path("ports").get(0).path("port").asInt())
         .isEqualTo(8000);
@@ -77,15 +104,8 @@ class HelmChartTest {
 
   @Test
   void rbacGrantsOnlyWhatTheOperatorUses() throws IOException {
-    JsonNode role = only(render(), "ClusterRole");
-    List<String> grants = new ArrayList<>();
-    for (JsonNode rule : role.path("rules")) {
-      for (JsonNode resource : rule.path("resources")) {
-        for (JsonNode verb : rule.path("verbs")) {
-          grants.add(resource.asText() + ":" + verb.asText());
-        }
-      }
-    }
+    JsonNode role = named(render(), "ClusterRole", "vera-vera-operator");
+    List<String> grants = grants(role);
     assertThat(grants).noneMatch(g -> g.contains("*"));
     assertThat(grants.stream().filter(g -> g.startsWith("secrets:")))
         .as("Secrets are read by name only, never listed or watched cluster-wide")
@@ -96,11 +116,14 @@ class HelmChartTest {
             "veratasks/status:patch",
             "workerpools/status:patch",
             "deployments:create",
-            "events:create");
-    JsonNode writer = only(render(), "Role");
+            "events:create",
+            "tokenreviews:create",
+            "subjectaccessreviews:create");
+    assertThat(grants).noneMatch(g -> g.endsWith(":call") || g.endsWith(":exec"));
+    JsonNode writer = named(render(), "Role", "vera-vera-operator-secrets");
     assertThat(writer.path("metadata").path("namespace").asText()).isEqualTo("vera-system");
     assertThat(writer.path("rules").get(0).path("resources").toString()).isEqualTo("[\"secrets\"]");
-    JsonNode binding = only(render(), "ClusterRoleBinding");
+    JsonNode binding = named(render(), "ClusterRoleBinding", "vera-vera-operator");
     assertThat(binding.path("subjects").get(0).path("namespace").asText()).isEqualTo("vera-system");
   }
 
@@ -121,9 +144,112 @@ class HelmChartTest {
 
   @Test
   void valuesOutsideTheSchemaAreRefused() {
-    assertThatThrownBy(() -> render("replicaCount", "2")).hasMessageContaining("replicaCount");
+    assertThatThrownBy(() -> render("replicaCount", "6")).hasMessageContaining("replicaCount");
+    assertThatThrownBy(() -> render("replicaCount", "2", "leaderElection.enabled", "false"))
+        .as("two operators without leader election would both dispatch")
+        .hasMessageContaining("replicaCount");
     assertThatThrownBy(() -> render("legacyPoolRuntime", "Threads"))
         .hasMessageContaining("legacyPoolRuntime");
+  }
+
+  @Test
+  void leaderElectionIsOnByDefaultWithALeaseRoleAndTwoReplicasPossible() throws IOException {
+    List<JsonNode> objects = render("replicaCount", "2");
+    JsonNode deployment = only(objects, "Deployment");
+    assertThat(deployment.path("spec").path("replicas").asInt()).isEqualTo(2);
+    assertThat(deployment.path("spec").path("strategy").path("type").asText())
+        .isEqualTo("RollingUpdate");
+    assertThat(
+            deployment
+                .path("spec")
+                .path("strategy")
+                .path("rollingUpdate")
+                .path("maxUnavailable")
+                .asText())
+        .as("standbys never become ready while the leader lives")
+        .isEqualTo("100%");
+    assertThat(deployment.toString())
+        .contains("--leader-election\"")
+        .contains("--leader-election-lease-name=vera-operator-leader")
+        .contains("--leader-election-namespace=vera-system")
+        .doesNotContain("--insecure-disable-auth");
+    JsonNode leases = named(objects, "Role", "vera-vera-operator-leader-election");
+    assertThat(grants(leases))
+        .containsExactlyInAnyOrder("leases:get", "leases:create", "leases:update");
+    assertThat(leases.path("rules").get(0).path("apiGroups").toString())
+        .isEqualTo("[\"coordination.k8s.io\"]");
+    assertThat(
+            named(objects, "RoleBinding", "vera-vera-operator-leader-election")
+                .path("subjects")
+                .get(0)
+                .path("name")
+                .asText())
+        .isEqualTo("vera-vera-operator");
+
+    List<JsonNode> single = render("leaderElection.enabled", "false");
+    JsonNode alone = only(single, "Deployment");
+    assertThat(alone.path("spec").path("strategy").path("type").asText()).isEqualTo("Recreate");
+    assertThat(alone.toString()).contains("--no-leader-election");
+    assertThat(single.stream().map(o -> o.path("metadata").path("name").asText()))
+        .doesNotContain("vera-vera-operator-leader-election");
+  }
+
+  @Test
+  void authIsOnWithUserRolesAndAWorkerServiceAccountThatMayOnlyLease() throws IOException {
+    List<JsonNode> objects = render();
+    JsonNode viewer = named(objects, "ClusterRole", "vera-vera-operator-viewer");
+    assertThat(
+            viewer
+                .path("metadata")
+                .path("labels")
+                .path("rbac.authorization.k8s.io/aggregate-to-view")
+                .asText())
+        .isEqualTo("true");
+    assertThat(grants(viewer))
+        .contains("veratasks:get", "veratasks:list", "veratasks:watch")
+        .noneMatch(g -> g.endsWith(":create") || g.endsWith(":patch"));
+    JsonNode submitter = named(objects, "ClusterRole", "vera-vera-operator-submitter");
+    assertThat(
+            submitter
+                .path("metadata")
+                .path("labels")
+                .path("rbac.authorization.k8s.io/aggregate-to-edit")
+                .asText())
+        .isEqualTo("true");
+    assertThat(grants(submitter))
+        .contains("veratasks:create", "veratasks:patch")
+        .noneMatch(g -> g.endsWith(":call") || g.endsWith(":exec"));
+    JsonNode admin = named(objects, "ClusterRole", "vera-vera-operator-admin");
+    assertThat(
+            admin
+                .path("metadata")
+                .path("labels")
+                .path("rbac.authorization.k8s.io/aggregate-to-admin")
+                .asText())
+        .isEqualTo("true");
+    assertThat(grants(admin))
+        .contains(
+            "providers:call",
+            "computeresources:exec",
+            "workerpools/scale:update",
+            "workerpools:create",
+            "computeresources:delete");
+
+    JsonNode worker = named(objects, "ClusterRole", "vera-vera-operator-worker");
+    assertThat(grants(worker)).containsExactly("workerpools:lease");
+    named(objects, "ServiceAccount", "vera-vera-operator-worker");
+    JsonNode workerBinding = named(objects, "RoleBinding", "vera-vera-operator-worker");
+    assertThat(workerBinding.path("roleRef").path("name").asText())
+        .isEqualTo("vera-vera-operator-worker");
+    assertThat(workerBinding.path("subjects").get(0).path("name").asText())
+        .isEqualTo("vera-vera-operator-worker");
+    assertThat(only(objects, "Deployment").toString())
+        .contains("--worker-service-account=vera-vera-operator-worker");
+
+    List<JsonNode> insecure = render("auth.enabled", "false", "auth.userRoles", "false");
+    assertThat(only(insecure, "Deployment").toString()).contains("--insecure-disable-auth");
+    assertThat(insecure.stream().map(o -> o.path("metadata").path("name").asText()))
+        .doesNotContain("vera-vera-operator-viewer", "vera-vera-operator-admin");
   }
 
   @Test
