@@ -22,11 +22,13 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "bench",
     mixinStandardHelpOptions = true,
+    subcommands = DockerBenchCommand.class,
     description = {
       "Submits tasks through the REST API of a running operator from concurrent clients, each"
           + " waiting for its task's result before submitting the next, and prints completed"
           + " tasks/s, submit-to-completed latency percentiles and the operator's heap.",
-      "Exits 0 when every measured task completed, 1 otherwise."
+      "Exits 0 when every measured task completed, 1 otherwise.",
+      "'bench docker' compares Vera's Docker host with the docker CLI instead."
     })
 public final class BenchCommand implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper();

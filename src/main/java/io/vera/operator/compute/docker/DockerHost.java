@@ -329,40 +329,70 @@ public final class DockerHost implements ComputeHost {
         return reused.get();
       }
     }
-    ensureImage(target.image);
-    String id;
-    try {
-      CreateContainerCmd create =
-          api.createContainerCmd(target.image).withName(target.containerName);
-      target.configure(create);
-      keepRunning(create, target);
-      id = create.exec().getId();
-    } catch (ConflictException e) {
-      // Someone else (another operator process) created it first: reuse theirs if it is ours.
-      InspectContainerResponse other = inspectOrNull(target.containerName);
-      if (other == null || !target.uid.equals(label(other, ComputeLabels.RESOURCE_UID))) {
+    // No image check first: create answers 404 for a missing image, and only then is a pull
+    // worth its time. That keeps provision at the CLI's create + start plus one list and one
+    // inspect.
+    boolean pulled = false;
+    boolean replacedDead = false;
+    while (true) {
+      String id;
+      try {
+        CreateContainerCmd create =
+            api.createContainerCmd(target.image).withName(target.containerName);
+        target.configure(create);
+        keepRunning(create, target);
+        id = create.exec().getId();
+      } catch (NotFoundException e) {
+        if (!dockerMessage(e).toLowerCase(Locale.ROOT).contains("no such image")) {
+          // e.g. a user-defined network that does not exist
+          throw new ComputeException(
+              Reason.INVALID, "the Docker engine refused the container: " + dockerMessage(e), e);
+        }
+        if (pulled) {
+          throw new ComputeException(
+              Reason.INVALID, "image '" + target.image + "' is not present on " + host, e);
+        }
+        pullImage(target.image);
+        pulled = true;
+        continue;
+      } catch (ConflictException e) {
+        // Another operator process created it first (or a dead one holds the name): reuse it if
+        // it is this resource's.
+        InspectContainerResponse other = inspectOrNull(target.containerName);
+        if (other == null) {
+          if (replacedDead) {
+            throw new ComputeException(
+                Reason.FAILED, "container name " + target.containerName + " stays taken", e);
+          }
+          replacedDead = true;
+          continue;
+        }
+        if (!target.uid.equals(label(other, ComputeLabels.RESOURCE_UID))) {
+          throw new ComputeException(
+              Reason.INVALID,
+              "a container named '"
+                  + target.containerName
+                  + "' exists and does not belong to this resource",
+              e);
+        }
+        Optional<Machine> reused = bringUp(other.getId(), target);
+        if (reused.isPresent()) {
+          return reused.get();
+        }
+        if (replacedDead) {
+          throw new ComputeException(
+              Reason.FAILED, "container " + target.containerName + " could not be replaced", e);
+        }
+        replacedDead = true;
+        continue;
+      } catch (BadRequestException e) {
         throw new ComputeException(
-            Reason.INVALID,
-            "a container named '"
-                + target.containerName
-                + "' exists and does not belong to this resource",
-            e);
+            Reason.INVALID, "the Docker engine refused the container: " + dockerMessage(e), e);
+      } catch (RuntimeException e) {
+        throw unavailableOr("create container " + target.containerName, e);
       }
-      return bringUp(other.getId(), target)
-          .orElseThrow(
-              () ->
-                  new ComputeException(
-                      Reason.FAILED, "container " + target.containerName + " could not start"));
-    } catch (NotFoundException e) {
-      throw new ComputeException(
-          Reason.INVALID, "image '" + target.image + "' is not present on " + host, e);
-    } catch (BadRequestException e) {
-      throw new ComputeException(
-          Reason.INVALID, "the Docker engine refused the container: " + e.getMessage(), e);
-    } catch (RuntimeException e) {
-      throw unavailableOr("create container " + target.containerName, e);
+      return start(id, target, true);
     }
-    return start(id, target, true);
   }
 
   /**
@@ -482,6 +512,8 @@ public final class DockerHost implements ComputeHost {
     InspectImageResponse image;
     try {
       image = api.inspectImageCmd(target.image).exec();
+    } catch (NotFoundException e) {
+      throw e; // "No such image": provision pulls it and tries again
     } catch (RuntimeException e) {
       throw unavailableOr("inspect image " + target.image, e);
     }
@@ -497,16 +529,8 @@ public final class DockerHost implements ComputeHost {
     }
   }
 
-  /** The image is local, or pulled within the pull timeout, or the spec is INVALID. */
-  private void ensureImage(String image) throws ComputeException {
-    try {
-      api.inspectImageCmd(image).exec();
-      return;
-    } catch (NotFoundException e) {
-      // pull below
-    } catch (RuntimeException e) {
-      throw unavailableOr("inspect image " + image, e);
-    }
+  /** Pulls a missing image within the pull timeout; INVALID when that does not work. */
+  private void pullImage(String image) throws ComputeException {
     LOG.info(
         "Image {} is not on {}; pulling it (at most {} s)", image, host, pullTimeout.toSeconds());
     PullImageResultCallback callback = new PullImageResultCallback();

@@ -1,14 +1,22 @@
 package io.vera.operator.compute.docker;
 
 import com.github.dockerjava.core.SSLConfig;
-import com.github.dockerjava.core.util.CertificateUtils;
 import io.vera.operator.compute.ComputeException;
 import io.vera.operator.compute.ComputeException.Reason;
 import io.vera.operator.provider.Credentials;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.StringReader;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
 import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.SecureRandom;
 import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.security.spec.PKCS8EncodedKeySpec;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import javax.net.ssl.KeyManager;
@@ -16,6 +24,9 @@ import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.openssl.PEMKeyPair;
+import org.bouncycastle.openssl.PEMParser;
 
 /**
  * The TLS context of a Docker host from the PEM values of its Secret: {@code ca.crt} (the CA that
@@ -50,8 +61,8 @@ final class DockerTls {
     try {
       KeyManager[] keyManagers = null;
       if (cert.isPresent()) {
-        PrivateKey privateKey = CertificateUtils.loadPrivateKey(key.get());
-        List<Certificate> chain = CertificateUtils.loadCertificates(cert.get());
+        PrivateKey privateKey = privateKey(key.get());
+        List<Certificate> chain = certificates(cert.get());
         if (privateKey == null || chain.isEmpty()) {
           throw new ComputeException(
               Reason.INVALID,
@@ -72,7 +83,7 @@ final class DockerTls {
       }
       TrustManager[] trustManagers = null;
       if (ca.isPresent()) {
-        List<Certificate> cas = CertificateUtils.loadCertificates(ca.get());
+        List<Certificate> cas = certificates(ca.get());
         if (cas.isEmpty()) {
           throw new ComputeException(
               Reason.INVALID, "the Docker TLS Secret's '" + CA + "' holds no PEM certificate");
@@ -100,5 +111,41 @@ final class DockerTls {
               + ")");
     }
     return () -> context;
+  }
+
+  /** Every certificate in PEM text, parsed by the JDK. */
+  static List<Certificate> certificates(String pem) throws GeneralSecurityException {
+    return new ArrayList<>(
+        CertificateFactory.getInstance("X.509")
+            .generateCertificates(
+                new ByteArrayInputStream(pem.getBytes(StandardCharsets.US_ASCII))));
+  }
+
+  /**
+   * The first private key in PEM text: PKCS#8 ({@code PRIVATE KEY}) or traditional RSA/EC ({@code
+   * RSA PRIVATE KEY}, {@code EC PRIVATE KEY}); null when there is none.
+   */
+  static PrivateKey privateKey(String pem) throws IOException, GeneralSecurityException {
+    try (PEMParser parser = new PEMParser(new StringReader(pem))) {
+      for (Object object = parser.readObject(); object != null; object = parser.readObject()) {
+        PrivateKeyInfo info =
+            object instanceof PEMKeyPair pair
+                ? pair.getPrivateKeyInfo()
+                : object instanceof PrivateKeyInfo plain ? plain : null;
+        if (info != null) {
+          PKCS8EncodedKeySpec spec = new PKCS8EncodedKeySpec(info.getEncoded());
+          GeneralSecurityException last = null;
+          for (String algorithm : new String[] {"RSA", "EC", "Ed25519", "Ed448"}) {
+            try {
+              return KeyFactory.getInstance(algorithm).generatePrivate(spec);
+            } catch (GeneralSecurityException e) {
+              last = e;
+            }
+          }
+          throw last;
+        }
+      }
+    }
+    return null;
   }
 }
