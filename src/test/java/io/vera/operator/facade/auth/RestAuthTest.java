@@ -229,7 +229,12 @@ class RestAuthTest {
       Response response =
           harness.send(parts[0], concrete(parts[1]), body(parts[0]), bearer(user + "-token"));
 
-      assertThat(response.status()).as(route).isNotIn(401, 403, 500, 503);
+      assertThat(response.status()).as(route).isNotIn(401, 403, 500);
+      if (response.status() == 503) {
+        // The route itself may refuse (the infrastructure layer is not initialized here); the
+        // guard's own 503s (review API down, standby) say so differently.
+        assertThat(response.json().path("detail").asText()).as(route).contains("not initialized");
+      }
       assertThat(REVIEWS.tokenReviews()).as(route).hasSize(1);
       assertThat(REVIEWS.tokenReviews().get(0).path("spec").path("token").asText())
           .isEqualTo(user + "-token");
