@@ -1,6 +1,8 @@
 package io.vera.operator.app;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.RequestConfig;
+import io.fabric8.kubernetes.client.RequestConfigBuilder;
 import io.javaoperatorsdk.operator.Operator;
 import io.javaoperatorsdk.operator.api.config.ControllerConfigurationOverrider;
 import io.javaoperatorsdk.operator.monitoring.micrometer.MicrometerMetrics;
@@ -51,6 +53,8 @@ public final class VeraOperator implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(VeraOperator.class);
   private static final Duration STATUS_FLUSH_TIMEOUT = Duration.ofSeconds(10);
   private static final Duration STATUS_COALESCE_WINDOW = Duration.ofMillis(50);
+  private static final int REST_REQUEST_RETRIES = 1;
+  private static final Duration REST_REQUEST_TIMEOUT = Duration.ofSeconds(5);
 
   private final PrometheusMeterRegistry metrics =
       new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -144,9 +148,12 @@ public final class VeraOperator implements AutoCloseable {
               new DeletionAwareItemStore<Provider>(providerReconciler::providerDeleted));
         });
 
+    KubernetesClient restClient = restClient(client);
     TaskService tasks =
-        new TaskService(client, dispatcher, settings.namespace(), settings.restTaskTtlSeconds());
-    LegacyPools pools = new LegacyPools(client, settings.namespace(), settings.legacyPoolRuntime());
+        new TaskService(
+            restClient, dispatcher, settings.namespace(), settings.restTaskTtlSeconds());
+    LegacyPools pools =
+        new LegacyPools(restClient, settings.namespace(), settings.legacyPoolRuntime());
     facade =
         new FacadeServer(
             new FacadeServer.Services(
@@ -157,9 +164,25 @@ public final class VeraOperator implements AutoCloseable {
                 remoteWorkers,
                 cpu,
                 metrics,
-                new LegacyProviders(client, settings.namespace()),
+                new LegacyProviders(restClient, settings.namespace()),
                 gateway,
                 usage));
+  }
+
+  /**
+   * The client the REST facade calls the API server with: the operator's, sharing its connections,
+   * but with one quick retry and a short request timeout, so that while the API server is
+   * unreachable a REST call is refused with a 503 in seconds instead of waiting out the default ten
+   * retries.
+   */
+  static KubernetesClient restClient(KubernetesClient client) {
+    RequestConfig requestConfig =
+        new RequestConfigBuilder(client.getConfiguration().getRequestConfig())
+            .withRequestRetryBackoffLimit(REST_REQUEST_RETRIES)
+            .withRequestRetryBackoffInterval(200)
+            .withRequestTimeout((int) REST_REQUEST_TIMEOUT.toMillis())
+            .build();
+    return client.newClient(requestConfig).adapt(KubernetesClient.class);
   }
 
   private static <R extends io.fabric8.kubernetes.api.model.HasMetadata> void watch(
