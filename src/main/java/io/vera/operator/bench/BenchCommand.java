@@ -27,7 +27,12 @@ import picocli.CommandLine.Spec;
       "Submits tasks through the REST API of a running operator from concurrent clients, each"
           + " waiting for its task's result before submitting the next, and prints completed"
           + " tasks/s, submit-to-completed latency percentiles and the operator's heap.",
-      "Exits 0 when every measured task completed, 1 otherwise.",
+      "With --rate it runs a sustained load instead: tasks submitted at that rate for --duration,"
+          + " printing throughput and latency percentiles every --interval and the operator's heap"
+          + " (and RSS, with --operator-pid) at start and end; --ws-clients connects that many"
+          + " WebSocket clients and reports any that missed task_completed events or were dropped.",
+      "Exits 0 when every measured task completed (and no WebSocket client lost events), 1"
+          + " otherwise.",
       "'bench docker' compares Vera's Docker host with the docker CLI instead."
     })
 public final class BenchCommand implements Callable<Integer> {
@@ -80,10 +85,53 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print the figures as one JSON object.")
   private boolean json;
 
+  @Option(
+      names = "--rate",
+      description =
+          "Sustained mode: submit this many tasks per second (the --concurrency clients must be"
+              + " enough to keep it up).")
+  private Double rate;
+
+  @Option(
+      names = "--duration",
+      defaultValue = "10m",
+      description =
+          "Sustained mode: how long to keep the rate, e.g. 90s, 10m (default: ${DEFAULT-VALUE}).")
+  private String duration;
+
+  @Option(
+      names = "--interval",
+      defaultValue = "30s",
+      description = "Sustained mode: print figures this often (default: ${DEFAULT-VALUE}).")
+  private String interval;
+
+  @Option(
+      names = "--ws-clients",
+      defaultValue = "0",
+      description =
+          "Sustained mode: WebSocket clients connected during the load (default: ${DEFAULT-VALUE}).")
+  private int wsClients;
+
+  @Option(
+      names = "--operator-pid",
+      description = "Sustained mode: the operator's process id, to read its RSS from /proc.")
+  private Long operatorPid;
+
+  @Option(
+      names = "--settle",
+      defaultValue = "0s",
+      description =
+          "Sustained mode: after the load, wait this long and read the memory again, e.g. once"
+              + " finished tasks expired (default: ${DEFAULT-VALUE}).")
+  private String settle;
+
   @Override
   public Integer call() throws InterruptedException {
     RestBench.Settings settings = settings();
     PrintWriter out = spec.commandLine().getOut();
+    if (rate != null) {
+      return sustained(settings, out);
+    }
     if (!json) {
       out.printf(
           Locale.ROOT,
@@ -100,6 +148,49 @@ public final class BenchCommand implements Callable<Integer> {
     out.println(json ? toJson(result).toString() : toText(result));
     out.flush();
     return result.completed() == result.tasks() ? 0 : 1;
+  }
+
+  private int sustained(RestBench.Settings base, PrintWriter out) throws InterruptedException {
+    SoakBench.Settings soak;
+    try {
+      soak =
+          new SoakBench.Settings(
+              base.baseUrl(),
+              base.handler(),
+              base.payload(),
+              rate,
+              duration("--duration", duration),
+              duration("--interval", interval),
+              concurrency,
+              wsClients,
+              operatorPid,
+              duration("--settle", settle));
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), e.getMessage());
+    }
+    out.printf(
+        Locale.ROOT,
+        "Sustained load on %s: '%s' at %.1f tasks/s for %d s from %d clients, %d WebSocket"
+            + " clients, figures every %d s%n",
+        soak.baseUrl(),
+        soak.handler(),
+        soak.ratePerSecond(),
+        soak.duration().toSeconds(),
+        soak.clients(),
+        soak.webSocketClients(),
+        soak.interval().toSeconds());
+    out.flush();
+    return new SoakBench(soak, out).run() ? 0 : 1;
+  }
+
+  private Duration duration(String option, String text) {
+    try {
+      return SoakBench.parseDuration(text);
+    } catch (NumberFormatException e) {
+      throw new ParameterException(
+          spec.commandLine(),
+          option + " must be a duration such as 90s or 10m, got '" + text + "'");
+    }
   }
 
   private RestBench.Settings settings() {

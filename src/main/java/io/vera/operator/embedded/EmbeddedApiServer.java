@@ -24,6 +24,7 @@ import java.net.InetAddress;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -77,11 +78,20 @@ public final class EmbeddedApiServer implements AutoCloseable {
    */
   private static final Logger MOCK_WEB_SERVER_LOG = Logger.getLogger(MockWebServer.class.getName());
 
-  private final KubernetesMockServer server;
+  private final EmbeddedDispatcher dispatcher;
+  private final AtomicReference<MockWebServer> webServer;
+  private final int port;
+  private KubernetesMockServer server;
   private final KubernetesClient client;
 
-  private EmbeddedApiServer(KubernetesMockServer server) {
+  private EmbeddedApiServer(
+      KubernetesMockServer server,
+      EmbeddedDispatcher dispatcher,
+      AtomicReference<MockWebServer> webServer) {
     this.server = server;
+    this.dispatcher = dispatcher;
+    this.webServer = webServer;
+    this.port = server.getPort();
     this.client =
         new KubernetesClientBuilder()
             .withConfig(
@@ -113,14 +123,21 @@ public final class EmbeddedApiServer implements AutoCloseable {
       throw new IllegalArgumentException("Port must be between 0 and 65535, not " + port);
     }
     MOCK_WEB_SERVER_LOG.setLevel(Level.WARNING);
-    MockWebServer webServer = new MockWebServer();
+    AtomicReference<MockWebServer> webServer = new AtomicReference<>();
+    // MockWebServer.reset() only clears the requests it recorded and their count.
+    EmbeddedDispatcher dispatcher = new EmbeddedDispatcher(() -> webServer.get().reset(), override);
+    return new EmbeddedApiServer(listen(port, dispatcher, webServer), dispatcher, webServer);
+  }
+
+  private static KubernetesMockServer listen(
+      int port, EmbeddedDispatcher dispatcher, AtomicReference<MockWebServer> webServer) {
+    webServer.set(new MockWebServer());
     KubernetesMockServer server =
         new KubernetesMockServer(
             new Context(Serialization.jsonMapper()),
-            webServer,
+            webServer.get(),
             new HashMap<>(),
-            // MockWebServer.reset() only clears the requests it recorded and their count.
-            new EmbeddedDispatcher(webServer::reset, override),
+            dispatcher,
             false);
     try {
       server.start(InetAddress.getByAddress(new byte[] {127, 0, 0, 1}), port);
@@ -129,7 +146,25 @@ public final class EmbeddedApiServer implements AutoCloseable {
       throw new IllegalStateException(
           "Cannot start the embedded API server on 127.0.0.1:" + port + ": " + e.getMessage(), e);
     }
-    return new EmbeddedApiServer(server);
+    return server;
+  }
+
+  /**
+   * Stops answering, as an API server that went down would: the port is closed and open connections
+   * (watches too) are dropped. The stored objects stay; {@link #resume} serves them again on the
+   * same port. For fault tests.
+   */
+  public synchronized void suspend() {
+    server.shutdown();
+  }
+
+  /**
+   * Serves again, on the same port and with the same objects, after {@link #suspend}.
+   *
+   * @throws IllegalStateException if the port cannot be bound again
+   */
+  public synchronized void resume() {
+    server = listen(port, dispatcher, webServer);
   }
 
   /**
@@ -167,11 +202,11 @@ public final class EmbeddedApiServer implements AutoCloseable {
 
   /** The port the server listens on. */
   public int port() {
-    return server.getPort();
+    return port;
   }
 
   /** How many requests the mock web server holds on to, for tests: at most the one in flight. */
-  int recordedRequests() {
+  synchronized int recordedRequests() {
     return server.getRequestCount();
   }
 
@@ -181,7 +216,9 @@ public final class EmbeddedApiServer implements AutoCloseable {
     try {
       client.close();
     } finally {
-      server.shutdown();
+      synchronized (this) {
+        server.shutdown();
+      }
     }
   }
 }

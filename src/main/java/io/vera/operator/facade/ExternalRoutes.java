@@ -238,8 +238,9 @@ final class ExternalRoutes {
 
   /**
    * Streams as Server-Sent Events: {@code {"chunk": ...}} per piece, then {@code {"status":
-   * "complete", ...usage}} or {@code {"status": "error", "error": ...}}. Refusals found before the
-   * call starts (unknown provider, bad input) are ordinary 4xx answers.
+   * "complete", ...usage}}, {@code {"status": "incomplete", "error": ..., ...usage}} when the
+   * upstream stream broke off, or {@code {"status": "error", "error": ...}}. Refusals found before
+   * the call starts (unknown provider, bad input) are ordinary 4xx answers.
    */
   private void stream(Context ctx, Call call) {
     ctx.status(200);
@@ -258,6 +259,12 @@ final class ExternalRoutes {
       try {
         ProviderResult result = gateway.stream(call.provider(), call.request(), onChunk);
         last.put("status", result.complete() ? "complete" : "incomplete");
+        if (!result.complete()) {
+          last.put(
+              "error",
+              "the upstream stream ended before it finished; the output and usage are what"
+                  + " arrived");
+        }
         usage(last, result);
       } catch (ProviderException e) {
         last.put("status", "error");

@@ -5,9 +5,13 @@ import io.javalin.websocket.WsConfig;
 import io.javalin.websocket.WsContext;
 import io.vera.operator.task.TaskEvent;
 import io.vera.operator.task.TaskListener;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -21,11 +25,18 @@ import org.slf4j.LoggerFactory;
  * every two seconds, and one message per task transition. Sends are asynchronous; a client that
  * falls more than {@link #MAX_BACKLOG} messages behind is closed with code 1008 rather than
  * silently losing messages or slowing the dispatcher.
+ *
+ * <p>Task events are broadcast from a thread of the hub's own, not from the dispatcher's thread
+ * that publishes them: a fan-out to many clients (each message is sent to every client) must not
+ * delay the other listeners (metrics, Kubernetes Events, TTL expiry), nor pile the dispatcher's
+ * events up in memory. When the fan-out falls more than {@link #MAX_PENDING_EVENTS} events behind,
+ * every client is closed with 1013 (try again later) rather than left to miss events silently.
  */
 final class UpdatesHub implements TaskListener, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(UpdatesHub.class);
   static final int MAX_BACKLOG = 1000;
   static final int MAX_INCOMING_MESSAGE_BYTES = 64 * 1024;
+  static final int MAX_PENDING_EVENTS = 10_000;
 
   private final Map<WsContext, AtomicInteger> clients = new ConcurrentHashMap<>();
   private final Supplier<ObjectNode> statusSupplier;
@@ -36,6 +47,15 @@ final class UpdatesHub implements TaskListener, AutoCloseable {
             t.setDaemon(true);
             return t;
           });
+
+  private final ExecutorService broadcaster =
+      Executors.newSingleThreadExecutor(
+          r -> {
+            Thread t = new Thread(r, "ws-task-events");
+            t.setDaemon(true);
+            return t;
+          });
+  private final AtomicInteger pendingEvents = new AtomicInteger();
 
   UpdatesHub(Supplier<ObjectNode> statusSupplier) {
     this.statusSupplier = statusSupplier;
@@ -70,8 +90,43 @@ final class UpdatesHub implements TaskListener, AutoCloseable {
     if (clients.isEmpty()) {
       return;
     }
-    ObjectNode data = TaskViews.view(event.task());
-    broadcast(message(event.type().legacyName(), data));
+    if (pendingEvents.incrementAndGet() > MAX_PENDING_EVENTS) {
+      pendingEvents.decrementAndGet();
+      closeAllBehind();
+      return;
+    }
+    try {
+      broadcaster.execute(
+          () -> {
+            try {
+              broadcast(message(event.type().legacyName(), TaskViews.view(event.task())));
+            } finally {
+              pendingEvents.decrementAndGet();
+            }
+          });
+    } catch (RejectedExecutionException e) {
+      pendingEvents.decrementAndGet(); // closing
+    }
+  }
+
+  /** The fan-out cannot keep up: every client is told so, instead of missing events silently. */
+  private void closeAllBehind() {
+    List<WsContext> dropped = new ArrayList<>(clients.keySet());
+    dropped.forEach(clients::remove);
+    if (!dropped.isEmpty()) {
+      LOG.warn(
+          "closing {} WebSocket clients: task events fell more than {} behind",
+          dropped.size(),
+          MAX_PENDING_EVENTS);
+    }
+    for (WsContext ctx : dropped) {
+      try {
+        ctx.closeSession(
+            1013, "server overloaded: task events fell behind; reconnect for a fresh status");
+      } catch (RuntimeException e) {
+        // already gone
+      }
+    }
   }
 
   private void sendStatusUpdate() {
@@ -134,5 +189,6 @@ final class UpdatesHub implements TaskListener, AutoCloseable {
   @Override
   public void close() {
     ticker.shutdownNow();
+    broadcaster.shutdownNow();
   }
 }

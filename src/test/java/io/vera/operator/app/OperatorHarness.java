@@ -120,6 +120,11 @@ public final class OperatorHarness implements AutoCloseable {
     return client;
   }
 
+  /** The in-process API server, for tests that take it down. */
+  public EmbeddedApiServer apiServer() {
+    return server;
+  }
+
   public VeraOperator operator() {
     return operator;
   }

@@ -54,12 +54,44 @@ class BenchCommandTest {
   }
 
   @Test
+  void sustainedModePrintsEveryIntervalAndTheTotals() {
+    try (FakeOperator operator = new FakeOperator(0, true)) {
+      int exit =
+          execute(
+              "--url",
+              operator.url(),
+              "--rate",
+              "40",
+              "--duration",
+              "2s",
+              "--interval",
+              "1s",
+              "--concurrency",
+              "4");
+
+      assertThat(exit).as(out.toString()).isZero();
+      assertThat(out.toString())
+          .contains("Sustained load on http://127.0.0.1:")
+          .contains("at 40.0 tasks/s for 2 s from 4 clients")
+          .containsPattern("\\[ +1s\\] completed +\\d+ +[0-9.]+/s +latency ms p50")
+          .containsPattern("total: completed 80 in [0-9.]+ s")
+          .contains("failed 0  errors 0")
+          .contains("start: heap unknown")
+          .contains("end:   heap unknown");
+      assertThat(operator.submits()).isEqualTo(80);
+    }
+  }
+
+  @Test
   void invalidOptionsAreUsageErrorsSayingWhatIsAllowed() {
     assertThat(execute("--concurrency", "0")).isEqualTo(2);
     assertThat(err.toString()).contains("concurrency must be at least 1, got 0");
 
     assertThat(execute("--payload", "[1]")).isEqualTo(2);
     assertThat(err.toString()).contains("--payload must be a JSON object, got '[1]'");
+
+    assertThat(execute("--rate", "10", "--duration", "ten minutes")).isEqualTo(2);
+    assertThat(err.toString()).contains("--duration must be a duration such as 90s or 10m");
 
     assertThat(execute("--url", "not a url")).isEqualTo(2);
     assertThat(err.toString()).contains("--url must be an http or https URL");

@@ -18,7 +18,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -90,24 +92,53 @@ class RemoteWorkerProcessTest {
 
   @Test
   void aKilledWorkersTaskRunsAgainOnAnotherWorker() throws Exception {
-    createPool("rescue", 5);
-    Process first = startWorker("rescue", "worker-doomed");
-    String task = submit("rescue", "sleep", "{\"seconds\": 3}", "\"max_retries\": 1");
-    JsonNode running = awaitStatus(task, "running");
-    assertThat(running.get("worker_id").asText()).isEqualTo("worker-doomed");
+    int leaseSeconds = 5;
+    createPool("rescue", leaseSeconds);
+    // Two workers ask for work; whichever takes the task is killed, the other is already waiting.
+    Map<String, Process> started = new HashMap<>();
+    for (String id : List.of("worker-a", "worker-b")) {
+      started.put(id, startWorker("rescue", id));
+    }
+    for (String id : started.keySet()) {
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> Files.readString(log(id)).contains("serving pool"));
+    }
+    String task = submit("rescue", "sleep", "{\"seconds\": 5}", "\"max_retries\": 1");
+    String doomed = awaitStatus(task, "running").get("worker_id").asText();
+    assertThat(started).containsKey(doomed);
+    String rescuer = doomed.equals("worker-a") ? "worker-b" : "worker-a";
+    Process first = started.get(doomed);
     // The task is Running once leased; kill the worker only when the attempt has really begun.
     await()
         .atMost(Duration.ofSeconds(10))
-        .until(() -> Files.readString(log("worker-doomed")).contains("running task " + task));
+        .until(() -> Files.readString(log(doomed)).contains("running task " + task));
 
     first.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-    startWorker("rescue", "worker-rescuer");
+    long killedAt = System.nanoTime();
+    // The lease was renewed at most a third of its time before the kill, and expiry is checked
+    // every second: the task leaves the dead worker within the lease time (plus that check).
+    await()
+        .atMost(Duration.ofSeconds(leaseSeconds + 10))
+        .pollInterval(Duration.ofMillis(100))
+        .until(
+            () -> {
+              JsonNode now =
+                  operator.send("GET", "/orchestrator/tasks/" + task + "/status", null).json();
+              return !("running".equals(now.get("status").asText())
+                  && doomed.equals(now.get("worker_id").asText()));
+            });
+    Duration requeuedAfter = Duration.ofNanos(System.nanoTime() - killedAt);
+    System.out.printf(
+        "killed worker's task re-queued %d ms after the kill (lease %d s)%n",
+        requeuedAfter.toMillis(), leaseSeconds);
+    assertThat(requeuedAfter).isLessThan(Duration.ofSeconds(leaseSeconds + 2));
 
     JsonNode done = awaitFinished(task);
     assertThat(done.get("status").asText()).isEqualTo("completed");
     assertThat(done.get("attempts").asInt()).isEqualTo(2);
-    assertThat(done.get("worker_id").asText()).isEqualTo("worker-rescuer");
-    assertThat(done.get("result").get("slept_seconds").asDouble()).isGreaterThanOrEqualTo(3);
+    assertThat(done.get("worker_id").asText()).isEqualTo(rescuer);
+    assertThat(done.get("result").get("slept_seconds").asDouble()).isGreaterThanOrEqualTo(5);
   }
 
   @Test
@@ -131,6 +162,10 @@ class RemoteWorkerProcessTest {
     Process worker = startWorker("draining", "worker-draining");
     String task = submit("draining", "sleep", "{\"seconds\": 2}");
     awaitStatus(task, "running");
+    // Running means leased; the worker may not have read the lease yet, and then it is not running.
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> Files.readString(log("worker-draining")).contains("running task " + task));
 
     worker.destroy();
     assertThat(worker.waitFor(15, TimeUnit.SECONDS)).isTrue();
