@@ -551,14 +551,11 @@ class ClusterE2eTest {
     assertThat(changed)
         .as("objects whose resourceVersion, generation or managers changed")
         .isEmpty();
-    assertThat(writes2 - writes1)
-        .as("write requests to vera.io resources and Deployments")
-        .isZero();
-    // Watch events reach the controllers only when something was written: none may arrive. Timer
-    // rechecks happen in both windows alike.
-    assertThat(sum(delta(events1, events2), "resource"))
-        .as("resource events after the re-apply")
-        .isEqualTo(sum(delta(events0, events1), "resource"))
+    // kubectl re-sends CRDs (and Secrets with stringData) as patches that change nothing: those
+    // requests are reported; what is stored must not change, and no watch event may follow.
+    assertThat(writes1 - writes0).as("write requests while idle").isZero();
+    assertThat(sum(delta(events1, events2), "ResourceEvent"))
+        .as("watch events after the re-apply")
         .isZero();
   }
 
@@ -887,8 +884,15 @@ class ClusterE2eTest {
             + object.getMetadata().getGeneration()
             + " managers="
             + object.getMetadata().getManagedFields().stream()
+                // Kubernetes 1.20 records status writes without a subresource: skip entries
+                // that own only status (a callable Provider writes its probe time each minute).
                 .filter(
-                    f -> !"status".equals(f.getSubresource()) && !f.getManager().startsWith("vera"))
+                    f ->
+                        f.getFieldsV1() == null
+                            || !f.getFieldsV1()
+                                .getAdditionalProperties()
+                                .keySet()
+                                .equals(java.util.Set.of("f:status")))
                 .map(f -> f.getManager() + ":" + f.getOperation() + "@" + f.getTime())
                 .collect(Collectors.joining(",")));
   }
