@@ -60,8 +60,10 @@ public final class WorkerCommand implements Callable<Integer> {
 
   @Option(
       names = "--worker-id",
-      defaultValue = "${env:HOSTNAME}",
-      description = "Name reported to the operator (default: env HOSTNAME, else a random id).")
+      defaultValue = "${env:VERA_WORKER_ID}",
+      description =
+          "Name reported to the operator (default: env VERA_WORKER_ID, which worker pods set to"
+              + " their pod name, else env HOSTNAME, else a random id).")
   private String workerId;
 
   @Option(
@@ -89,10 +91,14 @@ public final class WorkerCommand implements Callable<Integer> {
     if (drainSeconds < 0) {
       throw usage("--drain-seconds must be 0 or more, got " + drainSeconds);
     }
+    // A hostNetwork pod's HOSTNAME is the node's, shared by every worker pod on it.
+    String hostname = System.getenv("HOSTNAME");
     String id =
         workerId != null && !workerId.isBlank()
             ? workerId
-            : "worker-" + UUID.randomUUID().toString().substring(0, 8);
+            : hostname != null && !hostname.isBlank()
+                ? hostname
+                : "worker-" + UUID.randomUUID().toString().substring(0, 8);
     return new RemoteWorker.Settings(
         url,
         required(namespace, "--namespace", "VERA_NAMESPACE"),

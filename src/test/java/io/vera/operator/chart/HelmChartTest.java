@@ -269,4 +269,36 @@ class HelmChartTest {
           .isEqualTo(Files.readString(crd));
     }
   }
+
+  @Test
+  void hostNetworkEnvAndOperatorUrlAreOptional() throws IOException {
+    JsonNode defaults = only(render(), "Deployment").path("spec").path("template").path("spec");
+    assertThat(defaults.has("hostNetwork")).isFalse();
+    JsonNode pod =
+        only(
+                render(
+                    "hostNetwork",
+                    "true",
+                    "operatorUrl",
+                    "http://127.0.0.1:18000",
+                    "extraArgs[0]",
+                    "--host=127.0.0.1",
+                    "env[0].name",
+                    "KUBERNETES_SERVICE_HOST",
+                    "env[0].value",
+                    "127.0.0.1"),
+                "Deployment")
+            .path("spec")
+            .path("template")
+            .path("spec");
+    assertThat(pod.path("hostNetwork").asBoolean()).isTrue();
+    assertThat(pod.path("dnsPolicy").asText()).isEqualTo("ClusterFirstWithHostNet");
+    JsonNode container = pod.path("containers").get(0);
+    assertThat(container.path("args").toString())
+        .contains("\"--operator-url=http://127.0.0.1:18000\"", "\"--host=127.0.0.1\"")
+        .doesNotContain(".svc:");
+    assertThat(container.path("env").toString())
+        .contains("{\"name\":\"KUBERNETES_SERVICE_HOST\",\"value\":\"127.0.0.1\"}");
+    assertThatThrownBy(() -> render("extraArgs[0]", "run")).hasMessageContaining("extraArgs");
+  }
 }

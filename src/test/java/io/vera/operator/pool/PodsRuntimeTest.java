@@ -93,7 +93,8 @@ class PodsRuntimeTest {
     assertThat(env)
         .containsEntry("VERA_POOL", "tools")
         .containsEntry("VERA_CONCURRENCY", "3")
-        .containsEntry("EXTRA", "yes");
+        .containsEntry("EXTRA", "yes")
+        .containsKey("VERA_WORKER_ID");
     await()
         .atMost(Duration.ofSeconds(10))
         .untilAsserted(
