@@ -427,7 +427,10 @@ class OperatorKillTest {
                 "--watch-namespace",
                 NS,
                 "--operator-url",
-                "http://127.0.0.1:" + port)
+                "http://127.0.0.1:" + port,
+                // One process at a time against a test API server that reviews no tokens.
+                "--no-leader-election",
+                "--insecure-disable-auth")
             .redirectErrorStream(true)
             .redirectOutput(LOGS.resolve(name + ".log").toFile());
     builder.environment().put("KUBECONFIG", kubeconfig.toString());
