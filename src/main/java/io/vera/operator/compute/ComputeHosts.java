@@ -144,6 +144,20 @@ public final class ComputeHosts implements AutoCloseable {
     return null;
   }
 
+  /**
+   * How many machines a Docker or Proxmox Provider allows ({@code maxResources}, 10 by default).
+   */
+  public static int maxResources(Provider provider) {
+    ProviderSpec spec = provider.getSpec();
+    Integer max =
+        spec.type == ProviderSpec.Type.Docker && spec.docker != null
+            ? spec.docker.maxResources
+            : spec.type == ProviderSpec.Type.Proxmox && spec.proxmox != null
+                ? spec.proxmox.maxResources
+                : null;
+    return max == null ? 10 : max;
+  }
+
   /** The Provider type that hosts a kind of resource. */
   public static ProviderSpec.Type expectedProviderType(ComputeResourceSpec.Type type) {
     return type == ComputeResourceSpec.Type.Docker

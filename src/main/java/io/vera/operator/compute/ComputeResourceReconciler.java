@@ -214,10 +214,10 @@ public class ComputeResourceReconciler
             .inNamespace(resource.getMetadata().getNamespace())
             .withName(spec.providerRef)
             .get();
-    Integer max = provider == null ? null : maxResources(provider);
-    if (max == null) {
+    if (provider == null) {
       return Optional.empty();
     }
+    int max = ComputeHosts.maxResources(provider);
     long held =
         context
             .getPrimaryCache()
@@ -241,20 +241,6 @@ public class ComputeResourceReconciler
             + " machines and "
             + held
             + " exist; waiting for one to go");
-  }
-
-  static Integer maxResources(Provider provider) {
-    return switch (provider.getSpec().type) {
-      case Docker ->
-          provider.getSpec().docker == null
-              ? Integer.valueOf(10)
-              : provider.getSpec().docker.maxResources;
-      case Proxmox ->
-          provider.getSpec().proxmox == null
-              ? Integer.valueOf(10)
-              : provider.getSpec().proxmox.maxResources;
-      default -> null;
-    };
   }
 
   private static boolean recreates(ComputeResource resource) {

@@ -135,7 +135,7 @@ public final class ResourceAutoscaler implements AutoCloseable {
         continue;
       }
       String name = provider.getMetadata().getName();
-      int max = spec.docker.maxResources == null ? 10 : spec.docker.maxResources;
+      int max = ComputeHosts.maxResources(provider);
       long held =
           resources.stream().filter(r -> Objects.equals(r.getSpec().providerRef, name)).count();
       if (held >= max) {

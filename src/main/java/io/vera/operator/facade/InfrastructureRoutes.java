@@ -11,6 +11,7 @@ import io.vera.operator.api.ProviderSpec;
 import io.vera.operator.api.TaskType;
 import io.vera.operator.compute.Capacity;
 import io.vera.operator.compute.ComputeException;
+import io.vera.operator.compute.ComputeHosts;
 import io.vera.operator.compute.ComputeService;
 import io.vera.operator.compute.ExecRequest;
 import io.vera.operator.compute.ExecResult;
@@ -323,7 +324,7 @@ final class InfrastructureRoutes {
                               + BASE
                               + "/initialize first"));
       spec.providerRef = provider.getMetadata().getName();
-      int max = maxResources(provider);
+      int max = ComputeHosts.maxResources(provider);
       long held =
           compute.list(infrastructure.namespace()).stream()
               .filter(r -> spec.providerRef.equals(r.getSpec().providerRef))
@@ -407,18 +408,6 @@ final class InfrastructureRoutes {
       case "QuotaExceeded" -> ApiException.conflict(detail);
       default -> ApiException.unavailable(detail);
     };
-  }
-
-  private static int maxResources(Provider provider) {
-    Integer max =
-        switch (provider.getSpec().type) {
-          case Docker ->
-              provider.getSpec().docker == null ? null : provider.getSpec().docker.maxResources;
-          case Proxmox ->
-              provider.getSpec().proxmox == null ? null : provider.getSpec().proxmox.maxResources;
-          default -> null;
-        };
-    return max == null ? 10 : max;
   }
 
   private static Map<String, Object> provisioned(ComputeResource resource, String message) {
