@@ -354,7 +354,7 @@ final class InfrastructureRoutes {
               .getName());
     }
     List<ComputeResource> settled = new ArrayList<>();
-    List<String> failures = new ArrayList<>();
+    List<Failure> failures = new ArrayList<>();
     for (String name : names) {
       ComputeResource r = compute.awaitSettled(infrastructure.namespace(), name, PROVISION_WAIT);
       if (r != null && isRunning(r)) {
@@ -380,9 +380,12 @@ final class InfrastructureRoutes {
             || r.getStatus().phase == ComputeResourceStatus.Phase.InUse);
   }
 
-  private static String failure(ComputeResource r, String name) {
+  /** Why a resource did not come up: its Ready condition's reason and message. */
+  private record Failure(String reason, String message) {}
+
+  private static Failure failure(ComputeResource r, String name) {
     if (r == null) {
-      return "InvalidSpec|resource " + name + " was deleted while provisioning";
+      return new Failure("InvalidSpec", "resource " + name + " was deleted while provisioning");
     }
     Optional<Condition> ready =
         r.getStatus() == null
@@ -390,20 +393,17 @@ final class InfrastructureRoutes {
             : r.getStatus().conditions.stream()
                 .filter(c -> "Ready".equals(c.getType()))
                 .findFirst();
-    String reason = ready.map(Condition::getReason).orElse("Timeout");
-    String message =
+    return new Failure(
+        ready.map(Condition::getReason).orElse("Timeout"),
         ready
             .map(Condition::getMessage)
-            .orElse("not running after " + PROVISION_WAIT.toSeconds() + "s");
-    return reason + "|" + message;
+            .orElse("not running after " + PROVISION_WAIT.toSeconds() + "s"));
   }
 
-  private static ApiException failureException(List<String> failures) {
-    String first = failures.get(0);
-    String reason = first.substring(0, first.indexOf('|'));
-    String message = first.substring(first.indexOf('|') + 1);
-    String detail = "provisioning failed: " + message;
-    return switch (reason) {
+  private static ApiException failureException(List<Failure> failures) {
+    Failure first = failures.get(0);
+    String detail = "provisioning failed: " + first.message();
+    return switch (first.reason()) {
       case "InvalidSpec", "Unsupported", "MachineFailed" -> ApiException.invalid(detail);
       case "QuotaExceeded" -> ApiException.conflict(detail);
       default -> ApiException.unavailable(detail);

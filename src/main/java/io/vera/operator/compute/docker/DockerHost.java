@@ -40,6 +40,7 @@ import io.vera.operator.api.ComputeResource;
 import io.vera.operator.api.ComputeResourceSpec;
 import io.vera.operator.api.ProviderSpec;
 import io.vera.operator.compute.Capacity;
+import io.vera.operator.compute.CappedOutput;
 import io.vera.operator.compute.ComputeException;
 import io.vera.operator.compute.ComputeException.Reason;
 import io.vera.operator.compute.ComputeHost;
@@ -50,11 +51,9 @@ import io.vera.operator.compute.HostProbe;
 import io.vera.operator.compute.Machine;
 import io.vera.operator.compute.MachineStats;
 import io.vera.operator.provider.Credentials;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -92,6 +91,11 @@ public final class DockerHost implements ComputeHost {
 
   /** Prefix of the legacy API's resource ids. */
   public static final String RESOURCE_ID_PREFIX = "docker-";
+
+  /** How often, and how long apart, a create waits for a name another create holds. */
+  private static final int NAME_WAITS = 50;
+
+  private static final long NAME_WAIT_MILLIS = 100;
 
   /** What a container runs when neither the spec nor the image names a command. */
   static final List<String> KEEP_ALIVE =
@@ -334,6 +338,7 @@ public final class DockerHost implements ComputeHost {
     // inspect.
     boolean pulled = false;
     boolean replacedDead = false;
+    int nameWaits = 0;
     while (true) {
       String id;
       try {
@@ -360,11 +365,13 @@ public final class DockerHost implements ComputeHost {
         // it is this resource's.
         InspectContainerResponse other = inspectOrNull(target.containerName);
         if (other == null) {
-          if (replacedDead) {
+          // The engine reserves a name as a create begins, before the container can be
+          // inspected: another process's create is still under way. Give it a moment.
+          if (++nameWaits > NAME_WAITS) {
             throw new ComputeException(
                 Reason.FAILED, "container name " + target.containerName + " stays taken", e);
           }
-          replacedDead = true;
+          sleep(NAME_WAIT_MILLIS);
           continue;
         }
         if (!target.uid.equals(label(other, ComputeLabels.RESOURCE_UID))) {
@@ -791,41 +798,27 @@ public final class DockerHost implements ComputeHost {
 
   /** Collects an exec's frames into two capped buffers. */
   private static final class OutputCollector extends ResultCallback.Adapter<Frame> {
-    private final int cap;
-    private final ByteArrayOutputStream stdout = new ByteArrayOutputStream();
-    private final ByteArrayOutputStream stderr = new ByteArrayOutputStream();
-    private boolean stdoutTruncated;
-    private boolean stderrTruncated;
+    private final CappedOutput stdout;
+    private final CappedOutput stderr;
     private volatile Throwable failure;
 
     OutputCollector(int cap) {
-      this.cap = cap;
+      this.stdout = new CappedOutput(cap);
+      this.stderr = new CappedOutput(cap);
     }
 
     @Override
-    public synchronized void onNext(Frame frame) {
+    public void onNext(Frame frame) {
       byte[] payload = frame.getPayload();
       if (payload == null) {
         return;
       }
       if (frame.getStreamType() == StreamType.STDERR) {
-        stderrTruncated |= append(stderr, payload);
+        stderr.write(payload, 0, payload.length);
       } else if (frame.getStreamType() == StreamType.STDOUT
           || frame.getStreamType() == StreamType.RAW) {
-        stdoutTruncated |= append(stdout, payload);
+        stdout.write(payload, 0, payload.length);
       }
-    }
-
-    private boolean append(ByteArrayOutputStream buffer, byte[] payload) {
-      int room = cap - buffer.size();
-      if (room >= payload.length) {
-        buffer.write(payload, 0, payload.length);
-        return false;
-      }
-      if (room > 0) {
-        buffer.write(payload, 0, room);
-      }
-      return true;
     }
 
     @Override
@@ -844,13 +837,13 @@ public final class DockerHost implements ComputeHost {
       }
     }
 
-    synchronized ExecResult result(int exitCode, boolean timedOut, Duration duration) {
+    ExecResult result(int exitCode, boolean timedOut, Duration duration) {
       return new ExecResult(
           exitCode,
-          stdout.toString(StandardCharsets.UTF_8),
-          stderr.toString(StandardCharsets.UTF_8),
-          stdoutTruncated,
-          stderrTruncated,
+          stdout.text(),
+          stderr.text(),
+          stdout.truncated(),
+          stderr.truncated(),
           timedOut,
           duration);
     }

@@ -16,6 +16,7 @@ import io.fabric8.kubernetes.client.dsl.ExecWatch;
 import io.vera.operator.api.ComputeResource;
 import io.vera.operator.api.ComputeResourceSpec;
 import io.vera.operator.compute.Capacity;
+import io.vera.operator.compute.CappedOutput;
 import io.vera.operator.compute.ComputeException;
 import io.vera.operator.compute.ComputeHost;
 import io.vera.operator.compute.ComputeLabels;

@@ -1,16 +1,19 @@
-package io.vera.operator.compute.pod;
+package io.vera.operator.compute;
 
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 
-/** Keeps the first {@code cap} bytes written to it and remembers whether more came. */
-final class CappedOutput extends OutputStream {
+/**
+ * Keeps the first {@code cap} bytes written to it and remembers whether more came; every host
+ * captures a command's streams with it.
+ */
+public final class CappedOutput extends OutputStream {
   private final int cap;
   private final ByteArrayOutputStream kept = new ByteArrayOutputStream();
   private boolean truncated;
 
-  CappedOutput(int cap) {
+  public CappedOutput(int cap) {
     this.cap = cap;
   }
 
@@ -30,11 +33,11 @@ final class CappedOutput extends OutputStream {
     }
   }
 
-  synchronized String text() {
+  public synchronized String text() {
     return kept.toString(StandardCharsets.UTF_8);
   }
 
-  synchronized boolean truncated() {
+  public synchronized boolean truncated() {
     return truncated;
   }
 }
