@@ -8,7 +8,6 @@ import java.util.List;
 /** What the operator observed of a {@link Provider}: its probe and its usage totals. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class ProviderStatus {
-  public String lastProbeTime;
   public UsageTotals usage;
 
   /** For Docker and Proxmox providers: what the host offers, from the last probe. */

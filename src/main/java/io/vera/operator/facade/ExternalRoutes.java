@@ -338,8 +338,7 @@ final class ExternalRoutes {
                 .orElse(null);
     view.put("ready", ready != null && "True".equals(ready.getStatus()));
     view.put("message", ready == null ? "not probed yet" : ready.getMessage());
-    view.put(
-        "last_probe", provider.getStatus() == null ? null : provider.getStatus().lastProbeTime);
+    view.put("ready_since", ready == null ? null : ready.getLastTransitionTime());
     return view;
   }
 

@@ -24,6 +24,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * the client, probes it (Ready condition), registers it with the {@link ProviderGateway}, and
  * writes the usage totals of the {@link UsageLedger} to status every {@link #RESYNC}. A client is
  * rebuilt only when the spec or the Secret changed.
+ *
+ * <p>A probe that confirms what status already says writes nothing: status changes only when the
+ * Ready condition, the host's offer or the usage totals do, so an idle Provider managed by a GitOps
+ * tool sees no writes between changes.
  */
 @ControllerConfiguration(name = ProviderReconciler.NAME)
 public class ProviderReconciler implements Reconciler<Provider> {
@@ -88,10 +92,6 @@ public class ProviderReconciler implements Reconciler<Provider> {
     Condition ready = connect(provider, key, previous);
     ProviderStatus status = new ProviderStatus();
     status.conditions = List.of(ready);
-    status.lastProbeTime =
-        Optional.ofNullable(built.get(key))
-            .map(b -> b.probedAt().toString())
-            .orElse(previous.lastProbeTime);
     status.host = Optional.ofNullable(built.get(key)).map(Built::host).orElse(previous.host);
     status.usage = ledger.totals(key).map(UsageLedger.Totals::toStatus).orElse(previous.usage);
     status.observedGeneration = provider.getMetadata().getGeneration();
