@@ -123,6 +123,17 @@ public class ProviderSpec {
     @JsonPropertyDescription(
         "Create containers from this template when resource tasks of a type wait and no resource fits them, up to maxResources.")
     public AutoProvision autoProvision;
+
+    @Default("BestEffort")
+    @JsonPropertyDescription(
+        "Whether a resource's diskGb must be enforced. Docker caps a container's disk only on some storage drivers (overlay2 on xfs with pquota, btrfs, zfs); BestEffort runs the container without the cap elsewhere and says so in the DiskLimited condition, Required refuses it.")
+    public DiskLimit diskLimit;
+  }
+
+  /** What to do with {@code resources.diskGb} on an engine that cannot cap container disk size. */
+  public enum DiskLimit {
+    BestEffort,
+    Required
   }
 
   /** The container the operator creates for waiting resource tasks. */
@@ -140,6 +151,16 @@ public class ProviderSpec {
     @Default("300")
     @JsonPropertyDescription("Idle time after which an auto-provisioned container is removed.")
     public Integer idleTimeoutSeconds;
+
+    @Min(0)
+    @Max(20)
+    @Default("0")
+    @JsonPropertyDescription(
+        "Containers kept idle and ready for resource tasks of warmTaskType, so such a task does not wait for a provision; counted against maxResources.")
+    public Integer warm;
+
+    @Default("GENERAL")
+    public TaskType warmTaskType;
   }
 
   /** A Proxmox VE cluster. */

@@ -18,7 +18,6 @@ import io.vera.operator.kube.EventRecorder;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -39,6 +38,7 @@ public class ComputeResourceReconciler
   static final Duration RETRY = Duration.ofSeconds(15);
   private static final Logger LOG = LoggerFactory.getLogger(ComputeResourceReconciler.class);
   private static final String READY = "Ready";
+  private static final String DISK_LIMITED = "DiskLimited";
 
   private final ComputeHosts hosts;
   private final ComputeUsage usage;
@@ -83,6 +83,7 @@ public class ComputeResourceReconciler
         machines.put(uid, machine);
         describe(status, machine);
         ready(resource, status, "True", "Running", "the machine runs");
+        diskLimited(resource, status, machine);
         Optional<Duration> idleLeft = idleTimeLeft(resource, status);
         if (idleLeft.isPresent() && idleLeft.get().isZero()) {
           events.normal(
@@ -359,11 +360,61 @@ public class ComputeResourceReconciler
       String state,
       String reason,
       String message) {
+    setCondition(resource, status, READY, state, reason, message);
+  }
+
+  /**
+   * For a Docker container that asked for a disk size: whether the engine caps it. Docker can only
+   * on some storage drivers, and a user who sized a disk should see when the size is not enforced.
+   */
+  private void diskLimited(
+      ComputeResource resource, ComputeResourceStatus status, Machine machine) {
+    ComputeResourceSpec spec = resource.getSpec();
+    long asked =
+        spec.resources == null || spec.resources.diskGb == null ? 0 : spec.resources.diskGb;
+    if (spec.type != ComputeResourceSpec.Type.Docker || asked <= 0) {
+      if (status.conditions != null) {
+        status.conditions =
+            status.conditions.stream().filter(c -> !DISK_LIMITED.equals(c.getType())).toList();
+      }
+      return;
+    }
+    if (machine.capacity().diskGb() >= asked) {
+      setCondition(
+          resource,
+          status,
+          DISK_LIMITED,
+          "True",
+          "Capped",
+          "the disk is capped at " + asked + " GiB");
+    } else {
+      setCondition(
+          resource,
+          status,
+          DISK_LIMITED,
+          "False",
+          "NotEnforced",
+          "the Docker engine's storage driver cannot cap container disk size; diskGb "
+              + asked
+              + " is not enforced (set the Provider's docker.diskLimit to Required to refuse such"
+              + " containers)");
+    }
+  }
+
+  /** Sets one condition and keeps the others. */
+  private void setCondition(
+      ComputeResource resource,
+      ComputeResourceStatus status,
+      String type,
+      String state,
+      String reason,
+      String message) {
     status.conditions =
-        List.of(
+        Conditions.with(
+            status.conditions,
             Conditions.of(
                 status.conditions,
-                READY,
+                type,
                 state,
                 reason,
                 message,

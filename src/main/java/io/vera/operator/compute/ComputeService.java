@@ -276,7 +276,11 @@ public final class ComputeService {
     return removed;
   }
 
-  private Optional<Instant> idleSince(ComputeResource resource) {
+  /**
+   * Since when the resource has been idle: Available, running nothing, and last used (or ready)
+   * then; empty when it is busy, not yet available or going away.
+   */
+  public Optional<Instant> idleSince(ComputeResource resource) {
     ComputeResourceStatus status = resource.getStatus();
     if (status == null
         || status.phase != ComputeResourceStatus.Phase.Available

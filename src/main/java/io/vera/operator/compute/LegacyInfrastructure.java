@@ -30,7 +30,6 @@ public final class LegacyInfrastructure {
   static final int DEFAULT_VMID_MIN = 10000;
 
   static final int DEFAULT_VMID_MAX = 10999;
-  static final String SOURCE_LABEL = "vera.io/source";
   static final String SOURCE = "legacy-infrastructure-initialize";
 
   private final KubernetesClient client;
@@ -93,7 +92,7 @@ public final class LegacyInfrastructure {
                 new ObjectMetaBuilder()
                     .withName(secretName)
                     .withNamespace(namespace)
-                    .withLabels(Map.of(SOURCE_LABEL, SOURCE))
+                    .withLabels(Map.of(ComputeLabels.SOURCE, SOURCE))
                     .build())
             .withType("Opaque")
             .withStringData(credentials)
@@ -130,7 +129,7 @@ public final class LegacyInfrastructure {
         new ObjectMetaBuilder()
             .withName(name)
             .withNamespace(namespace)
-            .withLabels(Map.of(SOURCE_LABEL, SOURCE))
+            .withLabels(Map.of(ComputeLabels.SOURCE, SOURCE))
             .build());
     provider.setSpec(spec);
     Provider existing =

@@ -12,8 +12,10 @@ import io.vera.operator.api.TaskPhase;
 import io.vera.operator.api.TaskType;
 import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskSnapshot;
+import java.time.Instant;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -31,16 +33,28 @@ import org.slf4j.LoggerFactory;
  * that has {@code docker.autoProvision}, stays within its {@code maxResources}, and makes one
  * container per waiting task type at a time; the container's idle timeout removes it when the work
  * is done.
+ *
+ * <p>It also keeps each such Provider's {@code autoProvision.warm} containers idle and ready, so a
+ * task does not wait for a provision: when one gets busy another is made (within {@code
+ * maxResources}), and when more than {@code warm} are idle the one idle longest is removed once it
+ * has been idle for the template's idle timeout. Warm containers have no idle timeout of their own;
+ * this class alone decides when they go.
  */
 public final class ResourceAutoscaler implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ResourceAutoscaler.class);
   static final String SOURCE = "auto-provision";
+  static final String SOURCE_WARM = "warm";
+
+  /** Warm pools are checked every this many rounds: they need no faster answer than that. */
+  private static final int WARM_EVERY_ROUNDS = 5;
+
   private static final ObjectMapper MAPPER = new ObjectMapper();
 
   private final TaskDispatcher dispatcher;
   private final ComputeService compute;
   private final KubernetesClient client;
   private final BooleanSupplier leading;
+  private int rounds;
   private final ScheduledExecutorService timer =
       Executors.newSingleThreadScheduledExecutor(
           r -> {
@@ -73,9 +87,115 @@ public final class ResourceAutoscaler implements AutoCloseable {
     }
     try {
       round();
+      if (rounds++ % WARM_EVERY_ROUNDS == 0) {
+        keepWarm();
+      }
     } catch (RuntimeException e) {
       LOG.warn("resource autoscaling round failed: {}", e.getMessage());
     }
+  }
+
+  /**
+   * One step towards every Provider's warm minimum: at most one container made or removed per
+   * Provider, so a burst of changes converges over a few rounds instead of overshooting.
+   *
+   * @return created minus removed
+   */
+  public int keepWarm() {
+    int change = 0;
+    for (Provider provider : client.resources(Provider.class).inAnyNamespace().list().getItems()) {
+      ProviderSpec spec = provider.getSpec();
+      if (spec == null
+          || spec.type != ProviderSpec.Type.Docker
+          || spec.docker == null
+          || spec.docker.autoProvision == null
+          || provider.getMetadata().getDeletionTimestamp() != null) {
+        continue;
+      }
+      if (isReady(provider)) {
+        change += keepWarm(provider, spec.docker.autoProvision);
+      }
+    }
+    return change;
+  }
+
+  private int keepWarm(Provider provider, ProviderSpec.AutoProvision template) {
+    String namespace = provider.getMetadata().getNamespace();
+    String name = provider.getMetadata().getName();
+    int wanted = template.warm == null ? 0 : template.warm;
+    List<ComputeResource> held =
+        compute.list(namespace).stream()
+            .filter(r -> Objects.equals(r.getSpec().providerRef, name))
+            .toList();
+    List<ComputeResource> warm =
+        held.stream()
+            .filter(r -> SOURCE_WARM.equals(labelOf(r)))
+            .filter(r -> r.getMetadata().getDeletionTimestamp() == null)
+            .toList();
+    List<ComputeResource> ready =
+        warm.stream().filter(r -> waitingForWork(r) || compute.idleSince(r).isPresent()).toList();
+    // A warm container that failed (bad image, refused spec) would fail again: wait for the user.
+    boolean failing =
+        warm.stream()
+            .anyMatch(
+                r ->
+                    r.getStatus() != null
+                        && r.getStatus().phase == ComputeResourceStatus.Phase.Failed);
+    if (ready.size() < wanted && !failing && held.size() < ComputeHosts.maxResources(provider)) {
+      TaskType type = template.warmTaskType == null ? TaskType.GENERAL : template.warmTaskType;
+      ComputeResourceSpec spec = specFrom(template, name, type, Capacity.NONE);
+      spec.idleTimeoutSeconds = 0;
+      ComputeResource created =
+          compute.create(
+              namespace,
+              "warm-" + type.name().toLowerCase(Locale.ROOT).replace('_', '-') + "-",
+              spec,
+              Map.of(ComputeLabels.SOURCE, SOURCE_WARM));
+      LOG.info(
+          "provisioning warm {} on {} ({} of {} ready)",
+          created.getMetadata().getName(),
+          name,
+          ready.size(),
+          wanted);
+      return 1;
+    }
+    if (ready.size() > wanted) {
+      Instant cutoff =
+          Instant.now()
+              .minusSeconds(
+                  template.idleTimeoutSeconds == null ? 300 : template.idleTimeoutSeconds);
+      Optional<ComputeResource> longestIdle =
+          warm.stream()
+              .filter(r -> compute.idleSince(r).filter(t -> t.isBefore(cutoff)).isPresent())
+              .min(Comparator.comparing(r -> compute.idleSince(r).orElseThrow()));
+      if (longestIdle.isPresent() && compute.delete(longestIdle.get())) {
+        LOG.info(
+            "removing warm {} on {}: {} idle, {} wanted",
+            longestIdle.get().getMetadata().getName(),
+            name,
+            ready.size(),
+            wanted);
+        return -1;
+      }
+    }
+    return 0;
+  }
+
+  private static boolean isReady(Provider provider) {
+    return provider.getStatus() != null
+        && provider.getStatus().conditions.stream()
+            .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+  }
+
+  /** Not yet running, but on its way: counts as ready so a slow provision is not doubled. */
+  private static boolean waitingForWork(ComputeResource r) {
+    ComputeResourceStatus.Phase phase = r.getStatus() == null ? null : r.getStatus().phase;
+    return phase == null || phase == ComputeResourceStatus.Phase.Provisioning;
+  }
+
+  private static String labelOf(ComputeResource r) {
+    Map<String, String> labels = r.getMetadata().getLabels();
+    return labels == null ? null : labels.get(ComputeLabels.SOURCE);
   }
 
   /** One look at the waiting tasks; returns how many resources it created. */
@@ -144,9 +264,9 @@ public final class ResourceAutoscaler implements AutoCloseable {
       ComputeResource created =
           compute.create(
               namespace,
-              "auto-" + type.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-') + "-",
+              "auto-" + type.name().toLowerCase(Locale.ROOT).replace('_', '-') + "-",
               specFrom(spec.docker.autoProvision, name, type, minimum),
-              Map.of("vera.io/source", SOURCE));
+              Map.of(ComputeLabels.SOURCE, SOURCE));
       LOG.info(
           "provisioning {} on {} for waiting {} resource tasks",
           created.getMetadata().getName(),

@@ -4,6 +4,8 @@ import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.ConditionBuilder;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 
 /** Builds status conditions the way Kubernetes expects them to evolve. */
@@ -40,5 +42,20 @@ public final class Conditions {
         .withObservedGeneration(observedGeneration)
         .withLastTransitionTime(since)
         .build();
+  }
+
+  /** {@code current} with {@code condition} in place of the one of its type, ordered by type. */
+  public static List<Condition> with(List<Condition> current, Condition condition) {
+    List<Condition> conditions = new ArrayList<>();
+    if (current != null) {
+      for (Condition c : current) {
+        if (!condition.getType().equals(c.getType())) {
+          conditions.add(c);
+        }
+      }
+    }
+    conditions.add(condition);
+    conditions.sort(Comparator.comparing(Condition::getType));
+    return conditions;
   }
 }

@@ -4,12 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.github.dockerjava.api.command.InspectContainerResponse;
+import com.github.dockerjava.api.exception.ConflictException;
+import com.github.dockerjava.api.exception.NotFoundException;
 import com.github.dockerjava.api.model.Container;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.vera.operator.api.ComputeResource;
 import io.vera.operator.api.ComputeResourceSpec;
 import io.vera.operator.api.ComputeResourceStatus;
+import io.vera.operator.api.Provider;
 import io.vera.operator.api.TaskPhase;
+import io.vera.operator.api.TaskType;
 import io.vera.operator.api.VeraTask;
 import io.vera.operator.api.VeraTaskSpec;
 import io.vera.operator.app.OperatorHarness;
@@ -50,7 +54,11 @@ class InfrastructureApiTest {
             .withShowAll(true)
             .withLabelFilter(Map.of(ComputeLabels.RESOURCE_NAMESPACE, OperatorHarness.NAMESPACE))
             .exec()) {
-      DOCKER.client().removeContainerCmd(c.getId()).withForce(true).exec();
+      try {
+        DOCKER.client().removeContainerCmd(c.getId()).withForce(true).exec();
+      } catch (ConflictException | NotFoundException e) {
+        // the operator was removing it as it stopped
+      }
     }
   }
 
@@ -102,6 +110,27 @@ class InfrastructureApiTest {
     assertThat(container.getHostConfig().getMemory()).isEqualTo(256L * 1024 * 1024);
     assertThat(container.getHostConfig().getPrivileged()).isFalse();
     assertThat(container.getHostConfig().getNetworkMode()).isEqualTo("none");
+    // The legacy default disk_gb (10) is capped where the storage driver can, and said otherwise.
+    boolean capped = container.getHostConfig().getStorageOpt() != null;
+    ComputeResource resource =
+        harness
+            .client()
+            .resources(ComputeResource.class)
+            .inNamespace(OperatorHarness.NAMESPACE)
+            .list()
+            .getItems()
+            .stream()
+            .filter(r -> r.getStatus() != null && id.equals(r.getStatus().resourceId))
+            .findFirst()
+            .orElseThrow();
+    assertThat(resource.getStatus().conditions)
+        .filteredOn(c -> "DiskLimited".equals(c.getType()))
+        .singleElement()
+        .satisfies(
+            c -> {
+              assertThat(c.getStatus()).isEqualTo(capped ? "True" : "False");
+              assertThat(c.getReason()).isEqualTo(capped ? "Capped" : "NotEnforced");
+            });
 
     OperatorHarness.Response ok =
         harness.post(
@@ -345,6 +374,75 @@ class InfrastructureApiTest {
     assertThat(made.getMetadata().getLabels()).containsEntry("vera.io/source", "auto-provision");
     assertThat(made.getSpec().resources.memoryMb).isEqualTo(512);
     assertThat(made.getSpec().idleTimeoutSeconds).isEqualTo(300);
+  }
+
+  @Test
+  void keepsWarmContainersReadyAndTrimsTheSurplusAfterTheIdleTimeout() {
+    OperatorHarness.Response init =
+        harness.post(
+            BASE + "/initialize",
+            "{\"docker_url\": \""
+                + DockerTestEngine.engineUrl()
+                + "\", \"auto_scale\": true, \"auto_scale_image\": \""
+                + DockerTestEngine.IMAGE
+                + "\", \"max_resources\": 4}");
+    assertThat(init.status()).as(init.text()).isEqualTo(200);
+    harness
+        .client()
+        .resources(Provider.class)
+        .inNamespace(OperatorHarness.NAMESPACE)
+        .withName(LegacyInfrastructure.DOCKER)
+        .edit(
+            p -> {
+              p.getSpec().docker.autoProvision.warm = 2;
+              p.getSpec().docker.autoProvision.idleTimeoutSeconds = 2;
+              return p;
+            });
+
+    Duration converge = Duration.ofSeconds(90);
+    Awaitility.await()
+        .atMost(converge)
+        .until(() -> warm(ComputeResourceStatus.Phase.Available) == 2);
+    assertThat(warmResources())
+        .allSatisfy(
+            r -> {
+              assertThat(r.getSpec().idleTimeoutSeconds).isZero();
+              assertThat(r.getSpec().taskType).isEqualTo(TaskType.GENERAL);
+            });
+
+    // A task takes one warm container; another is made so two stay ready.
+    VeraTask busy = resourceTask("busy", null, "sleep 12; echo done", 0);
+    harness.client().resource(busy).create();
+    Awaitility.await()
+        .atMost(converge)
+        .until(
+            () ->
+                warm(ComputeResourceStatus.Phase.InUse) == 1
+                    && warm(ComputeResourceStatus.Phase.Available) == 2);
+    assertThat(awaitFinished("busy").getStatus().phase).isEqualTo(TaskPhase.Succeeded);
+
+    // Three idle now, two wanted: the surplus goes once idle past the template's timeout.
+    Awaitility.await().atMost(converge).until(() -> warmResources().size() == 2);
+    assertThat(warm(ComputeResourceStatus.Phase.Available)).isEqualTo(2);
+  }
+
+  private List<ComputeResource> warmResources() {
+    return harness
+        .client()
+        .resources(ComputeResource.class)
+        .inNamespace(OperatorHarness.NAMESPACE)
+        .withLabel(ComputeLabels.SOURCE, "warm")
+        .list()
+        .getItems()
+        .stream()
+        .filter(r -> r.getMetadata().getDeletionTimestamp() == null)
+        .toList();
+  }
+
+  private long warm(ComputeResourceStatus.Phase phase) {
+    return warmResources().stream()
+        .filter(r -> r.getStatus() != null && r.getStatus().phase == phase)
+        .count();
   }
 
   @Test

@@ -78,6 +78,7 @@ class PodResourceTest {
     spec.resources = new ComputeResourceSpec.ResourceSpec();
     spec.resources.cpuCores = 0.5;
     spec.resources.memoryMb = 256;
+    spec.resources.diskGb = 2;
     spec.pod = new ComputeResourceSpec.PodSpec();
     spec.pod.image = "vera.local/busybox:1";
     spec.pod.env = Map.of("MODE", "sandbox");
@@ -89,6 +90,7 @@ class PodResourceTest {
     assertThat(available.getStatus().address).isEqualTo("127.0.0.1");
     assertThat(available.getStatus().capacity.cpuCores).isEqualTo(0.5);
     assertThat(available.getStatus().capacity.memoryMb).isEqualTo(256);
+    assertThat(available.getStatus().capacity.diskGb).isEqualTo(2);
 
     Pod pod = onlyPod();
     assertThat(pod.getMetadata().getOwnerReferences())
@@ -105,6 +107,8 @@ class PodResourceTest {
     assertThat(container.getSecurityContext().getCapabilities().getDrop()).containsExactly("ALL");
     assertThat(container.getResources().getLimits().get("cpu").toString()).isEqualTo("500m");
     assertThat(container.getResources().getLimits().get("memory").toString()).isEqualTo("256Mi");
+    assertThat(container.getResources().getLimits().get("ephemeral-storage").toString())
+        .isEqualTo("2Gi");
     assertThat(container.getEnv()).anySatisfy(e -> assertThat(e.getName()).isEqualTo("MODE"));
     assertThat(pod.getSpec().getAutomountServiceAccountToken()).isFalse();
 

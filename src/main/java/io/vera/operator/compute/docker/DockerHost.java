@@ -67,6 +67,7 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -112,6 +113,11 @@ public final class DockerHost implements ComputeHost {
   private static final Pattern NETWORK_MODE =
       Pattern.compile("none|host|bridge|container:[a-zA-Z0-9][a-zA-Z0-9_.-]*|[a-zA-Z0-9][\\w.-]*");
   private static final Pattern ENV_NAME = Pattern.compile("[^=\\x00]+");
+
+  /** A {@code StorageOpt.size} as Docker writes it: a whole number with a binary unit. */
+  private static final Pattern STORAGE_SIZE =
+      Pattern.compile("(?i)\\s*(\\d+)\\s*([kmgt]?)i?b?\\s*");
+
   private static final Duration KILL_GRACE = Duration.ofSeconds(10);
 
   private final String host;
@@ -122,11 +128,24 @@ public final class DockerHost implements ComputeHost {
   private final Duration timeout;
   private final Duration pullTimeout;
   private final Map<String, UidLock> provisionLocks = new ConcurrentHashMap<>();
+  private final ProviderSpec.DiskLimit diskLimit;
 
-  private DockerHost(String host, SSLConfig ssl, Duration timeout, Duration pullTimeout) {
+  /**
+   * Set once the engine refused a disk size cap: its storage driver cannot enforce one. Learned
+   * from the refusal because {@code /info} cannot tell xfs with project quotas from xfs without.
+   */
+  private volatile boolean diskLimitRefused;
+
+  private DockerHost(
+      String host,
+      SSLConfig ssl,
+      Duration timeout,
+      Duration pullTimeout,
+      ProviderSpec.DiskLimit diskLimit) {
     this.host = host;
     this.timeout = timeout;
     this.pullTimeout = pullTimeout;
+    this.diskLimit = diskLimit;
     URI uri = URI.create(host);
     DefaultDockerClientConfig config =
         DefaultDockerClientConfig.createDefaultConfigBuilder()
@@ -171,11 +190,25 @@ public final class DockerHost implements ComputeHost {
             ? spec.docker.host.trim()
             : spec != null && notBlank(spec.endpoint) ? spec.endpoint.trim() : DEFAULT_HOST;
     int seconds = spec == null || spec.timeoutSeconds == null ? 60 : spec.timeoutSeconds;
-    return connect(host, tls, Duration.ofSeconds(Math.max(1, seconds)));
+    ProviderSpec.DiskLimit diskLimit =
+        spec == null || spec.docker == null || spec.docker.diskLimit == null
+            ? ProviderSpec.DiskLimit.BestEffort
+            : spec.docker.diskLimit;
+    return connect(host, tls, Duration.ofSeconds(Math.max(1, seconds)), diskLimit);
   }
 
-  /** {@link #connect(ProviderSpec, Credentials)} with the host URL and timeout given directly. */
+  /**
+   * {@link #connect(ProviderSpec, Credentials)} with the host URL and timeout given directly, and
+   * disk sizes capped where the engine can.
+   */
   public static DockerHost connect(String host, Credentials tls, Duration timeout)
+      throws ComputeException {
+    return connect(host, tls, timeout, ProviderSpec.DiskLimit.BestEffort);
+  }
+
+  /** {@link #connect(String, Credentials, Duration)} with an explicit disk limit policy. */
+  public static DockerHost connect(
+      String host, Credentials tls, Duration timeout, ProviderSpec.DiskLimit diskLimit)
       throws ComputeException {
     URI uri;
     try {
@@ -213,7 +246,7 @@ public final class DockerHost implements ComputeHost {
     if (pull.compareTo(Duration.ofMinutes(5)) < 0) {
       pull = Duration.ofMinutes(5);
     }
-    return new DockerHost(host, ssl, timeout, pull);
+    return new DockerHost(host, ssl, timeout, pull, diskLimit);
   }
 
   /** The engine URL this host talks to. */
@@ -233,7 +266,7 @@ public final class DockerHost implements ComputeHost {
   static void configure(CreateContainerCmd cmd, ComputeResource resource) throws ComputeException {
     Target target = Target.of(resource);
     cmd.withName(target.containerName);
-    target.configure(cmd);
+    target.configure(cmd, true);
   }
 
   // ---------------------------------------------------------------------------------- probe
@@ -344,7 +377,12 @@ public final class DockerHost implements ComputeHost {
       try {
         CreateContainerCmd create =
             api.createContainerCmd(target.image).withName(target.containerName);
-        target.configure(create);
+        if (diskLimitRefused
+            && target.asksForDisk()
+            && diskLimit == ProviderSpec.DiskLimit.Required) {
+          throw diskLimitUnsupported(null);
+        }
+        target.configure(create, !diskLimitRefused);
         keepRunning(create, target);
         id = create.exec().getId();
       } catch (NotFoundException e) {
@@ -395,11 +433,40 @@ public final class DockerHost implements ComputeHost {
       } catch (BadRequestException e) {
         throw new ComputeException(
             Reason.INVALID, "the Docker engine refused the container: " + dockerMessage(e), e);
+      } catch (DockerException e) {
+        if (diskLimitRefused || !target.asksForDisk() || !isDiskLimitRefusal(e)) {
+          throw unavailableOr("create container " + target.containerName, e);
+        }
+        diskLimitRefused = true;
+        if (diskLimit == ProviderSpec.DiskLimit.Required) {
+          throw diskLimitUnsupported(e);
+        }
+        LOG.info(
+            "The Docker engine at {} cannot cap container disk size ({}); creating containers"
+                + " without the cap",
+            host,
+            dockerMessage(e));
+        continue;
       } catch (RuntimeException e) {
         throw unavailableOr("create container " + target.containerName, e);
       }
       return start(id, target, true);
     }
+  }
+
+  /** The engine's answer to {@code StorageOpt.size} when its storage driver has no quotas. */
+  private static boolean isDiskLimitRefusal(DockerException e) {
+    return dockerMessage(e).toLowerCase(Locale.ROOT).contains("storage-opt");
+  }
+
+  private ComputeException diskLimitUnsupported(DockerException cause) {
+    return new ComputeException(
+        Reason.INVALID,
+        "the Docker engine at "
+            + host
+            + " cannot cap container disk size (its storage driver has no quotas) and the"
+            + " Provider's docker.diskLimit is Required",
+        cause);
   }
 
   /**
@@ -1041,7 +1108,30 @@ public final class DockerHost implements ComputeHost {
         owner,
         state(status(inspect)),
         address(inspect),
-        new Capacity(cpus, memoryMb, 0, gpus));
+        new Capacity(cpus, memoryMb, diskGb(hostConfig), gpus));
+  }
+
+  /** The container's disk cap in GiB ({@code StorageOpt.size}), 0 when it has none. */
+  static long diskGb(HostConfig hostConfig) {
+    Map<String, String> options = hostConfig == null ? null : hostConfig.getStorageOpt();
+    String size = options == null ? null : options.get("size");
+    if (size == null) {
+      return 0;
+    }
+    Matcher m = STORAGE_SIZE.matcher(size);
+    if (!m.matches()) {
+      return 0;
+    }
+    long value = Long.parseLong(m.group(1));
+    int shift =
+        switch (m.group(2).toLowerCase(Locale.ROOT)) {
+          case "t" -> 40;
+          case "g" -> 30;
+          case "m" -> 20;
+          case "k" -> 10;
+          default -> 0;
+        };
+    return (value << shift) >> 30;
   }
 
   static Machine.State state(String dockerStatus) {
@@ -1298,7 +1388,15 @@ public final class DockerHost implements ComputeHost {
       return new Target(resource);
     }
 
-    void configure(CreateContainerCmd cmd) {
+    /** Whether the resource asks for a disk size, which Docker can cap only on some drivers. */
+    boolean asksForDisk() {
+      return resources != null && resources.diskGb != null && resources.diskGb > 0;
+    }
+
+    /**
+     * @param capDisk whether to ask the engine to cap the container's disk at {@code diskGb}
+     */
+    void configure(CreateContainerCmd cmd, boolean capDisk) {
       Map<String, String> labels = new LinkedHashMap<>();
       labels.put(ComputeLabels.MANAGED_BY, ComputeLabels.MANAGED_BY_VALUE);
       labels.put(ComputeLabels.RESOURCE_UID, uid);
@@ -1327,6 +1425,9 @@ public final class DockerHost implements ComputeHost {
         long bytes = resources.memoryMb * MIB;
         // No swap beyond the limit: memory is what the resource asked for, not twice that.
         hostConfig.withMemory(bytes).withMemorySwap(bytes);
+      }
+      if (capDisk && asksForDisk()) {
+        hostConfig.withStorageOpt(Map.of("size", resources.diskGb + "G"));
       }
       if (resources != null && resources.gpuCount != null && resources.gpuCount > 0) {
         hostConfig.withDeviceRequests(

@@ -111,6 +111,10 @@ public final class PodHost implements ComputeHost {
     Map<String, Quantity> limits = new LinkedHashMap<>();
     limits.put("cpu", new Quantity(Math.max(1, Math.round(size.cpuCores() * 1000)) + "m"));
     limits.put("memory", new Quantity(size.memoryMb() + "Mi"));
+    if (size.diskGb() > 0) {
+      // The kubelet evicts a pod that writes more than this to its writable layer and logs.
+      limits.put("ephemeral-storage", new Quantity(size.diskGb() + "Gi"));
+    }
     if (size.gpuCount() > 0) {
       limits.put("nvidia.com/gpu", new Quantity(Integer.toString(size.gpuCount())));
     }
@@ -444,7 +448,11 @@ public final class PodHost implements ComputeHost {
         limits.containsKey("nvidia.com/gpu")
             ? Quantity.getAmountInBytes(limits.get("nvidia.com/gpu")).intValue()
             : 0;
-    return new Capacity(cpu, memoryMb, 0, gpus);
+    long diskGb =
+        limits.containsKey("ephemeral-storage")
+            ? Quantity.getAmountInBytes(limits.get("ephemeral-storage")).longValue() >> 30
+            : 0;
+    return new Capacity(cpu, memoryMb, diskGb, gpus);
   }
 
   private static String message(KubernetesClientException e) {

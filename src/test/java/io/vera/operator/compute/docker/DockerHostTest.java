@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.github.dockerjava.api.command.CreateContainerCmd;
 import com.github.dockerjava.api.command.InspectContainerResponse;
+import com.github.dockerjava.api.model.HostConfig;
 import io.vera.operator.api.ComputeResource;
 import io.vera.operator.compute.ComputeException;
 import io.vera.operator.compute.ComputeException.Reason;
@@ -516,6 +517,98 @@ class DockerHostTest {
     assertThat(stats.networkRxBytes()).isZero();
     assertThat(stats.networkTxBytes()).isZero();
     assertThat(stats.readAt()).isNotNull();
+  }
+
+  @Test
+  void diskSizeIsCappedWhereTheEngineCanAndReportedUncappedWhereItCannot() throws Exception {
+    boolean engineCaps = engineCapsDiskSize();
+    ComputeResource resource = docker.resource("disk", spec -> spec.resources.diskGb = 3);
+
+    Machine machine = docker.host().provision(resource);
+
+    InspectContainerResponse inspect =
+        docker.client().inspectContainerCmd(machine.nativeId()).exec();
+    assertThat(inspect.getState().getRunning()).isTrue();
+    if (engineCaps) {
+      assertThat(inspect.getHostConfig().getStorageOpt()).containsEntry("size", "3G");
+      assertThat(machine.capacity().diskGb()).isEqualTo(3);
+    } else {
+      assertThat(inspect.getHostConfig().getStorageOpt()).isNullOrEmpty();
+      assertThat(machine.capacity().diskGb()).isZero();
+    }
+    // The host remembers the engine's answer: a second container is made in one create.
+    Machine second =
+        docker.host().provision(docker.resource("disk2", spec -> spec.resources.diskGb = 2));
+    assertThat(second.capacity().diskGb()).isEqualTo(engineCaps ? 2 : 0);
+  }
+
+  @Test
+  void aRequiredDiskLimitIsRefusedByAnEngineThatCannotCapAndLeavesNoContainer() throws Exception {
+    boolean engineCaps = engineCapsDiskSize();
+    ComputeResource resource = docker.resource("diskreq", spec -> spec.resources.diskGb = 2);
+    try (DockerHost strict =
+        DockerHost.connect(
+            DockerTestEngine.engineUrl(),
+            null,
+            Duration.ofSeconds(30),
+            io.vera.operator.api.ProviderSpec.DiskLimit.Required)) {
+      if (engineCaps) {
+        Machine machine = strict.provision(resource);
+        docker.track(machine.nativeId());
+        assertThat(machine.capacity().diskGb()).isEqualTo(2);
+        return;
+      }
+      for (int attempt = 0; attempt < 2; attempt++) { // first learns the refusal, then knows it
+        assertThatThrownBy(() -> strict.provision(resource))
+            .isInstanceOfSatisfying(
+                ComputeException.class,
+                e -> {
+                  assertThat(e.reason()).isEqualTo(Reason.INVALID);
+                  assertThat(e.getMessage())
+                      .contains("cannot cap container disk size")
+                      .contains("diskLimit is Required");
+                });
+      }
+    }
+    assertThat(containersOf(resource)).isEmpty();
+  }
+
+  @Test
+  void diskCapsAreReadBackInGibibytes() {
+    assertThat(DockerHost.diskGb(null)).isZero();
+    assertThat(DockerHost.diskGb(new HostConfig())).isZero();
+    assertThat(DockerHost.diskGb(new HostConfig().withStorageOpt(Map.of("size", "10G"))))
+        .isEqualTo(10);
+    assertThat(DockerHost.diskGb(new HostConfig().withStorageOpt(Map.of("size", "2048m"))))
+        .isEqualTo(2);
+    assertThat(DockerHost.diskGb(new HostConfig().withStorageOpt(Map.of("size", "1TiB"))))
+        .isEqualTo(1024);
+    assertThat(DockerHost.diskGb(new HostConfig().withStorageOpt(Map.of("size", "lots")))).isZero();
+  }
+
+  /**
+   * Asks the engine directly, without DockerHost, whether its storage driver accepts a disk cap, so
+   * the tests above check DockerHost against the engine's own answer on any machine.
+   */
+  private static boolean engineCapsDiskSize() {
+    try {
+      String id =
+          docker
+              .client()
+              .createContainerCmd(DockerTestEngine.IMAGE)
+              .withCmd("true")
+              .withHostConfig(
+                  HostConfig.newHostConfig()
+                      .withNetworkMode("none")
+                      .withStorageOpt(Map.of("size", "1G")))
+              .exec()
+              .getId();
+      docker.client().removeContainerCmd(id).withForce(true).exec();
+      return true;
+    } catch (com.github.dockerjava.api.exception.DockerException e) {
+      assertThat(e.getMessage()).contains("storage-opt");
+      return false;
+    }
   }
 
   private static ExecResult run(Machine machine, String line) throws ComputeException {
