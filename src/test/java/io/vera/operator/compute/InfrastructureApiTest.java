@@ -112,17 +112,7 @@ class InfrastructureApiTest {
     assertThat(container.getHostConfig().getNetworkMode()).isEqualTo("none");
     // The legacy default disk_gb (10) is capped where the storage driver can, and said otherwise.
     boolean capped = container.getHostConfig().getStorageOpt() != null;
-    ComputeResource resource =
-        harness
-            .client()
-            .resources(ComputeResource.class)
-            .inNamespace(OperatorHarness.NAMESPACE)
-            .list()
-            .getItems()
-            .stream()
-            .filter(r -> r.getStatus() != null && id.equals(r.getStatus().resourceId))
-            .findFirst()
-            .orElseThrow();
+    ComputeResource resource = byResourceId(id);
     assertThat(resource.getStatus().conditions)
         .filteredOn(c -> "DiskLimited".equals(c.getType()))
         .singleElement()
