@@ -43,6 +43,7 @@ import io.vera.operator.provider.DefaultProviderClientFactory;
 import io.vera.operator.provider.LegacyProviders;
 import io.vera.operator.provider.ProviderGateway;
 import io.vera.operator.provider.ProviderReconciler;
+import io.vera.operator.provider.ProviderTaskWorkers;
 import io.vera.operator.provider.SecretCredentials;
 import io.vera.operator.provider.UsageLedger;
 import io.vera.operator.provider.pricing.PricingTable;
@@ -87,6 +88,7 @@ public final class VeraOperator implements AutoCloseable {
   private final ComputeHosts computeHosts;
   private final OrphanSweep orphanSweep;
   private final ResourceTaskWorkers resourceWorkers;
+  private final ProviderTaskWorkers providerWorkers;
   private final ResourceAutoscaler resourceAutoscaler;
   private final AtomicBoolean leading = new AtomicBoolean();
 
@@ -189,6 +191,7 @@ public final class VeraOperator implements AutoCloseable {
 
     UsageLedger usage = new UsageLedger(clock);
     ProviderGateway gateway = new ProviderGateway(usage, metrics, clock);
+    providerWorkers = new ProviderTaskWorkers(dispatcher, gateway, clock);
     ProviderReconciler providerReconciler =
         new ProviderReconciler(
             new DefaultProviderClientFactory(PricingTable.builtIn()),
@@ -197,6 +200,7 @@ public final class VeraOperator implements AutoCloseable {
             gateway,
             usage,
             events,
+            providerWorkers,
             clock);
     operator.register(
         providerReconciler,
@@ -332,6 +336,7 @@ public final class VeraOperator implements AutoCloseable {
     closeQuietly(operator::stop);
     closeQuietly(embeddedWorkers::close);
     closeQuietly(resourceWorkers::close);
+    closeQuietly(providerWorkers::close);
     closeQuietly(dispatcher::close);
     closeQuietly(this::flushStatus);
     closeQuietly(statusWriter::close);

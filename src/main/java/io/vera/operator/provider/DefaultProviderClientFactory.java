@@ -31,6 +31,7 @@ public final class DefaultProviderClientFactory implements ProviderClientFactory
               .readTimeout(Duration.ZERO)
               .followRedirects(false)
               .followSslRedirects(false)
+              .addInterceptor(CallCancellation.INTERCEPTOR)
               .build());
 
   /**
@@ -47,9 +48,9 @@ public final class DefaultProviderClientFactory implements ProviderClientFactory
       case OpenAI -> Optional.of(new OpenAiClient(llmConfig(spec), credentials));
       case Anthropic -> Optional.of(new AnthropicClient(llmConfig(spec), credentials));
       case Gemini -> Optional.of(new GeminiClient(llmConfig(spec), credentials));
-      case Lambda, RunPod, HTTP ->
-          throw new ProviderException(
-              501, spec.type + " providers are not supported by this build yet", false);
+      case Lambda -> Optional.of(new LambdaClient(lambdaConfig(spec), credentials, transport));
+      case RunPod -> Optional.of(new RunPodClient(runPodConfig(spec), credentials, transport));
+      case HTTP -> Optional.of(httpClient(spec, credentials));
       case Docker, Proxmox -> Optional.empty();
     };
   }

@@ -1,5 +1,6 @@
 package io.vera.operator.provider.llm;
 
+import io.vera.operator.provider.CallCancellation;
 import io.vera.operator.provider.pricing.PricingTable;
 import java.time.Duration;
 import okhttp3.OkHttpClient;
@@ -26,6 +27,7 @@ public record LlmConfig(
           .connectTimeout(Duration.ofSeconds(10))
           .readTimeout(Duration.ZERO)
           .writeTimeout(Duration.ofSeconds(60))
+          .addInterceptor(CallCancellation.INTERCEPTOR)
           .build();
 
   /** The public API, the client's default model, the built-in prices and real retries. */
