@@ -4,7 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.fabric8.kubernetes.client.utils.Serialization;
 import io.vera.operator.api.Provider;
+import io.vera.operator.api.TaskPhase;
+import io.vera.operator.api.VeraTask;
 import io.vera.operator.app.OperatorHarness;
 import io.vera.operator.app.OperatorHarness.Response;
 import java.time.Duration;
@@ -149,6 +152,41 @@ class ExternalApiTest {
             .findFirst()
             .orElseThrow();
     assertThat(call.getHeaders().get("Authorization")).isEqualTo("Bearer " + KEY);
+  }
+
+  @Test
+  void aVeraTaskWithProviderRefWritesItsAnswerAndUsageToStatus() {
+    initialize();
+    harness
+        .client()
+        .resource(
+            Serialization.unmarshal(
+                "apiVersion: vera.io/v1alpha1\nkind: VeraTask\nmetadata: {name: ask-openai}\n"
+                    + "spec: {handler: llm.summarize, providerRef: {name: openai, model: gpt-4o,"
+                    + " prompt: Summarize}, timeoutSeconds: 60}\n",
+                VeraTask.class))
+        .inNamespace(OperatorHarness.NAMESPACE)
+        .create();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () -> {
+              VeraTask task =
+                  harness
+                      .client()
+                      .resources(VeraTask.class)
+                      .inNamespace(OperatorHarness.NAMESPACE)
+                      .withName("ask-openai")
+                      .get();
+              assertThat(task.getStatus().phase).isEqualTo(TaskPhase.Succeeded);
+              assertThat(task.getStatus().result.path("output").asText())
+                  .isEqualTo("Distributed computing offers scale.");
+              assertThat(task.getStatus().usage.tokensIn).isEqualTo(1000);
+              assertThat(task.getStatus().usage.tokensOut).isEqualTo(500);
+              assertThat(task.getStatus().usage.costUsd)
+                  .isCloseTo(0.00725, org.assertj.core.data.Offset.offset(1e-9));
+              assertThat(task.getStatus().pool).isEqualTo("provider:openai");
+            });
   }
 
   @Test
