@@ -46,6 +46,7 @@ import io.vera.operator.provider.ProviderReconciler;
 import io.vera.operator.provider.ProviderTaskWorkers;
 import io.vera.operator.provider.SecretCredentials;
 import io.vera.operator.provider.UsageLedger;
+import io.vera.operator.provider.WhisperTranscribe;
 import io.vera.operator.provider.pricing.PricingTable;
 import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskEventRecorder;
@@ -103,7 +104,9 @@ public final class VeraOperator implements AutoCloseable {
   public VeraOperator(KubernetesClient client, OperatorSettings settings, ClusterSettings cluster) {
     leading.set(!cluster.leaderElection().enabled());
     Clock clock = Clock.systemUTC();
-    HandlerRegistry handlers = HandlerRegistry.loadDefault();
+    UsageLedger usage = new UsageLedger(clock);
+    ProviderGateway gateway = new ProviderGateway(usage, metrics, clock);
+    HandlerRegistry handlers = HandlerRegistry.loadDefault().with(new WhisperTranscribe(gateway));
     new JvmMemoryMetrics().bindTo(metrics);
     new JvmGcMetrics().bindTo(metrics);
     new JvmThreadMetrics().bindTo(metrics);
@@ -189,8 +192,6 @@ public final class VeraOperator implements AutoCloseable {
     orphanSweep = new OrphanSweep(compute, settings.watchNamespaces(), leading::get);
     resourceAutoscaler = new ResourceAutoscaler(dispatcher, compute, client, leading::get);
 
-    UsageLedger usage = new UsageLedger(clock);
-    ProviderGateway gateway = new ProviderGateway(usage, metrics, clock);
     providerWorkers = new ProviderTaskWorkers(dispatcher, gateway, clock);
     ProviderReconciler providerReconciler =
         new ProviderReconciler(

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.vera.operator.api.Provider;
 import io.vera.operator.api.TaskPhase;
+import io.vera.operator.api.TaskType;
 import io.vera.operator.api.VeraTask;
 import io.vera.operator.app.OperatorHarness;
 import io.vera.operator.app.OperatorHarness.Response;
@@ -45,6 +46,10 @@ class ExternalApiTest {
             if (path.endsWith("/models")) {
               return json(
                   "{\"object\":\"list\",\"data\":[{\"id\":\"gpt-4o\",\"object\":\"model\"}]}");
+            }
+            if (path.endsWith("/audio/transcriptions")) {
+              return json(
+                  "{\"task\":\"transcribe\",\"language\":\"english\",\"duration\":8.47,\"text\":\"Hello from the beach.\",\"segments\":[],\"usage\":{\"type\":\"duration\",\"seconds\":9}}");
             }
             if (request.getBody() != null && request.getBody().utf8().contains("\"stream\":true")) {
               return new MockResponse.Builder()
@@ -178,6 +183,7 @@ class ExternalApiTest {
                       .inNamespace(OperatorHarness.NAMESPACE)
                       .withName("ask-openai")
                       .get();
+              assertThat(task.getStatus()).isNotNull();
               assertThat(task.getStatus().phase).isEqualTo(TaskPhase.Succeeded);
               assertThat(task.getStatus().result.path("output").asText())
                   .isEqualTo("Distributed computing offers scale.");
@@ -186,6 +192,41 @@ class ExternalApiTest {
               assertThat(task.getStatus().usage.costUsd)
                   .isCloseTo(0.00725, org.assertj.core.data.Offset.offset(1e-9));
               assertThat(task.getStatus().pool).isEqualTo("provider:openai");
+            });
+  }
+
+  @Test
+  void anEmbeddedWhisperPoolRunsWhisperTranscribe() {
+    initialize();
+    harness.createEmbeddedPool("whisper-pool", TaskType.WHISPER, 1, false);
+    harness
+        .client()
+        .resource(
+            Serialization.unmarshal(
+                "apiVersion: vera.io/v1alpha1\nkind: VeraTask\nmetadata: {name: transcribe-1}\n"
+                    + "spec: {handler: whisper.transcribe, payload: {provider: openai,"
+                    + " audio_base64: SUQzA2Zha2UtbXAzLWZyYW1lcw==, file_name: clip.mp3}}\n",
+                VeraTask.class))
+        .inNamespace(OperatorHarness.NAMESPACE)
+        .create();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () -> {
+              VeraTask task =
+                  harness
+                      .client()
+                      .resources(VeraTask.class)
+                      .inNamespace(OperatorHarness.NAMESPACE)
+                      .withName("transcribe-1")
+                      .get();
+              assertThat(task.getStatus()).isNotNull();
+              assertThat(task.getStatus().phase).isEqualTo(TaskPhase.Succeeded);
+              assertThat(task.getStatus().pool).isEqualTo("whisper-pool");
+              assertThat(task.getStatus().result.path("text").asText())
+                  .isEqualTo("Hello from the beach.");
+              assertThat(task.getStatus().result.path("cost_usd").asDouble())
+                  .isCloseTo(0.0009, org.assertj.core.data.Offset.offset(1e-12));
             });
   }
 
