@@ -14,6 +14,8 @@ import io.vera.operator.provider.pricing.PricingTable;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import okhttp3.ConnectionPool;
 import okhttp3.OkHttpClient;
 
 /**
@@ -31,6 +33,7 @@ public final class DefaultProviderClientFactory implements ProviderClientFactory
               .readTimeout(Duration.ZERO)
               .followRedirects(false)
               .followSslRedirects(false)
+              .connectionPool(new ConnectionPool(256, 5, TimeUnit.MINUTES))
               .addInterceptor(CallCancellation.INTERCEPTOR)
               .build());
 

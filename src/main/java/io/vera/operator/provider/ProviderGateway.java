@@ -233,8 +233,11 @@ public final class ProviderGateway {
       return;
     }
     TokenUsage usage = result.usage();
-    synchronized (provider) {
-      provider.recentTokens.addLast(Map.entry(clock.instant(), usage.totalTokens()));
+    // Only a tokens-per-minute limit reads this window; without one, calls need not meet here.
+    if (provider.spec.limits != null && provider.spec.limits.tokensPerMinute != null) {
+      synchronized (provider) {
+        provider.recentTokens.addLast(Map.entry(clock.instant(), usage.totalTokens()));
+      }
     }
     tokens(
         name, "input", usage.inputTokens() - usage.cachedInputTokens() - usage.cacheWriteTokens());
