@@ -196,6 +196,16 @@ class ExternalApiTest {
   }
 
   @Test
+  void workerPodsCannotLeaseAProvidersQueue() {
+    initialize();
+    Response lease =
+        harness.post(
+            "/internal/v1/namespaces/default/pools/provider:openai/lease",
+            "{\"worker_id\": \"pod-1\", \"wait_seconds\": 0}");
+    assertThat(lease.status()).as(lease.text()).isEqualTo(404);
+  }
+
+  @Test
   void anEmbeddedWhisperPoolRunsWhisperTranscribe() {
     initialize();
     harness.createEmbeddedPool("whisper-pool", TaskType.WHISPER, 1, false);
