@@ -43,8 +43,10 @@ import io.vera.operator.provider.DefaultProviderClientFactory;
 import io.vera.operator.provider.LegacyProviders;
 import io.vera.operator.provider.ProviderGateway;
 import io.vera.operator.provider.ProviderReconciler;
+import io.vera.operator.provider.ProviderTaskWorkers;
 import io.vera.operator.provider.SecretCredentials;
 import io.vera.operator.provider.UsageLedger;
+import io.vera.operator.provider.WhisperTranscribe;
 import io.vera.operator.provider.pricing.PricingTable;
 import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskEventRecorder;
@@ -87,6 +89,7 @@ public final class VeraOperator implements AutoCloseable {
   private final ComputeHosts computeHosts;
   private final OrphanSweep orphanSweep;
   private final ResourceTaskWorkers resourceWorkers;
+  private final ProviderTaskWorkers providerWorkers;
   private final ResourceAutoscaler resourceAutoscaler;
   private final AtomicBoolean leading = new AtomicBoolean();
 
@@ -101,7 +104,9 @@ public final class VeraOperator implements AutoCloseable {
   public VeraOperator(KubernetesClient client, OperatorSettings settings, ClusterSettings cluster) {
     leading.set(!cluster.leaderElection().enabled());
     Clock clock = Clock.systemUTC();
-    HandlerRegistry handlers = HandlerRegistry.loadDefault();
+    UsageLedger usage = new UsageLedger(clock);
+    ProviderGateway gateway = new ProviderGateway(usage, metrics, clock);
+    HandlerRegistry handlers = HandlerRegistry.loadDefault().with(new WhisperTranscribe(gateway));
     new JvmMemoryMetrics().bindTo(metrics);
     new JvmGcMetrics().bindTo(metrics);
     new JvmThreadMetrics().bindTo(metrics);
@@ -187,8 +192,7 @@ public final class VeraOperator implements AutoCloseable {
     orphanSweep = new OrphanSweep(compute, settings.watchNamespaces(), leading::get);
     resourceAutoscaler = new ResourceAutoscaler(dispatcher, compute, client, leading::get);
 
-    UsageLedger usage = new UsageLedger(clock);
-    ProviderGateway gateway = new ProviderGateway(usage, metrics, clock);
+    providerWorkers = new ProviderTaskWorkers(dispatcher, gateway, clock);
     ProviderReconciler providerReconciler =
         new ProviderReconciler(
             new DefaultProviderClientFactory(PricingTable.builtIn()),
@@ -197,6 +201,7 @@ public final class VeraOperator implements AutoCloseable {
             gateway,
             usage,
             events,
+            providerWorkers,
             clock);
     operator.register(
         providerReconciler,
@@ -332,6 +337,7 @@ public final class VeraOperator implements AutoCloseable {
     closeQuietly(operator::stop);
     closeQuietly(embeddedWorkers::close);
     closeQuietly(resourceWorkers::close);
+    closeQuietly(providerWorkers::close);
     closeQuietly(dispatcher::close);
     closeQuietly(this::flushStatus);
     closeQuietly(statusWriter::close);

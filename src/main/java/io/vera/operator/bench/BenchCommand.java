@@ -22,7 +22,7 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "bench",
     mixinStandardHelpOptions = true,
-    subcommands = DockerBenchCommand.class,
+    subcommands = {DockerBenchCommand.class, ProviderBenchCommand.class},
     description = {
       "Submits tasks through the REST API of a running operator from concurrent clients, each"
           + " waiting for its task's result before submitting the next, and prints completed"
@@ -33,7 +33,8 @@ import picocli.CommandLine.Spec;
           + " WebSocket clients and reports any that missed task_completed events or were dropped.",
       "Exits 0 when every measured task completed (and no WebSocket client lost events), 1"
           + " otherwise.",
-      "'bench docker' compares Vera's Docker host with the docker CLI instead."
+      "'bench docker' compares Vera's Docker host with the docker CLI instead; 'bench provider'"
+          + " measures the latency the operator adds to a provider call."
     })
 public final class BenchCommand implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper();

@@ -25,6 +25,7 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
@@ -156,6 +157,11 @@ final class ExternalRoutes {
   }
 
   private ProviderKey resolve(String name) {
+    // A registered Provider needs no API-server round trip: this is every call's hot path.
+    Optional<ProviderKey> live = providers.key(name).filter(gateway::isRegistered);
+    if (live.isPresent()) {
+      return live.get();
+    }
     Provider provider =
         providers
             .find(name)

@@ -52,7 +52,8 @@ final class WorkerLeaseRoutes {
     List<String> handlers = body.strings("handlers", 10_000, 253);
     double cpuPercent = body.number("cpu_percent", 0, 0, 100);
     int wait = body.integer("wait_seconds", 20, 0, MAX_WAIT_SECONDS);
-    if (!dispatcher.pools().contains(pool)) {
+    // Queues the operator serves itself (ComputeResources, Providers) are not for worker pods.
+    if (pool.isCompute() || pool.isProvider() || !dispatcher.pools().contains(pool)) {
       throw ApiException.notFound("worker pool " + pool + " does not exist");
     }
     remoteWorkers.seen(pool, workerId, handlers);

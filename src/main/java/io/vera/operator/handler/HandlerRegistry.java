@@ -46,6 +46,24 @@ public final class HandlerRegistry {
     return load(HandlerRegistry.class.getClassLoader());
   }
 
+  /**
+   * This registry plus handlers built with the operator's own services (which ServiceLoader cannot
+   * construct); they exist only in the operator, so only its embedded workers offer them.
+   */
+  public HandlerRegistry with(TaskHandler... handlers) {
+    Map<String, RegisteredHandler> all = new TreeMap<>(byName);
+    for (TaskHandler handler : handlers) {
+      HandlerInfo info = handler.getClass().getAnnotation(HandlerInfo.class);
+      if (info == null) {
+        throw new IllegalStateException(handler.getClass().getName() + " lacks @HandlerInfo");
+      }
+      if (all.put(info.name(), new RegisteredHandler(HandlerMetadata.of(info), handler)) != null) {
+        throw new IllegalStateException("two handlers are named '" + info.name() + "'");
+      }
+    }
+    return new HandlerRegistry(all);
+  }
+
   public Optional<RegisteredHandler> find(String name) {
     return Optional.ofNullable(byName.get(name));
   }

@@ -9,6 +9,8 @@ import java.time.Instant;
  *
  * @param attempt 1 for the first run; raised on every retry and after a lost lease
  * @param deadline when the attempt is interrupted for exceeding its timeout
+ * @param namespace the task's namespace when the attempt runs inside the operator, so a handler
+ *     that uses the operator's services (a Provider) stays within it; null in worker pods
  */
 public record TaskInvocation(
     String taskId,
@@ -16,7 +18,18 @@ public record TaskInvocation(
     JsonNode payload,
     JsonNode context,
     int attempt,
-    Instant deadline) {
+    Instant deadline,
+    String namespace) {
+
+  public TaskInvocation(
+      String taskId,
+      String handler,
+      JsonNode payload,
+      JsonNode context,
+      int attempt,
+      Instant deadline) {
+    this(taskId, handler, payload, context, attempt, deadline, null);
+  }
 
   public TaskInvocation {
     payload = payload == null ? NullNode.getInstance() : payload;

@@ -14,6 +14,8 @@ import io.vera.operator.provider.pricing.PricingTable;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import okhttp3.ConnectionPool;
 import okhttp3.OkHttpClient;
 
 /**
@@ -31,6 +33,8 @@ public final class DefaultProviderClientFactory implements ProviderClientFactory
               .readTimeout(Duration.ZERO)
               .followRedirects(false)
               .followSslRedirects(false)
+              .connectionPool(new ConnectionPool(256, 5, TimeUnit.MINUTES))
+              .addInterceptor(CallCancellation.INTERCEPTOR)
               .build());
 
   /**
@@ -47,9 +51,9 @@ public final class DefaultProviderClientFactory implements ProviderClientFactory
       case OpenAI -> Optional.of(new OpenAiClient(llmConfig(spec), credentials));
       case Anthropic -> Optional.of(new AnthropicClient(llmConfig(spec), credentials));
       case Gemini -> Optional.of(new GeminiClient(llmConfig(spec), credentials));
-      case Lambda, RunPod, HTTP ->
-          throw new ProviderException(
-              501, spec.type + " providers are not supported by this build yet", false);
+      case Lambda -> Optional.of(new LambdaClient(lambdaConfig(spec), credentials, transport));
+      case RunPod -> Optional.of(new RunPodClient(runPodConfig(spec), credentials, transport));
+      case HTTP -> Optional.of(httpClient(spec, credentials));
       case Docker, Proxmox -> Optional.empty();
     };
   }

@@ -74,12 +74,18 @@ public final class LegacyProviders {
 
   /** The Provider a legacy or resource name refers to, in the operator's namespace. */
   public Optional<Provider> find(String name) {
+    return key(name)
+        .map(
+            key ->
+                client.resources(Provider.class).inNamespace(namespace).withName(key.name()).get());
+  }
+
+  /** The key a legacy or resource name stands for, without asking the API server. */
+  public Optional<ProviderKey> key(String name) {
     String resourceName = Legacy.byName(name).map(l -> l.resourceName).orElse(name);
-    if (!RESOURCE_NAME.matcher(resourceName).matches()) {
-      return Optional.empty();
-    }
-    return Optional.ofNullable(
-        client.resources(Provider.class).inNamespace(namespace).withName(resourceName).get());
+    return RESOURCE_NAME.matcher(resourceName).matches()
+        ? Optional.of(new ProviderKey(namespace, resourceName))
+        : Optional.empty();
   }
 
   public List<Provider> list() {

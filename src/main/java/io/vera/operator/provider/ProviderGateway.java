@@ -5,6 +5,8 @@ import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.vera.operator.api.ProviderSpec;
+import io.vera.operator.provider.llm.OpenAiClient;
+import io.vera.operator.provider.llm.TranscriptionRequest;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -75,16 +77,45 @@ public final class ProviderGateway {
     return Optional.ofNullable(live.get(key)).map(l -> l.spec);
   }
 
+  /** One call of a registered client. */
+  @FunctionalInterface
+  private interface Invocation {
+    ProviderResult on(ProviderClient client) throws ProviderException;
+  }
+
   public ProviderResult call(ProviderKey key, ProviderRequest request) throws ProviderException {
-    return invoke(key, request, null);
+    return invoke(key, request.timeout(), client -> client.call(request));
   }
 
   public ProviderResult stream(ProviderKey key, ProviderRequest request, Consumer<String> onChunk)
       throws ProviderException {
-    return invoke(key, request, onChunk);
+    return invoke(key, request.timeout(), client -> client.stream(request, onChunk));
   }
 
-  private ProviderResult invoke(ProviderKey key, ProviderRequest request, Consumer<String> onChunk)
+  /**
+   * Transcribes audio with an OpenAI or OpenAI-compatible Provider, under the same limits and
+   * ledger as every other call.
+   */
+  public ProviderResult transcribe(ProviderKey key, TranscriptionRequest request)
+      throws ProviderException {
+    Duration timeout = request.timeout() == null ? Duration.ofMinutes(5) : request.timeout();
+    return invoke(
+        key,
+        timeout,
+        client -> {
+          if (!(client instanceof OpenAiClient openAi)) {
+            throw new ProviderException(
+                422,
+                "provider "
+                    + key.name()
+                    + " cannot transcribe audio; use an OpenAI or OpenAI-compatible Provider",
+                false);
+          }
+          return openAi.transcribe(request);
+        });
+  }
+
+  private ProviderResult invoke(ProviderKey key, Duration timeout, Invocation invocation)
       throws ProviderException {
     Live provider = live.get(key);
     if (provider == null) {
@@ -99,7 +130,7 @@ public final class ProviderGateway {
       if (provider.concurrency != null) {
         acquired =
             provider.concurrency.tryAcquire(
-                Math.min(request.timeout().toMillis(), 5000), TimeUnit.MILLISECONDS);
+                Math.min(timeout.toMillis(), 5000), TimeUnit.MILLISECONDS);
         if (!acquired) {
           throw new ProviderException(
               429,
@@ -113,10 +144,7 @@ public final class ProviderGateway {
               null);
         }
       }
-      result =
-          onChunk == null
-              ? provider.client.call(request)
-              : provider.client.stream(request, onChunk);
+      result = invocation.on(provider.client);
       return result;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -205,8 +233,11 @@ public final class ProviderGateway {
       return;
     }
     TokenUsage usage = result.usage();
-    synchronized (provider) {
-      provider.recentTokens.addLast(Map.entry(clock.instant(), usage.totalTokens()));
+    // Only a tokens-per-minute limit reads this window; without one, calls need not meet here.
+    if (provider.spec.limits != null && provider.spec.limits.tokensPerMinute != null) {
+      synchronized (provider) {
+        provider.recentTokens.addLast(Map.entry(clock.instant(), usage.totalTokens()));
+      }
     }
     tokens(
         name, "input", usage.inputTokens() - usage.cachedInputTokens() - usage.cacheWriteTokens());

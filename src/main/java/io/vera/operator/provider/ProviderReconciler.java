@@ -7,6 +7,7 @@ import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.vera.operator.api.Provider;
+import io.vera.operator.api.ProviderSpec;
 import io.vera.operator.api.ProviderStatus;
 import io.vera.operator.kube.Conditions;
 import io.vera.operator.kube.EventRecorder;
@@ -23,7 +24,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * Turns a Provider into a checked connection: reads its credentials from the named Secret, builds
  * the client, probes it (Ready condition), registers it with the {@link ProviderGateway}, and
  * writes the usage totals of the {@link UsageLedger} to status every {@link #RESYNC}. A client is
- * rebuilt only when the spec or the Secret changed.
+ * rebuilt only when the spec or the Secret changed. A Provider that takes calls also gets a queue
+ * for VeraTasks that name it ({@link ProviderTaskWorkers}).
  *
  * <p>A probe that confirms what status already says writes nothing: status changes only when the
  * Ready condition, the host's offer or the usage totals do, so an idle Provider managed by a GitOps
@@ -50,6 +52,7 @@ public class ProviderReconciler implements Reconciler<Provider> {
   private final ProviderGateway gateway;
   private final UsageLedger ledger;
   private final EventRecorder events;
+  private final ProviderTaskWorkers taskWorkers;
   private final Clock clock;
   private final Map<ProviderKey, Built> built = new ConcurrentHashMap<>();
 
@@ -60,6 +63,7 @@ public class ProviderReconciler implements Reconciler<Provider> {
       ProviderGateway gateway,
       UsageLedger ledger,
       EventRecorder events,
+      ProviderTaskWorkers taskWorkers,
       Clock clock) {
     this.factory = factory;
     this.hosts = hosts;
@@ -67,6 +71,7 @@ public class ProviderReconciler implements Reconciler<Provider> {
     this.gateway = gateway;
     this.ledger = ledger;
     this.events = events;
+    this.taskWorkers = taskWorkers;
     this.clock = clock;
   }
 
@@ -77,6 +82,7 @@ public class ProviderReconciler implements Reconciler<Provider> {
   /** Called when a Provider leaves the informer cache. */
   public void providerDeleted(Provider provider) {
     ProviderKey key = key(provider);
+    taskWorkers.stop(key);
     gateway.unregister(key);
     built.remove(key);
     ledger.forget(key);
@@ -90,6 +96,14 @@ public class ProviderReconciler implements Reconciler<Provider> {
         provider.getStatus() == null ? new ProviderStatus() : provider.getStatus();
     ledger.seed(key, previous.usage);
     Condition ready = connect(provider, key, previous);
+    if (takesCalls(provider.getSpec())) {
+      taskWorkers.serve(
+          key,
+          provider.getSpec(),
+          "True".equals(ready.getStatus()) ? null : ready.getReason() + ": " + ready.getMessage());
+    } else {
+      taskWorkers.stop(key);
+    }
     ProviderStatus status = new ProviderStatus();
     status.conditions = List.of(ready);
     status.host = Optional.ofNullable(built.get(key)).map(Built::host).orElse(previous.host);
@@ -173,6 +187,11 @@ public class ProviderReconciler implements Reconciler<Provider> {
     }
     built.put(key, new Built(specJson, credentials.version(), clock.instant(), ready, host));
     return ready;
+  }
+
+  /** Docker hosts and Proxmox clusters run ComputeResources; every other type takes calls. */
+  private static boolean takesCalls(ProviderSpec spec) {
+    return spec.type != ProviderSpec.Type.Docker && spec.type != ProviderSpec.Type.Proxmox;
   }
 
   private Condition condition(

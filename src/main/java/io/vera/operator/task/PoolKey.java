@@ -10,6 +10,7 @@ import io.vera.operator.api.TaskType;
 public record PoolKey(String namespace, String name) {
   private static final String RESOURCE_PREFIX = "computeresource:";
   private static final String ALLOCATION_PREFIX = "computeresource-allocation:";
+  private static final String PROVIDER_PREFIX = "provider:";
 
   /** The queue of tasks that name one ComputeResource in {@code resourceRef.name}. */
   public static PoolKey ofComputeResource(String namespace, String resourceName) {
@@ -19,6 +20,16 @@ public record PoolKey(String namespace, String name) {
   /** The queue of tasks that let the operator pick any fitting ComputeResource of a task type. */
   public static PoolKey ofAllocation(String namespace, TaskType taskType) {
     return new PoolKey(namespace, ALLOCATION_PREFIX + taskType.name());
+  }
+
+  /** The queue of tasks that call one Provider ({@code providerRef.name}). */
+  public static PoolKey ofProvider(String namespace, String providerName) {
+    return new PoolKey(namespace, PROVIDER_PREFIX + providerName);
+  }
+
+  /** Whether this queue feeds operator-side provider calls rather than a WorkerPool. */
+  public boolean isProvider() {
+    return name.startsWith(PROVIDER_PREFIX);
   }
 
   /** Whether this queue feeds ComputeResources rather than a WorkerPool. */

@@ -2,6 +2,7 @@ package io.vera.operator.task;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vera.operator.api.TaskPhase;
 import io.vera.operator.api.TaskPriority;
 import io.vera.operator.api.TaskType;
@@ -59,6 +60,14 @@ public final class TaskDispatcher implements AutoCloseable {
    * their payload is the target ({@code command}, {@code workdir}, {@code env}).
    */
   public static final String RESOURCE_EXEC_HANDLER = "resource.exec";
+
+  /**
+   * The handler of tasks with a {@code providerRef}: a call through the Provider's gateway, made by
+   * the operator itself (it alone holds the credentials) from the Provider's own queue ({@link
+   * PoolKey#ofProvider}). Their payload is the target ({@code name}, {@code prompt}, {@code model},
+   * {@code params}) plus {@code task_name} (spec.handler) and {@code input} (spec.payload).
+   */
+  public static final String PROVIDER_CALL_HANDLER = "provider.call";
 
   /**
    * Limits and defaults: the cap on a result's JSON size; the timeout and retries of tasks whose
@@ -283,7 +292,11 @@ public final class TaskDispatcher implements AutoCloseable {
   private TaskEntry newEntry(TaskKey key, VeraTask resource) {
     VeraTaskSpec spec = resource.getSpec() == null ? new VeraTaskSpec() : resource.getSpec();
     VeraTaskSpec.ResourceTarget target = spec.resourceRef;
-    String handler = target != null ? RESOURCE_EXEC_HANDLER : spec.handler;
+    VeraTaskSpec.ProviderTarget call = target == null ? spec.providerRef : null;
+    String handler =
+        target != null
+            ? RESOURCE_EXEC_HANDLER
+            : call != null ? PROVIDER_CALL_HANDLER : spec.handler;
     Optional<HandlerMetadata> meta =
         Optional.ofNullable(handler).flatMap(handlers::find).map(h -> h.metadata());
     TaskPriority priority =
@@ -315,9 +328,13 @@ public final class TaskDispatcher implements AutoCloseable {
         handler,
         priority,
         type,
-        target == null ? spec.poolRef : computeQueue(key.namespace(), target, type).name(),
+        target != null
+            ? computeQueue(key.namespace(), target, type).name()
+            : call != null ? PoolKey.ofProvider(key.namespace(), call.name).name() : spec.poolRef,
         spec.description,
-        target == null ? spec.payload : mapper.valueToTree(target),
+        target != null
+            ? mapper.valueToTree(target)
+            : call != null ? callPayload(spec) : spec.payload,
         spec.context,
         Math.max(1, timeout),
         Math.max(0, retryLimit),
@@ -335,6 +352,18 @@ public final class TaskDispatcher implements AutoCloseable {
         : PoolKey.ofComputeResource(namespace, target.name);
   }
 
+  /** A provider task's payload: its target, the legacy task name and the handler input. */
+  private JsonNode callPayload(VeraTaskSpec spec) {
+    ObjectNode payload = mapper.valueToTree(spec.providerRef);
+    if (spec.handler != null) {
+      payload.put("task_name", spec.handler);
+    }
+    if (spec.payload != null) {
+      payload.set("input", spec.payload);
+    }
+    return payload;
+  }
+
   /** Puts a newly seen task in the state its status records; returns true if that changed it. */
   private boolean restore(TaskEntry entry, VeraTaskStatus status) {
     if (entry.handler == null || entry.handler.isBlank()) {
@@ -343,7 +372,8 @@ public final class TaskDispatcher implements AutoCloseable {
           TaskPhase.Failed,
           null,
           new TaskError(
-              TaskError.INVALID_INPUT, "spec.handler is required unless spec.resourceRef is set"));
+              TaskError.INVALID_INPUT,
+              "spec.handler is required unless spec.resourceRef or spec.providerRef is set"));
       return true;
     }
     TaskPhase phase = status == null || status.phase == null ? TaskPhase.Pending : status.phase;
@@ -353,6 +383,7 @@ public final class TaskDispatcher implements AutoCloseable {
       entry.startedAt = parse(status.startTime);
       entry.completedAt = parse(status.completionTime);
       entry.result = status.result;
+      entry.usage = usage(status.usage);
       entry.error =
           status.error == null ? null : new TaskError(status.error.type, status.error.message);
     }
@@ -408,6 +439,16 @@ public final class TaskDispatcher implements AutoCloseable {
       outbox.add(new TaskEvent(TaskEvent.Type.SUBMITTED, entry.snapshot()));
     }
     return !wasQueued;
+  }
+
+  private static TaskUsage usage(VeraTaskStatus.Usage usage) {
+    return usage == null
+        ? null
+        : new TaskUsage(
+            usage.tokensIn == null ? 0 : usage.tokensIn,
+            usage.tokensOut == null ? 0 : usage.tokensOut,
+            usage.costUsd,
+            usage.latencyMs == null ? 0 : usage.latencyMs);
   }
 
   /** The resource is gone: the task leaves the queue and any running attempt is interrupted. */
@@ -716,6 +757,11 @@ public final class TaskDispatcher implements AutoCloseable {
 
   /** Records a successful attempt; false when the lease had already been revoked. */
   public boolean complete(String leaseId, JsonNode result) {
+    return complete(leaseId, result, null);
+  }
+
+  /** Like {@link #complete(String, JsonNode)}, with the provider usage the attempt recorded. */
+  public boolean complete(String leaseId, JsonNode result, TaskUsage usage) {
     int size = sizeOf(result);
     if (size > settings.maxResultBytes()) {
       return fail(
@@ -738,6 +784,9 @@ public final class TaskDispatcher implements AutoCloseable {
       }
       key = entry.key;
       leaveQueueOrRun(entry);
+      if (usage != null) {
+        entry.usage = usage;
+      }
       finishLocked(entry, TaskPhase.Succeeded, result, null);
     } finally {
       lock.unlock();
@@ -749,6 +798,14 @@ public final class TaskDispatcher implements AutoCloseable {
 
   /** Records a failed attempt, retried if it may be and retries remain; false if revoked. */
   public boolean fail(String leaseId, TaskError error, boolean retryable) {
+    return fail(leaseId, error, retryable, null);
+  }
+
+  /**
+   * Like {@link #fail(String, TaskError, boolean)}, but a retry waits at least {@code retryAfter}
+   * (an upstream's Retry-After), within the task's maximum backoff.
+   */
+  public boolean fail(String leaseId, TaskError error, boolean retryable, Duration retryAfter) {
     TaskKey key;
     lock.lock();
     try {
@@ -757,6 +814,7 @@ public final class TaskDispatcher implements AutoCloseable {
         return false;
       }
       key = entry.key;
+      entry.retryAfter = retryAfter;
       attemptFailedLocked(entry, error, retryable);
     } finally {
       lock.unlock();
@@ -780,6 +838,9 @@ public final class TaskDispatcher implements AutoCloseable {
     if (retryable && entry.attempts <= entry.retryLimit && !entry.cancelRequested) {
       long backoff = (long) entry.backoffSeconds << Math.min(20, Math.max(0, entry.attempts - 1));
       Duration delay = Duration.ofSeconds(Math.min(entry.maxBackoffSeconds, backoff));
+      if (entry.retryAfter != null && entry.retryAfter.compareTo(delay) > 0) {
+        delay = min(entry.retryAfter, Duration.ofSeconds(entry.maxBackoffSeconds));
+      }
       entry.phase = TaskPhase.Queued;
       entry.worker = null;
       entry.nextRetryAt = clock.instant().plus(delay);
@@ -790,6 +851,11 @@ public final class TaskDispatcher implements AutoCloseable {
     } else {
       finishLocked(entry, TaskPhase.Failed, null, error);
     }
+    entry.retryAfter = null;
+  }
+
+  private static Duration min(Duration a, Duration b) {
+    return a.compareTo(b) <= 0 ? a : b;
   }
 
   private void scheduleRetry(TaskEntry entry, Duration delay) {
@@ -906,6 +972,7 @@ public final class TaskDispatcher implements AutoCloseable {
     for (PoolQueue pool : pools.values()) {
       if (pool.key.namespace().equals(entry.key.namespace())
           && !pool.key.isCompute()
+          && !pool.key.isProvider()
           && pool.settings.taskType() == entry.taskType) {
         return pool.key;
       }
@@ -914,6 +981,13 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   private String noPoolReason(TaskEntry entry) {
+    if (PROVIDER_CALL_HANDLER.equals(entry.handler)) {
+      return "Provider "
+          + entry.payload.path("name").asText()
+          + " does not exist in namespace "
+          + entry.key.namespace()
+          + " or is not callable (Docker and Proxmox providers take no calls)";
+    }
     if (RESOURCE_EXEC_HANDLER.equals(entry.handler)) {
       String name = entry.payload == null ? null : entry.payload.path("name").asText(null);
       return name == null

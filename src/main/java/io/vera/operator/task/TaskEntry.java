@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.vera.operator.api.TaskPhase;
 import io.vera.operator.api.TaskPriority;
 import io.vera.operator.api.TaskType;
+import java.time.Duration;
 import java.time.Instant;
 
 /** The dispatcher's mutable record of one task. Every field is guarded by the dispatcher's lock. */
@@ -39,6 +40,11 @@ final class TaskEntry {
   Instant nextRetryAt;
   JsonNode result;
   TaskError error;
+  TaskUsage usage;
+
+  /** The Retry-After of the attempt failing now, honoured by its retry's delay. */
+  Duration retryAfter;
+
   boolean cancelRequested;
 
   /** metadata.generation of the resource last seen, reported as status.observedGeneration. */
@@ -114,6 +120,7 @@ final class TaskEntry {
         nextRetryAt,
         result,
         error,
+        usage,
         ttlSecondsAfterFinished,
         generation);
   }

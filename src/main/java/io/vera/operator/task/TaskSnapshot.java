@@ -32,5 +32,6 @@ public record TaskSnapshot(
     Instant nextRetryAt,
     JsonNode result,
     TaskError error,
+    TaskUsage usage,
     Integer ttlSecondsAfterFinished,
     Long observedGeneration) {}

@@ -35,6 +35,13 @@ public final class TaskStatusMapper {
         task.error() == null
             ? null
             : new VeraTaskStatus.TaskError(task.error().type(), task.error().message());
+    if (task.usage() != null) {
+      status.usage = new VeraTaskStatus.Usage();
+      status.usage.tokensIn = task.usage().tokensIn();
+      status.usage.tokensOut = task.usage().tokensOut();
+      status.usage.costUsd = task.usage().costUsd();
+      status.usage.latencyMs = task.usage().latencyMs();
+    }
     status.observedGeneration = observedGeneration;
     status.conditions = List.of(condition(task, observedGeneration));
     return status;

@@ -142,6 +142,7 @@ public final class EmbeddedWorkers implements AutoCloseable {
         var task = lease.task();
         outcome =
             runner.run(
+                task.key().namespace(),
                 task.key().name(),
                 task.handler(),
                 task.payload(),

@@ -27,6 +27,18 @@ public final class TaskRunner {
       JsonNode context,
       int attempt,
       Instant deadline) {
+    return run(null, taskId, handlerName, payload, context, attempt, deadline);
+  }
+
+  /** Like the other {@code run}, for an attempt inside the operator that knows its namespace. */
+  public AttemptOutcome run(
+      String namespace,
+      String taskId,
+      String handlerName,
+      JsonNode payload,
+      JsonNode context,
+      int attempt,
+      Instant deadline) {
     Optional<HandlerRegistry.RegisteredHandler> handler = handlers.find(handlerName);
     if (handler.isEmpty()) {
       return AttemptOutcome.failure(
@@ -42,7 +54,9 @@ public final class TaskRunner {
           handler
               .get()
               .handler()
-              .handle(new TaskInvocation(taskId, handlerName, payload, context, attempt, deadline));
+              .handle(
+                  new TaskInvocation(
+                      taskId, handlerName, payload, context, attempt, deadline, namespace));
       return AttemptOutcome.success(result);
     } catch (TaskInputException e) {
       return AttemptOutcome.failure(TaskError.INVALID_INPUT, e.getMessage(), false);

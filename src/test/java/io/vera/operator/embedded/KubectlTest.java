@@ -106,12 +106,13 @@ class KubectlTest {
             "workerpool.vera.io/tool-pods created",
             "veratask.vera.io/sum-10-20 created",
             "veratask.vera.io/uname-in-sandbox created",
+            "veratask.vera.io/summarize-with-openai created",
             "computeresource.vera.io/sandbox-1 created",
             "provider.vera.io/local-docker created",
             "provider.vera.io/openai created",
             "secret/openai-credentials created");
     assertThat(kubectl("get", "vera").output().lines().filter(l -> l.contains(".vera.io/")).count())
-        .isEqualTo(7);
+        .isEqualTo(8);
   }
 
   @Test

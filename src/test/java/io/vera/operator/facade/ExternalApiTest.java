@@ -4,7 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.fabric8.kubernetes.client.utils.Serialization;
 import io.vera.operator.api.Provider;
+import io.vera.operator.api.TaskPhase;
+import io.vera.operator.api.TaskType;
+import io.vera.operator.api.VeraTask;
 import io.vera.operator.app.OperatorHarness;
 import io.vera.operator.app.OperatorHarness.Response;
 import java.time.Duration;
@@ -42,6 +46,10 @@ class ExternalApiTest {
             if (path.endsWith("/models")) {
               return json(
                   "{\"object\":\"list\",\"data\":[{\"id\":\"gpt-4o\",\"object\":\"model\"}]}");
+            }
+            if (path.endsWith("/audio/transcriptions")) {
+              return json(
+                  "{\"task\":\"transcribe\",\"language\":\"english\",\"duration\":8.47,\"text\":\"Hello from the beach.\",\"segments\":[],\"usage\":{\"type\":\"duration\",\"seconds\":9}}");
             }
             if (request.getBody() != null && request.getBody().utf8().contains("\"stream\":true")) {
               return new MockResponse.Builder()
@@ -149,6 +157,87 @@ class ExternalApiTest {
             .findFirst()
             .orElseThrow();
     assertThat(call.getHeaders().get("Authorization")).isEqualTo("Bearer " + KEY);
+  }
+
+  @Test
+  void aVeraTaskWithProviderRefWritesItsAnswerAndUsageToStatus() {
+    initialize();
+    harness
+        .client()
+        .resource(
+            Serialization.unmarshal(
+                "apiVersion: vera.io/v1alpha1\nkind: VeraTask\nmetadata: {name: ask-openai}\n"
+                    + "spec: {handler: llm.summarize, providerRef: {name: openai, model: gpt-4o,"
+                    + " prompt: Summarize}, timeoutSeconds: 60}\n",
+                VeraTask.class))
+        .inNamespace(OperatorHarness.NAMESPACE)
+        .create();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () -> {
+              VeraTask task =
+                  harness
+                      .client()
+                      .resources(VeraTask.class)
+                      .inNamespace(OperatorHarness.NAMESPACE)
+                      .withName("ask-openai")
+                      .get();
+              assertThat(task.getStatus()).isNotNull();
+              assertThat(task.getStatus().phase).isEqualTo(TaskPhase.Succeeded);
+              assertThat(task.getStatus().result.path("output").asText())
+                  .isEqualTo("Distributed computing offers scale.");
+              assertThat(task.getStatus().usage.tokensIn).isEqualTo(1000);
+              assertThat(task.getStatus().usage.tokensOut).isEqualTo(500);
+              assertThat(task.getStatus().usage.costUsd)
+                  .isCloseTo(0.00725, org.assertj.core.data.Offset.offset(1e-9));
+              assertThat(task.getStatus().pool).isEqualTo("provider:openai");
+            });
+  }
+
+  @Test
+  void workerPodsCannotLeaseAProvidersQueue() {
+    initialize();
+    Response lease =
+        harness.post(
+            "/internal/v1/namespaces/default/pools/provider:openai/lease",
+            "{\"worker_id\": \"pod-1\", \"wait_seconds\": 0}");
+    assertThat(lease.status()).as(lease.text()).isEqualTo(404);
+  }
+
+  @Test
+  void anEmbeddedWhisperPoolRunsWhisperTranscribe() {
+    initialize();
+    harness.createEmbeddedPool("whisper-pool", TaskType.WHISPER, 1, false);
+    harness
+        .client()
+        .resource(
+            Serialization.unmarshal(
+                "apiVersion: vera.io/v1alpha1\nkind: VeraTask\nmetadata: {name: transcribe-1}\n"
+                    + "spec: {handler: whisper.transcribe, payload: {provider: openai,"
+                    + " audio_base64: SUQzA2Zha2UtbXAzLWZyYW1lcw==, file_name: clip.mp3}}\n",
+                VeraTask.class))
+        .inNamespace(OperatorHarness.NAMESPACE)
+        .create();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () -> {
+              VeraTask task =
+                  harness
+                      .client()
+                      .resources(VeraTask.class)
+                      .inNamespace(OperatorHarness.NAMESPACE)
+                      .withName("transcribe-1")
+                      .get();
+              assertThat(task.getStatus()).isNotNull();
+              assertThat(task.getStatus().phase).isEqualTo(TaskPhase.Succeeded);
+              assertThat(task.getStatus().pool).isEqualTo("whisper-pool");
+              assertThat(task.getStatus().result.path("text").asText())
+                  .isEqualTo("Hello from the beach.");
+              assertThat(task.getStatus().result.path("cost_usd").asDouble())
+                  .isCloseTo(0.0009, org.assertj.core.data.Offset.offset(1e-12));
+            });
   }
 
   @Test

@@ -1,7 +1,10 @@
 package io.vera.operator.provider.llm;
 
+import io.vera.operator.provider.CallCancellation;
 import io.vera.operator.provider.pricing.PricingTable;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import okhttp3.ConnectionPool;
 import okhttp3.OkHttpClient;
 
 /**
@@ -26,6 +29,10 @@ public record LlmConfig(
           .connectTimeout(Duration.ofSeconds(10))
           .readTimeout(Duration.ZERO)
           .writeTimeout(Duration.ofSeconds(60))
+          // Keep a connection per concurrent call: OkHttp's default keeps 5 idle, so under load
+          // most calls would pay for a new connection (and TLS handshake) to the upstream.
+          .connectionPool(new ConnectionPool(256, 5, TimeUnit.MINUTES))
+          .addInterceptor(CallCancellation.INTERCEPTOR)
           .build();
 
   /** The public API, the client's default model, the built-in prices and real retries. */

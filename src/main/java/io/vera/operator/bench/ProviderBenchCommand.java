@@ -1,0 +1,422 @@
+package io.vera.operator.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import okhttp3.ConnectionPool;
+import okhttp3.HttpUrl;
+import okhttp3.MediaType;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.RequestBody;
+import okhttp3.Response;
+import okio.BufferedSource;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code bench provider}: the latency the operator adds to a provider call. It starts a fake OpenAI
+ * upstream on 127.0.0.1 with a fixed delay, points the operator's {@code openai} Provider at it
+ * through {@code /orchestrator/external/initialize}, and from concurrent clients makes the same
+ * call straight to the upstream and through {@code /orchestrator/external/execute} (whole answer)
+ * and {@code execute/stream} (time to the first chunk), in alternating rounds so both paths see the
+ * same machine load.
+ */
+@Command(
+    name = "provider",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Measures the latency the operator adds to a provider call: a fake OpenAI upstream on"
+          + " 127.0.0.1 answers after a fixed delay; the same call is made straight to it and"
+          + " through the operator's /orchestrator/external/execute (non-streaming, whole answer)"
+          + " and execute/stream (time to first chunk), from concurrent clients, in alternating"
+          + " rounds. Prints percentiles of both paths and their difference.",
+      "It re-points the operator's 'openai' Provider at the fake upstream: run it against an"
+          + " operator kept for benchmarking (e.g. run --embedded) on this machine.",
+      "Exits 0 when no call failed, 1 otherwise."
+    })
+public final class ProviderBenchCommand implements Callable<Integer> {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final MediaType JSON_TYPE = MediaType.get("application/json");
+  private static final int ROUNDS = 4;
+
+  @Spec private CommandSpec spec;
+
+  @Option(
+      names = "--url",
+      defaultValue = "http://127.0.0.1:8000",
+      description = "Base URL of the operator's REST API (default: ${DEFAULT-VALUE}).")
+  private String url;
+
+  @Option(
+      names = "--clients",
+      defaultValue = "64",
+      description = "Concurrent clients (default: ${DEFAULT-VALUE}).")
+  private int clients;
+
+  @Option(
+      names = "--calls",
+      defaultValue = "4000",
+      description = "Measured calls per path and mode (default: ${DEFAULT-VALUE}).")
+  private int calls;
+
+  @Option(
+      names = "--warmup",
+      defaultValue = "1000",
+      description =
+          "Calls per path and mode made first and not measured (default: ${DEFAULT-VALUE}).")
+  private int warmup;
+
+  @Option(
+      names = "--upstream-delay-ms",
+      defaultValue = "20",
+      description = "The fake upstream's fixed delay before answering (default: ${DEFAULT-VALUE}).")
+  private int delayMs;
+
+  @Option(
+      names = "--max-seconds",
+      defaultValue = "600",
+      description = "Stop measuring after this many seconds (default: ${DEFAULT-VALUE}).")
+  private int maxSeconds;
+
+  @Option(names = "--json", description = "Print the figures as one JSON object.")
+  private boolean json;
+
+  private final List<String> errors = Collections.synchronizedList(new ArrayList<>());
+  private final AtomicInteger errorCount = new AtomicInteger();
+  private long deadline;
+
+  /** One way of making the call, timed to its end or to its first chunk. */
+  private enum Path {
+    DIRECT,
+    OPERATOR
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    HttpUrl base = HttpUrl.parse(url);
+    if (base == null) {
+      throw new ParameterException(spec.commandLine(), "--url must be an http(s) URL: " + url);
+    }
+    if (clients < 1 || calls < 1 || warmup < 0 || delayMs < 0 || maxSeconds < 1) {
+      throw new ParameterException(
+          spec.commandLine(),
+          "--clients, --calls and --max-seconds must be at least 1, --warmup and"
+              + " --upstream-delay-ms at least 0");
+    }
+    PrintWriter out = spec.commandLine().getOut();
+    OkHttpClient http =
+        new OkHttpClient.Builder()
+            .connectionPool(new ConnectionPool(clients * 2, 5, TimeUnit.MINUTES))
+            .readTimeout(Duration.ofSeconds(60))
+            .build();
+    http.dispatcher().setMaxRequests(clients * 4);
+    http.dispatcher().setMaxRequestsPerHost(clients * 4);
+    ExecutorService pool = Executors.newFixedThreadPool(clients);
+    try (FakeOpenAi upstream = new FakeOpenAi(delayMs, clients * 2)) {
+      initialize(http, base, upstream.baseUrl());
+      if (!json) {
+        out.printf(
+            Locale.ROOT,
+            "Provider call overhead via %s: fake upstream %s answering after %d ms; %d clients,"
+                + " %d calls per path and mode (after %d warmup), %d alternating rounds%n",
+            base,
+            upstream.baseUrl(),
+            delayMs,
+            clients,
+            calls,
+            warmup,
+            ROUNDS);
+        out.flush();
+      }
+      deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(maxSeconds);
+      ObjectNode figures = JSON.createObjectNode();
+      figures.put("upstream_delay_ms", delayMs);
+      figures.put("clients", clients);
+      for (boolean stream : new boolean[] {false, true}) {
+        Calls direct = new Calls(http, base, upstream.baseUrl(), Path.DIRECT, stream);
+        Calls operator = new Calls(http, base, upstream.baseUrl(), Path.OPERATOR, stream);
+        run(pool, direct, warmup, null);
+        run(pool, operator, warmup, null);
+        List<Long> directNanos = Collections.synchronizedList(new ArrayList<>());
+        List<Long> operatorNanos = Collections.synchronizedList(new ArrayList<>());
+        for (int round = 0; round < ROUNDS; round++) {
+          int share = calls / ROUNDS + (round < calls % ROUNDS ? 1 : 0);
+          run(pool, direct, share, directNanos);
+          run(pool, operator, share, operatorNanos);
+        }
+        figures.set(
+            stream ? "streaming_first_chunk_ms" : "non_streaming_ms",
+            compare(directNanos, operatorNanos));
+      }
+      figures.put("errors", errorCount.get());
+      ArrayNode samples = figures.putArray("error_samples");
+      errors.forEach(samples::add);
+      out.println(json ? figures.toString() : text(figures));
+      out.flush();
+      return errorCount.get() == 0 ? 0 : 1;
+    } finally {
+      pool.shutdownNow();
+      http.dispatcher().executorService().shutdown();
+      http.connectionPool().evictAll();
+    }
+  }
+
+  /** Points the operator's {@code openai} Provider at the upstream and waits until it is ready. */
+  private void initialize(OkHttpClient http, HttpUrl base, String upstream) throws Exception {
+    ObjectNode body = JSON.createObjectNode();
+    body.putObject("openai").put("api_key", "bench-not-a-key").put("base_url", upstream);
+    Request init =
+        new Request.Builder()
+            .url(base.resolve("/orchestrator/external/initialize"))
+            .post(RequestBody.create(body.toString(), JSON_TYPE))
+            .build();
+    try (Response response = http.newCall(init).execute()) {
+      if (!response.isSuccessful()) {
+        throw new IOException(
+            "initialize answered " + response.code() + ": " + response.body().string());
+      }
+    }
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (System.nanoTime() < until) {
+      Request status =
+          new Request.Builder()
+              .url(base.resolve("/orchestrator/external/providers/openai/status"))
+              .build();
+      try (Response response = http.newCall(status).execute()) {
+        if (response.isSuccessful()
+            && JSON.readTree(response.body().string()).path("ready").asBoolean()
+            && probeCall(http, base)) {
+          return;
+        }
+      }
+      Thread.sleep(200);
+    }
+    throw new IOException("the operator's openai Provider did not become ready within 60 s");
+  }
+
+  /** Whether a call through the operator reaches this run's upstream (not an older endpoint). */
+  private boolean probeCall(OkHttpClient http, HttpUrl base) {
+    try {
+      return new Calls(http, base, null, Path.OPERATOR, false).once() >= 0;
+    } catch (Exception e) {
+      return false;
+    }
+  }
+
+  /** Makes {@code count} calls from the clients; records each one's nanoseconds when asked. */
+  private void run(ExecutorService pool, Calls calls, int count, List<Long> into)
+      throws InterruptedException {
+    AtomicInteger left = new AtomicInteger(count);
+    List<Future<?>> running = new ArrayList<>();
+    for (int i = 0; i < clients; i++) {
+      running.add(
+          pool.submit(
+              () -> {
+                while (left.getAndDecrement() > 0 && System.nanoTime() < deadline) {
+                  try {
+                    long nanos = calls.once();
+                    if (into != null) {
+                      into.add(nanos);
+                    }
+                  } catch (Exception e) {
+                    if (errorCount.incrementAndGet() <= 5) {
+                      errors.add(calls.path + (calls.stream ? " stream: " : ": ") + e);
+                    }
+                  }
+                }
+              }));
+    }
+    for (Future<?> future : running) {
+      try {
+        future.get();
+      } catch (java.util.concurrent.ExecutionException e) {
+        errors.add(e.getCause().toString());
+        errorCount.incrementAndGet();
+      }
+    }
+  }
+
+  /** The same request made one way, timed to the whole answer or to the first chunk. */
+  private static final class Calls {
+    final OkHttpClient http;
+    final Path path;
+    final boolean stream;
+    final Request request;
+
+    Calls(OkHttpClient http, HttpUrl operator, String upstream, Path path, boolean stream) {
+      this.http = http;
+      this.path = path;
+      this.stream = stream;
+      ObjectNode body = JSON.createObjectNode();
+      if (path == Path.DIRECT) {
+        body.put("model", FakeOpenAi.MODEL);
+        body.putArray("messages")
+            .addObject()
+            .put("role", "user")
+            .put("content", "Say something fixed.");
+        if (stream) {
+          body.put("stream", true);
+          body.putObject("stream_options").put("include_usage", true);
+        }
+      } else {
+        body.put("provider", "openai");
+        body.put("task_name", "llm.bench");
+        body.put("prompt", "Say something fixed.");
+        body.put("model", FakeOpenAi.MODEL);
+        body.put("max_retries", 0);
+        if (stream) {
+          body.put("stream", true);
+        }
+      }
+      HttpUrl target =
+          path == Path.DIRECT
+              ? HttpUrl.get(upstream + "/chat/completions")
+              : operator.resolve(
+                  stream
+                      ? "/orchestrator/external/execute/stream"
+                      : "/orchestrator/external/execute");
+      this.request =
+          new Request.Builder()
+              .url(target)
+              .header("Authorization", "Bearer bench-not-a-key")
+              .post(RequestBody.create(body.toString(), JSON_TYPE))
+              .build();
+    }
+
+    /** Nanoseconds to the whole answer, or for streams to the first chunk of output. */
+    long once() throws IOException {
+      long start = System.nanoTime();
+      try (Response response = http.newCall(request).execute()) {
+        if (!response.isSuccessful()) {
+          throw new IOException(
+              path + " answered " + response.code() + ": " + clip(response.body().string()));
+        }
+        if (!stream) {
+          String body = response.body().string();
+          long nanos = System.nanoTime() - start;
+          if (!body.contains("A fixed answer.")) {
+            throw new IOException(path + " answered something else: " + clip(body));
+          }
+          return nanos;
+        }
+        BufferedSource source = response.body().source();
+        Long first = null;
+        String line;
+        boolean done = false;
+        while ((line = source.readUtf8Line()) != null) {
+          if (first == null && line.startsWith("data: ") && line.contains("\"A\"")) {
+            first = System.nanoTime() - start;
+          }
+          if (line.equals("data: [DONE]") || line.contains("\"status\":\"complete\"")) {
+            done = true;
+          }
+          if (line.contains("\"status\":\"error\"")) {
+            throw new IOException(path + " stream failed: " + clip(line));
+          }
+        }
+        if (first == null || !done) {
+          throw new IOException(path + " stream ended without its first chunk or its end");
+        }
+        return first;
+      }
+    }
+
+    private static String clip(String text) {
+      return text.length() > 200 ? text.substring(0, 200) + "..." : text;
+    }
+  }
+
+  private static ObjectNode compare(List<Long> direct, List<Long> operator) {
+    ObjectNode figures = JSON.createObjectNode();
+    double[] d = millis(direct);
+    double[] o = millis(operator);
+    figures.set("direct", percentiles(d));
+    figures.set("operator", percentiles(o));
+    ObjectNode added = figures.putObject("added");
+    for (double p : new double[] {50, 95, 99}) {
+      String name = "p" + (int) p;
+      added.put(name, d.length == 0 || o.length == 0 ? Double.NaN : pct(o, p) - pct(d, p));
+    }
+    return figures;
+  }
+
+  private static double[] millis(List<Long> nanos) {
+    synchronized (nanos) {
+      double[] values = nanos.stream().mapToDouble(n -> n / 1e6).toArray();
+      Arrays.sort(values);
+      return values;
+    }
+  }
+
+  private static ObjectNode percentiles(double[] sorted) {
+    ObjectNode figures = JSON.createObjectNode();
+    figures.put("count", sorted.length);
+    if (sorted.length > 0) {
+      figures.put("p50", pct(sorted, 50));
+      figures.put("p95", pct(sorted, 95));
+      figures.put("p99", pct(sorted, 99));
+      figures.put("max", sorted[sorted.length - 1]);
+    }
+    return figures;
+  }
+
+  /** Nearest-rank percentile of sorted values. */
+  private static double pct(double[] sorted, double p) {
+    int rank = (int) Math.ceil(p / 100 * sorted.length);
+    return sorted[Math.max(0, Math.min(sorted.length - 1, rank - 1))];
+  }
+
+  private static String text(ObjectNode figures) {
+    StringBuilder text = new StringBuilder();
+    text.append(
+        String.format(
+            "%-26s %8s %9s %9s %9s %9s%n", "", "calls", "p50 ms", "p95 ms", "p99 ms", "max ms"));
+    for (String mode : new String[] {"non_streaming_ms", "streaming_first_chunk_ms"}) {
+      String label = mode.startsWith("non") ? "non-streaming" : "stream, first chunk";
+      for (String path : new String[] {"direct", "operator"}) {
+        var p = figures.path(mode).path(path);
+        text.append(
+            String.format(
+                Locale.ROOT,
+                "%-26s %8d %9.3f %9.3f %9.3f %9.3f%n",
+                label + " " + path,
+                p.path("count").asInt(),
+                p.path("p50").asDouble(),
+                p.path("p95").asDouble(),
+                p.path("p99").asDouble(),
+                p.path("max").asDouble()));
+      }
+      var added = figures.path(mode).path("added");
+      text.append(
+          String.format(
+              Locale.ROOT,
+              "%-26s %8s %9.3f %9.3f %9.3f%n",
+              label + " added",
+              "",
+              added.path("p50").asDouble(),
+              added.path("p95").asDouble(),
+              added.path("p99").asDouble()));
+    }
+    text.append(String.format("errors %d", figures.path("errors").asInt()));
+    figures.path("error_samples").forEach(e -> text.append(String.format("%n  %s", e.asText())));
+    return text.toString();
+  }
+}

@@ -1,0 +1,288 @@
+package io.vera.operator.provider;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vera.operator.api.ProviderSpec;
+import io.vera.operator.api.TaskType;
+import io.vera.operator.task.Lease;
+import io.vera.operator.task.PoolKey;
+import io.vera.operator.task.PoolSettings;
+import io.vera.operator.task.TaskDispatcher;
+import io.vera.operator.task.TaskError;
+import io.vera.operator.task.TaskSnapshot;
+import io.vera.operator.task.TaskUsage;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs VeraTasks with a {@code providerRef}. Each callable Provider gets its own dispatcher queue
+ * ({@link PoolKey#ofProvider}) served by worker threads inside the operator, because only the
+ * operator holds the Provider's credentials and its {@link ProviderGateway} (limits, budget, usage
+ * ledger); a task call is therefore limited and recorded exactly like a REST call. A queue per
+ * Provider keeps one slow or rate-limited upstream from holding up calls to the others.
+ *
+ * <p>Concurrency: as many threads as the Provider's {@code limits.maxConcurrency}, else {@link
+ * #DEFAULT_CONCURRENCY}, at most {@link #MAX_CONCURRENCY}. The queue orders by priority then
+ * creation like every other queue; timeout, retries and cancel come from the dispatcher. A revoked
+ * attempt (timeout, cancel, deletion) has its HTTP calls cancelled through {@link
+ * CallCancellation}. The client itself does not retry: 429 (rate limit, budget) and 5xx failures
+ * are retried by the task's own policy, waiting at least the upstream's Retry-After; other 4xx
+ * answers fail the task at once.
+ */
+public final class ProviderTaskWorkers implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ProviderTaskWorkers.class);
+  static final int DEFAULT_CONCURRENCY = 4;
+  static final int MAX_CONCURRENCY = 64;
+  private static final Duration LEASE_WAIT = Duration.ofSeconds(1);
+  private static final int LEASE_SECONDS = 60;
+  private static final Duration BACKSTOP = Duration.ofSeconds(2);
+  private static final ObjectMapper MAPPER = new ObjectMapper();
+
+  private final TaskDispatcher dispatcher;
+  private final ProviderGateway gateway;
+  private final Clock clock;
+  private final Map<ProviderKey, Served> served = new ConcurrentHashMap<>();
+
+  public ProviderTaskWorkers(TaskDispatcher dispatcher, ProviderGateway gateway, Clock clock) {
+    this.dispatcher = dispatcher;
+    this.gateway = gateway;
+    this.clock = clock;
+  }
+
+  /** One Provider's queue, its threads, and why it cannot take calls now (null when Ready). */
+  private final class Served {
+    final ProviderKey key;
+    final PoolKey queue;
+    final List<Worker> workers = new ArrayList<>();
+    volatile String notReady;
+
+    Served(ProviderKey key) {
+      this.key = key;
+      this.queue = PoolKey.ofProvider(key.namespace(), key.name());
+    }
+  }
+
+  /**
+   * The Provider takes calls (or will once Ready): its queue exists and has its threads.
+   *
+   * @param notReady why it is not Ready (attempts fail with this, retryably), or null when Ready
+   */
+  public synchronized void serve(ProviderKey key, ProviderSpec spec, String notReady) {
+    Served s = served.computeIfAbsent(key, Served::new);
+    s.notReady = notReady;
+    dispatcher.upsertPool(
+        s.queue, new PoolSettings(TaskType.LLM, false, null, LEASE_SECONDS), 0, 0);
+    int want = concurrency(spec);
+    while (s.workers.size() < want) {
+      Worker worker = new Worker(s, s.workers.size());
+      s.workers.add(worker);
+      worker.thread.start();
+    }
+    while (s.workers.size() > want) {
+      s.workers.remove(s.workers.size() - 1).stop(false);
+    }
+  }
+
+  /** The Provider is gone or takes no calls: its threads stop and its queue goes. */
+  public synchronized void stop(ProviderKey key) {
+    Served s = served.remove(key);
+    if (s != null) {
+      s.workers.forEach(w -> w.stop(true));
+      dispatcher.removePool(s.queue);
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    for (Served s : served.values()) {
+      s.workers.forEach(w -> w.stop(true));
+    }
+    served.clear();
+  }
+
+  static int concurrency(ProviderSpec spec) {
+    Integer max = spec.limits == null ? null : spec.limits.maxConcurrency;
+    return max == null ? DEFAULT_CONCURRENCY : Math.max(1, Math.min(MAX_CONCURRENCY, max));
+  }
+
+  /** One thread of a Provider's queue and the attempt it runs. */
+  private final class Worker implements Runnable {
+    final Served served;
+    final Thread thread;
+    private final String id;
+    private volatile boolean stopped;
+    private final Object attemptLock = new Object();
+    private String currentLease;
+    private CallCancellation currentCalls;
+
+    Worker(Served served, int index) {
+      this.served = served;
+      this.id =
+          TaskDispatcher.EMBEDDED_WORKER_PREFIX
+              + "provider/"
+              + served.key.name()
+              + "-"
+              + (index + 1);
+      this.thread = new Thread(this, "provider-worker-" + served.key.name() + "-" + (index + 1));
+      this.thread.setDaemon(true);
+    }
+
+    /** Stops taking tasks; {@code now} also aborts the attempt in progress. */
+    void stop(boolean now) {
+      stopped = true;
+      synchronized (attemptLock) {
+        if (now || currentLease == null) {
+          thread.interrupt();
+        }
+      }
+    }
+
+    @Override
+    public void run() {
+      while (!stopped) {
+        try {
+          String[] leaseId = new String[1];
+          Optional<Lease> lease =
+              dispatcher.lease(
+                  served.queue, id, LEASE_WAIT, () -> 0.0, () -> abortIfRunning(leaseId[0]));
+          if (lease.isPresent()) {
+            leaseId[0] = lease.get().id();
+            runAttempt(lease.get());
+          }
+        } catch (InterruptedException e) {
+          Thread.interrupted();
+        } catch (RuntimeException e) {
+          LOG.error("provider worker {} failed outside a task", id, e);
+        }
+      }
+    }
+
+    private void runAttempt(Lease lease) {
+      CallCancellation calls = new CallCancellation();
+      synchronized (attemptLock) {
+        currentLease = lease.id();
+        currentCalls = calls;
+      }
+      try {
+        if (dispatcher.renew(lease.id()).isPresent()) {
+          execute(lease, calls);
+        }
+      } finally {
+        synchronized (attemptLock) {
+          currentLease = null;
+          currentCalls = null;
+          Thread.interrupted();
+        }
+      }
+    }
+
+    private void abortIfRunning(String leaseId) {
+      synchronized (attemptLock) {
+        if (leaseId != null && leaseId.equals(currentLease)) {
+          thread.interrupt();
+          currentCalls.cancel();
+        }
+      }
+    }
+
+    private void execute(Lease lease, CallCancellation calls) {
+      String notReady = served.notReady;
+      if (notReady != null) {
+        dispatcher.fail(
+            lease.id(),
+            new TaskError(
+                TaskError.PROVIDER_UNAVAILABLE,
+                "Provider " + served.key.name() + " is not Ready: " + notReady),
+            true);
+        return;
+      }
+      // The dispatcher's deadline ends the attempt (revoking it cancels the call); the client's
+      // own timeout is only a backstop a little later, so a timeout is always reported as one.
+      Duration left = Duration.between(clock.instant(), lease.deadline());
+      ProviderRequest request =
+          request(lease.task(), (left.isNegative() ? Duration.ZERO : left).plus(BACKSTOP));
+      ProviderResult result;
+      try {
+        result = calls.run(() -> gateway.call(served.key, request));
+      } catch (ProviderException e) {
+        if (Thread.currentThread().isInterrupted()) {
+          return; // revoked: the dispatcher already recorded why (timeout, cancel)
+        }
+        fail(lease, e);
+        return;
+      }
+      dispatcher.complete(lease.id(), output(result), usage(result));
+    }
+
+    private void fail(Lease lease, ProviderException e) {
+      boolean unavailable = e.status() == 404 && !gateway.isRegistered(served.key);
+      boolean retryable = unavailable || e.status() == 429 || e.status() >= 500 || e.retryable();
+      dispatcher.fail(
+          lease.id(),
+          new TaskError(
+              unavailable ? TaskError.PROVIDER_UNAVAILABLE : TaskError.PROVIDER_ERROR,
+              "Provider " + served.key.name() + " (HTTP " + e.status() + "): " + e.getMessage()),
+          retryable,
+          e.retryAfter());
+    }
+  }
+
+  /** The gateway request a task's payload stands for; the task's retries replace the client's. */
+  static ProviderRequest request(TaskSnapshot task, Duration timeout) {
+    JsonNode target = task.payload();
+    JsonNode input = target.path("input");
+    JsonNode params = target.path("params");
+    JsonNode args = input.path("args");
+    JsonNode kwargs = input.path("kwargs");
+    if (!kwargs.isObject() && input.isObject() && !input.has("args")) {
+      kwargs = input;
+    }
+    return new ProviderRequest(
+        target.path("task_name").asText(TaskDispatcher.PROVIDER_CALL_HANDLER),
+        target.path("prompt").asText(null),
+        target.path("model").asText(null),
+        params.isObject() ? params : MAPPER.createObjectNode(),
+        args.isArray() ? args : MAPPER.createArrayNode(),
+        kwargs.isObject() ? kwargs : MAPPER.createObjectNode(),
+        timeout,
+        0);
+  }
+
+  /** The task's result: what the provider answered and this call's usage. */
+  static JsonNode output(ProviderResult result) {
+    ObjectNode out = MAPPER.createObjectNode();
+    out.set("output", result.output());
+    out.put("model", result.model());
+    out.put("complete", result.complete());
+    ObjectNode usage = out.putObject("usage");
+    TokenUsage tokens = result.usage();
+    usage.put("tokens_in", tokens.inputTokens());
+    usage.put("tokens_out", tokens.outputTokens());
+    usage.put("cached_tokens", tokens.cachedInputTokens());
+    usage.put("cache_write_tokens", tokens.cacheWriteTokens());
+    usage.put("reasoning_tokens", tokens.reasoningTokens());
+    if (result.costUsd() == null) {
+      usage.putNull("cost_usd");
+    } else {
+      usage.put("cost_usd", result.costUsd());
+    }
+    usage.put("latency_ms", result.latencyMs());
+    return out;
+  }
+
+  static TaskUsage usage(ProviderResult result) {
+    return new TaskUsage(
+        result.usage().inputTokens(),
+        result.usage().outputTokens(),
+        result.costUsd(),
+        result.latencyMs());
+  }
+}

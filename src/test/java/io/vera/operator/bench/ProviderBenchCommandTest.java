@@ -1,0 +1,85 @@
+package io.vera.operator.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.vera.operator.app.OperatorHarness;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** bench provider runs briefly against an in-process operator; its output shape, not timing. */
+class ProviderBenchCommandTest {
+  private final StringWriter out = new StringWriter();
+  private final StringWriter err = new StringWriter();
+
+  @Test
+  void measuresBothPathsInBothModesAndPrintsTheDifference() throws Exception {
+    try (OperatorHarness harness = new OperatorHarness()) {
+      int exit =
+          execute(
+              "provider",
+              "--url",
+              harness.baseUrl(),
+              "--clients",
+              "4",
+              "--calls",
+              "12",
+              "--warmup",
+              "2",
+              "--upstream-delay-ms",
+              "5",
+              "--max-seconds",
+              "120",
+              "--json");
+
+      assertThat(exit).as(out + "\n" + err).isZero();
+      JsonNode figures = new ObjectMapper().readTree(out.toString());
+      assertThat(figures.path("clients").asInt()).isEqualTo(4);
+      for (String mode : new String[] {"non_streaming_ms", "streaming_first_chunk_ms"}) {
+        for (String path : new String[] {"direct", "operator"}) {
+          JsonNode p = figures.path(mode).path(path);
+          assertThat(p.path("count").asInt()).as(mode + " " + path).isEqualTo(12);
+          assertThat(p.path("p50").asDouble()).as(mode + " " + path).isGreaterThanOrEqualTo(5);
+          assertThat(p.path("p99").asDouble()).isGreaterThanOrEqualTo(p.path("p50").asDouble());
+        }
+        assertThat(figures.path(mode).path("added").path("p50").isNumber()).isTrue();
+        assertThat(figures.path(mode).path("added").path("p99").isNumber()).isTrue();
+      }
+      assertThat(figures.path("errors").asInt()).isZero();
+
+      out.getBuffer().setLength(0);
+      assertThat(
+              execute(
+                  "provider",
+                  "--url",
+                  harness.baseUrl(),
+                  "--clients",
+                  "2",
+                  "--calls",
+                  "4",
+                  "--warmup",
+                  "0"))
+          .isZero();
+      assertThat(out.toString())
+          .contains("non-streaming direct", "non-streaming operator", "non-streaming added")
+          .contains("stream, first chunk added")
+          .contains("errors 0");
+    }
+  }
+
+  @Test
+  void refusesNonsense() {
+    assertThat(execute("provider", "--clients", "0")).isEqualTo(2);
+    assertThat(err.toString()).contains("--clients");
+  }
+
+  private int execute(String... args) {
+    return new CommandLine(new BenchCommand())
+        .setOut(new PrintWriter(out))
+        .setErr(new PrintWriter(err))
+        .execute(args);
+  }
+}
