@@ -45,11 +45,13 @@ import java.util.concurrent.TimeoutException;
  * the spec names one. Exec goes through the API server's exec subresource.
  *
  * <p>The exec subresource has no way to kill what it started, so commands run under a small shell
- * wrapper that records their PID in {@code /tmp}; at the timeout a second exec kills it. Images
- * therefore need {@code /bin/sh} and a writable {@code /tmp} for timeouts and working directories.
+ * wrapper that marks their environment; at the timeout (or when the attempt is revoked) a second
+ * exec kills every process carrying the mark, so children die with the command. Images therefore
+ * need {@code /bin/sh} with {@code grep} and {@code kill} for timeouts and working directories.
  */
 public final class PodHost implements ComputeHost {
   private static final String CONTAINER = "machine";
+  private static final String EXEC_MARKER = "VERA_EXEC";
   private static final Duration START_WAIT = Duration.ofMinutes(5);
   private static final List<String> KEEP_ALIVE =
       List.of("/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 3600 & wait $!; done");
@@ -162,6 +164,7 @@ public final class PodHost implements ComputeHost {
         .endMetadata()
         .withNewSpec()
         .withContainers(container)
+        .withHostNetwork(Boolean.TRUE.equals(spec.pod.hostNetwork) ? true : null)
         .withRestartPolicy("Always")
         .withAutomountServiceAccountToken(false)
         .withTerminationGracePeriodSeconds(5L)
@@ -294,11 +297,11 @@ public final class PodHost implements ComputeHost {
 
   @Override
   public ExecResult exec(Machine machine, ExecRequest request) throws ComputeException {
-    String pidFile = "/tmp/.vera-exec-" + UUID.randomUUID() + ".pid";
+    String marker = UUID.randomUUID().toString();
     List<String> argv = new ArrayList<>();
     argv.add("/bin/sh");
     argv.add("-c");
-    argv.add("echo $$ > " + pidFile + "; cd \"$0\" || exit 127; exec \"$@\"");
+    argv.add("export " + EXEC_MARKER + "=" + marker + "; cd \"$0\" || exit 127; exec \"$@\"");
     argv.add(request.workdir() == null ? "." : request.workdir());
     if (!request.env().isEmpty()) {
       argv.add("env");
@@ -329,7 +332,7 @@ public final class PodHost implements ComputeHost {
             false,
             Duration.ofNanos(System.nanoTime() - started));
       } catch (TimeoutException e) {
-        kill(machine, pidFile);
+        kill(machine, marker);
         return new ExecResult(
             -1,
             stdout.text(),
@@ -343,8 +346,10 @@ public final class PodHost implements ComputeHost {
             ComputeException.Reason.UNAVAILABLE,
             "exec in pod " + machine.nativeId() + " failed: " + e.getCause().getMessage());
       } catch (InterruptedException e) {
+        // Kill first: with the interrupt flag set again the killing exec could not even connect,
+        // and the command would outlive its task (a revoked attempt: timeout or cancel).
+        kill(machine, marker);
         Thread.currentThread().interrupt();
-        kill(machine, pidFile);
         throw new ComputeException(ComputeException.Reason.UNAVAILABLE, "interrupted");
       }
     } catch (KubernetesClientException e) {
@@ -356,14 +361,27 @@ public final class PodHost implements ComputeHost {
     }
   }
 
-  private void kill(Machine machine, String pidFile) {
+  /**
+   * SIGKILL to every process whose environment carries the command's mark: stopped first, so a
+   * parent cannot start more children during the scan; three rounds catch those forked meanwhile.
+   */
+  private void kill(Machine machine, String marker) {
+    String script =
+        "m='"
+            + EXEC_MARKER
+            + "="
+            + marker
+            + "'; pids() { for p in /proc/[0-9]*; do"
+            + " grep -q \"$m\" \"$p/environ\" 2>/dev/null && echo \"${p#/proc/}\"; done; };"
+            + " for round in 1 2 3; do found=$(pids); [ -z \"$found\" ] && break;"
+            + " kill -STOP $found 2>/dev/null; kill -9 $found 2>/dev/null; done; exit 0";
     try (ExecWatch killer =
         client
             .pods()
             .inNamespace(namespace)
             .withName(machine.nativeId())
             .inContainer(CONTAINER)
-            .exec("/bin/sh", "-c", "kill -9 \"$(cat " + pidFile + ")\"; rm -f " + pidFile)) {
+            .exec("/bin/sh", "-c", script)) {
       killer.exitCode().get(10, TimeUnit.SECONDS);
     } catch (Exception e) {
       // The pod may be gone or lack a shell; the command then dies with the pod.
