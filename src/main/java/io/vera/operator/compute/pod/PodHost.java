@@ -38,6 +38,8 @@ import java.util.UUID;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Pods in one namespace as machines. Each pod is owned by its ComputeResource (so Kubernetes
@@ -52,6 +54,8 @@ import java.util.concurrent.TimeoutException;
 public final class PodHost implements ComputeHost {
   private static final String CONTAINER = "machine";
   private static final String EXEC_MARKER = "VERA_EXEC";
+  private static final Duration KILL_WAIT = Duration.ofSeconds(10);
+  private static final Logger LOG = LoggerFactory.getLogger(PodHost.class);
   private static final Duration START_WAIT = Duration.ofMinutes(5);
   private static final List<String> KEEP_ALIVE =
       List.of("/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 3600 & wait $!; done");
@@ -375,16 +379,52 @@ public final class PodHost implements ComputeHost {
             + " grep -q \"$m\" \"$p/environ\" 2>/dev/null && echo \"${p#/proc/}\"; done; };"
             + " for round in 1 2 3; do found=$(pids); [ -z \"$found\" ] && break;"
             + " kill -STOP $found 2>/dev/null; kill -9 $found 2>/dev/null; done; exit 0";
-    try (ExecWatch killer =
-        client
-            .pods()
-            .inNamespace(namespace)
-            .withName(machine.nativeId())
-            .inContainer(CONTAINER)
-            .exec("/bin/sh", "-c", script)) {
-      killer.exitCode().get(10, TimeUnit.SECONDS);
+    // The dispatcher revokes an attempt at the same deadline by interrupting this thread, often
+    // while the kill is under way: an interrupted kill would leave the command running, so the
+    // flag is set aside until the kill is done.
+    boolean interrupted = Thread.interrupted();
+    try {
+      for (int attempt = 1; ; attempt++) {
+        // (the API server refuses an exec that attaches none of stdin, stdout and stderr)
+        try (ExecWatch killer =
+            client
+                .pods()
+                .inNamespace(namespace)
+                .withName(machine.nativeId())
+                .inContainer(CONTAINER)
+                .writingOutput(new CappedOutput(4096))
+                .writingError(new CappedOutput(4096))
+                .exec("/bin/sh", "-c", script)) {
+          long deadline = System.nanoTime() + KILL_WAIT.toNanos();
+          while (true) {
+            try {
+              killer
+                  .exitCode()
+                  .get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+              return;
+            } catch (InterruptedException e) {
+              interrupted = true;
+            }
+          }
+        } catch (KubernetesClientException e) {
+          // Connecting was interrupted (the flag is set again): once more without it.
+          interrupted |= Thread.interrupted();
+          if (attempt >= 2) {
+            throw e;
+          }
+        }
+      }
     } catch (Exception e) {
       // The pod may be gone or lack a shell; the command then dies with the pod.
+      LOG.warn(
+          "could not kill a timed-out command in pod {}/{}: {}",
+          namespace,
+          machine.nativeId(),
+          e.toString());
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 
