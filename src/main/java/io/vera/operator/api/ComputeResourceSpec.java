@@ -113,5 +113,9 @@ public class ComputeResourceSpec {
     @Required public String image;
     public Map<String, String> env;
     public List<String> command;
+
+    @JsonPropertyDescription(
+        "Run the pod in the node's network namespace: only for clusters without a pod network.")
+    public Boolean hostNetwork;
   }
 }

@@ -175,7 +175,7 @@ class HelmChartTest {
         .doesNotContain("--insecure-disable-auth");
     JsonNode leases = named(objects, "Role", "vera-vera-operator-leader-election");
     assertThat(grants(leases))
-        .containsExactlyInAnyOrder("leases:get", "leases:create", "leases:update");
+        .containsExactlyInAnyOrder("leases:get", "leases:create", "leases:update", "leases:patch");
     assertThat(leases.path("rules").get(0).path("apiGroups").toString())
         .isEqualTo("[\"coordination.k8s.io\"]");
     assertThat(

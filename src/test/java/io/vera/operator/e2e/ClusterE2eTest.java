@@ -8,34 +8,45 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.marcnuri.helm.Helm;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.OwnerReference;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.ServiceAccount;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.LocalPortForward;
+import io.vera.operator.api.ComputeResource;
+import io.vera.operator.api.ComputeResourceStatus;
 import io.vera.operator.api.Provider;
 import io.vera.operator.api.TaskPhase;
 import io.vera.operator.api.VeraTask;
+import io.vera.operator.api.VeraTaskStatus;
 import io.vera.operator.api.WorkerPool;
+import io.vera.operator.compute.ComputeLabels;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -57,8 +68,10 @@ import org.junit.jupiter.api.Timeout;
 /**
  * The operator on a real Kubernetes API server, installed from its Helm chart with its own image,
  * ServiceAccount and RBAC: CRDs, schema validation, every example, worker pods that lease and run
- * tasks, {@code kubectl scale}, scaling by queue depth, and no writes when unchanged manifests are
- * applied again.
+ * tasks, {@code kubectl scale}, scaling by queue depth, no writes when unchanged manifests are
+ * applied again, REST auth by TokenReview and SubjectAccessReview, commands in a Pod
+ * ComputeResource through the kubelet, garbage collection by the controller-manager, and a leader
+ * killed mid-run without losing a task.
  *
  * <p>Runs against whatever KUBECONFIG points at (skips when no cluster answers, unless CI=true). On
  * {@code ../shared/k8s/local-k8s.sh start --with-node} (one node named 127.0.0.1, no pod network)
@@ -69,10 +82,14 @@ import org.junit.jupiter.api.Timeout;
 @Tag("e2e")
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
-@Timeout(value = 5, unit = java.util.concurrent.TimeUnit.MINUTES)
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class ClusterE2eTest {
   private static final String NS = "vera-e2e";
   private static final String RELEASE = "vera";
+
+  /** A second release sharing the first one's Lease: the standby of the failover test. */
+  private static final String STANDBY = "vera-b";
+
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Duration KUBECTL_TIMEOUT = Duration.ofMinutes(2);
@@ -139,14 +156,19 @@ class ClusterE2eTest {
             != null;
   }
 
-  /** local-k8s.sh's node runs a private Docker engine: copy the image (and its :latest) into it. */
-  private void loadImageIntoLocalNode() {
+  /** The socket of local-k8s.sh's node Docker engine. */
+  private static Path nodeSocket() {
     Path home =
         Path.of(
             Objects.requireNonNullElse(
                 System.getenv("VERA_K8S_HOME"),
                 System.getProperty("user.home") + "/.cache/vera-k8s/v1.20.2"));
-    Path socket = home.resolve("state/node/docker.sock");
+    return home.resolve("state/node/docker.sock");
+  }
+
+  /** local-k8s.sh's node runs a private Docker engine: copy the image (and its :latest) into it. */
+  private void loadImageIntoLocalNode() {
+    Path socket = nodeSocket();
     E2e.require(Files.exists(socket), "no node Docker engine at " + socket);
     E2e.require(
         E2e.run(Duration.ofSeconds(30), "docker", "image", "inspect", E2e.IMAGE).exitCode() == 0,
@@ -194,17 +216,15 @@ class ClusterE2eTest {
         portForward.close();
       }
       if (client.namespaces().withName(NS).get() != null) {
-        // Resources first, while the operator runs (it removes the finalizers it owns).
-        for (String crd : CRDS) {
+        // Resources first, while the operator runs (it removes the finalizers it owns);
+        // Providers before ComputeResources, so that a resource whose host the operator cannot
+        // reach (the Docker example in a pod) is released as abandoned instead of retried.
+        for (String crd : List.of("veratasks", "workerpools", "providers", "computeresources")) {
           kubectlAllowFailure(
               "delete", crd + ".vera.io", "--all", "-n", NS, "--wait=true", "--timeout=60s");
         }
-        new Helm(Path.of("helm", "vera-operator"))
-            .uninstall(RELEASE)
-            .withNamespace(NS)
-            .withKubeConfig(kubeconfig)
-            .ignoreNotFound()
-            .call();
+        uninstall(STANDBY);
+        uninstall(RELEASE);
         kubectlAllowFailure("delete", "namespace", NS, "--wait=true", "--timeout=120s");
       }
       if (!crdsExisted) {
@@ -216,6 +236,15 @@ class ClusterE2eTest {
       }
       client.close();
     }
+  }
+
+  private void uninstall(String release) {
+    new Helm(Path.of("helm", "vera-operator"))
+        .uninstall(release)
+        .withNamespace(NS)
+        .withKubeConfig(kubeconfig)
+        .ignoreNotFound()
+        .call();
   }
 
   // ------------------------------------------------------------------------------------------ CRDs
@@ -279,58 +308,76 @@ class ClusterE2eTest {
   @Order(3)
   void operatorRunsFromTheChartWithItsOwnRbac() throws Exception {
     port = hostNetwork ? freeLoopbackPort() : 8000;
+    installRelease(RELEASE, port);
+    E2e.awaitOr(
+        "the operator pod Ready",
+        POD_READY,
+        () -> operatorPod() != null && ready(operatorPod()),
+        () -> operatorDiagnostics(RELEASE));
+    Pod pod = operatorPod();
+    assertThat(pod.getSpec().getServiceAccountName()).isEqualTo(RELEASE + "-vera-operator");
+    assertThat(
+            pod.getSpec().getContainers().get(0).getSecurityContext().getReadOnlyRootFilesystem())
+        .isTrue();
+    connectToOperator();
+    HttpResponse<String> health = get("/orchestrator/health");
+    assertThat(health.statusCode()).isEqualTo(200);
+    assertThat(health.body()).contains("healthy");
+    assertThat(get("/metrics").body()).contains("operator_sdk");
+    assertOperatorHealthy();
+  }
+
+  /**
+   * Installs the chart as {@code release}, REST on {@code restPort}. On the local node (no pod
+   * network) the operator runs with hostNetwork on loopback and reaches the API server at 127.0.0.1
+   * instead of the service address.
+   */
+  private void installRelease(String release, int restPort) throws IOException {
     String repository = E2e.IMAGE.replaceAll(":[^:/]+$", "");
     String tag = E2e.IMAGE.substring(repository.length() + 1);
     StringBuilder values = new StringBuilder();
     values.append("image: {repository: \"").append(repository).append("\", tag: \"");
     values.append(tag).append("\", pullPolicy: ").append(pullPolicy()).append("}\n");
-    values.append("rest: {port: ").append(port).append("}\n");
+    values.append("rest: {port: ").append(restPort).append("}\n");
     values.append("resources: {requests: {cpu: 100m, memory: 256Mi}, limits: {memory: 768Mi}}\n");
     if (hostNetwork) {
       URI api = URI.create(client.getConfiguration().getMasterUrl());
       values.append("hostNetwork: true\n");
-      values.append("operatorUrl: \"http://127.0.0.1:").append(port).append("\"\n");
+      values.append("operatorUrl: \"http://127.0.0.1:").append(restPort).append("\"\n");
       values.append("extraArgs: [\"--host=127.0.0.1\"]\n");
       values.append("env:\n");
       values.append("  - {name: KUBERNETES_SERVICE_HOST, value: \"").append(api.getHost());
       values.append("\"}\n  - {name: KUBERNETES_SERVICE_PORT, value: \"").append(api.getPort());
       values.append("\"}\n");
     }
-    Path valuesFile = work.resolve("values.yaml");
+    Path valuesFile = work.resolve(release + "-values.yaml");
     Files.writeString(valuesFile, values);
     new Helm(Path.of("helm", "vera-operator"))
         .install()
-        .withName(RELEASE)
+        .withName(release)
         .withNamespace(NS)
         .withKubeConfig(kubeconfig)
         .withValuesFile(valuesFile)
         .withTimeout(120)
         .call();
-    E2e.awaitOr(
-        "the operator pod Ready",
-        POD_READY,
-        () -> operatorPod() != null && ready(operatorPod()),
-        this::operatorDiagnostics);
-    Pod pod = operatorPod();
-    assertThat(pod.getSpec().getServiceAccountName()).isEqualTo(RELEASE + "-vera-operator");
-    assertThat(
-            pod.getSpec().getContainers().get(0).getSecurityContext().getReadOnlyRootFilesystem())
-        .isTrue();
+  }
+
+  /** Points operatorUrl at the ready operator pod: its loopback port, or a new port-forward. */
+  private void connectToOperator() throws IOException {
     if (hostNetwork) {
       operatorUrl = "http://127.0.0.1:" + port;
-    } else {
-      portForward =
-          client
-              .pods()
-              .inNamespace(NS)
-              .withName(pod.getMetadata().getName())
-              .portForward(port, InetAddress.getLoopbackAddress(), 0);
-      operatorUrl = "http://127.0.0.1:" + portForward.getLocalPort();
+      return;
     }
-    HttpResponse<String> health = get("/orchestrator/health");
-    assertThat(health.statusCode()).isEqualTo(200);
-    assertThat(health.body()).contains("healthy");
-    assertThat(get("/metrics").body()).contains("operator_sdk");
+    if (portForward != null) {
+      portForward.close();
+    }
+    portForward =
+        client
+            .pods()
+            .inNamespace(NS)
+            .withName(operatorPod().getMetadata().getName())
+            .portForward(port, InetAddress.getLoopbackAddress(), 0);
+    operatorUrl = "http://127.0.0.1:" + portForward.getLocalPort();
   }
 
   // ------------------------------------------------------------------------------------- examples
@@ -402,6 +449,7 @@ class ClusterE2eTest {
     assertThat(kubectl("get", "provider", "openai", "-n", NS, "-o", "yaml").output())
         .doesNotContain("replace-me");
     assertThat(kubectl("get", "events", "-n", NS).output()).doesNotContain("replace-me");
+    assertOperatorHealthy();
   }
 
   // --------------------------------------------------------------------- worker pods and scaling
@@ -474,6 +522,7 @@ class ClusterE2eTest {
         () -> pods("e2e-pods").isEmpty() && deploymentReplicas("e2e-pods") == 0);
     // The pool is back as applied, so the next test re-applies an unchanged manifest.
     assertThat(pool("e2e-pods").getSpec().replicas).isZero();
+    assertOperatorHealthy();
   }
 
   // --------------------------------------------------------------------------------------- GitOps
@@ -482,12 +531,18 @@ class ClusterE2eTest {
   @Order(6)
   void reapplyingUnchangedManifestsWritesNothingAndReconcilesNothing() throws Exception {
     requireOperator();
-    E2e.await(
-        "no task in flight",
-        Duration.ofSeconds(60),
+    // (the example command task stays Pending: its Docker host is not reachable from the pod)
+    E2e.awaitOr(
+        "no task queued or running",
+        Duration.ofSeconds(90),
         () ->
             client.resources(VeraTask.class).inNamespace(NS).list().getItems().stream()
-                .allMatch(t -> t.getStatus() != null && t.getStatus().completionTime != null));
+                .allMatch(
+                    t ->
+                        t.getStatus() != null
+                            && (t.getStatus().completionTime != null
+                                || t.getStatus().phase == TaskPhase.Pending)),
+        () -> kubectlAllowFailure("get", "veratasks", "-n", NS, "-o", "wide").output());
     E2e.sleep(Duration.ofSeconds(5));
     Duration window = Duration.ofSeconds(20);
 
@@ -515,7 +570,7 @@ class ClusterE2eTest {
         .withName(RELEASE)
         .withNamespace(NS)
         .withKubeConfig(kubeconfig)
-        .withValuesFile(work.resolve("values.yaml"))
+        .withValuesFile(work.resolve(RELEASE + "-values.yaml"))
         .withTimeout(120)
         .call();
     Duration left = window.minus(Duration.between(start, Instant.now()));
@@ -557,6 +612,7 @@ class ClusterE2eTest {
     assertThat(sum(delta(events1, events2), "ResourceEvent"))
         .as("watch events after the re-apply")
         .isZero();
+    assertOperatorHealthy();
   }
 
   @Test
@@ -580,6 +636,426 @@ class ClusterE2eTest {
     for (int i = 0; i < 10; i++) {
       client.resources(VeraTask.class).inNamespace(NS).withName("nap-" + i).delete();
     }
+    assertOperatorHealthy();
+  }
+
+  // ----------------------------------------------------------------------------------- REST auth
+
+  @Test
+  @Order(8)
+  void restCallsAreAuthenticatedAndAuthorizedByTheApiServer() throws Exception {
+    requireOperator();
+    kubectl("create", "serviceaccount", "e2e-nobody", "-n", NS);
+    kubectl("create", "serviceaccount", "e2e-submitter", "-n", NS);
+    kubectl(
+        "create",
+        "rolebinding",
+        "e2e-submitter",
+        "-n",
+        NS,
+        "--clusterrole=" + RELEASE + "-vera-operator-submitter",
+        "--serviceaccount=" + NS + ":e2e-submitter");
+    String nobody = serviceAccountToken("e2e-nobody");
+    String submitter = serviceAccountToken("e2e-submitter");
+    String submit = "/orchestrator/tasks/submit";
+    String sum = "{\"name\": \"compute.sum\", \"payload\": {\"a\": 1, \"b\": 2}}";
+
+    HttpResponse<String> anonymous = post(submit, sum, null);
+    assertThat(anonymous.statusCode()).as(anonymous.body()).isEqualTo(401);
+    assertThat(anonymous.headers().firstValue("WWW-Authenticate"))
+        .hasValueSatisfying(v -> assertThat(v).startsWith("Bearer"));
+    HttpResponse<String> forged = post(submit, sum, "not-a-token");
+    assertThat(forged.statusCode()).as(forged.body()).isEqualTo(401);
+    HttpResponse<String> denied = post(submit, sum, nobody);
+    assertThat(denied.statusCode()).as(denied.body()).isEqualTo(403);
+    assertThat(denied.body()).contains("create", "veratasks");
+    HttpResponse<String> allowed = post(submit, sum, submitter);
+    assertThat(allowed.statusCode()).as(allowed.body()).isEqualTo(200);
+    String id = JSON.readTree(allowed.body()).path("task_id").asText();
+    assertThat(task(id)).as("the VeraTask of the submitted task").isNotNull();
+    // The submitter role reads tasks but holds no 'call' on providers (only the admin role does).
+    assertThat(get("/orchestrator/tasks/" + id + "/status", submitter).statusCode()).isEqualTo(200);
+    HttpResponse<String> call =
+        post(
+            "/orchestrator/external/execute",
+            "{\"provider\": \"openai\", \"prompt\": \"hi\"}",
+            submitter);
+    assertThat(call.statusCode()).as(call.body()).isEqualTo(403);
+    assertThat(openAiRequests).noneMatch(r -> r.startsWith("POST"));
+    client.resources(VeraTask.class).inNamespace(NS).withName(id).delete();
+    assertOperatorHealthy();
+  }
+
+  /** A token of the ServiceAccount: `kubectl create token` (1.24+), else its token Secret. */
+  private String serviceAccountToken(String account) {
+    E2e.Result created = kubectlAllowFailure("create", "token", account, "-n", NS);
+    if (created.exitCode() == 0) {
+      return created.output().trim();
+    }
+    String[] token = new String[1];
+    E2e.awaitOr(
+        "a token Secret of ServiceAccount " + account,
+        Duration.ofSeconds(90),
+        () -> {
+          ServiceAccount sa = client.serviceAccounts().inNamespace(NS).withName(account).get();
+          if (sa == null || sa.getSecrets() == null || sa.getSecrets().isEmpty()) {
+            return false;
+          }
+          Secret secret =
+              client.secrets().inNamespace(NS).withName(sa.getSecrets().get(0).getName()).get();
+          String data =
+              secret == null || secret.getData() == null ? null : secret.getData().get("token");
+          if (data == null) {
+            return false;
+          }
+          token[0] = new String(Base64.getDecoder().decode(data), StandardCharsets.UTF_8);
+          return true;
+        },
+        () -> describe("serviceaccount", account));
+    return token[0];
+  }
+
+  // ------------------------------------------------------------------ a Pod ComputeResource
+
+  @Test
+  @Order(9)
+  void podComputeResourceRunsCommandsThroughTheKubelet() {
+    requireOperator();
+    StringBuilder box = new StringBuilder();
+    box.append("apiVersion: vera.io/v1alpha1\nkind: ComputeResource\nmetadata: {name: pod-box}\n");
+    box.append("spec:\n  type: Pod\n  taskType: GENERAL\n");
+    box.append("  resources: {cpuCores: 0.1, memoryMb: 128}\n");
+    box.append("  pod:\n    image: \"").append(shellImage()).append("\"\n");
+    if (hostNetwork) {
+      box.append("    hostNetwork: true\n");
+    }
+    apply(box.toString());
+    E2e.awaitOr(
+        "ComputeResource pod-box Available",
+        POD_READY,
+        () -> computePhase("pod-box") == ComputeResourceStatus.Phase.Available,
+        () -> describe("computeresource", "pod-box") + machineDiagnostics("pod-box"));
+    ComputeResource resource = compute("pod-box");
+    Pod pod = machinePod("pod-box");
+    String podName = pod.getMetadata().getName();
+    assertThat(resource.getStatus().resourceId).isEqualTo("pod-" + podName);
+    OwnerReference owner = pod.getMetadata().getOwnerReferences().get(0);
+    assertThat(owner.getKind()).isEqualTo("ComputeResource");
+    assertThat(owner.getUid()).isEqualTo(resource.getMetadata().getUid());
+    assertThat(owner.getController()).isTrue();
+
+    // One command at a time in the resource: output, a failing exit code, and a timeout.
+    apply(commandTask("pod-echo", "echo \"$GREETING from $(pwd)\"; echo oops >&2", 60));
+    apply(commandTask("pod-exit", "echo partial; echo broken >&2; exit 3", 60));
+    // (the shell stays as the parent of sleep, so killing only the command's own PID is not enough)
+    apply(commandTask("pod-timeout", "sleep 300; echo never", 5));
+    for (String name : List.of("pod-echo", "pod-exit", "pod-timeout")) {
+      E2e.awaitOr(
+          "VeraTask " + name + " finished",
+          Duration.ofSeconds(120),
+          () -> task(name).getStatus() != null && task(name).getStatus().completionTime != null,
+          () ->
+              describe("veratask", name)
+                  + describe("computeresource", "pod-box")
+                  + operatorDiagnostics(RELEASE));
+    }
+    VeraTaskStatus echo = task("pod-echo").getStatus();
+    assertThat(echo.phase).as(describe("veratask", "pod-echo")).isEqualTo(TaskPhase.Succeeded);
+    assertThat(echo.result.path("exit_code").asInt()).isZero();
+    assertThat(echo.result.path("stdout").asText()).isEqualTo("hello from /tmp\n");
+    assertThat(echo.result.path("stderr").asText()).isEqualTo("oops\n");
+    VeraTaskStatus exit = task("pod-exit").getStatus();
+    assertThat(exit.phase).as(describe("veratask", "pod-exit")).isEqualTo(TaskPhase.Failed);
+    assertThat(exit.error.type).isEqualTo("CommandFailed");
+    assertThat(exit.error.message).contains("exit code 3", "broken");
+    VeraTaskStatus timeout = task("pod-timeout").getStatus();
+    assertThat(timeout.phase).as(describe("veratask", "pod-timeout")).isEqualTo(TaskPhase.Failed);
+    assertThat(timeout.error.type).isEqualTo("Timeout");
+    assertThat(
+            Duration.between(
+                Instant.parse(timeout.startTime), Instant.parse(timeout.completionTime)))
+        .as("time from start to the timeout's failure")
+        .isLessThan(Duration.ofSeconds(60));
+    // Killed in the pod, not left running there.
+    E2e.awaitOr(
+        "the timed-out 'sleep 300' gone from pod " + podName,
+        Duration.ofSeconds(90),
+        () -> !kubectl("exec", "-n", NS, podName, "--", "ps").output().contains("sleep 300"),
+        () ->
+            kubectlAllowFailure("exec", "-n", NS, podName, "--", "ps").output()
+                + operatorDiagnostics(RELEASE));
+    System.out.printf(
+        "[e2e] Pod ComputeResource %s: echo in %d ms, exit 3 reported, 'sleep 300; echo never'"
+            + " failed at its 5 s timeout after %d ms and was killed%n",
+        podName,
+        echo.result.path("duration_ms").asLong(),
+        Duration.between(Instant.parse(timeout.startTime), Instant.parse(timeout.completionTime))
+            .toMillis());
+    assertOperatorHealthy();
+  }
+
+  private String shellImage() {
+    return System.getProperty(
+        "vera.e2e.shellImage", hostNetwork ? "vera.local/busybox:1" : "busybox:1.36");
+  }
+
+  private static String commandTask(String name, String command, int timeoutSeconds) {
+    return "apiVersion: vera.io/v1alpha1\nkind: VeraTask\nmetadata: {name: "
+        + name
+        + "}\nspec:\n  resourceRef:\n    name: pod-box\n    command: '"
+        + command.replace("'", "''")
+        + "'\n    workdir: /tmp\n    env: {GREETING: hello}\n  timeoutSeconds: "
+        + timeoutSeconds
+        + "\n  retries: {limit: 0}\n";
+  }
+
+  // ------------------------------------------------------------------------- garbage collection
+
+  @Test
+  @Order(10)
+  void theControllerManagerCollectsWhatDeletedResourcesOwned() throws Exception {
+    requireOperator();
+    // A Pods pool has no finalizer: the operator takes no part in its deletion, and its
+    // Deployment, ReplicaSet and worker pods go by their ownerReferences.
+    assertThat(pool("tool-pods").getMetadata().getFinalizers()).isEmpty();
+    Deployment workers =
+        client.apps().deployments().inNamespace(NS).withName("tool-pods-workers").get();
+    assertThat(workers).as("tool-pods' Deployment").isNotNull();
+    String deploymentUid = workers.getMetadata().getUid();
+    assertThat(
+            client.pods().inNamespace(NS).withLabel("vera.io/pool", "tool-pods").list().getItems())
+        .as("tool-pods' worker pods")
+        .isNotEmpty();
+    kubectl("delete", "workerpool", "tool-pods", "-n", NS);
+    E2e.awaitOr(
+        "tool-pods' Deployment, ReplicaSets and pods collected",
+        Duration.ofMinutes(3),
+        () ->
+            client.apps().deployments().inNamespace(NS).withName("tool-pods-workers").get() == null
+                && client.apps().replicaSets().inNamespace(NS).list().getItems().stream()
+                    .noneMatch(
+                        rs ->
+                            rs.getMetadata().getOwnerReferences().stream()
+                                .anyMatch(o -> o.getUid().equals(deploymentUid)))
+                && client
+                    .pods()
+                    .inNamespace(NS)
+                    .withLabel("vera.io/pool", "tool-pods")
+                    .list()
+                    .getItems()
+                    .isEmpty(),
+        () -> kubectlAllowFailure("get", "deployments,replicasets,pods", "-n", NS).output());
+
+    // A Pod ComputeResource deleted while the operator is down, its finalizer removed by hand
+    // (as an admin does when the operator is gone): only the controller-manager is left to
+    // remove its pod, by the ownerReference.
+    String podName = machinePod("pod-box").getMetadata().getName();
+    String deployment = RELEASE + "-vera-operator";
+    kubectl("scale", "deployment", deployment, "-n", NS, "--replicas=0");
+    try {
+      E2e.awaitOr(
+          "no operator pod",
+          Duration.ofMinutes(2),
+          () -> operatorPods(RELEASE).isEmpty(),
+          () -> operatorDiagnostics(RELEASE));
+      kubectl("delete", "computeresource", "pod-box", "-n", NS, "--wait=false");
+      kubectl(
+          "patch",
+          "computeresource",
+          "pod-box",
+          "-n",
+          NS,
+          "--type=merge",
+          "-p",
+          "{\"metadata\":{\"finalizers\":null}}");
+      E2e.awaitOr(
+          "pod " + podName + " collected",
+          Duration.ofMinutes(2),
+          () -> client.pods().inNamespace(NS).withName(podName).get() == null,
+          () -> describe("pod", podName));
+      assertThat(compute("pod-box")).isNull();
+    } finally {
+      kubectl("scale", "deployment", deployment, "-n", NS, "--replicas=1");
+      E2e.awaitOr(
+          "the operator Ready again",
+          POD_READY,
+          () -> operatorPod() != null && ready(operatorPod()),
+          () -> operatorDiagnostics(RELEASE));
+      connectToOperator();
+    }
+    assertOperatorHealthy();
+  }
+
+  // ---------------------------------------------------------------------------- leader election
+
+  @Test
+  @Order(11)
+  @Timeout(value = 10, unit = TimeUnit.MINUTES)
+  void killingTheLeaderHandsOverWithinTheLeaseAndLosesNoTask() throws Exception {
+    requireOperator();
+    // Two replicas: on a node without a pod network both would bind one loopback port, so the
+    // second is a release of its own on another port, electing with the same Lease.
+    String leader = operatorPod().getMetadata().getName();
+    assertThat(leaseHolder()).isEqualTo(leader);
+    installRelease(STANDBY, hostNetwork ? freeLoopbackPort() : 8000);
+    try {
+      E2e.awaitOr(
+          "the standby following " + leader,
+          POD_READY,
+          () ->
+              operatorPods(STANDBY).stream()
+                  .anyMatch(
+                      p ->
+                          kubectlAllowFailure("logs", p.getMetadata().getName(), "-n", NS)
+                              .output()
+                              .contains("leader is " + leader)),
+          () -> operatorDiagnostics(STANDBY));
+      assertThat(operatorPods(STANDBY))
+          .as("standbys are not ready")
+          .noneMatch(ClusterE2eTest::ready);
+
+      int count = 12;
+      for (int i = 0; i < count; i++) {
+        apply(
+            "apiVersion: vera.io/v1alpha1\nkind: VeraTask\nmetadata: {name: ha-"
+                + i
+                + "}\nspec: {handler: sleep, poolRef: general-embedded, payload: {seconds: 5},"
+                + " timeoutSeconds: 120, retries: {limit: 3, backoffSeconds: 1}}\n");
+      }
+      E2e.awaitOr(
+          "a task of the batch running on the leader",
+          Duration.ofSeconds(90),
+          () -> haTasks().stream().anyMatch(t -> phaseOf(t) == TaskPhase.Running),
+          this::haDiagnostics);
+      // The leader crashes, and its Deployment is scaled to 0 so that no replacement pod
+      // competes: the standby that waited must be the one to take over.
+      Instant killed = Instant.now();
+      crash(leader);
+      kubectl("scale", "deployment", RELEASE + "-vera-operator", "-n", NS, "--replicas=0");
+      kubectl("delete", "pod", leader, "-n", NS, "--grace-period=0", "--force");
+      E2e.awaitOr(
+          "the standby holding the Lease",
+          Duration.ofSeconds(90),
+          () ->
+              operatorPods(STANDBY).stream()
+                  .anyMatch(p -> p.getMetadata().getName().equals(leaseHolder())),
+          this::haDiagnostics);
+      Duration takeover = Duration.between(killed, Instant.now());
+      String newLeader = leaseHolder();
+      E2e.awaitOr(
+          "every task of the batch Succeeded",
+          Duration.ofMinutes(4),
+          () ->
+              haTasks().size() == count
+                  && haTasks().stream().allMatch(t -> phaseOf(t) == TaskPhase.Succeeded),
+          this::haDiagnostics);
+      Duration done = Duration.between(killed, Instant.now());
+      long again = haTasks().stream().filter(t -> t.getStatus().attempts > 1).count();
+      System.out.printf(
+          "[e2e] leader %s killed with %d tasks in flight; the standby %s took over in %d s"
+              + " (lease 15 s);"
+              + " all %d Succeeded %d s after the kill, %d of them run again%n",
+          leader, count, newLeader, takeover.toSeconds(), count, done.toSeconds(), again);
+      // The lease lasts 15 s from the dead leader's last renewal; the rest is polling and load.
+      assertThat(takeover).as("time to a new Lease holder").isLessThan(Duration.ofSeconds(30));
+      E2e.awaitOr(
+          "the new leader " + newLeader + " Ready",
+          Duration.ofSeconds(60),
+          () -> {
+            Pod pod = client.pods().inNamespace(NS).withName(newLeader).get();
+            return pod != null && ready(pod);
+          },
+          this::haDiagnostics);
+    } finally {
+      kubectl("scale", "deployment", RELEASE + "-vera-operator", "-n", NS, "--replicas=1");
+      uninstall(STANDBY);
+      E2e.awaitOr(
+          "an operator of " + RELEASE + " leading and Ready again",
+          POD_READY,
+          () -> operatorPod() != null && ready(operatorPod()),
+          () -> operatorDiagnostics(RELEASE));
+      connectToOperator();
+    }
+  }
+
+  /**
+   * On the local node, SIGKILL to the pod's containers: a crash, not a shutdown, so the process
+   * gets no chance to release the Lease. Elsewhere the forced delete that follows must do.
+   */
+  private void crash(String pod) {
+    if (hostNetwork) {
+      E2e.run(
+              Duration.ofSeconds(60),
+              "bash",
+              "-c",
+              "ids=$(docker -H \"$0\" ps -q --filter label=io.kubernetes.pod.name=\"$1\");"
+                  + " [ -n \"$ids\" ] && docker -H \"$0\" kill $ids",
+              "unix://" + nodeSocket(),
+              pod)
+          .ok();
+    }
+  }
+
+  private List<VeraTask> haTasks() {
+    return client.resources(VeraTask.class).inNamespace(NS).list().getItems().stream()
+        .filter(t -> t.getMetadata().getName().startsWith("ha-"))
+        .toList();
+  }
+
+  private static TaskPhase phaseOf(VeraTask task) {
+    return task.getStatus() == null ? null : task.getStatus().phase;
+  }
+
+  private String haDiagnostics() {
+    return "Lease holder: "
+        + leaseHolder()
+        + "\n"
+        + kubectlAllowFailure("get", "veratasks", "-n", NS, "-o", "wide").output()
+        + operatorDiagnostics(RELEASE)
+        + operatorDiagnostics(STANDBY);
+  }
+
+  private String leaseHolder() {
+    Lease lease =
+        client.resources(Lease.class).inNamespace(NS).withName("vera-operator-leader").get();
+    return lease == null || lease.getSpec() == null ? null : lease.getSpec().getHolderIdentity();
+  }
+
+  private ComputeResource compute(String name) {
+    return client.resources(ComputeResource.class).inNamespace(NS).withName(name).get();
+  }
+
+  private ComputeResourceStatus.Phase computePhase(String name) {
+    ComputeResource resource = compute(name);
+    return resource == null || resource.getStatus() == null ? null : resource.getStatus().phase;
+  }
+
+  /** The pod a Pod ComputeResource runs in. */
+  private Pod machinePod(String resource) {
+    return client
+        .pods()
+        .inNamespace(NS)
+        .withLabel(ComputeLabels.RESOURCE_NAME, resource)
+        .list()
+        .getItems()
+        .stream()
+        .filter(p -> p.getMetadata().getDeletionTimestamp() == null)
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("no pod of ComputeResource " + resource));
+  }
+
+  private String machineDiagnostics(String resource) {
+    StringBuilder out = new StringBuilder();
+    for (Pod pod :
+        client
+            .pods()
+            .inNamespace(NS)
+            .withLabel(ComputeLabels.RESOURCE_NAME, resource)
+            .list()
+            .getItems()) {
+      out.append(describe("pod", pod.getMetadata().getName()));
+    }
+    return out + operatorDiagnostics(RELEASE);
   }
 
   // ------------------------------------------------------------------------------------- helpers
@@ -609,7 +1085,11 @@ class ClusterE2eTest {
         continue;
       }
       if (kind.equals("Provider") && spec.path("type").asText().equals("OpenAI")) {
-        E2e.require(openAi != null, "no OpenAI test double for the example Provider");
+        if (openAi == null) {
+          // The double listens on this machine's loopback, out of reach of pods with a network
+          // of their own; the Provider is left out rather than pointed at the real API.
+          continue;
+        }
         spec.put("endpoint", "http://127.0.0.1:" + openAi.getPort() + "/v1");
       }
       if (kind.equals("Provider") && !spec.path("endpoint").isMissingNode()) {
@@ -720,17 +1200,50 @@ class ClusterE2eTest {
   }
 
   private Pod operatorPod() {
-    return client
-        .pods()
-        .inNamespace(NS)
-        .withLabel("app.kubernetes.io/instance", RELEASE)
-        .withLabel("app.kubernetes.io/name", "vera-operator")
-        .list()
-        .getItems()
-        .stream()
+    return operatorPods(RELEASE).stream()
         .filter(p -> p.getMetadata().getDeletionTimestamp() == null)
         .findFirst()
         .orElse(null);
+  }
+
+  /** The operator pods of a release, terminating ones included. */
+  private List<Pod> operatorPods(String release) {
+    return client
+        .pods()
+        .inNamespace(NS)
+        .withLabel("app.kubernetes.io/instance", release)
+        .withLabel("app.kubernetes.io/name", "vera-operator")
+        .list()
+        .getItems();
+  }
+
+  /**
+   * The operator never restarted and was never refused by the API server: a permission missing from
+   * the chart's RBAC shows up here even where the operator only logs it and retries.
+   */
+  private void assertOperatorHealthy() {
+    for (Pod pod : operatorPods(RELEASE)) {
+      String name = pod.getMetadata().getName();
+      int restarts =
+          pod.getStatus().getContainerStatuses().stream()
+              .mapToInt(c -> c.getRestartCount() == null ? 0 : c.getRestartCount())
+              .sum();
+      String logs = kubectlAllowFailure("logs", name, "-n", NS).output();
+      assertThat(restarts)
+          .as(
+              "restarts of %s; its previous run logged:%n%s",
+              name, tail(kubectlAllowFailure("logs", name, "-n", NS, "--previous").output(), 60))
+          .isZero();
+      // The API server's words for an RBAC refusal (REST denials the operator logs differ).
+      assertThat(logs.lines().filter(l -> l.contains("is forbidden: User")).toList())
+          .as("API requests the chart's RBAC refused to %s", name)
+          .isEmpty();
+    }
+  }
+
+  private static String tail(String text, int lines) {
+    List<String> all = text.lines().toList();
+    return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
   }
 
   private static boolean ready(Pod pod) {
@@ -754,12 +1267,11 @@ class ClusterE2eTest {
     return d == null ? -1 : d.getSpec().getReplicas();
   }
 
-  private String operatorDiagnostics() {
+  private String operatorDiagnostics(String release) {
     StringBuilder out = new StringBuilder();
     out.append(
         kubectlAllowFailure("get", "pods,deployments,events", "-n", NS, "-o", "wide").output());
-    Pod pod = operatorPod();
-    if (pod != null) {
+    for (Pod pod : operatorPods(release)) {
       out.append(describe("pod", pod.getMetadata().getName()));
       out.append(
           kubectlAllowFailure("logs", pod.getMetadata().getName(), "-n", NS, "--tail=80").output());
@@ -809,13 +1321,28 @@ class ClusterE2eTest {
   }
 
   private HttpResponse<String> get(String path) {
+    return get(path, null);
+  }
+
+  private HttpResponse<String> get(String path, String token) {
+    return send(HttpRequest.newBuilder(URI.create(operatorUrl + path)).GET(), token);
+  }
+
+  private HttpResponse<String> post(String path, String json, String token) {
+    return send(
+        HttpRequest.newBuilder(URI.create(operatorUrl + path))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(json)),
+        token);
+  }
+
+  private HttpResponse<String> send(HttpRequest.Builder request, String token) {
+    if (token != null) {
+      request.header("Authorization", "Bearer " + token);
+    }
     try {
       return http.send(
-          HttpRequest.newBuilder(URI.create(operatorUrl + path))
-              .timeout(Duration.ofSeconds(10))
-              .GET()
-              .build(),
-          HttpResponse.BodyHandlers.ofString());
+          request.timeout(Duration.ofSeconds(20)).build(), HttpResponse.BodyHandlers.ofString());
     } catch (IOException e) {
       throw new IllegalStateException(e);
     } catch (InterruptedException e) {

@@ -38,6 +38,8 @@ import java.util.UUID;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Pods in one namespace as machines. Each pod is owned by its ComputeResource (so Kubernetes
@@ -45,11 +47,15 @@ import java.util.concurrent.TimeoutException;
  * the spec names one. Exec goes through the API server's exec subresource.
  *
  * <p>The exec subresource has no way to kill what it started, so commands run under a small shell
- * wrapper that records their PID in {@code /tmp}; at the timeout a second exec kills it. Images
- * therefore need {@code /bin/sh} and a writable {@code /tmp} for timeouts and working directories.
+ * wrapper that marks their environment; at the timeout (or when the attempt is revoked) a second
+ * exec kills every process carrying the mark, so children die with the command. Images therefore
+ * need {@code /bin/sh} with {@code grep} and {@code kill} for timeouts and working directories.
  */
 public final class PodHost implements ComputeHost {
   private static final String CONTAINER = "machine";
+  private static final String EXEC_MARKER = "VERA_EXEC";
+  private static final Duration KILL_WAIT = Duration.ofSeconds(10);
+  private static final Logger LOG = LoggerFactory.getLogger(PodHost.class);
   private static final Duration START_WAIT = Duration.ofMinutes(5);
   private static final List<String> KEEP_ALIVE =
       List.of("/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 3600 & wait $!; done");
@@ -166,6 +172,7 @@ public final class PodHost implements ComputeHost {
         .endMetadata()
         .withNewSpec()
         .withContainers(container)
+        .withHostNetwork(Boolean.TRUE.equals(spec.pod.hostNetwork) ? true : null)
         .withRestartPolicy("Always")
         .withAutomountServiceAccountToken(false)
         .withTerminationGracePeriodSeconds(5L)
@@ -298,11 +305,11 @@ public final class PodHost implements ComputeHost {
 
   @Override
   public ExecResult exec(Machine machine, ExecRequest request) throws ComputeException {
-    String pidFile = "/tmp/.vera-exec-" + UUID.randomUUID() + ".pid";
+    String marker = UUID.randomUUID().toString();
     List<String> argv = new ArrayList<>();
     argv.add("/bin/sh");
     argv.add("-c");
-    argv.add("echo $$ > " + pidFile + "; cd \"$0\" || exit 127; exec \"$@\"");
+    argv.add("export " + EXEC_MARKER + "=" + marker + "; cd \"$0\" || exit 127; exec \"$@\"");
     argv.add(request.workdir() == null ? "." : request.workdir());
     if (!request.env().isEmpty()) {
       argv.add("env");
@@ -333,7 +340,7 @@ public final class PodHost implements ComputeHost {
             false,
             Duration.ofNanos(System.nanoTime() - started));
       } catch (TimeoutException e) {
-        kill(machine, pidFile);
+        kill(machine, marker);
         return new ExecResult(
             -1,
             stdout.text(),
@@ -347,8 +354,10 @@ public final class PodHost implements ComputeHost {
             ComputeException.Reason.UNAVAILABLE,
             "exec in pod " + machine.nativeId() + " failed: " + e.getCause().getMessage());
       } catch (InterruptedException e) {
+        // Kill first: with the interrupt flag set again the killing exec could not even connect,
+        // and the command would outlive its task (a revoked attempt: timeout or cancel).
+        kill(machine, marker);
         Thread.currentThread().interrupt();
-        kill(machine, pidFile);
         throw new ComputeException(ComputeException.Reason.UNAVAILABLE, "interrupted");
       }
     } catch (KubernetesClientException e) {
@@ -360,17 +369,66 @@ public final class PodHost implements ComputeHost {
     }
   }
 
-  private void kill(Machine machine, String pidFile) {
-    try (ExecWatch killer =
-        client
-            .pods()
-            .inNamespace(namespace)
-            .withName(machine.nativeId())
-            .inContainer(CONTAINER)
-            .exec("/bin/sh", "-c", "kill -9 \"$(cat " + pidFile + ")\"; rm -f " + pidFile)) {
-      killer.exitCode().get(10, TimeUnit.SECONDS);
+  /**
+   * SIGKILL to every process whose environment carries the command's mark: stopped first, so a
+   * parent cannot start more children during the scan; three rounds catch those forked meanwhile.
+   */
+  private void kill(Machine machine, String marker) {
+    String script =
+        "m='"
+            + EXEC_MARKER
+            + "="
+            + marker
+            + "'; pids() { for p in /proc/[0-9]*; do"
+            + " grep -q \"$m\" \"$p/environ\" 2>/dev/null && echo \"${p#/proc/}\"; done; };"
+            + " for round in 1 2 3; do found=$(pids); [ -z \"$found\" ] && break;"
+            + " kill -STOP $found 2>/dev/null; kill -9 $found 2>/dev/null; done; exit 0";
+    // The dispatcher revokes an attempt at the same deadline by interrupting this thread, often
+    // while the kill is under way: an interrupted kill would leave the command running, so the
+    // flag is set aside until the kill is done.
+    boolean interrupted = Thread.interrupted();
+    try {
+      for (int attempt = 1; ; attempt++) {
+        // (the API server refuses an exec that attaches none of stdin, stdout and stderr)
+        try (ExecWatch killer =
+            client
+                .pods()
+                .inNamespace(namespace)
+                .withName(machine.nativeId())
+                .inContainer(CONTAINER)
+                .writingOutput(new CappedOutput(4096))
+                .writingError(new CappedOutput(4096))
+                .exec("/bin/sh", "-c", script)) {
+          long deadline = System.nanoTime() + KILL_WAIT.toNanos();
+          while (true) {
+            try {
+              killer
+                  .exitCode()
+                  .get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+              return;
+            } catch (InterruptedException e) {
+              interrupted = true;
+            }
+          }
+        } catch (KubernetesClientException e) {
+          // Connecting was interrupted (the flag is set again): once more without it.
+          interrupted |= Thread.interrupted();
+          if (attempt >= 2) {
+            throw e;
+          }
+        }
+      }
     } catch (Exception e) {
       // The pod may be gone or lack a shell; the command then dies with the pod.
+      LOG.warn(
+          "could not kill a timed-out command in pod {}/{}: {}",
+          namespace,
+          machine.nativeId(),
+          e.toString());
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 
