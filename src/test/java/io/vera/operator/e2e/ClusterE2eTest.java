@@ -428,6 +428,18 @@ class ClusterE2eTest {
           () -> "True".equals(providerReady("openai")),
           () -> describe("provider", "openai") + "\nrequests seen: " + openAiRequests);
       assertThat(openAiRequests).anyMatch(r -> r.startsWith("GET /v1/models Bearer replace-me"));
+      // The provider-call example task is made by the operator through that Provider.
+      E2e.awaitOr(
+          "VeraTask summarize-with-openai Succeeded",
+          Duration.ofSeconds(90),
+          () -> phase("summarize-with-openai") == TaskPhase.Succeeded,
+          () -> describe("veratask", "summarize-with-openai") + "\nrequests: " + openAiRequests);
+      VeraTaskStatus call = task("summarize-with-openai").getStatus();
+      assertThat(call.usage).isNotNull();
+      assertThat(call.usage.tokensIn).isEqualTo(21L);
+      assertThat(call.usage.tokensOut).isEqualTo(5L);
+      assertThat(openAiRequests)
+          .anyMatch(r -> r.startsWith("POST /v1/chat/completions Bearer replace-me"));
     }
     // The Docker provider is not callable through the provider API; it says so, and is observed.
     E2e.await(
@@ -1121,11 +1133,18 @@ class ClusterE2eTest {
                     + request.getUrl().encodedPath()
                     + " "
                     + request.getHeaders().get("Authorization"));
+            String body =
+                request.getUrl().encodedPath().endsWith("/chat/completions")
+                    ? "{\"id\":\"chatcmpl-e2e\",\"object\":\"chat.completion\",\"created\":1764230400,"
+                        + "\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[{\"index\":0,"
+                        + "\"message\":{\"role\":\"assistant\",\"content\":\"Urgent work goes first.\"},"
+                        + "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":21,"
+                        + "\"completion_tokens\":5,\"total_tokens\":26}}"
+                    : "{\"object\":\"list\",\"data\":[{\"id\":\"gpt-4o-mini\",\"object\":\"model\"}]}";
             return new MockResponse.Builder()
                 .code(200)
                 .addHeader("Content-Type", "application/json")
-                .body(
-                    "{\"object\":\"list\",\"data\":[{\"id\":\"gpt-4o-mini\",\"object\":\"model\"}]}")
+                .body(body)
                 .build();
           }
         });
