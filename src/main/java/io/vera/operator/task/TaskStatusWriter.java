@@ -10,6 +10,7 @@ import io.fabric8.kubernetes.client.utils.Serialization;
 import io.vera.operator.api.VeraTask;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.DelayQueue;
 import java.util.concurrent.Delayed;
@@ -50,6 +51,7 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
   private final KubernetesClient client;
   private final ObjectMapper mapper = Serialization.jsonMapper();
   private final Map<TaskKey, WriteState> states = new ConcurrentHashMap<>();
+  private final Set<TaskKey> unwrittenFinals = ConcurrentHashMap.newKeySet();
 
   /**
    * A task whose status should be written once {@code notBeforeNanos} has passed; final states come
@@ -133,6 +135,9 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
   }
 
   private void enqueue(TaskKey key, boolean finalState) {
+    if (finalState) {
+      unwrittenFinals.add(key);
+    }
     queue.add(new Pending(key, finalState, System.nanoTime() + (finalState ? 0 : coalesceNanos)));
   }
 
@@ -145,6 +150,14 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
   /** Number of tasks with a status change not yet written; zero once the writer caught up. */
   public int backlog() {
     return states.size();
+  }
+
+  /**
+   * Number of finished tasks whose end is not stored yet: what an operator crash now would run
+   * again. Workers hold back new leases while it is high.
+   */
+  public int unwrittenFinals() {
+    return unwrittenFinals.size();
   }
 
   private void drain() {
@@ -204,6 +217,7 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
     TaskDispatcher source = dispatcher;
     TaskSnapshot task = source == null ? null : source.get(key).orElse(null);
     if (task == null) {
+      unwrittenFinals.remove(key);
       return true;
     }
     // A JSON patch that adds /status replaces the whole status, as the real API server and the
@@ -222,9 +236,13 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
           .subresource("status")
           .patch(PatchContext.of(PatchType.JSON), mapper.writeValueAsString(patch));
       failuresInARow.set(0);
+      if (task.phase() != null && task.phase().isFinished()) {
+        unwrittenFinals.remove(key);
+      }
       return true;
     } catch (KubernetesClientException e) {
       if (e.getCode() == 404) {
+        unwrittenFinals.remove(key);
         source.forget(key, task.uid());
         return true;
       }

@@ -85,6 +85,7 @@ class TaskStatusWriterTest {
       }
     }
     assertThat(writer.backlog()).isEqualTo(names.size() - 2);
+    assertThat(writer.unwrittenFinals()).as("finished tasks not yet stored").isZero();
   }
 
   private VeraTask stored(String name) {
