@@ -402,11 +402,20 @@ public final class SoakBench {
     counters.errorSamples.forEach(e -> out.println("  error: " + e));
     boolean ok = counters.totalFailed == 0 && counters.totalErrors == 0;
     if (!sockets.isEmpty()) {
-      // Events still on their way arrive within a few seconds.
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+      // Events still on their way keep arriving while the fan-out catches up: wait as long as
+      // they do (up to two minutes), so a late event is not counted as a missed one.
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+      long stalledSince = System.nanoTime();
+      long seen = -1;
       while (System.nanoTime() < deadline
+          && System.nanoTime() - stalledSince < TimeUnit.SECONDS.toNanos(10)
           && sockets.stream()
               .anyMatch(s -> s.closed.get() == null && s.completedEvents.get() < completed)) {
+        long now = sockets.stream().mapToLong(s -> s.completedEvents.get()).sum();
+        if (now != seen) {
+          seen = now;
+          stalledSince = System.nanoTime();
+        }
         Thread.sleep(200);
       }
       int short_ = 0;
