@@ -157,7 +157,6 @@ public class ComputeResourceReconciler
           machine.resourceId() + " was " + machine.state().name().toLowerCase() + "; starting it");
       if (machine.state() == Machine.State.FAILED) {
         host.destroy(machine);
-        status.recreations = (previous.recreations == null ? 0 : previous.recreations) + 1;
       }
       return provision(resource, status, host);
     }
