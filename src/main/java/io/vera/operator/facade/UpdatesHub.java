@@ -49,7 +49,11 @@ final class UpdatesHub implements TaskListener, AutoCloseable {
    * A message on its way out: a task event or a text, to every client or to one ({@code to}). Task
    * events become their JSON on the broadcaster thread, off the dispatcher's.
    */
-  private record Outgoing(WsContext to, TaskEvent event, String text) {
+  private record Outgoing(WsContext to, TaskEvent event, String text, boolean joins) {
+    Outgoing(WsContext to, TaskEvent event, String text) {
+      this(to, event, text, false);
+    }
+
     String render() {
       return text != null ? text : message(event.type().legacyName(), TaskViews.view(event.task()));
     }
@@ -84,7 +88,7 @@ final class UpdatesHub implements TaskListener, AutoCloseable {
           ctx.session.getPolicy().setIdleTimeout(java.time.Duration.ofMinutes(10));
           ctx.session.getRemote().setBatchMode(BatchMode.ON);
           clients.put(ctx, new AtomicInteger());
-          outgoing.add(new Outgoing(ctx, null, message("initial_status", safeStatus())));
+          outgoing.add(new Outgoing(ctx, null, message("initial_status", safeStatus()), true));
         });
     ws.onMessage(
         ctx -> {
@@ -135,7 +139,16 @@ final class UpdatesHub implements TaskListener, AutoCloseable {
         }
         for (WsContext ctx : clients.keySet()) {
           mine.clear();
-          for (int i = 0; i < round.size(); i++) {
+          // A client that joined in this round gets its initial_status first and only what
+          // follows it.
+          int first = 0;
+          for (int i = round.size() - 1; i >= 0; i--) {
+            if (round.get(i).to() == ctx && round.get(i).joins()) {
+              first = i;
+              break;
+            }
+          }
+          for (int i = first; i < round.size(); i++) {
             WsContext to = round.get(i).to();
             if (to == null || to == ctx) {
               mine.add(texts.get(i));
@@ -224,6 +237,7 @@ final class UpdatesHub implements TaskListener, AutoCloseable {
   private boolean send(WsContext ctx, String text) {
     AtomicInteger backlog = clients.get(ctx);
     if (backlog == null || !ctx.session.isOpen()) {
+      clients.remove(ctx);
       return false;
     }
     if (backlog.incrementAndGet() > MAX_BACKLOG) {
