@@ -46,8 +46,9 @@ final class UpdatesHub implements TaskListener, AutoCloseable {
   static final int MAX_BATCH = 256;
 
   /**
-   * A message on its way out: a task event or a text, to every client or to one ({@code to}). Task
-   * events become their JSON on the broadcaster thread, off the dispatcher's.
+   * A message on its way out: a task event or a text, to every client or to one ({@code to};
+   * Javalin hands each callback a new context for the same session, so compare them with equals).
+   * Task events become their JSON on the broadcaster thread, off the dispatcher's.
    */
   private record Outgoing(WsContext to, TaskEvent event, String text, boolean joins) {
     Outgoing(WsContext to, TaskEvent event, String text) {
@@ -143,14 +144,14 @@ final class UpdatesHub implements TaskListener, AutoCloseable {
           // follows it.
           int first = 0;
           for (int i = round.size() - 1; i >= 0; i--) {
-            if (round.get(i).to() == ctx && round.get(i).joins()) {
+            if (round.get(i).joins() && round.get(i).to().equals(ctx)) {
               first = i;
               break;
             }
           }
           for (int i = first; i < round.size(); i++) {
             WsContext to = round.get(i).to();
-            if (to == null || to == ctx) {
+            if (to == null || to.equals(ctx)) {
               mine.add(texts.get(i));
             }
           }
