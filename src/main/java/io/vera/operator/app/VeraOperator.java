@@ -124,7 +124,9 @@ public final class VeraOperator implements AutoCloseable {
     events = new EventRecorder(client);
     dispatcher.addListener(new TaskEventRecorder(events));
     dispatcher.addListener(new TaskMetrics(metrics, dispatcher));
-    embeddedWorkers = new EmbeddedWorkers(dispatcher, new TaskRunner(handlers), cpu);
+    embeddedWorkers =
+        new EmbeddedWorkers(
+            dispatcher, new TaskRunner(handlers), cpu, statusWriter::unwrittenFinals);
     RemoteWorkers remoteWorkers = new RemoteWorkers(clock);
 
     LeaderElectionConfiguration election =

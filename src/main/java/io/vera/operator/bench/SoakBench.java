@@ -12,6 +12,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -113,6 +115,8 @@ public final class SoakBench {
     final AtomicLong completedEvents = new AtomicLong();
     final AtomicLong messages = new AtomicLong();
     final AtomicReference<String> closed = new AtomicReference<>();
+    volatile int closeCode;
+    volatile long lastMessageNanos;
     volatile boolean open;
 
     @Override
@@ -123,6 +127,7 @@ public final class SoakBench {
     @Override
     public void onMessage(WebSocket webSocket, String text) {
       messages.incrementAndGet();
+      lastMessageNanos = System.nanoTime();
       if (text.startsWith(COMPLETED_EVENT)) {
         completedEvents.incrementAndGet();
       }
@@ -130,7 +135,9 @@ public final class SoakBench {
 
     @Override
     public void onClosing(WebSocket webSocket, int code, String reason) {
-      closed.compareAndSet(null, "closed by the server with " + code + " " + reason);
+      if (closed.compareAndSet(null, "closed by the server with " + code + " " + reason)) {
+        closeCode = code;
+      }
       webSocket.close(1000, null);
     }
 
@@ -139,6 +146,9 @@ public final class SoakBench {
       closed.compareAndSet(null, "failed: " + t);
     }
   }
+
+  /** Clients listed one by one at the end; the rest are only counted. */
+  private static final int MAX_CLIENT_LINES = 10;
 
   private final Settings settings;
   private final PrintWriter out;
@@ -187,6 +197,7 @@ public final class SoakBench {
         Thread.sleep(50);
       }
       long connected = sockets.stream().filter(s -> s.open).count();
+      long socketsOpenAt = System.nanoTime();
       if (!sockets.isEmpty()) {
         out.printf(
             Locale.ROOT, "WebSocket clients connected: %d of %d%n", connected, sockets.size());
@@ -221,7 +232,7 @@ public final class SoakBench {
         clients.shutdownNow();
       }
       completedSoFar += printInterval(counters, start, System.nanoTime(), intervalNanos, sockets);
-      return report(http, counters, completedSoFar, start, memoryAtStart, sockets);
+      return report(http, counters, completedSoFar, start, memoryAtStart, sockets, socketsOpenAt);
     } finally {
       clients.shutdownNow();
       openSockets.forEach(s -> s.close(1000, "bench finished"));
@@ -367,7 +378,8 @@ public final class SoakBench {
       long completed,
       long start,
       String memoryAtStart,
-      List<WsClient> sockets)
+      List<WsClient> sockets,
+      long socketsOpenAt)
       throws InterruptedException {
     double wall = (System.nanoTime() - start) / 1e9;
     long[] all;
@@ -390,19 +402,34 @@ public final class SoakBench {
     counters.errorSamples.forEach(e -> out.println("  error: " + e));
     boolean ok = counters.totalFailed == 0 && counters.totalErrors == 0;
     if (!sockets.isEmpty()) {
-      // Events still on their way arrive within a few seconds.
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+      // Events still on their way keep arriving while the fan-out catches up: wait as long as
+      // they do (up to two minutes), so a late event is not counted as a missed one.
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+      long stalledSince = System.nanoTime();
+      long seen = -1;
       while (System.nanoTime() < deadline
+          && System.nanoTime() - stalledSince < TimeUnit.SECONDS.toNanos(10)
           && sockets.stream()
               .anyMatch(s -> s.closed.get() == null && s.completedEvents.get() < completed)) {
+        long now = sockets.stream().mapToLong(s -> s.completedEvents.get()).sum();
+        if (now != seen) {
+          seen = now;
+          stalledSince = System.nanoTime();
+        }
         Thread.sleep(200);
       }
       int short_ = 0;
       int dropped = 0;
+      Map<Integer, Integer> closeCodes = new TreeMap<>();
+      int printed = 0;
       for (int i = 0; i < sockets.size(); i++) {
         WsClient s = sockets.get(i);
         if (s.closed.get() != null) {
           dropped++;
+          closeCodes.merge(s.closeCode, 1, Integer::sum);
+          if (printed++ >= MAX_CLIENT_LINES) {
+            continue;
+          }
           out.printf(
               Locale.ROOT,
               "  ws client %d: %s after %d task_completed events%n",
@@ -411,6 +438,9 @@ public final class SoakBench {
               s.completedEvents.get());
         } else if (s.completedEvents.get() < completed) {
           short_++;
+          if (printed++ >= MAX_CLIENT_LINES) {
+            continue;
+          }
           out.printf(
               Locale.ROOT,
               "  ws client %d: %d task_completed events for %d tasks completed%n",
@@ -419,15 +449,25 @@ public final class SoakBench {
               completed);
         }
       }
+      if (printed > MAX_CLIENT_LINES) {
+        out.printf(Locale.ROOT, "  ... and %d more clients%n", printed - MAX_CLIENT_LINES);
+      }
       long messages = sockets.stream().mapToLong(s -> s.messages.get()).sum();
+      long lastMessage =
+          sockets.stream().mapToLong(s -> s.lastMessageNanos).max().orElse(socketsOpenAt);
+      double receiving = Math.max(1e-9, (lastMessage - socketsOpenAt) / 1e9);
       out.printf(
           Locale.ROOT,
-          "WebSocket fan-out: %d clients, %d messages received in all; %d clients missed"
-              + " task_completed events, %d were disconnected%n",
+          "WebSocket fan-out: %d clients, %d messages received in all (%.0f/s over %.1f s);"
+              + " %d clients missed task_completed events without being closed, %d were"
+              + " disconnected%s%n",
           sockets.size(),
           messages,
+          messages / receiving,
+          receiving,
           short_,
-          dropped);
+          dropped,
+          closeCodes.isEmpty() ? "" : " (close codes " + closeCodes + ")");
       ok &= short_ == 0 && dropped == 0;
     }
     out.printf(Locale.ROOT, "end:   %s%n", memory(http));

@@ -145,10 +145,12 @@ public class ComputeResourceReconciler
       if (machine.state() == Machine.State.RUNNING || machine.state() == Machine.State.STARTING) {
         return machine;
       }
-      if (!recreate) {
+      // A stopped machine (its host restarted, someone stopped it) still has its disk: starting
+      // it again is not a recreation. Only a broken one needs replacing, which recreate governs.
+      if (!recreate && machine.state() == Machine.State.FAILED) {
         throw new ComputeException(
             ComputeException.Reason.FAILED,
-            "machine " + machine.resourceId() + " is " + machine.state().name().toLowerCase());
+            "machine " + machine.resourceId() + " is failed and recreate is off");
       }
       events.warning(
           resource,

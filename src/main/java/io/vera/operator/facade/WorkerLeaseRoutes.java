@@ -21,7 +21,8 @@ import java.util.concurrent.ExecutorService;
  * The lease protocol worker pods speak to the operator. {@code lease} long-polls for a task (204
  * when none came); while running, the worker calls {@code renew} before the lease expires and stops
  * the attempt on 410 Gone (timed out, cancelled or expired); it ends with {@code complete} or
- * {@code fail}, answered 410 when the lease was already taken back.
+ * {@code fail}, answered 410 when the lease was already taken back, or hands the task back with
+ * {@code release} when it shuts down before the attempt could finish.
  */
 final class WorkerLeaseRoutes {
   static final String BASE = "/internal/v1";
@@ -43,6 +44,7 @@ final class WorkerLeaseRoutes {
     app.post(BASE + "/leases/{lease}/renew", this::renew);
     app.post(BASE + "/leases/{lease}/complete", this::complete);
     app.post(BASE + "/leases/{lease}/fail", this::fail);
+    app.post(BASE + "/leases/{lease}/release", this::release);
   }
 
   private void lease(Context ctx) {
@@ -119,6 +121,13 @@ final class WorkerLeaseRoutes {
             body.string("message", "worker reported a failure", 16_384));
     if (!dispatcher.fail(
         ctx.pathParam("lease"), error, Boolean.TRUE.equals(body.bool("retryable", true)))) {
+      throw gone();
+    }
+    ctx.status(204);
+  }
+
+  private void release(Context ctx) {
+    if (!dispatcher.release(ctx.pathParam("lease"))) {
       throw gone();
     }
     ctx.status(204);

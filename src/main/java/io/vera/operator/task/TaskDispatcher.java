@@ -824,6 +824,28 @@ public final class TaskDispatcher implements AutoCloseable {
     return true;
   }
 
+  /**
+   * Hands a leased task back unharmed, as a worker that is shutting down does: it queues again at
+   * its place and the attempt does not count against its retries. False if the lease was revoked.
+   */
+  public boolean release(String leaseId) {
+    TaskKey key;
+    lock.lock();
+    try {
+      TaskEntry entry = leases.get(leaseId);
+      if (entry == null) {
+        return false;
+      }
+      key = entry.key;
+      returnUnconfirmedLocked(entry);
+    } finally {
+      lock.unlock();
+    }
+    statusSink.statusChanged(key);
+    drainOutbox();
+    return true;
+  }
+
   private int sizeOf(JsonNode result) {
     try {
       return result == null ? 4 : mapper.writeValueAsBytes(result).length;

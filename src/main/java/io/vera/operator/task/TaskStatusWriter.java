@@ -10,10 +10,12 @@ import io.fabric8.kubernetes.client.utils.Serialization;
 import io.vera.operator.api.VeraTask;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.DelayQueue;
+import java.util.concurrent.Delayed;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -24,15 +26,24 @@ import org.slf4j.LoggerFactory;
 /**
  * Writes task status back to the VeraTask resources, asynchronously and coalesced: a task that
  * changes several times before its write goes out gets one write of its latest state, and two
- * writes of one task never race. Writes are JSON merge patches of the status subresource, so they
- * never conflict with a user's edits of the spec.
+ * writes of one task never race. Writes are JSON patches of the status subresource, so they never
+ * conflict with a user's edits of the spec.
+ *
+ * <p>A final state (Succeeded, Failed, Cancelled) goes out before every intermediate write waiting
+ * in the queue, without the coalescing delay: under a burst the intermediate writes lag, and a
+ * finished task whose end is not yet stored would run again if the operator died meanwhile. The
+ * intermediate write it supersedes is dropped when its turn comes.
  */
 public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(TaskStatusWriter.class);
 
-  /** Per task: whether a write is queued, in flight, or in flight with a newer change waiting. */
+  /**
+   * Per task: whether a write is queued (as an intermediate or a final state), in flight, or in
+   * flight with a newer change waiting.
+   */
   private enum WriteState {
     QUEUED,
+    QUEUED_FINAL,
     IN_FLIGHT,
     IN_FLIGHT_DIRTY
   }
@@ -40,11 +51,31 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
   private final KubernetesClient client;
   private final ObjectMapper mapper = Serialization.jsonMapper();
   private final Map<TaskKey, WriteState> states = new ConcurrentHashMap<>();
+  private final Set<TaskKey> unwrittenFinals = ConcurrentHashMap.newKeySet();
 
-  /** A task whose status should be written once {@code notBeforeNanos} has passed. */
-  private record Pending(TaskKey key, long notBeforeNanos) {}
+  /**
+   * A task whose status should be written once {@code notBeforeNanos} has passed; final states come
+   * out of the queue before every intermediate one.
+   */
+  private record Pending(TaskKey key, boolean finalState, long notBeforeNanos) implements Delayed {
+    @Override
+    public long getDelay(TimeUnit unit) {
+      return finalState
+          ? 0
+          : unit.convert(notBeforeNanos - System.nanoTime(), TimeUnit.NANOSECONDS);
+    }
 
-  private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
+    @Override
+    public int compareTo(Delayed other) {
+      Pending that = (Pending) other;
+      if (finalState != that.finalState) {
+        return finalState ? -1 : 1;
+      }
+      return Long.compare(notBeforeNanos - that.notBeforeNanos, 0);
+    }
+  }
+
+  private final DelayQueue<Pending> queue = new DelayQueue<>();
   private final long coalesceNanos;
   private final ExecutorService writers;
   private final ScheduledExecutorService retries;
@@ -87,24 +118,46 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
 
   @Override
   public void statusChanged(TaskKey key) {
+    boolean finalState = isFinal(key);
     boolean[] enqueue = {false};
     states.compute(
         key,
         (k, state) -> {
-          if (state == null) {
+          if (state == null || state == WriteState.QUEUED && finalState) {
             enqueue[0] = true;
-            return WriteState.QUEUED;
+            return finalState ? WriteState.QUEUED_FINAL : WriteState.QUEUED;
           }
           return state == WriteState.IN_FLIGHT ? WriteState.IN_FLIGHT_DIRTY : state;
         });
     if (enqueue[0]) {
-      queue.add(new Pending(key, System.nanoTime() + coalesceNanos));
+      enqueue(key, finalState);
     }
+  }
+
+  private void enqueue(TaskKey key, boolean finalState) {
+    if (finalState) {
+      unwrittenFinals.add(key);
+    }
+    queue.add(new Pending(key, finalState, System.nanoTime() + (finalState ? 0 : coalesceNanos)));
+  }
+
+  private boolean isFinal(TaskKey key) {
+    TaskDispatcher source = dispatcher;
+    return source != null
+        && source.get(key).map(t -> t.phase() != null && t.phase().isFinished()).orElse(false);
   }
 
   /** Number of tasks with a status change not yet written; zero once the writer caught up. */
   public int backlog() {
     return states.size();
+  }
+
+  /**
+   * Number of finished tasks whose end is not stored yet: what an operator crash now would run
+   * again. Workers hold back new leases while it is high.
+   */
+  public int unwrittenFinals() {
+    return unwrittenFinals.size();
   }
 
   private void drain() {
@@ -115,31 +168,47 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
         if (pending == null) {
           continue;
         }
-        long wait = pending.notBeforeNanos() - System.nanoTime();
-        if (wait > 0) {
-          TimeUnit.NANOSECONDS.sleep(wait);
-        }
       } catch (InterruptedException e) {
         return;
       }
       TaskKey key = pending.key();
-      states.put(key, WriteState.IN_FLIGHT);
+      // A task has one write queued, except an intermediate one overtaken by its final state:
+      // whichever entry comes out first writes the latest state, the other finds nothing to do.
+      boolean[] claimed = {false};
+      states.computeIfPresent(
+          key,
+          (k, state) -> {
+            if (state == WriteState.QUEUED || state == WriteState.QUEUED_FINAL) {
+              claimed[0] = true;
+              return WriteState.IN_FLIGHT;
+            }
+            return state;
+          });
+      if (!claimed[0]) {
+        continue;
+      }
       if (!write(key)) {
-        // Still marked in flight, so no other writer picks the task up before the retry.
+        // Marked queued, so a change meanwhile adds no second entry before the retry's.
         long delay = Math.min(30_000, 250L << Math.min(7, failuresInARow.get()));
-        states.put(key, WriteState.QUEUED);
+        boolean finalState = isFinal(key);
+        states.put(key, finalState ? WriteState.QUEUED_FINAL : WriteState.QUEUED);
         try {
-          retries.schedule(() -> queue.add(new Pending(key, 0)), delay, TimeUnit.MILLISECONDS);
+          retries.schedule(() -> enqueue(key, finalState), delay, TimeUnit.MILLISECONDS);
         } catch (RejectedExecutionException e) {
           return; // Closed meanwhile: the change is lost like any unwritten one at shutdown.
         }
         continue;
       }
+      boolean finalState = isFinal(key);
       WriteState after =
           states.compute(
-              key, (k, state) -> state == WriteState.IN_FLIGHT_DIRTY ? WriteState.QUEUED : null);
-      if (after == WriteState.QUEUED) {
-        queue.add(new Pending(key, System.nanoTime() + coalesceNanos));
+              key,
+              (k, state) ->
+                  state == WriteState.IN_FLIGHT_DIRTY
+                      ? finalState ? WriteState.QUEUED_FINAL : WriteState.QUEUED
+                      : null);
+      if (after != null) {
+        enqueue(key, finalState);
       }
     }
   }
@@ -148,6 +217,7 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
     TaskDispatcher source = dispatcher;
     TaskSnapshot task = source == null ? null : source.get(key).orElse(null);
     if (task == null) {
+      unwrittenFinals.remove(key);
       return true;
     }
     // A JSON patch that adds /status replaces the whole status, as the real API server and the
@@ -166,9 +236,13 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
           .subresource("status")
           .patch(PatchContext.of(PatchType.JSON), mapper.writeValueAsString(patch));
       failuresInARow.set(0);
+      if (task.phase() != null && task.phase().isFinished()) {
+        unwrittenFinals.remove(key);
+      }
       return true;
     } catch (KubernetesClientException e) {
       if (e.getCode() == 404) {
+        unwrittenFinals.remove(key);
         source.forget(key, task.uid());
         return true;
       }

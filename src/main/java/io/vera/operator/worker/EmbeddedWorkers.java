@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.DoubleSupplier;
+import java.util.function.IntSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,20 +17,35 @@ import org.slf4j.LoggerFactory;
  * Worker threads inside the operator for pools with runtime Embedded. Each thread leases from the
  * dispatcher (blocking, no polling loop), runs the handler, and reports the outcome. A revoked
  * lease (timeout, cancel) interrupts exactly the attempt it belongs to.
+ *
+ * <p>While more than {@link #MAX_UNWRITTEN_FINALS} finished tasks wait for their status to be
+ * stored, the threads lease nothing new: results kept only in memory are what an operator crash
+ * runs again, so running ahead of the status writer trades durability for nothing.
  */
 public final class EmbeddedWorkers implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(EmbeddedWorkers.class);
   private static final Duration LEASE_WAIT = Duration.ofSeconds(1);
+  static final int MAX_UNWRITTEN_FINALS = 128;
+  private static final long BACKLOG_PAUSE_MILLIS = 20;
 
   private final TaskDispatcher dispatcher;
   private final TaskRunner runner;
   private final DoubleSupplier cpuPercent;
+  private final IntSupplier unwrittenFinals;
   private final Map<PoolKey, Group> groups = new ConcurrentHashMap<>();
 
-  public EmbeddedWorkers(TaskDispatcher dispatcher, TaskRunner runner, DoubleSupplier cpuPercent) {
+  /**
+   * @param unwrittenFinals finished tasks whose status is not stored yet (the status writer's)
+   */
+  public EmbeddedWorkers(
+      TaskDispatcher dispatcher,
+      TaskRunner runner,
+      DoubleSupplier cpuPercent,
+      IntSupplier unwrittenFinals) {
     this.dispatcher = dispatcher;
     this.runner = runner;
     this.cpuPercent = cpuPercent;
+    this.unwrittenFinals = unwrittenFinals;
   }
 
   /** Sets the number of worker threads of a pool; extra threads finish their task, then stop. */
@@ -108,6 +124,10 @@ public final class EmbeddedWorkers implements AutoCloseable {
     public void run() {
       while (slot < group.target && groups.get(group.pool) == group) {
         try {
+          if (unwrittenFinals.getAsInt() > MAX_UNWRITTEN_FINALS) {
+            Thread.sleep(BACKLOG_PAUSE_MILLIS);
+            continue;
+          }
           String[] leaseId = new String[1];
           var lease =
               dispatcher.lease(

@@ -36,7 +36,9 @@ import org.slf4j.LoggerFactory;
  * The worker pod's side of the lease protocol: {@code concurrency} loops that long-poll the
  * operator for tasks of one pool, run each attempt with {@link TaskRunner} while renewing its
  * lease, and report the outcome. It survives the operator being away (retrying with backoff) and
- * drains running attempts on shutdown, so a rolling update or scale-down loses no work.
+ * drains on shutdown, so a rolling update or scale-down loses no work: a task leased as the worker
+ * stops is handed back at once, and running attempts may finish within the drain, after which they
+ * are interrupted and handed back too; neither counts against the task's retries.
  */
 public final class RemoteWorker implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RemoteWorker.class);
@@ -189,7 +191,7 @@ public final class RemoteWorker implements AutoCloseable {
 
   /**
    * Stops leasing and starts the drain: running attempts may finish until the drain ends, then they
-   * are interrupted and reported as failed with type WorkerShutdown. Returns at once.
+   * are interrupted and handed back to the operator, which queues them again. Returns at once.
    */
   public void shutdown() {
     synchronized (this) {
@@ -202,7 +204,9 @@ public final class RemoteWorker implements AutoCloseable {
     LOG.info("worker {} stopping; draining for up to {}", settings.workerId(), settings.drain());
     for (Slot slot : slots) {
       Call poll = slot.poll;
-      if (poll != null) {
+      // A poll already answered carries a grant: let it be read, so the task is handed back now
+      // rather than when the operator gives up waiting for the lease to be confirmed.
+      if (poll != null && !slot.answered) {
         poll.cancel();
       }
     }
@@ -242,6 +246,7 @@ public final class RemoteWorker implements AutoCloseable {
   private final class Slot implements Runnable {
     private final Thread thread;
     private volatile Call poll;
+    private volatile boolean answered;
 
     Slot(int index) {
       thread = new Thread(this, "vera-worker-" + index);
@@ -258,7 +263,12 @@ public final class RemoteWorker implements AutoCloseable {
           operatorReachable();
           if (grant != null) {
             backoff.reset();
-            runLeased(grant);
+            if (stopRequested.isDone()) {
+              // Leased as the worker stops: not started, so it goes back unharmed.
+              handBack(grant, "before it started");
+            } else {
+              runLeased(grant);
+            }
             continue;
           }
           if (System.nanoTime() - started >= MIN_EMPTY_POLL.toNanos()) {
@@ -298,11 +308,13 @@ public final class RemoteWorker implements AutoCloseable {
     body.put("cpu_percent", Math.max(0, Math.min(100, cpuPercent.getAsDouble())));
     body.put("wait_seconds", WAIT_SECONDS);
     Call call = pollHttp.newCall(post(leaseUrl, body));
+    slot.answered = false;
     slot.poll = call;
     if (stopRequested.isDone()) {
       call.cancel();
     }
     try (Response response = call.execute()) {
+      slot.answered = true;
       switch (response.code()) {
         case 200 -> {
           poolMissing.set(false);
@@ -397,16 +409,7 @@ public final class RemoteWorker implements AutoCloseable {
       if (stopping && now - drainDeadlineNanos >= 0) {
         interruptedAtShutdown.set(true);
         attempt.interrupt();
-        report(
-            grant,
-            AttemptOutcome.failure(
-                TaskError.WORKER_SHUTDOWN,
-                "worker "
-                    + settings.workerId()
-                    + " shut down before attempt "
-                    + grant.attempt()
-                    + " finished",
-                true));
+        handBack(grant, "when the drain of " + settings.drain().toSeconds() + "s ended");
         return;
       }
       if (now - nextRenew >= 0) {
@@ -566,6 +569,64 @@ public final class RemoteWorker implements AutoCloseable {
         LOG.error(
             "gave up reporting task {} to the operator; its lease will expire and it will be"
                 + " retried",
+            grant.taskId());
+        return;
+      }
+      sleep(pause);
+    }
+  }
+
+  /**
+   * Hands a leased task back to the operator, which queues it again without counting the attempt.
+   * An operator without the release call (an older version) gets the attempt reported as failed
+   * with WorkerShutdown instead, which its retries cover.
+   */
+  private void handBack(LeaseGrant grant, String when) {
+    Request request = post(leaseAction(grant, "release"), JSON.createObjectNode());
+    long giveUpAt = System.nanoTime() + MAX_REPORT_RETRY.toNanos();
+    Backoff backoff = Backoff.standard();
+    while (true) {
+      try (Response response = http.newCall(request).execute()) {
+        int code = response.code();
+        if (response.isSuccessful() || code == 410) {
+          LOG.info(
+              "worker {} stopping: handed task {} back {}{}",
+              settings.workerId(),
+              grant.taskId(),
+              when,
+              code == 410 ? " (the operator had already taken it back)" : "");
+          return;
+        }
+        if (code == 404 || code == 405) {
+          report(
+              grant,
+              AttemptOutcome.failure(
+                  TaskError.WORKER_SHUTDOWN,
+                  "worker "
+                      + settings.workerId()
+                      + " shut down before attempt "
+                      + grant.attempt()
+                      + " finished",
+                  true));
+          return;
+        }
+        if (code < 500) {
+          LOG.error(
+              "operator refused to take task {} back: {}; its lease will expire",
+              grant.taskId(),
+              status(response));
+          return;
+        }
+        LOG.warn("handing task {} back failed: {}", grant.taskId(), status(response));
+      } catch (IOException e) {
+        operatorUnreachable(
+            new OperatorUnavailable(
+                "handing task " + grant.taskId() + " back failed: " + describe(e)));
+      }
+      Duration pause = backoff.next();
+      if (System.nanoTime() + pause.toNanos() - giveUpAt > 0) {
+        LOG.error(
+            "gave up handing task {} back; its lease will expire and it will be retried",
             grant.taskId());
         return;
       }

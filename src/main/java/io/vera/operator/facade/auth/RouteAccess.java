@@ -144,7 +144,7 @@ public final class RouteAccess {
         "POST",
         w + "/namespaces/{namespace}/pools/{pool}/lease",
         new Check("lease", POOLS, null, "pool", Scope.PATH_NAMESPACE));
-    for (String action : List.of("renew", "complete", "fail")) {
+    for (String action : List.of("renew", "complete", "fail", "release")) {
       put(
           "POST",
           w + "/leases/{lease}/" + action,

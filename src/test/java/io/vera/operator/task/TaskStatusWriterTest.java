@@ -1,0 +1,110 @@
+package io.vera.operator.task;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.node.TextNode;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.vera.operator.api.TaskPhase;
+import io.vera.operator.api.TaskType;
+import io.vera.operator.api.VeraTask;
+import io.vera.operator.api.VeraTaskSpec;
+import io.vera.operator.embedded.EmbeddedApiServer;
+import io.vera.operator.handler.HandlerRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The status writer against the embedded API server: final states jump the queue. */
+class TaskStatusWriterTest {
+  private static final String NS = "default";
+  private static final PoolKey POOL = new PoolKey(NS, "general");
+
+  /** Long enough that no intermediate write can go out while the test looks. */
+  private static final Duration COALESCE = Duration.ofSeconds(60);
+
+  private EmbeddedApiServer server;
+  private KubernetesClient client;
+  private TaskStatusWriter writer;
+  private TaskDispatcher dispatcher;
+
+  @BeforeEach
+  void start() {
+    server = EmbeddedApiServer.start(0);
+    server.installCrds();
+    client = server.client();
+    writer = new TaskStatusWriter(client, 1, COALESCE);
+    dispatcher =
+        new TaskDispatcher(
+            HandlerRegistry.loadDefault(),
+            writer,
+            new TaskDispatcher.Settings(1000, 300, 0, Duration.ofSeconds(10)),
+            Clock.systemUTC());
+    writer.attach(dispatcher);
+    dispatcher.upsertPool(POOL, new PoolSettings(TaskType.GENERAL, false, null, 30), 0, 0);
+  }
+
+  @AfterEach
+  void stop() {
+    dispatcher.close();
+    writer.close();
+    server.close();
+  }
+
+  @Test
+  void finalStatesOvertakeIntermediateWritesWaitingInTheQueue() throws Exception {
+    List<String> names = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      String name = "task-" + i;
+      names.add(name);
+      dispatcher.track(client.resource(task(name)).create());
+    }
+    // Every task now has a Queued write waiting out the coalescing window; finish and cancel two.
+    Lease lease = dispatcher.lease(POOL, "w", Duration.ZERO, () -> 0, null).orElseThrow();
+    String finished = lease.task().key().name();
+    assertThat(dispatcher.complete(lease.id(), TextNode.valueOf("done"))).isTrue();
+    String cancelled = names.get(names.size() - 1);
+    dispatcher.cancel(new TaskKey(NS, cancelled), "test");
+
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () -> {
+              assertThat(phase(finished)).isEqualTo(TaskPhase.Succeeded);
+              assertThat(phase(cancelled)).isEqualTo(TaskPhase.Cancelled);
+            });
+    assertThat(stored(finished).getStatus().result.asText()).isEqualTo("done");
+    for (String name : names) {
+      if (!name.equals(finished) && !name.equals(cancelled)) {
+        assertThat(stored(name).getStatus()).as("%s still waits for its write", name).isNull();
+      }
+    }
+    assertThat(writer.backlog()).isEqualTo(names.size() - 2);
+    assertThat(writer.unwrittenFinals()).as("finished tasks not yet stored").isZero();
+  }
+
+  private VeraTask stored(String name) {
+    return client.resources(VeraTask.class).inNamespace(NS).withName(name).get();
+  }
+
+  private TaskPhase phase(String name) {
+    VeraTask task = stored(name);
+    return task.getStatus() == null ? null : task.getStatus().phase;
+  }
+
+  private static VeraTask task(String name) {
+    VeraTask task = new VeraTask();
+    task.setMetadata(new ObjectMetaBuilder().withNamespace(NS).withName(name).build());
+    VeraTaskSpec spec = new VeraTaskSpec();
+    spec.handler = "echo";
+    spec.poolRef = POOL.name();
+    spec.payload = TextNode.valueOf(name);
+    task.setSpec(spec);
+    return task;
+  }
+}
