@@ -7,9 +7,12 @@ import static org.awaitility.Awaitility.await;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.Event;
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import io.vera.operator.api.Provider;
 import io.vera.operator.api.ProviderSpec;
 import io.vera.operator.app.OperatorHarness;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import mockwebserver3.Dispatcher;
@@ -151,6 +154,23 @@ class PricingConfigMapTest {
         .hasMessageContaining("<namespace>/<name>");
     assertThatThrownBy(() -> PricingConfigMap.Ref.parse("/prices", "ops"))
         .hasMessageContaining("<namespace>/<name>");
+  }
+
+  @Test
+  void theExampleConfigMapHasOnlyValidEntries() throws Exception {
+    ConfigMap example;
+    try (var in = Files.newInputStream(Path.of("examples/pricing-configmap.yaml"))) {
+      example = new KubernetesSerialization().unmarshal(in, ConfigMap.class);
+    }
+    assertThat(example.getMetadata().getName()).isEqualTo(PricingConfigMap.DEFAULT_NAME);
+    PricingTable.Parsed parsed =
+        PricingTable.parseEach(example.getData().get(PricingConfigMap.KEY));
+    assertThat(parsed.errors()).isEmpty();
+    assertThat(parsed.prices()).hasSize(3);
+    PricingTable table = PricingTable.builtIn().withOverrides(parsed.prices());
+    assertThat(table.find("meta-llama/llama-3.1-70b-instruct").orElseThrow().output())
+        .isEqualTo(0.70);
+    assertThat(table.find("gpt-4o-2024-08-06").orElseThrow().input()).isEqualTo(2.00);
   }
 
   /** The cost_usd of one execute call, which the test expects to succeed. */
