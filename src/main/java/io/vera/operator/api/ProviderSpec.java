@@ -5,6 +5,7 @@ import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Default;
 import io.fabric8.generator.annotation.Max;
 import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Required;
 import java.util.List;
 import java.util.Map;
@@ -51,6 +52,7 @@ public class ProviderSpec {
   public DockerHost docker;
   public ProxmoxCluster proxmox;
   public List<HttpEndpoint> http;
+  public RunPod runpod;
 
   /** A Secret by name, with the keys to read from it. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -202,5 +204,23 @@ public class ProviderSpec {
 
     @Required public String url;
     public Map<String, String> headers;
+  }
+
+  /** RunPod serverless endpoints: which one the Ready probe reads, and what execution costs. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class RunPod {
+    @Pattern("^[A-Za-z0-9_-]{1,128}$")
+    @JsonPropertyDescription(
+        "Endpoint whose health the Ready probe reads; without one the probe only checks that the API key is set.")
+    public String probeEndpointId;
+
+    @Min(0)
+    @JsonPropertyDescription(
+        "USD per second of execution time of an endpoint that endpointCostPerSecondUsd does not name.")
+    public Double costPerSecondUsd;
+
+    @JsonPropertyDescription(
+        "USD per second of execution time by endpoint id; wins over costPerSecondUsd and over a request's usd_per_second.")
+    public Map<String, Double> endpointCostPerSecondUsd;
   }
 }

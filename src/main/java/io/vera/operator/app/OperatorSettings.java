@@ -12,6 +12,8 @@ import java.util.Set;
  * @param legacyPoolRuntime runtime of the pools the legacy initialize endpoint creates
  * @param workerImage image of worker pods when a pool names none
  * @param operatorUrl how worker pods reach this operator
+ * @param pricingConfigMap the ConfigMap of cluster-wide model prices, {@code <namespace>/<name>} or
+ *     a name in {@code namespace}; null for {@code vera-pricing} in {@code namespace}
  */
 public record OperatorSettings(
     String host,
@@ -23,4 +25,32 @@ public record OperatorSettings(
     WorkerPoolSpec.Runtime legacyPoolRuntime,
     String workerImage,
     String operatorUrl,
-    int statusWriterThreads) {}
+    int statusWriterThreads,
+    String pricingConfigMap) {
+
+  /** Settings with the default pricing ConfigMap. */
+  public OperatorSettings(
+      String host,
+      int port,
+      String namespace,
+      Set<String> watchNamespaces,
+      int restTaskTtlSeconds,
+      int maxResultBytes,
+      WorkerPoolSpec.Runtime legacyPoolRuntime,
+      String workerImage,
+      String operatorUrl,
+      int statusWriterThreads) {
+    this(
+        host,
+        port,
+        namespace,
+        watchNamespaces,
+        restTaskTtlSeconds,
+        maxResultBytes,
+        legacyPoolRuntime,
+        workerImage,
+        operatorUrl,
+        statusWriterThreads,
+        null);
+  }
+}

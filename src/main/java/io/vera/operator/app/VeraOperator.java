@@ -47,7 +47,7 @@ import io.vera.operator.provider.ProviderTaskWorkers;
 import io.vera.operator.provider.SecretCredentials;
 import io.vera.operator.provider.UsageLedger;
 import io.vera.operator.provider.WhisperTranscribe;
-import io.vera.operator.provider.pricing.PricingTable;
+import io.vera.operator.provider.pricing.PricingConfigMap;
 import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskEventRecorder;
 import io.vera.operator.task.TaskKey;
@@ -91,6 +91,7 @@ public final class VeraOperator implements AutoCloseable {
   private final ResourceTaskWorkers resourceWorkers;
   private final ProviderTaskWorkers providerWorkers;
   private final ResourceAutoscaler resourceAutoscaler;
+  private final PricingConfigMap pricing;
   private final AtomicBoolean leading = new AtomicBoolean();
 
   public VeraOperator(KubernetesClient client, OperatorSettings settings) {
@@ -195,9 +196,14 @@ public final class VeraOperator implements AutoCloseable {
     resourceAutoscaler = new ResourceAutoscaler(dispatcher, compute, client, leading::get);
 
     providerWorkers = new ProviderTaskWorkers(dispatcher, gateway, clock);
+    pricing =
+        new PricingConfigMap(
+            client,
+            PricingConfigMap.Ref.parse(settings.pricingConfigMap(), settings.namespace()),
+            events);
     ProviderReconciler providerReconciler =
         new ProviderReconciler(
-            new DefaultProviderClientFactory(PricingTable.builtIn()),
+            new DefaultProviderClientFactory(pricing.table()),
             new ComputeHostProber(computeHosts, client),
             new SecretCredentials(client),
             gateway,
@@ -310,6 +316,7 @@ public final class VeraOperator implements AutoCloseable {
 
   /** Starts the reconcilers (which rebuild the queues from the resources), then the facade. */
   public VeraOperator start(OperatorSettings settings) {
+    pricing.start();
     operator.start();
     orphanSweep.start();
     resourceAutoscaler.start();
@@ -337,6 +344,7 @@ public final class VeraOperator implements AutoCloseable {
     closeQuietly(orphanSweep::close);
     closeQuietly(resourceAutoscaler::close);
     closeQuietly(operator::stop);
+    closeQuietly(pricing::close);
     closeQuietly(embeddedWorkers::close);
     closeQuietly(resourceWorkers::close);
     closeQuietly(providerWorkers::close);

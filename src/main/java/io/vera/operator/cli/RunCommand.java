@@ -16,6 +16,7 @@ import io.vera.operator.embedded.EmbeddedApiServer;
 import io.vera.operator.embedded.KubeconfigWriter;
 import io.vera.operator.facade.auth.RestGuard;
 import io.vera.operator.pool.LegacyPools;
+import io.vera.operator.provider.pricing.PricingConfigMap;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -153,6 +154,15 @@ public class RunCommand implements Callable<Integer> {
               + " workerpools (default: the namespace's default ServiceAccount).")
   String workerServiceAccount;
 
+  @Option(
+      names = "--pricing-configmap",
+      description =
+          "ConfigMap of model prices over the built-in table, <namespace>/<name> or a name in"
+              + " --namespace; watched, key models.yaml (default: "
+              + PricingConfigMap.DEFAULT_NAME
+              + ").")
+  String pricingConfigMap;
+
   @Override
   public Integer call() throws Exception {
     boolean useEmbedded = embedded || !ClusterDetection.clusterConfigured();
@@ -183,7 +193,8 @@ public class RunCommand implements Callable<Integer> {
                 : useEmbedded ? WorkerPoolSpec.Runtime.Embedded : WorkerPoolSpec.Runtime.Pods,
             workerImage,
             operatorUrl != null ? operatorUrl : "http://vera-operator." + ns + ".svc:" + port,
-            statusWriters);
+            statusWriters,
+            pricingConfigMap);
     VeraOperator operator =
         new VeraOperator(client, settings, clusterSettings(useEmbedded, ns)).start(settings);
     CountDownLatch stopped = new CountDownLatch(1);

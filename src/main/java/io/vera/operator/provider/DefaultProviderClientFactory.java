@@ -71,7 +71,29 @@ public final class DefaultProviderClientFactory implements ProviderClientFactory
   private static RunPodClient.Config runPodConfig(ProviderSpec spec) throws ProviderException {
     try {
       RunPodClient.Config config = RunPodClient.Config.defaults();
-      return spec.endpoint == null ? config : config.withBaseUrl(spec.endpoint);
+      if (spec.endpoint != null) {
+        config = config.withBaseUrl(spec.endpoint);
+      }
+      ProviderSpec.RunPod runpod = spec.runpod;
+      if (runpod == null) {
+        return config;
+      }
+      if (runpod.probeEndpointId != null) {
+        config = config.withProbeEndpoint(runpod.probeEndpointId);
+      }
+      if (runpod.costPerSecondUsd != null) {
+        config = config.withDefaultUsdPerSecond(runpod.costPerSecondUsd);
+      }
+      if (runpod.endpointCostPerSecondUsd != null) {
+        for (var rate : runpod.endpointCostPerSecondUsd.entrySet()) {
+          if (rate.getValue() == null) {
+            throw new IllegalArgumentException(
+                "spec.runpod: no rate for endpoint " + rate.getKey());
+          }
+          config = config.withUsdPerSecond(rate.getKey(), rate.getValue());
+        }
+      }
+      return config;
     } catch (IllegalArgumentException e) {
       throw new ProviderException(422, "RunPod provider: " + e.getMessage(), false);
     }

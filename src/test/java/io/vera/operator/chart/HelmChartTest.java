@@ -128,6 +128,35 @@ class HelmChartTest {
   }
 
   @Test
+  void pricingConfigMapIsReadOnlyInTheReleaseNamespace() throws IOException {
+    List<JsonNode> objects = render();
+    assertThat(only(objects, "Deployment").toString())
+        .contains("--pricing-configmap=vera-system/vera-pricing");
+    JsonNode role = named(objects, "Role", "vera-vera-operator-pricing");
+    assertThat(role.path("metadata").path("namespace").asText()).isEqualTo("vera-system");
+    assertThat(grants(role))
+        .containsExactlyInAnyOrder("configmaps:get", "configmaps:list", "configmaps:watch");
+    JsonNode binding = named(objects, "RoleBinding", "vera-vera-operator-pricing");
+    assertThat(binding.path("metadata").path("namespace").asText()).isEqualTo("vera-system");
+    assertThat(binding.path("roleRef").path("name").asText())
+        .isEqualTo("vera-vera-operator-pricing");
+    assertThat(binding.path("subjects").get(0).path("name").asText())
+        .isEqualTo("vera-vera-operator");
+    assertThat(binding.path("subjects").get(0).path("namespace").asText()).isEqualTo("vera-system");
+    assertThat(objects.stream().filter(o -> o.path("kind").asText().startsWith("Cluster")))
+        .as("no cluster-wide grant on ConfigMaps")
+        .noneMatch(o -> o.toString().contains("configmaps"));
+    assertThat(grants(named(objects, "ClusterRole", "vera-vera-operator")))
+        .as("refused entries are reported as Events")
+        .contains("events:create");
+
+    assertThat(only(render("pricing.configMapName", "llm-prices"), "Deployment").toString())
+        .contains("--pricing-configmap=vera-system/llm-prices");
+    assertThatThrownBy(() -> render("pricing.configMapName", "Not/A Name"))
+        .hasMessageContaining("configMapName");
+  }
+
+  @Test
   void serviceMonitorAndWatchedNamespacesAreOptional() throws IOException {
     List<JsonNode> objects =
         render("serviceMonitor.enabled", "true", "watchNamespaces[0]", "team-a");

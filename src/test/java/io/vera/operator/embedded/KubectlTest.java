@@ -110,7 +110,8 @@ class KubectlTest {
             "computeresource.vera.io/sandbox-1 created",
             "provider.vera.io/local-docker created",
             "provider.vera.io/openai created",
-            "secret/openai-credentials created");
+            "secret/openai-credentials created",
+            "configmap/vera-pricing created");
     assertThat(kubectl("get", "vera").output().lines().filter(l -> l.contains(".vera.io/")).count())
         .isEqualTo(8);
   }

@@ -51,12 +51,15 @@ public final class RunPodClient extends ComputeClient {
    * @param probeEndpointId the endpoint whose {@code health} the probe reads; null skips the live
    *     check
    * @param usdPerSecond price per second of execution time by endpoint id
+   * @param defaultUsdPerSecond price per second of an endpoint {@code usdPerSecond} does not name;
+   *     null leaves those priced by the request's {@code usd_per_second}, if any
    * @param pollBackoff waits between status polls
    */
   public record Config(
       HttpUrl baseUrl,
       String probeEndpointId,
       Map<String, Double> usdPerSecond,
+      Double defaultUsdPerSecond,
       Backoff pollBackoff) {
     public static final String DEFAULT_BASE_URL = "https://api.runpod.ai";
     public static final Backoff DEFAULT_POLL_BACKOFF =
@@ -70,7 +73,8 @@ public final class RunPodClient extends ComputeClient {
         throw new IllegalArgumentException("not a RunPod endpoint id: " + probeEndpointId);
       }
       usdPerSecond = usdPerSecond == null ? Map.of() : Map.copyOf(usdPerSecond);
-      if (usdPerSecond.values().stream().anyMatch(rate -> rate < 0)) {
+      if (usdPerSecond.values().stream().anyMatch(rate -> rate == null || rate < 0)
+          || (defaultUsdPerSecond != null && defaultUsdPerSecond < 0)) {
         throw new IllegalArgumentException("prices cannot be negative");
       }
       if (pollBackoff == null) {
@@ -80,7 +84,7 @@ public final class RunPodClient extends ComputeClient {
 
     /** The public API, no probe endpoint, no prices, polling from 250 ms doubling to 5 s. */
     public static Config defaults() {
-      return new Config(null, null, null, null);
+      return new Config(null, null, null, null, null);
     }
 
     public Config withBaseUrl(String url) {
@@ -88,21 +92,25 @@ public final class RunPodClient extends ComputeClient {
       if (parsed == null) {
         throw new IllegalArgumentException("not an http(s) URL: " + url);
       }
-      return new Config(parsed, probeEndpointId, usdPerSecond, pollBackoff);
+      return new Config(parsed, probeEndpointId, usdPerSecond, defaultUsdPerSecond, pollBackoff);
     }
 
     public Config withProbeEndpoint(String endpointId) {
-      return new Config(baseUrl, endpointId, usdPerSecond, pollBackoff);
+      return new Config(baseUrl, endpointId, usdPerSecond, defaultUsdPerSecond, pollBackoff);
     }
 
     public Config withUsdPerSecond(String endpointId, double rate) {
       Map<String, Double> rates = new HashMap<>(usdPerSecond);
       rates.put(endpointId, rate);
-      return new Config(baseUrl, probeEndpointId, rates, pollBackoff);
+      return new Config(baseUrl, probeEndpointId, rates, defaultUsdPerSecond, pollBackoff);
     }
 
     public Config withPollBackoff(Backoff backoff) {
-      return new Config(baseUrl, probeEndpointId, usdPerSecond, backoff);
+      return new Config(baseUrl, probeEndpointId, usdPerSecond, defaultUsdPerSecond, backoff);
+    }
+
+    public Config withDefaultUsdPerSecond(double rate) {
+      return new Config(baseUrl, probeEndpointId, usdPerSecond, rate, pollBackoff);
     }
   }
 
@@ -126,7 +134,7 @@ public final class RunPodClient extends ComputeClient {
               + " letters, digits, '-' and '_'");
     }
     boolean sync = Calls.boolParam(params, "sync");
-    Double rate = config.usdPerSecond().get(endpointId);
+    Double rate = config.usdPerSecond().getOrDefault(endpointId, config.defaultUsdPerSecond());
     if (rate == null) {
       rate = Calls.rateParam(params, "usd_per_second").orElse(null);
     }

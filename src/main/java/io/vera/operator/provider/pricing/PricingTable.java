@@ -3,17 +3,22 @@ package io.vera.operator.provider.pricing;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.lang.reflect.RecordComponent;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
 /**
@@ -30,9 +35,11 @@ import java.util.regex.Pattern;
  *
  * <p>Tables are immutable and layered with {@link #withOverrides}: the built-in table, then entries
  * from a ConfigMap, then a Provider's own {@code spec.pricing}; a later layer replaces an entry
- * with the same id. Token prices are the standard (non-batch) rates for prompts within each model's
- * base context tier; long-context surcharges (e.g. Gemini 2.5 Pro above 200k prompt tokens) are not
- * modelled and can be set per Provider when they matter.
+ * with the same id. The ConfigMap layer changes while the operator runs, so a table can also read
+ * through to a base that is looked up on every call ({@link #over}). Token prices are the standard
+ * (non-batch) rates for prompts within each model's base context tier; long-context surcharges
+ * (e.g. Gemini 2.5 Pro above 200k prompt tokens) are not modelled and can be set per Provider when
+ * they matter.
  */
 public final class PricingTable {
   private static final String BUILT_IN = "models.yaml";
@@ -41,13 +48,22 @@ public final class PricingTable {
   private static final ObjectMapper YAML =
       new ObjectMapper(new YAMLFactory())
           .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, true);
-  private static final PricingTable BUILT_IN_TABLE = new PricingTable(load());
+  private static final List<String> KEYS =
+      Arrays.stream(ModelPrice.class.getRecordComponents()).map(RecordComponent::getName).toList();
+  private static final PricingTable BUILT_IN_TABLE = new PricingTable(load(), null);
 
   private final Map<String, ModelPrice> byId;
 
-  private PricingTable(Map<String, ModelPrice> byId) {
+  /** The layer under this one, asked for an id this one lacks; null for a bottom layer. */
+  private final Supplier<PricingTable> below;
+
+  private PricingTable(Map<String, ModelPrice> byId, Supplier<PricingTable> below) {
     this.byId = Map.copyOf(byId);
+    this.below = below;
   }
+
+  /** The entries of a hand-written list that could be read, and why each other one was not. */
+  public record Parsed(List<ModelPrice> prices, List<String> errors) {}
 
   /** The curated table shipped with the operator. */
   public static PricingTable builtIn() {
@@ -56,7 +72,16 @@ public final class PricingTable {
 
   /** A table with only the given entries (later entries replace earlier ones with the same id). */
   public static PricingTable of(Collection<ModelPrice> prices) {
-    return new PricingTable(Map.of()).withOverrides(prices);
+    return new PricingTable(Map.of(), null).withOverrides(prices);
+  }
+
+  /**
+   * A table with no entries of its own over whatever {@code base} supplies at each lookup, so that
+   * overrides layered on it (a Provider's {@code spec.pricing}) follow a base that is replaced
+   * while the operator runs (the ConfigMap layer) without rebuilding the clients priced from it.
+   */
+  public static PricingTable over(Supplier<PricingTable> base) {
+    return new PricingTable(Map.of(), base);
   }
 
   /**
@@ -75,6 +100,71 @@ public final class PricingTable {
     }
   }
 
+  /**
+   * Reads a list in {@link #parse}'s format entry by entry, so that one malformed entry in a
+   * hand-edited list is refused on its own while the others still apply. Empty text is an empty
+   * list.
+   */
+  public static Parsed parseEach(String yamlOrJson) {
+    JsonNode root;
+    try {
+      root = YAML.readTree(yamlOrJson == null ? "" : yamlOrJson);
+    } catch (JsonProcessingException e) {
+      return new Parsed(List.of(), List.of("not valid YAML: " + e.getOriginalMessage()));
+    }
+    if (root == null || root.isMissingNode() || root.isNull()) {
+      return new Parsed(List.of(), List.of());
+    }
+    if (!root.isArray()) {
+      return new Parsed(
+          List.of(),
+          List.of("expected a list of model prices, found " + root.getNodeType().toString()));
+    }
+    List<ModelPrice> prices = new ArrayList<>();
+    List<String> errors = new ArrayList<>();
+    for (int i = 0; i < root.size(); i++) {
+      JsonNode entry = root.get(i);
+      try {
+        refuseUnknownKeys(entry);
+        prices.add(YAML.treeToValue(entry, ModelPrice.class));
+      } catch (JsonProcessingException | IllegalArgumentException e) {
+        String model =
+            entry.path("model").isTextual() ? " (" + entry.path("model").asText() + ")" : "";
+        errors.add("entry " + (i + 1) + model + ": " + reason(e));
+      }
+    }
+    return new Parsed(List.copyOf(prices), List.copyOf(errors));
+  }
+
+  /** Names a misspelt key first: otherwise the rate it meant to set is reported as missing. */
+  private static void refuseUnknownKeys(JsonNode entry) {
+    if (!entry.isObject()) {
+      throw new IllegalArgumentException("expected an object with a model and its rates");
+    }
+    entry
+        .fieldNames()
+        .forEachRemaining(
+            key -> {
+              if (!KEYS.contains(key)) {
+                throw new IllegalArgumentException(
+                    "unknown key '" + key + "'; known keys are " + String.join(", ", KEYS));
+              }
+            });
+  }
+
+  /** The message a person can act on: the record's own check, else Jackson's first line. */
+  private static String reason(Exception e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof IllegalArgumentException && t.getMessage() != null) {
+        return t.getMessage();
+      }
+    }
+    String message =
+        e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
+    int newline = message == null ? -1 : message.indexOf('\n');
+    return newline < 0 ? String.valueOf(message) : message.substring(0, newline);
+  }
+
   /** This table with {@code overrides} layered on top. */
   public PricingTable withOverrides(Collection<ModelPrice> overrides) {
     Map<String, ModelPrice> merged = new LinkedHashMap<>(byId);
@@ -84,7 +174,7 @@ public final class PricingTable {
         merged.put(alias, price);
       }
     }
-    return new PricingTable(merged);
+    return new PricingTable(merged, below);
   }
 
   /** The price of {@code model} by the rule above, or empty when the model is unpriced. */
@@ -96,12 +186,18 @@ public final class PricingTable {
     if (id.startsWith("models/")) {
       id = id.substring("models/".length());
     }
-    ModelPrice exact = byId.get(id);
+    ModelPrice exact = exact(id);
     if (exact != null) {
       return Optional.of(exact);
     }
     String base = VERSION_SUFFIX.matcher(id).replaceFirst("");
-    return base.equals(id) ? Optional.empty() : Optional.ofNullable(byId.get(base));
+    return base.equals(id) ? Optional.empty() : Optional.ofNullable(exact(base));
+  }
+
+  /** The entry with exactly this id in this layer or, failing that, the layers below. */
+  private ModelPrice exact(String id) {
+    ModelPrice price = byId.get(id);
+    return price != null || below == null ? price : below.get().exact(id);
   }
 
   private static Map<String, ModelPrice> load() {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -117,5 +118,55 @@ class PricingTableTest {
         .isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> PricingTable.parse("- {model: \" \", perMinute: 0.01}"))
         .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void aHandWrittenListKeepsItsGoodEntriesAndNamesEachBadOne() {
+    PricingTable.Parsed parsed =
+        PricingTable.parseEach(
+            """
+            - {model: gpt-4o, input: 2.00, output: 8.00}
+            - {model: typo-model, input: 1.0, outptu: 2.0}
+            - {model: half-priced, input: 1.0}
+            - {model: negative, input: -1, output: 2}
+            - {model: words, input: cheap, output: 2}
+            - {model: whisper-x, perMinute: 0.01}
+            """);
+
+    assertThat(parsed.prices())
+        .extracting(ModelPrice::model)
+        .containsExactly("gpt-4o", "whisper-x");
+    assertThat(parsed.errors()).hasSize(4);
+    assertThat(parsed.errors().get(0)).startsWith("entry 2 (typo-model): ").contains("outptu");
+    assertThat(parsed.errors().get(1))
+        .isEqualTo("entry 3 (half-priced): half-priced needs both an input and an output rate");
+    assertThat(parsed.errors().get(2)).startsWith("entry 4 (negative): ").contains("-1.0");
+    assertThat(parsed.errors().get(3)).startsWith("entry 5 (words): ").contains("cheap");
+    assertThat(parsed.errors()).allMatch(e -> !e.contains("\n"));
+
+    assertThat(PricingTable.parseEach("model: gpt-4o").errors())
+        .containsExactly("expected a list of model prices, found OBJECT");
+    assertThat(PricingTable.parseEach("- {model: [").errors().get(0)).startsWith("not valid YAML");
+    assertThat(PricingTable.parseEach("").prices()).isEmpty();
+    assertThat(PricingTable.parseEach("").errors()).isEmpty();
+  }
+
+  @Test
+  void aTableOverAChangingBaseFollowsItButKeepsItsOwnEntries() {
+    AtomicReference<PricingTable> base = new AtomicReference<>(table);
+    PricingTable provider =
+        PricingTable.over(base::get)
+            .withOverrides(List.of(ModelPrice.tokens("gpt-4o-mini", 9.00, 9.00, null, null)));
+
+    assertThat(provider.find("gpt-4o").orElseThrow().input()).isEqualTo(2.50);
+    base.set(table.withOverrides(List.of(ModelPrice.tokens("gpt-4o", 3.00, 12.00, null, null))));
+    assertThat(provider.find("gpt-4o-2024-08-06").orElseThrow().input()).isEqualTo(3.00);
+    assertThat(provider.find("gpt-4o-mini-2024-07-18").orElseThrow().input()).isEqualTo(9.00);
+    assertThat(provider.find("gpt-4o-2024-05-13").orElseThrow().input())
+        .as("an exact dated entry below still beats the base id")
+        .isEqualTo(5.00);
+    base.set(table);
+    assertThat(provider.find("gpt-4o").orElseThrow().input()).isEqualTo(2.50);
+    assertThat(provider.find("not-a-model")).isEmpty();
   }
 }
