@@ -26,31 +26,4 @@ public record OperatorSettings(
     String workerImage,
     String operatorUrl,
     int statusWriterThreads,
-    String pricingConfigMap) {
-
-  /** Settings with the default pricing ConfigMap. */
-  public OperatorSettings(
-      String host,
-      int port,
-      String namespace,
-      Set<String> watchNamespaces,
-      int restTaskTtlSeconds,
-      int maxResultBytes,
-      WorkerPoolSpec.Runtime legacyPoolRuntime,
-      String workerImage,
-      String operatorUrl,
-      int statusWriterThreads) {
-    this(
-        host,
-        port,
-        namespace,
-        watchNamespaces,
-        restTaskTtlSeconds,
-        maxResultBytes,
-        legacyPoolRuntime,
-        workerImage,
-        operatorUrl,
-        statusWriterThreads,
-        null);
-  }
-}
+    String pricingConfigMap) {}

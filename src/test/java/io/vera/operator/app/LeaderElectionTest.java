@@ -203,7 +203,8 @@ class LeaderElectionTest {
             WorkerPoolSpec.Runtime.Embedded,
             "vera-operator:test",
             "http://127.0.0.1:1",
-            2);
+            2,
+            null);
     ClusterSettings cluster =
         new ClusterSettings(
             RestGuard.Settings.off(),

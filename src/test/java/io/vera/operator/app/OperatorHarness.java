@@ -82,7 +82,8 @@ public final class OperatorHarness implements AutoCloseable {
             WorkerPoolSpec.Runtime.Embedded,
             "vera-operator:test",
             "http://127.0.0.1:1",
-            4);
+            4,
+            null);
     operator = new VeraOperator(client, settings, cluster).start(settings);
   }
 
@@ -131,6 +132,18 @@ public final class OperatorHarness implements AutoCloseable {
 
   public String baseUrl() {
     return "http://127.0.0.1:" + operator.port();
+  }
+
+  /** Waits until the legacy external API reports the Provider probed and ready. */
+  public void awaitProviderReady(String provider, Duration atMost) {
+    Awaitility.await()
+        .atMost(atMost)
+        .until(
+            () ->
+                get("/orchestrator/external/providers/" + provider + "/status")
+                    .json()
+                    .path("ready")
+                    .asBoolean());
   }
 
   public Response get(String path) {

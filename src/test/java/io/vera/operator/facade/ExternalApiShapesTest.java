@@ -1,7 +1,6 @@
 package io.vera.operator.facade;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -72,15 +71,7 @@ class ExternalApiShapesTest {
             "{\"openai\": {\"api_key\": \"sk-shape\", \"base_url\": \""
                 + upstream.url("/v1")
                 + "\"}}"));
-    await()
-        .atMost(Duration.ofSeconds(15))
-        .until(
-            () ->
-                harness
-                    .get("/orchestrator/external/providers/openai/status")
-                    .json()
-                    .path("ready")
-                    .asBoolean());
+    harness.awaitProviderReady("openai", Duration.ofSeconds(15));
     // Before any call, then after one, so null and filled fields are both checked.
     check(
         "get",

@@ -94,15 +94,7 @@ class ExternalApiTest {
                 + "\"}}");
     assertThat(init.status()).as(init.text()).isEqualTo(200);
     assertThat(init.text()).doesNotContain(KEY);
-    await()
-        .atMost(Duration.ofSeconds(15))
-        .until(
-            () ->
-                harness
-                    .get("/orchestrator/external/providers/openai/status")
-                    .json()
-                    .path("ready")
-                    .asBoolean());
+    harness.awaitProviderReady("openai", Duration.ofSeconds(15));
   }
 
   @Test

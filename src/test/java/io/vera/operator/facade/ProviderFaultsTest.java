@@ -1,7 +1,6 @@
 package io.vera.operator.facade;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -80,15 +79,7 @@ class ProviderFaultsTest {
                 + upstream.url("/v1")
                 + "\"}}");
     assertThat(init.status()).as(init.text()).isEqualTo(200);
-    await()
-        .atMost(Duration.ofSeconds(15))
-        .until(
-            () ->
-                harness
-                    .get("/orchestrator/external/providers/openai/status")
-                    .json()
-                    .path("ready")
-                    .asBoolean());
+    harness.awaitProviderReady("openai", Duration.ofSeconds(15));
   }
 
   @AfterAll

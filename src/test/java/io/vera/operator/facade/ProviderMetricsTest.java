@@ -1,7 +1,6 @@
 package io.vera.operator.facade;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 import io.vera.operator.app.OperatorHarness;
 import java.time.Duration;
@@ -61,15 +60,7 @@ class ProviderMetricsTest {
                           + "\"}}")
                   .status())
           .isEqualTo(200);
-      await()
-          .atMost(Duration.ofSeconds(15))
-          .until(
-              () ->
-                  harness
-                      .get("/orchestrator/external/providers/openai/status")
-                      .json()
-                      .path("ready")
-                      .asBoolean());
+      harness.awaitProviderReady("openai", Duration.ofSeconds(15));
 
       assertThat(
               harness

@@ -172,15 +172,7 @@ class SecretLeakTest {
             + upstream.url("/")
             + "\"}}",
         200);
-    await()
-        .atMost(Duration.ofSeconds(20))
-        .until(
-            () ->
-                harness
-                    .get("/orchestrator/external/providers/openai/status")
-                    .json()
-                    .path("ready")
-                    .asBoolean());
+    harness.awaitProviderReady("openai", Duration.ofSeconds(20));
 
     String call =
         "{\"provider\": \"%s\", \"prompt\": \"%s\", \"model\": \"%s\", \"max_retries\": 0%s}";

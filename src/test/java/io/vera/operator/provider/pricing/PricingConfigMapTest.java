@@ -63,15 +63,7 @@ class PricingConfigMapTest {
                         + "\"}}")
                 .status())
         .isEqualTo(200);
-    await()
-        .atMost(WAIT)
-        .until(
-            () ->
-                harness
-                    .get("/orchestrator/external/providers/openai/status")
-                    .json()
-                    .path("ready")
-                    .asBoolean());
+    harness.awaitProviderReady("openai", WAIT);
   }
 
   @AfterAll
