@@ -45,6 +45,7 @@ import io.vera.operator.compute.ComputeException;
 import io.vera.operator.compute.ComputeException.Reason;
 import io.vera.operator.compute.ComputeHost;
 import io.vera.operator.compute.ComputeLabels;
+import io.vera.operator.compute.ExecMarker;
 import io.vera.operator.compute.ExecRequest;
 import io.vera.operator.compute.ExecResult;
 import io.vera.operator.compute.HostProbe;
@@ -106,9 +107,8 @@ public final class DockerHost implements ComputeHost {
    * Name of the environment variable that marks every process of one exec, so a timed-out command
    * and the children it started can be found and killed (see {@link #exec}).
    */
-  static final String EXEC_MARKER = "VERA_EXEC_ID";
-
   private static final long MIB = 1024L * 1024L;
+
   private static final Pattern CONTAINER_PATH = Pattern.compile("/[^:\\x00]*");
   private static final Pattern NETWORK_MODE =
       Pattern.compile("none|host|bridge|container:[a-zA-Z0-9][a-zA-Z0-9_.-]*|[a-zA-Z0-9][\\w.-]*");
@@ -713,7 +713,7 @@ public final class DockerHost implements ComputeHost {
    * result says so), and the exit code from exec inspect.
    *
    * <p><b>Timeouts.</b> Docker has no API to kill an exec. Every exec therefore gets a unique
-   * {@value #EXEC_MARKER} environment variable, which its process and every child it starts
+   * {@value ExecMarker#ENV} environment variable, which its process and every child it starts
    * inherit. At the timeout a second exec, {@code /bin/sh -c}, walks {@code /proc/<pid>/environ} in
    * the container and sends SIGSTOP and then SIGKILL to every process carrying that marker (in up
    * to three rounds, for children forked meanwhile), so the command's whole tree dies, not only its
@@ -739,7 +739,7 @@ public final class DockerHost implements ComputeHost {
       }
       env.add(entry.getKey() + "=" + (entry.getValue() == null ? "" : entry.getValue()));
     }
-    env.add(EXEC_MARKER + "=" + marker);
+    env.add(ExecMarker.ENV + "=" + marker);
     long started = System.nanoTime();
     String execId = createExec(id, request.argv(), request.workdir(), env);
     OutputCollector output = new OutputCollector(cap);
@@ -827,17 +827,7 @@ public final class DockerHost implements ComputeHost {
 
   /** SIGKILL to every process in the container whose environment carries {@code marker}. */
   private void killMarked(String containerId, String marker) {
-    // Stop first, then kill: a parent that saw its child die could otherwise run on (and start
-    // more) before the scan reaches it. Three rounds catch children forked during a scan.
-    String script =
-        "m='"
-            + EXEC_MARKER
-            + "="
-            + marker
-            + "'; pids() { for p in /proc/[0-9]*; do"
-            + " grep -q \"$m\" \"$p/environ\" 2>/dev/null && echo \"${p#/proc/}\"; done; };"
-            + " for round in 1 2 3; do found=$(pids); [ -z \"$found\" ] && break;"
-            + " kill -STOP $found 2>/dev/null; kill -9 $found 2>/dev/null; done; exit 0";
+    String script = ExecMarker.killScript(marker);
     try {
       String killer =
           api.execCreateCmd(containerId)

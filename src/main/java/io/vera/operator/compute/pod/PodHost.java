@@ -20,6 +20,7 @@ import io.vera.operator.compute.CappedOutput;
 import io.vera.operator.compute.ComputeException;
 import io.vera.operator.compute.ComputeHost;
 import io.vera.operator.compute.ComputeLabels;
+import io.vera.operator.compute.ExecMarker;
 import io.vera.operator.compute.ExecRequest;
 import io.vera.operator.compute.ExecResult;
 import io.vera.operator.compute.HostProbe;
@@ -53,7 +54,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class PodHost implements ComputeHost {
   private static final String CONTAINER = "machine";
-  private static final String EXEC_MARKER = "VERA_EXEC";
   private static final Duration KILL_WAIT = Duration.ofSeconds(10);
   private static final Logger LOG = LoggerFactory.getLogger(PodHost.class);
   private static final Duration START_WAIT = Duration.ofMinutes(5);
@@ -309,7 +309,7 @@ public final class PodHost implements ComputeHost {
     List<String> argv = new ArrayList<>();
     argv.add("/bin/sh");
     argv.add("-c");
-    argv.add("export " + EXEC_MARKER + "=" + marker + "; cd \"$0\" || exit 127; exec \"$@\"");
+    argv.add("export " + ExecMarker.ENV + "=" + marker + "; cd \"$0\" || exit 127; exec \"$@\"");
     argv.add(request.workdir() == null ? "." : request.workdir());
     if (!request.env().isEmpty()) {
       argv.add("env");
@@ -374,15 +374,7 @@ public final class PodHost implements ComputeHost {
    * parent cannot start more children during the scan; three rounds catch those forked meanwhile.
    */
   private void kill(Machine machine, String marker) {
-    String script =
-        "m='"
-            + EXEC_MARKER
-            + "="
-            + marker
-            + "'; pids() { for p in /proc/[0-9]*; do"
-            + " grep -q \"$m\" \"$p/environ\" 2>/dev/null && echo \"${p#/proc/}\"; done; };"
-            + " for round in 1 2 3; do found=$(pids); [ -z \"$found\" ] && break;"
-            + " kill -STOP $found 2>/dev/null; kill -9 $found 2>/dev/null; done; exit 0";
+    String script = ExecMarker.killScript(marker);
     // The dispatcher revokes an attempt at the same deadline by interrupting this thread, often
     // while the kill is under way: an interrupted kill would leave the command running, so the
     // flag is set aside until the kill is done.
