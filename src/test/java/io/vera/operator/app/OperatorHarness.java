@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.mockwebserver.http.MockResponse;
 import io.fabric8.mockwebserver.http.RecordedRequest;
 import io.vera.operator.api.TaskType;
+import io.vera.operator.api.VeraTask;
 import io.vera.operator.api.WorkerPool;
 import io.vera.operator.api.WorkerPoolSpec;
 import io.vera.operator.embedded.EmbeddedApiServer;
@@ -132,6 +133,11 @@ public final class OperatorHarness implements AutoCloseable {
 
   public String baseUrl() {
     return "http://127.0.0.1:" + operator.port();
+  }
+
+  /** The VeraTask of this name in {@link #NAMESPACE}, or null. */
+  public VeraTask task(String name) {
+    return client.resources(VeraTask.class).inNamespace(NAMESPACE).withName(name).get();
   }
 
   /** Waits until the legacy external API reports the Provider probed and ready. */

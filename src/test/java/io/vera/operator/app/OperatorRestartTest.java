@@ -81,13 +81,7 @@ class OperatorRestartTest {
   }
 
   private TaskPhase phase(String id) {
-    VeraTask task =
-        harness
-            .client()
-            .resources(VeraTask.class)
-            .inNamespace(OperatorHarness.NAMESPACE)
-            .withName(id)
-            .get();
+    VeraTask task = harness.task(id);
     return task.getStatus() == null ? null : task.getStatus().phase;
   }
 

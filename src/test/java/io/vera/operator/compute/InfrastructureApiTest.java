@@ -332,7 +332,7 @@ class InfrastructureApiTest {
         .atMost(Duration.ofSeconds(10))
         .untilAsserted(
             () -> {
-              VeraTask t = task("missing");
+              VeraTask t = harness.task("missing");
               assertThat(t.getStatus()).isNotNull();
               assertThat(t.getStatus().phase).isEqualTo(TaskPhase.Pending);
             });
@@ -519,20 +519,11 @@ class InfrastructureApiTest {
         .atMost(Duration.ofSeconds(40))
         .until(
             () ->
-                task(name) != null
-                    && task(name).getStatus() != null
-                    && task(name).getStatus().phase != null
-                    && task(name).getStatus().phase.isFinished());
-    return task(name);
-  }
-
-  private VeraTask task(String name) {
-    return harness
-        .client()
-        .resources(VeraTask.class)
-        .inNamespace(OperatorHarness.NAMESPACE)
-        .withName(name)
-        .get();
+                harness.task(name) != null
+                    && harness.task(name).getStatus() != null
+                    && harness.task(name).getStatus().phase != null
+                    && harness.task(name).getStatus().phase.isFinished());
+    return harness.task(name);
   }
 
   private ComputeResource byName(String name) {

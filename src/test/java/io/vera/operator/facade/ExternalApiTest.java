@@ -168,13 +168,7 @@ class ExternalApiTest {
         .atMost(Duration.ofSeconds(30))
         .untilAsserted(
             () -> {
-              VeraTask task =
-                  harness
-                      .client()
-                      .resources(VeraTask.class)
-                      .inNamespace(OperatorHarness.NAMESPACE)
-                      .withName("ask-openai")
-                      .get();
+              VeraTask task = harness.task("ask-openai");
               assertThat(task.getStatus()).isNotNull();
               assertThat(task.getStatus().phase).isEqualTo(TaskPhase.Succeeded);
               assertThat(task.getStatus().result.path("output").asText())
@@ -215,13 +209,7 @@ class ExternalApiTest {
         .atMost(Duration.ofSeconds(30))
         .untilAsserted(
             () -> {
-              VeraTask task =
-                  harness
-                      .client()
-                      .resources(VeraTask.class)
-                      .inNamespace(OperatorHarness.NAMESPACE)
-                      .withName("transcribe-1")
-                      .get();
+              VeraTask task = harness.task("transcribe-1");
               assertThat(task.getStatus()).isNotNull();
               assertThat(task.getStatus().phase).isEqualTo(TaskPhase.Succeeded);
               assertThat(task.getStatus().pool).isEqualTo("whisper-pool");

@@ -114,13 +114,7 @@ class LegacyApiTest {
         .atMost(Duration.ofSeconds(5))
         .untilAsserted(
             () -> {
-              VeraTask task =
-                  harness
-                      .client()
-                      .resources(VeraTask.class)
-                      .inNamespace(OperatorHarness.NAMESPACE)
-                      .withName(id)
-                      .get();
+              VeraTask task = harness.task(id);
               assertThat(task.getStatus().phase).isEqualTo(TaskPhase.Succeeded);
               assertThat(task.getStatus().result.asInt()).isEqualTo(30);
               assertThat(task.getStatus().conditions)
@@ -238,17 +232,7 @@ class LegacyApiTest {
     assertThat(result(id, 5).get("status").asText()).isEqualTo("cancelled");
     await()
         .atMost(Duration.ofSeconds(5))
-        .until(
-            () ->
-                Boolean.TRUE.equals(
-                    harness
-                        .client()
-                        .resources(VeraTask.class)
-                        .inNamespace(OperatorHarness.NAMESPACE)
-                        .withName(id)
-                        .get()
-                        .getSpec()
-                        .cancel));
+        .until(() -> Boolean.TRUE.equals(harness.task(id).getSpec().cancel));
     assertThat(harness.get("/orchestrator/tasks/active").json().toString()).doesNotContain(id);
 
     Response retry = harness.post("/orchestrator/tasks/" + id + "/retry", null);
@@ -343,30 +327,14 @@ class LegacyApiTest {
         .atMost(Duration.ofSeconds(10))
         .untilAsserted(
             () -> {
-              VeraTask live =
-                  harness
-                      .client()
-                      .resources(VeraTask.class)
-                      .inNamespace(OperatorHarness.NAMESPACE)
-                      .withName("from-kubectl")
-                      .get();
+              VeraTask live = harness.task("from-kubectl");
               assertThat(live.getStatus()).isNotNull();
               assertThat(live.getStatus().phase).isEqualTo(TaskPhase.Succeeded);
               assertThat(live.getStatus().result.asInt()).isEqualTo(42);
             });
     assertThat(harness.get("/orchestrator/tasks/from-kubectl/status").json().get("result").asInt())
         .isEqualTo(42);
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .until(
-            () ->
-                harness
-                        .client()
-                        .resources(VeraTask.class)
-                        .inNamespace(OperatorHarness.NAMESPACE)
-                        .withName("from-kubectl")
-                        .get()
-                    == null);
+    await().atMost(Duration.ofSeconds(10)).until(() -> harness.task("from-kubectl") == null);
     await()
         .atMost(Duration.ofSeconds(5))
         .until(() -> harness.get("/orchestrator/tasks/from-kubectl/status").status() == 404);
