@@ -28,7 +28,27 @@ class HelmChartTest {
     for (int i = 0; i < sets.length; i += 2) {
       template = template.set(sets[i], sets[i + 1]);
     }
-    String rendered = template.call();
+    return parse(template.call());
+  }
+
+  /** Renders with a values file: numbers then reach the templates as floats, unlike --set. */
+  private static List<JsonNode> renderValues(String values) throws IOException {
+    Path file = Files.createTempFile("vera-values", ".yaml");
+    try {
+      Files.writeString(file, values);
+      return parse(
+          new Helm(CHART)
+              .template()
+              .withName("vera")
+              .withNamespace("vera-system")
+              .withValuesFile(file)
+              .call());
+    } finally {
+      Files.deleteIfExists(file);
+    }
+  }
+
+  private static List<JsonNode> parse(String rendered) throws IOException {
     List<JsonNode> objects = new ArrayList<>();
     for (JsonNode doc : YAML.readerFor(JsonNode.class).<JsonNode>readValues(rendered).readAll()) {
       if (doc != null && doc.has("kind")) {
@@ -297,6 +317,74 @@ class HelmChartTest {
               crd.getFileName(), crd.getFileName())
           .isEqualTo(Files.readString(crd));
     }
+  }
+
+  @Test
+  void dockerSocketIsOffByDefault() throws IOException {
+    JsonNode pod = only(render(), "Deployment").path("spec").path("template").path("spec");
+    assertThat(pod.path("volumes").toString()).doesNotContain("hostPath", "docker");
+    assertThat(pod.path("containers").get(0).path("volumeMounts").toString())
+        .doesNotContain("docker.sock");
+    assertThat(pod.path("securityContext").has("supplementalGroups")).isFalse();
+  }
+
+  @Test
+  void dockerSocketMountsTheNodeSocketAndJoinsItsGroupStillUnprivileged() throws IOException {
+    JsonNode pod =
+        only(
+                renderValues(
+                    "docker:\n  socket:\n    enabled: true\n"
+                        + "    hostPath: /run/user-docker/docker.sock\n    groupId: 1000001\n"),
+                "Deployment")
+            .path("spec")
+            .path("template")
+            .path("spec");
+    JsonNode volume = null;
+    for (JsonNode v : pod.path("volumes")) {
+      if (v.path("name").asText().equals("docker-socket")) {
+        volume = v;
+      }
+    }
+    assertThat(volume).as("the docker-socket volume").isNotNull();
+    assertThat(volume.path("hostPath").path("path").asText())
+        .isEqualTo("/run/user-docker/docker.sock");
+    assertThat(volume.path("hostPath").path("type").asText()).isEqualTo("Socket");
+    JsonNode container = pod.path("containers").get(0);
+    assertThat(container.path("volumeMounts").toString())
+        .contains("{\"name\":\"docker-socket\",\"mountPath\":\"/var/run/docker.sock\"}");
+    // The group as a number (not 1e+06), and nothing else of the pod's hardening given up.
+    assertThat(pod.path("securityContext").path("supplementalGroups").toString())
+        .isEqualTo("[1000001]");
+    assertThat(pod.path("securityContext").path("runAsNonRoot").asBoolean()).isTrue();
+    assertThat(pod.path("securityContext").path("runAsUser").asInt()).isEqualTo(65532);
+    assertThat(container.path("securityContext").path("readOnlyRootFilesystem").asBoolean())
+        .isTrue();
+    assertThat(container.path("securityContext").path("allowPrivilegeEscalation").asBoolean())
+        .isFalse();
+    assertThat(container.path("securityContext").path("capabilities").path("drop").toString())
+        .isEqualTo("[\"ALL\"]");
+    assertThat(container.path("securityContext").has("privileged")).isFalse();
+
+    JsonNode defaultPath =
+        only(render("docker.socket.enabled", "true", "docker.socket.groupId", "105"), "Deployment");
+    assertThat(defaultPath.toString())
+        .contains("{\"path\":\"/var/run/docker.sock\",\"type\":\"Socket\"}");
+    assertThatThrownBy(() -> render("docker.socket.enabled", "true"))
+        .as("the socket's group must be named")
+        .hasMessageContaining("groupId");
+    assertThatThrownBy(() -> render("docker.socket.enabled", "true", "docker.socket.groupId", "0"))
+        .as("never root's group")
+        .hasMessageContaining("groupId");
+    assertThatThrownBy(
+            () ->
+                render(
+                    "docker.socket.enabled",
+                    "true",
+                    "docker.socket.groupId",
+                    "105",
+                    "docker.socket.hostPath",
+                    "docker.sock"))
+        .hasMessageContaining("hostPath");
   }
 
   @Test
