@@ -400,8 +400,9 @@ class InfrastructureApiTest {
               assertThat(r.getSpec().taskType).isEqualTo(TaskType.GENERAL);
             });
 
-    // A task takes one warm container; another is made so two stay ready.
-    VeraTask busy = resourceTask("busy", null, "sleep 12; echo done", 0);
+    // A task takes one warm container; another is made so two stay ready. The task runs until
+    // cancelled, so the replacement is seen however slowly the machine makes it.
+    VeraTask busy = resourceTask("busy", null, "sleep 300; echo done", 0);
     harness.client().resource(busy).create();
     Awaitility.await()
         .atMost(converge)
@@ -409,7 +410,17 @@ class InfrastructureApiTest {
             () ->
                 warm(ComputeResourceStatus.Phase.InUse) == 1
                     && warm(ComputeResourceStatus.Phase.Available) == 2);
-    assertThat(awaitFinished("busy").getStatus().phase).isEqualTo(TaskPhase.Succeeded);
+    harness
+        .client()
+        .resources(VeraTask.class)
+        .inNamespace(OperatorHarness.NAMESPACE)
+        .withName("busy")
+        .edit(
+            t -> {
+              t.getSpec().cancel = true;
+              return t;
+            });
+    assertThat(awaitFinished("busy").getStatus().phase).isEqualTo(TaskPhase.Cancelled);
 
     // Three idle now, two wanted: the surplus goes once idle past the template's timeout.
     Awaitility.await().atMost(converge).until(() -> warmResources().size() == 2);
