@@ -494,12 +494,26 @@ public final class TaskDispatcher implements AutoCloseable {
 
   /** Tasks that match a filter, newest first. */
   public List<TaskSnapshot> list(Predicate<TaskSnapshot> filter) {
-    List<TaskSnapshot> all;
+    return matching(false, filter);
+  }
+
+  /**
+   * Tasks not yet finished that match a filter, newest first. Finished tasks, usually nearly all of
+   * those kept, are passed over before they are copied, so a caller that looks often (the compute
+   * autoscaler, every round) holds the dispatcher's lock only briefly.
+   */
+  public List<TaskSnapshot> unfinished(Predicate<TaskSnapshot> filter) {
+    return matching(true, filter);
+  }
+
+  private List<TaskSnapshot> matching(boolean unfinishedOnly, Predicate<TaskSnapshot> filter) {
+    List<TaskSnapshot> all = new ArrayList<>();
     lock.lock();
     try {
-      all = new ArrayList<>(tasks.size());
       for (TaskEntry entry : tasks.values()) {
-        all.add(entry.snapshot());
+        if (!unfinishedOnly || !entry.phase.isFinished()) {
+          all.add(entry.snapshot());
+        }
       }
     } finally {
       lock.unlock();
