@@ -20,6 +20,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.PriorityQueue;
 import java.util.Queue;
@@ -287,6 +288,24 @@ public final class TaskDispatcher implements AutoCloseable {
       statusSink.statusChanged(key);
     }
     drainOutbox();
+  }
+
+  /**
+   * Whether this exact resource (same UID and generation) is tracked already, as a task submitted
+   * over REST is before the informer reports it; reconciling it again would change nothing.
+   */
+  public boolean tracks(VeraTask resource) {
+    TaskKey key =
+        new TaskKey(resource.getMetadata().getNamespace(), resource.getMetadata().getName());
+    lock.lock();
+    try {
+      TaskEntry entry = tasks.get(key);
+      return entry != null
+          && entry.uid.equals(resource.getMetadata().getUid())
+          && Objects.equals(entry.generation, resource.getMetadata().getGeneration());
+    } finally {
+      lock.unlock();
+    }
   }
 
   private TaskEntry newEntry(TaskKey key, VeraTask resource) {
