@@ -148,6 +148,8 @@ public final class VeraOperator implements AutoCloseable {
         taskReconciler,
         (ControllerConfigurationOverrider<VeraTask> o) -> {
           watch(o, settings);
+          // A task submitted over REST is tracked before the informer sees it: skip that reconcile.
+          o.withOnAddFilter(task -> !dispatcher.tracks(task));
           o.withItemStore(
               new DeletionAwareItemStore<VeraTask>(
                   t ->

@@ -201,7 +201,7 @@ public final class ResourceAutoscaler implements AutoCloseable {
   /** One look at the waiting tasks; returns how many resources it created. */
   public int round() {
     List<TaskSnapshot> waiting =
-        dispatcher.list(
+        dispatcher.unfinished(
             t ->
                 TaskDispatcher.RESOURCE_EXEC_HANDLER.equals(t.handler())
                     && (t.phase() == TaskPhase.Pending || t.phase() == TaskPhase.Queued)

@@ -20,6 +20,7 @@ import io.vera.operator.api.WorkerPool;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.net.ConnectException;
 import java.net.InetAddress;
 import java.util.HashMap;
 import java.util.List;
@@ -67,7 +68,7 @@ import java.util.logging.Logger;
  * annotate}, {@code edit}, {@code patch --type=merge|json} and {@code delete} need no flags; {@code
  * get --watch}, {@code explain} and the generators that send protobuf do not work.
  */
-public final class EmbeddedApiServer implements AutoCloseable {
+public final class EmbeddedApiServer implements AutoCloseable, InProcessHttpClient.Server {
 
   private static final List<Class<? extends HasMetadata>> CUSTOM_RESOURCES =
       List.of(VeraTask.class, WorkerPool.class, ComputeResource.class, Provider.class);
@@ -82,6 +83,7 @@ public final class EmbeddedApiServer implements AutoCloseable {
   private final AtomicReference<MockWebServer> webServer;
   private final int port;
   private KubernetesMockServer server;
+  private volatile boolean serving = true;
   private final KubernetesClient client;
 
   private EmbeddedApiServer(
@@ -94,6 +96,7 @@ public final class EmbeddedApiServer implements AutoCloseable {
     this.port = server.getPort();
     this.client =
         new KubernetesClientBuilder()
+            .withHttpClientFactory(new InProcessHttpClient.Factory(this))
             .withConfig(
                 new ConfigBuilder(Config.empty())
                     .withMasterUrl(url())
@@ -155,6 +158,7 @@ public final class EmbeddedApiServer implements AutoCloseable {
    * same port. For fault tests.
    */
   public synchronized void suspend() {
+    serving = false;
     server.shutdown();
   }
 
@@ -165,6 +169,20 @@ public final class EmbeddedApiServer implements AutoCloseable {
    */
   public synchronized void resume() {
     server = listen(port, dispatcher, webServer);
+    serving = true;
+  }
+
+  /**
+   * Answers a request of {@link #client()} in-process, as the server would over HTTP.
+   *
+   * @throws ConnectException while suspended, as the closed port would refuse it
+   */
+  @Override
+  public MockResponse answer(RecordedRequest request) throws ConnectException {
+    if (!serving) {
+      throw new ConnectException("Connection refused: the embedded API server is not serving");
+    }
+    return dispatcher.dispatch(request);
   }
 
   /**
@@ -190,7 +208,10 @@ public final class EmbeddedApiServer implements AutoCloseable {
     }
   }
 
-  /** A client of this server, in namespace {@code default}; closed with the server. */
+  /**
+   * A client of this server, in namespace {@code default}, that is answered in-process (watches
+   * excepted, see {@link InProcessHttpClient}); closed with the server.
+   */
   public KubernetesClient client() {
     return client;
   }

@@ -253,7 +253,7 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
   }
 
   /** The mock's {@code detectWatchMode}. */
-  private static boolean isWatch(String path) {
+  static boolean isWatch(String path) {
     try {
       String query = new URI(path).getQuery();
       return query != null && query.contains("watch=true");

@@ -457,7 +457,7 @@ final class OrchestratorRoutes {
 
   private void active(Context ctx) {
     List<TaskSnapshot> running =
-        dispatcher.list(
+        dispatcher.unfinished(
             t -> t.phase() == TaskPhase.Running && t.key().namespace().equals(tasks.namespace()));
     ObjectNode response = JsonBody.MAPPER.createObjectNode();
     ArrayNode list = response.putArray("tasks");

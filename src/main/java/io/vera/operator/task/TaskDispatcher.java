@@ -20,6 +20,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.PriorityQueue;
 import java.util.Queue;
@@ -289,6 +290,24 @@ public final class TaskDispatcher implements AutoCloseable {
     drainOutbox();
   }
 
+  /**
+   * Whether this exact resource (same UID and generation) is tracked already, as a task submitted
+   * over REST is before the informer reports it; reconciling it again would change nothing.
+   */
+  public boolean tracks(VeraTask resource) {
+    TaskKey key =
+        new TaskKey(resource.getMetadata().getNamespace(), resource.getMetadata().getName());
+    lock.lock();
+    try {
+      TaskEntry entry = tasks.get(key);
+      return entry != null
+          && entry.uid.equals(resource.getMetadata().getUid())
+          && Objects.equals(entry.generation, resource.getMetadata().getGeneration());
+    } finally {
+      lock.unlock();
+    }
+  }
+
   private TaskEntry newEntry(TaskKey key, VeraTask resource) {
     VeraTaskSpec spec = resource.getSpec() == null ? new VeraTaskSpec() : resource.getSpec();
     VeraTaskSpec.ResourceTarget target = spec.resourceRef;
@@ -494,12 +513,26 @@ public final class TaskDispatcher implements AutoCloseable {
 
   /** Tasks that match a filter, newest first. */
   public List<TaskSnapshot> list(Predicate<TaskSnapshot> filter) {
-    List<TaskSnapshot> all;
+    return matching(false, filter);
+  }
+
+  /**
+   * Tasks not yet finished that match a filter, newest first. Finished tasks, usually nearly all of
+   * those kept, are passed over before they are copied, so a caller that looks often (the compute
+   * autoscaler, every round) holds the dispatcher's lock only briefly.
+   */
+  public List<TaskSnapshot> unfinished(Predicate<TaskSnapshot> filter) {
+    return matching(true, filter);
+  }
+
+  private List<TaskSnapshot> matching(boolean unfinishedOnly, Predicate<TaskSnapshot> filter) {
+    List<TaskSnapshot> all = new ArrayList<>();
     lock.lock();
     try {
-      all = new ArrayList<>(tasks.size());
       for (TaskEntry entry : tasks.values()) {
-        all.add(entry.snapshot());
+        if (!unfinishedOnly || !entry.phase.isFinished()) {
+          all.add(entry.snapshot());
+        }
       }
     } finally {
       lock.unlock();

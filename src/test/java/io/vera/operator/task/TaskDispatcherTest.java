@@ -240,6 +240,21 @@ class TaskDispatcherTest {
   }
 
   @Test
+  void tracksOnlyTheSameResourceAtTheSameGeneration() {
+    pool(false, null, 30);
+    VeraTask task = task("known");
+    assertThat(dispatcher.tracks(task)).isFalse();
+    dispatcher.track(task);
+    assertThat(dispatcher.tracks(task)).isTrue();
+    VeraTask edited = task("known");
+    edited.getMetadata().setUid(task.getMetadata().getUid());
+    edited.getMetadata().setGeneration(2L);
+    assertThat(dispatcher.tracks(edited)).as("a newer generation").isFalse();
+    VeraTask recreated = task("known");
+    assertThat(dispatcher.tracks(recreated)).as("same name, another UID").isFalse();
+  }
+
+  @Test
   void leaseThatIsNotRenewedExpiresAndTheTaskRunsAgainWithItsAttemptRaised() throws Exception {
     pool(false, null, 1);
     dispatcher.track(withRetries(task("orphaned"), 3, 0));
