@@ -205,14 +205,14 @@ final class InProcessHttpClient
   private static final class Answer implements HttpResponse<AsyncBody> {
     private final HttpRequest request;
     private final int code;
-    private final Map<String, List<String>> headers;
+    private final StandardHttpHeaders headers;
     private final AsyncBody body;
 
     Answer(
         HttpRequest request, MockResponse answer, AsyncBody.Consumer<List<ByteBuffer>> consumer) {
       this.request = request;
       this.code = answer.code();
-      this.headers = answer.getHeaders().toMultimap();
+      this.headers = new StandardHttpHeaders(answer.getHeaders().toMultimap());
       this.body = new Body(answer.getBody(), consumer);
     }
 
@@ -238,12 +238,12 @@ final class InProcessHttpClient
 
     @Override
     public List<String> headers(String name) {
-      return new StandardHttpHeaders(headers).headers(name);
+      return headers.headers(name);
     }
 
     @Override
     public Map<String, List<String>> headers() {
-      return headers;
+      return headers.headers();
     }
   }
 
