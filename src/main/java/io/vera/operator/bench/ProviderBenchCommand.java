@@ -17,6 +17,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import okhttp3.ConnectionPool;
 import okhttp3.HttpUrl;
 import okhttp3.MediaType;
@@ -38,6 +39,12 @@ import picocli.CommandLine.Spec;
  * call straight to the upstream and through {@code /orchestrator/external/execute} (whole answer)
  * and {@code execute/stream} (time to the first chunk), in alternating rounds so both paths see the
  * same machine load.
+ *
+ * <p>By default the clients' first calls are spread over one upstream delay, so their answers
+ * arrive spread out as independent callers' would; with a fixed delay, clients that all start
+ * together stay in step and every answer of a round arrives in the same millisecond, which measures
+ * the queue for a burst of {@code clients} answers rather than the cost of one call. {@code
+ * --burst} keeps that synchronised case. Both paths are always driven the same way.
  */
 @Command(
     name = "provider",
@@ -48,6 +55,13 @@ import picocli.CommandLine.Spec;
           + " through the operator's /orchestrator/external/execute (non-streaming, whole answer)"
           + " and execute/stream (time to first chunk), from concurrent clients, in alternating"
           + " rounds. Prints percentiles of both paths and their difference.",
+      "Arrivals: by default client i waits i x delay / clients before its first call of each"
+          + " round, so the clients stay concurrent but their answers arrive spread over the"
+          + " delay, as independent callers' do. With --burst all clients start together: the"
+          + " fixed delay then keeps them in step, every answer arrives in the same millisecond"
+          + " and the last one waits for the whole burst to be processed, which measures"
+          + " queueing on this machine's cores rather than what one call costs. Report both;"
+          + " the output names the arrival pattern used.",
       "It re-points the operator's 'openai' Provider at the fake upstream: run it against an"
           + " operator kept for benchmarking (e.g. run --embedded) on this machine.",
       "Exits 0 when no call failed, 1 otherwise."
@@ -96,6 +110,13 @@ public final class ProviderBenchCommand implements Callable<Integer> {
       description = "Stop measuring after this many seconds (default: ${DEFAULT-VALUE}).")
   private int maxSeconds;
 
+  @Option(
+      names = "--burst",
+      description =
+          "Start all clients at the same instant (synchronised arrivals) instead of spreading"
+              + " their first calls over one upstream delay.")
+  private boolean burst;
+
   @Option(names = "--json", description = "Print the figures as one JSON object.")
   private boolean json;
 
@@ -136,20 +157,25 @@ public final class ProviderBenchCommand implements Callable<Integer> {
         out.printf(
             Locale.ROOT,
             "Provider call overhead via %s: fake upstream %s answering after %d ms; %d clients,"
-                + " %d calls per path and mode (after %d warmup), %d alternating rounds%n",
+                + " %d calls per path and mode (after %d warmup), %d alternating rounds;"
+                + " arrivals %s%n",
             base,
             upstream.baseUrl(),
             delayMs,
             clients,
             calls,
             warmup,
-            ROUNDS);
+            ROUNDS,
+            burst
+                ? "burst (all clients start together)"
+                : "spread (client i starts i x delay / clients later)");
         out.flush();
       }
       deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(maxSeconds);
       ObjectNode figures = JSON.createObjectNode();
       figures.put("upstream_delay_ms", delayMs);
       figures.put("clients", clients);
+      figures.put("arrivals", burst ? "burst" : "spread");
       for (boolean stream : new boolean[] {false, true}) {
         Calls direct = new Calls(http, base, upstream.baseUrl(), Path.DIRECT, stream);
         Calls operator = new Calls(http, base, upstream.baseUrl(), Path.OPERATOR, stream);
@@ -226,10 +252,14 @@ public final class ProviderBenchCommand implements Callable<Integer> {
       throws InterruptedException {
     AtomicInteger left = new AtomicInteger(count);
     List<Future<?>> running = new ArrayList<>();
+    long start = System.nanoTime();
+    long delayNanos = TimeUnit.MILLISECONDS.toNanos(delayMs);
     for (int i = 0; i < clients; i++) {
+      long firstCall = start + startOffsetNanos(i, clients, delayNanos, burst);
       running.add(
           pool.submit(
               () -> {
+                waitUntil(firstCall);
                 while (left.getAndDecrement() > 0 && System.nanoTime() < deadline) {
                   try {
                     long nanos = calls.once();
@@ -251,6 +281,21 @@ public final class ProviderBenchCommand implements Callable<Integer> {
         errors.add(e.getCause().toString());
         errorCount.incrementAndGet();
       }
+    }
+  }
+
+  /**
+   * How long after a round starts client {@code client} (0-based) of {@code clients} makes its
+   * first call: spread evenly over one upstream delay, or 0 for all in a burst.
+   */
+  static long startOffsetNanos(int client, int clients, long delayNanos, boolean burst) {
+    return burst ? 0 : delayNanos * client / clients;
+  }
+
+  private static void waitUntil(long nanoTime) {
+    long left;
+    while ((left = nanoTime - System.nanoTime()) > 0 && !Thread.currentThread().isInterrupted()) {
+      LockSupport.parkNanos(left);
     }
   }
 

@@ -1,10 +1,12 @@
 package io.vera.operator.facade;
 
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.javalin.Javalin;
+import io.javalin.http.ContentType;
 import io.javalin.http.Context;
 import io.vera.operator.api.Provider;
 import io.vera.operator.api.ProviderSpec;
@@ -20,12 +22,12 @@ import io.vera.operator.provider.UsageLedger;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 
 /**
@@ -40,6 +42,13 @@ final class ExternalRoutes {
   private final LegacyProviders providers;
   private final ProviderGateway gateway;
   private final UsageLedger ledger;
+
+  /**
+   * The key each name asked for resolved to, while that Provider is registered: every call names
+   * its provider, and this spares each one the name checks. At most two names (legacy and resource)
+   * per registered Provider; an entry goes when its Provider is no longer registered.
+   */
+  private final Map<String, ProviderKey> registeredKeys = new ConcurrentHashMap<>();
 
   ExternalRoutes(LegacyProviders providers, ProviderGateway gateway, UsageLedger ledger) {
     this.providers = providers;
@@ -158,8 +167,16 @@ final class ExternalRoutes {
 
   private ProviderKey resolve(String name) {
     // A registered Provider needs no API-server round trip: this is every call's hot path.
+    ProviderKey known = registeredKeys.get(name);
+    if (known != null) {
+      if (gateway.isRegistered(known)) {
+        return known;
+      }
+      registeredKeys.remove(name);
+    }
     Optional<ProviderKey> live = providers.key(name).filter(gateway::isRegistered);
     if (live.isPresent()) {
+      registeredKeys.put(name, live.get());
       return live.get();
     }
     Provider provider =
@@ -187,13 +204,17 @@ final class ExternalRoutes {
     } catch (ProviderException e) {
       throw refusal(e);
     }
-    ObjectNode response = JsonBody.MAPPER.createObjectNode();
-    response.put("status", result.complete() ? "success" : "incomplete");
-    response.put("provider", call.legacyName());
-    response.put("task_name", call.request().taskName());
-    response.set("result", result.output());
-    usage(response, result);
-    ctx.json(response);
+    ctx.contentType(ContentType.APPLICATION_JSON)
+        .result(
+            JsonWrite.object(
+                json -> {
+                  json.writeStringField("status", result.complete() ? "success" : "incomplete");
+                  json.writeStringField("provider", call.legacyName());
+                  json.writeStringField("task_name", call.request().taskName());
+                  json.writeFieldName("result");
+                  json.writeTree(result.output());
+                  usage(json, result);
+                }));
   }
 
   private void executeStream(Context ctx) {
@@ -256,25 +277,29 @@ final class ExternalRoutes {
     try {
       OutputStream out = ctx.res().getOutputStream();
       Consumer<String> onChunk =
-          chunk -> {
-            ObjectNode event = JsonBody.MAPPER.createObjectNode();
-            event.put("chunk", chunk);
-            send(out, event);
-          };
-      ObjectNode last = JsonBody.MAPPER.createObjectNode();
+          chunk -> send(out, JsonWrite.event(json -> json.writeStringField("chunk", chunk)));
+      byte[] last;
       try {
         ProviderResult result = gateway.stream(call.provider(), call.request(), onChunk);
-        last.put("status", result.complete() ? "complete" : "incomplete");
-        if (!result.complete()) {
-          last.put(
-              "error",
-              "the upstream stream ended before it finished; the output and usage are what"
-                  + " arrived");
-        }
-        usage(last, result);
+        last =
+            JsonWrite.event(
+                json -> {
+                  json.writeStringField("status", result.complete() ? "complete" : "incomplete");
+                  if (!result.complete()) {
+                    json.writeStringField(
+                        "error",
+                        "the upstream stream ended before it finished; the output and usage are"
+                            + " what arrived");
+                  }
+                  usage(json, result);
+                });
       } catch (ProviderException e) {
-        last.put("status", "error");
-        last.put("error", e.getMessage());
+        last =
+            JsonWrite.event(
+                json -> {
+                  json.writeStringField("status", "error");
+                  json.writeStringField("error", e.getMessage());
+                });
       }
       send(out, last);
     } catch (IOException | UncheckedIOException e) {
@@ -282,32 +307,33 @@ final class ExternalRoutes {
     }
   }
 
-  private static void send(OutputStream out, ObjectNode event) {
+  private static void send(OutputStream out, byte[] event) {
     try {
-      out.write(("data: " + event + "\n\n").getBytes(StandardCharsets.UTF_8));
+      out.write(event);
       out.flush();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
   }
 
-  private static void usage(ObjectNode target, ProviderResult result) {
-    target.put("model", result.model());
-    target.put("tokens_in", result.usage().inputTokens());
-    target.put("tokens_out", result.usage().outputTokens());
-    target.put("cached_tokens", result.usage().cachedInputTokens());
-    target.put("cache_write_tokens", result.usage().cacheWriteTokens());
-    target.put("reasoning_tokens", result.usage().reasoningTokens());
+  private static void usage(JsonGenerator json, ProviderResult result) throws IOException {
+    json.writeStringField("model", result.model());
+    json.writeNumberField("tokens_in", result.usage().inputTokens());
+    json.writeNumberField("tokens_out", result.usage().outputTokens());
+    json.writeNumberField("cached_tokens", result.usage().cachedInputTokens());
+    json.writeNumberField("cache_write_tokens", result.usage().cacheWriteTokens());
+    json.writeNumberField("reasoning_tokens", result.usage().reasoningTokens());
     if (result.costUsd() == null) {
-      target.putNull("cost_usd");
-      target.put("priced", false);
+      json.writeNullField("cost_usd");
+      json.writeBooleanField("priced", false);
     } else {
-      target.put("cost_usd", result.costUsd());
-      target.put("priced", true);
+      json.writeNumberField("cost_usd", result.costUsd().doubleValue());
+      json.writeBooleanField("priced", true);
     }
-    target.put("latency_ms", Math.round(result.latencyMs() * 10) / 10.0);
+    json.writeNumberField("latency_ms", Math.round(result.latencyMs() * 10) / 10.0);
     if (result.timeToFirstTokenMs() != null) {
-      target.put("time_to_first_token_ms", Math.round(result.timeToFirstTokenMs() * 10) / 10.0);
+      json.writeNumberField(
+          "time_to_first_token_ms", Math.round(result.timeToFirstTokenMs() * 10) / 10.0);
     }
   }
 

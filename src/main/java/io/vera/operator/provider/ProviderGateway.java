@@ -18,6 +18,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * The one way calls reach a provider: it enforces the Provider's limits (concurrency, requests and
@@ -30,14 +31,104 @@ public final class ProviderGateway {
     final ProviderClient client;
     final ProviderSpec spec;
     final Semaphore concurrency;
+    final Meters meters;
     final Deque<Instant> recentRequests = new ArrayDeque<>();
     final Deque<Map.Entry<Instant, Long>> recentTokens = new ArrayDeque<>();
 
-    Live(ProviderClient client, ProviderSpec spec) {
+    Live(ProviderClient client, ProviderSpec spec, Meters meters) {
       this.client = client;
       this.spec = spec;
+      this.meters = meters;
       Integer max = spec.limits == null ? null : spec.limits.maxConcurrency;
       this.concurrency = max == null ? null : new Semaphore(max, true);
+    }
+  }
+
+  /**
+   * A meter found in the registry on its first use and kept: building a meter's id and looking it
+   * up on every call cost more than recording into it, and a meter that was never used stays out of
+   * the scrape as before.
+   */
+  private static final class Lazy<M> {
+    private final Supplier<M> lookup;
+    private volatile M meter;
+
+    Lazy(Supplier<M> lookup) {
+      this.lookup = lookup;
+    }
+
+    M get() {
+      M found = meter;
+      if (found == null) {
+        found = lookup.get();
+        meter = found;
+      }
+      return found;
+    }
+  }
+
+  /** One provider's meters. */
+  private static final class Meters {
+    final Lazy<Counter> succeeded;
+    final Lazy<Counter> incomplete;
+    final Lazy<Counter> failed;
+    final Lazy<Timer> latency;
+    final Lazy<Counter> inputTokens;
+    final Lazy<Counter> cachedInputTokens;
+    final Lazy<Counter> cacheWriteTokens;
+    final Lazy<Counter> outputTokens;
+    final Lazy<Counter> reasoningTokens;
+    final Lazy<Counter> cost;
+    final Lazy<DistributionSummary> timeToFirstToken;
+
+    Meters(MeterRegistry metrics, ProviderKey key) {
+      String name = key.toString();
+      succeeded = requests(metrics, name, "succeeded");
+      incomplete = requests(metrics, name, "incomplete");
+      failed = requests(metrics, name, "failed");
+      latency =
+          new Lazy<>(
+              () ->
+                  Timer.builder("vera.provider.latency")
+                      .tag("provider", name)
+                      .publishPercentileHistogram()
+                      .register(metrics));
+      inputTokens = tokens(metrics, name, "input");
+      cachedInputTokens = tokens(metrics, name, "cached_input");
+      cacheWriteTokens = tokens(metrics, name, "cache_write");
+      outputTokens = tokens(metrics, name, "output");
+      reasoningTokens = tokens(metrics, name, "reasoning");
+      cost =
+          new Lazy<>(
+              () ->
+                  Counter.builder("vera.provider.cost.usd")
+                      .tag("provider", name)
+                      .register(metrics));
+      timeToFirstToken =
+          new Lazy<>(
+              () ->
+                  DistributionSummary.builder("vera.provider.time.to.first.token.ms")
+                      .tag("provider", name)
+                      .publishPercentileHistogram()
+                      .register(metrics));
+    }
+
+    private static Lazy<Counter> requests(MeterRegistry metrics, String name, String outcome) {
+      return new Lazy<>(
+          () ->
+              Counter.builder("vera.provider.requests")
+                  .tag("provider", name)
+                  .tag("outcome", outcome)
+                  .register(metrics));
+    }
+
+    private static Lazy<Counter> tokens(MeterRegistry metrics, String name, String type) {
+      return new Lazy<>(
+          () ->
+              Counter.builder("vera.provider.tokens")
+                  .tag("provider", name)
+                  .tag("type", type)
+                  .register(metrics));
     }
   }
 
@@ -56,7 +147,7 @@ public final class ProviderGateway {
 
   /** Makes a provider callable (or replaces its client); the old client is closed. */
   public void register(ProviderKey key, ProviderClient client, ProviderSpec spec) {
-    Live previous = live.put(key, new Live(client, spec));
+    Live previous = live.put(key, new Live(client, spec, new Meters(metrics, key)));
     if (previous != null && previous.client != client) {
       previous.client.close();
     }
@@ -155,7 +246,7 @@ public final class ProviderGateway {
       }
       double latencyMs = result != null ? result.latencyMs() : (System.nanoTime() - started) / 1e6;
       ledger.record(key, result, latencyMs);
-      observe(key, provider, result, latencyMs);
+      observe(provider, result, latencyMs);
     }
   }
 
@@ -216,19 +307,12 @@ public final class ProviderGateway {
     }
   }
 
-  private void observe(ProviderKey key, Live provider, ProviderResult result, double latencyMs) {
-    String name = key.toString();
-    String outcome = result == null ? "failed" : result.complete() ? "succeeded" : "incomplete";
-    Counter.builder("vera.provider.requests")
-        .tag("provider", name)
-        .tag("outcome", outcome)
-        .register(metrics)
-        .increment();
-    Timer.builder("vera.provider.latency")
-        .tag("provider", name)
-        .publishPercentileHistogram()
-        .register(metrics)
-        .record(Duration.ofNanos((long) (latencyMs * 1e6)));
+  private void observe(Live provider, ProviderResult result, double latencyMs) {
+    Meters meters = provider.meters;
+    Lazy<Counter> outcome =
+        result == null ? meters.failed : result.complete() ? meters.succeeded : meters.incomplete;
+    outcome.get().increment();
+    meters.latency.get().record((long) (latencyMs * 1e6), TimeUnit.NANOSECONDS);
     if (result == null) {
       return;
     }
@@ -239,34 +323,24 @@ public final class ProviderGateway {
         provider.recentTokens.addLast(Map.entry(clock.instant(), usage.totalTokens()));
       }
     }
-    tokens(
-        name, "input", usage.inputTokens() - usage.cachedInputTokens() - usage.cacheWriteTokens());
-    tokens(name, "cached_input", usage.cachedInputTokens());
-    tokens(name, "cache_write", usage.cacheWriteTokens());
-    tokens(name, "output", usage.outputTokens() - usage.reasoningTokens());
-    tokens(name, "reasoning", usage.reasoningTokens());
+    count(
+        meters.inputTokens,
+        usage.inputTokens() - usage.cachedInputTokens() - usage.cacheWriteTokens());
+    count(meters.cachedInputTokens, usage.cachedInputTokens());
+    count(meters.cacheWriteTokens, usage.cacheWriteTokens());
+    count(meters.outputTokens, usage.outputTokens() - usage.reasoningTokens());
+    count(meters.reasoningTokens, usage.reasoningTokens());
     if (result.costUsd() != null) {
-      Counter.builder("vera.provider.cost.usd")
-          .tag("provider", name)
-          .register(metrics)
-          .increment(result.costUsd());
+      meters.cost.get().increment(result.costUsd());
     }
     if (result.timeToFirstTokenMs() != null) {
-      DistributionSummary.builder("vera.provider.time.to.first.token.ms")
-          .tag("provider", name)
-          .publishPercentileHistogram()
-          .register(metrics)
-          .record(result.timeToFirstTokenMs());
+      meters.timeToFirstToken.get().record(result.timeToFirstTokenMs());
     }
   }
 
-  private void tokens(String provider, String type, long count) {
+  private static void count(Lazy<Counter> counter, long count) {
     if (count > 0) {
-      Counter.builder("vera.provider.tokens")
-          .tag("provider", provider)
-          .tag("type", type)
-          .register(metrics)
-          .increment(count);
+      counter.get().increment(count);
     }
   }
 }

@@ -57,8 +57,12 @@ public final class UsageLedger {
     }
   }
 
+  /** A month's name and its bounds in epoch seconds, start inclusive. */
+  private record Month(String name, long fromSecond, long untilSecond) {}
+
   private final Clock clock;
   private final Map<ProviderKey, Totals> totals = new ConcurrentHashMap<>();
+  private volatile Month month;
 
   public UsageLedger(Clock clock) {
     this.clock = clock;
@@ -89,40 +93,40 @@ public final class UsageLedger {
 
   /** Records one call; {@code result} is null when it failed. */
   public void record(ProviderKey provider, ProviderResult result, double latencyMs) {
-    String month = currentMonth();
-    totals.merge(
-        provider,
-        add(empty(), result, latencyMs, month),
-        (old, one) -> {
-          double monthCost = old.month().equals(month) ? old.monthCostUsd() : 0;
-          return new Totals(
-              old.requests() + one.requests(),
-              old.succeeded() + one.succeeded(),
-              old.failed() + one.failed(),
-              old.tokensIn() + one.tokensIn(),
-              old.tokensOut() + one.tokensOut(),
-              old.costUsd() + one.costUsd(),
-              old.latencySumMs() + one.latencySumMs(),
-              one.lastRequest(),
-              month,
-              monthCost + one.monthCostUsd());
-        });
-  }
-
-  private Totals add(Totals base, ProviderResult result, double latencyMs, String month) {
+    Instant now = clock.instant();
+    String month = monthOf(now);
     TokenUsage usage = result == null ? TokenUsage.NONE : result.usage();
     double cost = result == null || result.costUsd() == null ? 0 : result.costUsd();
-    return new Totals(
-        1,
-        result == null ? 0 : 1,
-        result == null ? 1 : 0,
-        usage.inputTokens(),
-        usage.outputTokens(),
-        cost,
-        latencyMs,
-        clock.instant(),
-        month,
-        cost);
+    long succeeded = result == null ? 0 : 1;
+    totals.compute(
+        provider,
+        (k, old) -> {
+          if (old == null) {
+            return new Totals(
+                1,
+                succeeded,
+                1 - succeeded,
+                usage.inputTokens(),
+                usage.outputTokens(),
+                cost,
+                latencyMs,
+                now,
+                month,
+                cost);
+          }
+          double monthCost = month.equals(old.month()) ? old.monthCostUsd() : 0;
+          return new Totals(
+              old.requests() + 1,
+              old.succeeded() + succeeded,
+              old.failed() + 1 - succeeded,
+              old.tokensIn() + usage.inputTokens(),
+              old.tokensOut() + usage.outputTokens(),
+              old.costUsd() + cost,
+              old.latencySumMs() + latencyMs,
+              now,
+              month,
+              monthCost + cost);
+        });
   }
 
   public Optional<Totals> totals(ProviderKey provider) {
@@ -148,7 +152,26 @@ public final class UsageLedger {
   }
 
   private String currentMonth() {
-    return YearMonth.from(clock.instant().atZone(ZoneOffset.UTC)).toString();
+    return monthOf(clock.instant());
+  }
+
+  /**
+   * The UTC month of {@code instant} as {@code YYYY-MM}; the last answer is kept with its bounds,
+   * so the calendar arithmetic and formatting happen once a month rather than on every call.
+   */
+  private String monthOf(Instant instant) {
+    Month last = month;
+    long seconds = instant.getEpochSecond();
+    if (last == null || seconds < last.fromSecond() || seconds >= last.untilSecond()) {
+      YearMonth current = YearMonth.from(instant.atZone(ZoneOffset.UTC));
+      last =
+          new Month(
+              current.toString(),
+              current.atDay(1).atStartOfDay(ZoneOffset.UTC).toEpochSecond(),
+              current.plusMonths(1).atDay(1).atStartOfDay(ZoneOffset.UTC).toEpochSecond());
+      month = last;
+    }
+    return last.name();
   }
 
   private static long value(Long v) {

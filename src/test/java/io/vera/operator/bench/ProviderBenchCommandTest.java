@@ -38,6 +38,7 @@ class ProviderBenchCommandTest {
       assertThat(exit).as(out + "\n" + err).isZero();
       JsonNode figures = new ObjectMapper().readTree(out.toString());
       assertThat(figures.path("clients").asInt()).isEqualTo(4);
+      assertThat(figures.path("arrivals").asText()).isEqualTo("spread");
       for (String mode : new String[] {"non_streaming_ms", "streaming_first_chunk_ms"}) {
         for (String path : new String[] {"direct", "operator"}) {
           JsonNode p = figures.path(mode).path(path);
@@ -61,13 +62,32 @@ class ProviderBenchCommandTest {
                   "--calls",
                   "4",
                   "--warmup",
-                  "0"))
+                  "0",
+                  "--burst"))
           .isZero();
       assertThat(out.toString())
+          .contains("arrivals burst (all clients start together)")
           .contains("non-streaming direct", "non-streaming operator", "non-streaming added")
           .contains("stream, first chunk added")
           .contains("errors 0");
     }
+  }
+
+  @Test
+  void spreadsFirstCallsEvenlyOverOneDelayUnlessInABurst() {
+    long delay = 200_000_000;
+    long[] spread = new long[64];
+    for (int i = 0; i < 64; i++) {
+      spread[i] = ProviderBenchCommand.startOffsetNanos(i, 64, delay, false);
+      assertThat(ProviderBenchCommand.startOffsetNanos(i, 64, delay, true)).isZero();
+    }
+    assertThat(spread[0]).isZero();
+    assertThat(spread[32]).isEqualTo(delay / 2);
+    assertThat(spread[63]).isEqualTo(delay * 63 / 64).isLessThan(delay);
+    for (int i = 1; i < 64; i++) {
+      assertThat(spread[i] - spread[i - 1]).isEqualTo(delay / 64);
+    }
+    assertThat(ProviderBenchCommand.startOffsetNanos(0, 1, delay, false)).isZero();
   }
 
   @Test

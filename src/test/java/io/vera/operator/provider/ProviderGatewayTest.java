@@ -64,6 +64,23 @@ class ProviderGatewayTest {
     public void probe() {}
   }
 
+  /** A client whose every call fails. */
+  private static final class FailingClient implements ProviderClient {
+    @Override
+    public ProviderResult call(ProviderRequest request) throws ProviderException {
+      throw new ProviderException(502, "upstream down", false);
+    }
+
+    @Override
+    public ProviderResult stream(ProviderRequest request, Consumer<String> onChunk)
+        throws ProviderException {
+      return call(request);
+    }
+
+    @Override
+    public void probe() {}
+  }
+
   private static ProviderRequest request() {
     return new ProviderRequest(
         "llm.test",
@@ -101,6 +118,51 @@ class ProviderGatewayTest {
         .isEqualTo(80);
     assertThat(metrics.get("vera.provider.tokens").tag("type", "reasoning").counter().count())
         .isEqualTo(10);
+  }
+
+  @Test
+  void metersAppearOnFirstUseAndCountEveryCall() throws Exception {
+    gateway.register(KEY, new FixedClient(0.01, null), spec(null, null, null));
+    gateway.call(KEY, request());
+    assertThat(metrics.find("vera.provider.requests").tag("outcome", "failed").counter())
+        .as("a call that never failed registers no failure counter")
+        .isNull();
+    assertThat(metrics.find("vera.provider.tokens").tag("type", "cache_write").counter()).isNull();
+    gateway.register(KEY, new FixedClient(0.01, null), spec(null, null, null));
+    gateway.call(KEY, request());
+    gateway.stream(KEY, request(), chunk -> {});
+    assertThat(metrics.get("vera.provider.requests").tag("outcome", "succeeded").counter().count())
+        .as("the same meters after the Provider is registered again")
+        .isEqualTo(3);
+    assertThat(metrics.get("vera.provider.latency").timer().count()).isEqualTo(3);
+    assertThat(metrics.get("vera.provider.cost.usd").counter().count())
+        .isEqualTo(0.03, org.assertj.core.data.Offset.offset(1e-12));
+    assertThat(metrics.get("vera.provider.tokens").tag("type", "input").counter().count())
+        .isEqualTo(180);
+
+    gateway.register(KEY, new FailingClient(), spec(null, null, null));
+    assertThatThrownBy(() -> gateway.call(KEY, request())).isInstanceOf(ProviderException.class);
+    assertThat(metrics.get("vera.provider.requests").tag("outcome", "failed").counter().count())
+        .isEqualTo(1);
+    assertThat(metrics.get("vera.provider.latency").timer().count()).isEqualTo(4);
+  }
+
+  @Test
+  void ledgerMonthFollowsTheClockAcrossMonthBoundsBothWays() {
+    clock.set(Instant.parse("2026-11-30T23:59:59Z"));
+    ledger.record(KEY, null, 1);
+    assertThat(ledger.totals(KEY).orElseThrow().month()).isEqualTo("2026-11");
+    clock.set(Instant.parse("2026-12-01T00:00:00Z"));
+    ledger.record(KEY, null, 1);
+    assertThat(ledger.totals(KEY).orElseThrow().month()).isEqualTo("2026-12");
+    clock.set(Instant.parse("2026-10-31T12:00:00Z"));
+    ledger.record(KEY, null, 1);
+    assertThat(ledger.totals(KEY).orElseThrow().month())
+        .as("a clock set back is not answered from the cached month")
+        .isEqualTo("2026-10");
+    assertThat(ledger.totals(KEY).orElseThrow().requests()).isEqualTo(3);
+    assertThat(ledger.totals(KEY).orElseThrow().lastRequest())
+        .isEqualTo(Instant.parse("2026-10-31T12:00:00Z"));
   }
 
   @Test

@@ -11,6 +11,7 @@ import io.vera.operator.provider.ProviderRequest;
 import io.vera.operator.provider.TokenUsage;
 import io.vera.operator.provider.llm.Params.Kind;
 import java.util.Map;
+import okhttp3.HttpUrl;
 import okhttp3.Request;
 
 /**
@@ -44,8 +45,15 @@ public final class AnthropicClient extends LlmClient {
           entry("stop", Kind.STRINGS),
           entry("system", Kind.STRING));
 
+  /** Built once: parsing a URL and reading the key cost more than the rest of a request. */
+  private final HttpUrl messagesUrl;
+
+  private final String apiKey;
+
   public AnthropicClient(LlmConfig config, Credentials credentials) {
     super("anthropic", config, credentials, DEFAULT_BASE_URL, DEFAULT_MODEL);
+    this.messagesUrl = baseUrl.newBuilder().addPathSegments("v1/messages").build();
+    this.apiKey = credentials.get("apiKey").orElse(null);
   }
 
   @Override
@@ -67,7 +75,7 @@ public final class AnthropicClient extends LlmClient {
     if (stream) {
       body.put("stream", true);
     }
-    return authorized("v1/messages").post(jsonBody(body)).build();
+    return authorized(messagesUrl).post(jsonBody(body)).build();
   }
 
   @Override
@@ -145,13 +153,13 @@ public final class AnthropicClient extends LlmClient {
 
   @Override
   Request probeRequest() throws ProviderException {
-    return authorized("v1/models").get().build();
+    return authorized(baseUrl.newBuilder().addPathSegments("v1/models").build()).get().build();
   }
 
-  private Request.Builder authorized(String path) throws ProviderException {
+  private Request.Builder authorized(HttpUrl url) throws ProviderException {
     return new Request.Builder()
-        .url(baseUrl.newBuilder().addPathSegments(path).build())
-        .header("x-api-key", credentials.require("apiKey"))
+        .url(url)
+        .header("x-api-key", apiKey != null ? apiKey : credentials.require("apiKey"))
         .header("anthropic-version", API_VERSION);
   }
 

@@ -11,6 +11,7 @@ import io.vera.operator.provider.ProviderRequest;
 import io.vera.operator.provider.TokenUsage;
 import io.vera.operator.provider.llm.Params.Kind;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import okhttp3.HttpUrl;
 import okhttp3.Request;
 
@@ -48,8 +49,20 @@ public final class GeminiClient extends LlmClient {
           entry("presence_penalty", Kind.NUMBER),
           entry("frequency_penalty", Kind.NUMBER));
 
+  /** At most this many call URLs are kept; the models a Provider is asked for are few. */
+  private static final int MAX_CACHED_URLS = 64;
+
+  /**
+   * Call URLs by their last path segment ({@code model:generateContent}), built once: parsing a URL
+   * costs more than the rest of a request.
+   */
+  private final Map<String, HttpUrl> callUrls = new ConcurrentHashMap<>();
+
+  private final String apiKey;
+
   public GeminiClient(LlmConfig config, Credentials credentials) {
     super("gemini", config, credentials, DEFAULT_BASE_URL, DEFAULT_MODEL);
+    this.apiKey = credentials.get("apiKey").orElse(null);
   }
 
   @Override
@@ -82,15 +95,20 @@ public final class GeminiClient extends LlmClient {
       body.set("generationConfig", generation);
     }
     String id = model.startsWith("models/") ? model.substring("models/".length()) : model;
-    HttpUrl.Builder url =
-        baseUrl
-            .newBuilder()
-            .addPathSegment("models")
-            .addPathSegment(id + (stream ? ":streamGenerateContent" : ":generateContent"));
-    if (stream) {
-      url.addQueryParameter("alt", "sse");
+    String segment = id + (stream ? ":streamGenerateContent" : ":generateContent");
+    HttpUrl url = callUrls.get(segment);
+    if (url == null) {
+      HttpUrl.Builder builder =
+          baseUrl.newBuilder().addPathSegment("models").addPathSegment(segment);
+      if (stream) {
+        builder.addQueryParameter("alt", "sse");
+      }
+      url = builder.build();
+      if (callUrls.size() < MAX_CACHED_URLS) {
+        callUrls.put(segment, url);
+      }
     }
-    return authorized(url.build()).post(jsonBody(body)).build();
+    return authorized(url).post(jsonBody(body)).build();
   }
 
   @Override
@@ -157,7 +175,9 @@ public final class GeminiClient extends LlmClient {
   }
 
   private Request.Builder authorized(HttpUrl url) throws ProviderException {
-    return new Request.Builder().url(url).header("x-goog-api-key", credentials.require("apiKey"));
+    return new Request.Builder()
+        .url(url)
+        .header("x-goog-api-key", apiKey != null ? apiKey : credentials.require("apiKey"));
   }
 
   private void refuseBlockedPrompt(JsonNode response) throws ProviderException {

@@ -48,7 +48,10 @@ import org.slf4j.LoggerFactory;
  */
 abstract class LlmClient implements ProviderClient {
   static final ObjectMapper JSON = new ObjectMapper();
-  static final MediaType JSON_TYPE = MediaType.get("application/json");
+
+  /** What OkHttp sent for a JSON string body; request bodies are now bytes with the same type. */
+  static final MediaType JSON_TYPE = MediaType.get("application/json; charset=utf-8");
+
   static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(300);
   static final Duration PROBE_TIMEOUT = Duration.ofSeconds(10);
   private static final Logger LOG = LoggerFactory.getLogger(LlmClient.class);
@@ -242,8 +245,13 @@ abstract class LlmClient implements ProviderClient {
     return costs;
   }
 
+  /** The body serialised straight to UTF-8 bytes, without an intermediate String. */
   static RequestBody jsonBody(JsonNode body) {
-    return RequestBody.create(body.toString(), JSON_TYPE);
+    try {
+      return RequestBody.create(JSON.writeValueAsBytes(body), JSON_TYPE);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("a JSON tree that cannot be written", e);
+    }
   }
 
   static String textOrNull(JsonNode node) {

@@ -60,8 +60,15 @@ public final class OpenAiClient extends LlmClient {
           "temperature", Kind.NUMBER,
           "response_format", Kind.STRING);
 
+  /** Built once: parsing a URL and reading the key cost more than the rest of a request. */
+  private final HttpUrl chatUrl;
+
+  private final String authorization;
+
   public OpenAiClient(LlmConfig config, Credentials credentials) {
     super("openai", config, credentials, DEFAULT_BASE_URL, DEFAULT_MODEL);
+    this.chatUrl = url("chat/completions");
+    this.authorization = credentials.get("apiKey").map(key -> "Bearer " + key).orElse(null);
   }
 
   /**
@@ -156,16 +163,17 @@ public final class OpenAiClient extends LlmClient {
       messages.addObject().put("role", "system").set("content", params.get("system"));
     }
     messages.addObject().put("role", "user").put("content", request.prompt());
-    for (String name : PARAMS.keySet()) {
-      if (!name.equals("system")) {
-        params.copy(name, body, name);
-      }
-    }
+    params.forEach(
+        (name, value) -> {
+          if (!name.equals("system")) {
+            body.set(name, value);
+          }
+        });
     if (stream) {
       body.put("stream", true);
       body.putObject("stream_options").put("include_usage", true);
     }
-    return authorized(url("chat/completions")).post(jsonBody(body)).build();
+    return authorized(chatUrl).post(jsonBody(body)).build();
   }
 
   @Override
@@ -251,7 +259,9 @@ public final class OpenAiClient extends LlmClient {
 
   private Request.Builder authorized(HttpUrl url) {
     Request.Builder builder = new Request.Builder().url(url);
-    credentials.get("apiKey").ifPresent(key -> builder.header("Authorization", "Bearer " + key));
+    if (authorization != null) {
+      builder.header("Authorization", authorization);
+    }
     return builder;
   }
 

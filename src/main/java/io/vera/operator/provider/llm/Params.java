@@ -8,6 +8,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TreeSet;
+import java.util.function.BiConsumer;
 
 /**
  * A request's {@code params} checked against what one provider accepts, so a misspelt or
@@ -64,6 +65,11 @@ final class Params {
   /** The value of {@code name}, or null when absent. */
   JsonNode get(String name) {
     return values.get(name);
+  }
+
+  /** Every param given (JSON nulls left out), in the request's order. */
+  void forEach(BiConsumer<String, JsonNode> action) {
+    values.forEach(action);
   }
 
   /** Copies {@code name}, when present, to {@code target} as {@code wireName}. */

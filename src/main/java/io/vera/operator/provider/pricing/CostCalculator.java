@@ -14,7 +14,6 @@ import java.math.RoundingMode;
  * per-minute rate for the seconds reported. An unpriced model costs null, never a guess.
  */
 public final class CostCalculator {
-  private static final BigDecimal MILLION = BigDecimal.valueOf(1_000_000);
   private static final BigDecimal SIXTY = BigDecimal.valueOf(60);
 
   private final PricingTable table;
@@ -57,7 +56,8 @@ public final class CostCalculator {
             .add(cached.multiply(BigDecimal.valueOf(usage.cachedInputTokens())))
             .add(cacheWrite.multiply(BigDecimal.valueOf(usage.cacheWriteTokens())))
             .add(rate(price.output()).multiply(BigDecimal.valueOf(usage.outputTokens())));
-    return perMillion.divide(MILLION).stripTrailingZeros();
+    // Moving the point is the exact division by a million, without BigDecimal's general divide.
+    return perMillion.movePointLeft(6).stripTrailingZeros();
   }
 
   /** The exact cost of {@code seconds} of audio at {@code price}, rounded to 10 decimal places. */
