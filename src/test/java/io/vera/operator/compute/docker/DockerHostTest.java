@@ -52,7 +52,8 @@ class DockerHostTest {
   @Test
   void probeOfAnEngineThatDoesNotAnswerIsUnavailable() throws Exception {
     try (DockerHost nowhere =
-        DockerHost.connect("unix:///nonexistent/docker.sock", null, Duration.ofSeconds(2))) {
+        DockerHost.connect(
+            "unix:///nonexistent/docker.sock", null, Duration.ofSeconds(2), docker.instance())) {
       assertThatThrownBy(nowhere::probe)
           .isInstanceOfSatisfying(
               ComputeException.class, e -> assertThat(e.reason()).isEqualTo(Reason.UNAVAILABLE));
@@ -102,7 +103,11 @@ class DockerHostTest {
     assertThat(machine.capacity().gpuCount()).isZero();
     assertThat(machine.owner())
         .isEqualTo(
-            new Machine.Owner(docker.namespace(), "limits", resource.getMetadata().getUid()));
+            new Machine.Owner(
+                docker.namespace(),
+                "limits",
+                resource.getMetadata().getUid(),
+                docker.instance().value()));
   }
 
   @Test
@@ -137,21 +142,23 @@ class DockerHostTest {
   @Test
   void privilegedOnlyWhenAskedAndNoNewPrivilegesOtherwise() throws Exception {
     CreateContainerCmd plain = docker.client().createContainerCmd(DockerTestEngine.IMAGE);
-    DockerHost.configure(plain, docker.resource("plain"));
+    docker.host().configure(plain, docker.resource("plain"));
     assertThat(plain.getHostConfig().getPrivileged()).isFalse();
     assertThat(plain.getHostConfig().getSecurityOpts()).containsExactly("no-new-privileges");
     assertThat(plain.getHostConfig().getDeviceRequests()).isNull();
 
     CreateContainerCmd privileged = docker.client().createContainerCmd(DockerTestEngine.IMAGE);
-    DockerHost.configure(
-        privileged,
-        docker.resource(
-            "privileged",
-            spec -> {
-              spec.docker.privileged = true;
-              spec.resources.gpuCount = 2;
-              spec.docker.restartPolicy = "on-failure:3";
-            }));
+    docker
+        .host()
+        .configure(
+            privileged,
+            docker.resource(
+                "privileged",
+                spec -> {
+                  spec.docker.privileged = true;
+                  spec.resources.gpuCount = 2;
+                  spec.docker.restartPolicy = "on-failure:3";
+                }));
     assertThat(privileged.getHostConfig().getPrivileged()).isTrue();
     assertThat(privileged.getHostConfig().getSecurityOpts()).isNull();
     assertThat(privileged.getHostConfig().getDeviceRequests())
@@ -266,7 +273,8 @@ class DockerHostTest {
   void twoHostsRacingForOneResourceShareOneContainer() throws Exception {
     ComputeResource resource = docker.resource("tworeplicas");
     try (DockerHost other =
-        DockerHost.connect(DockerTestEngine.engineUrl(), null, Duration.ofSeconds(30))) {
+        DockerHost.connect(
+            DockerTestEngine.engineUrl(), null, Duration.ofSeconds(30), docker.instance())) {
       ExecutorService pool = Executors.newFixedThreadPool(2);
       try {
         CountDownLatch go = new CountDownLatch(1);
@@ -551,7 +559,8 @@ class DockerHostTest {
             DockerTestEngine.engineUrl(),
             null,
             Duration.ofSeconds(30),
-            io.vera.operator.api.ProviderSpec.DiskLimit.Required)) {
+            io.vera.operator.api.ProviderSpec.DiskLimit.Required,
+            docker.instance())) {
       if (engineCaps) {
         Machine machine = strict.provision(resource);
         docker.track(machine.nativeId());

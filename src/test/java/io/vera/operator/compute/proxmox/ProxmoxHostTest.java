@@ -1,5 +1,6 @@
 package io.vera.operator.compute.proxmox;
 
+import static io.vera.operator.compute.proxmox.ProxmoxFixtures.INSTANCE;
 import static io.vera.operator.compute.proxmox.ProxmoxFixtures.RANGE_MAX;
 import static io.vera.operator.compute.proxmox.ProxmoxFixtures.RANGE_MIN;
 import static io.vera.operator.compute.proxmox.ProxmoxFixtures.connect;
@@ -79,7 +80,8 @@ class ProxmoxHostTest {
     assertThat(m.resourceId()).isEqualTo("proxmox-pve1-" + RANGE_MIN);
     assertThat(m.nativeId()).isEqualTo("pve1/" + RANGE_MIN);
     assertThat(m.address()).isEqualTo(ProxmoxSimulator.ip(RANGE_MIN));
-    assertThat(m.owner()).isEqualTo(new Machine.Owner("team-a", "worker-1", uid(r)));
+    assertThat(m.owner())
+        .isEqualTo(new Machine.Owner("team-a", "worker-1", uid(r), INSTANCE.value()));
     assertThat(m.capacity().cpuCores()).isEqualTo(4);
 
     ProxmoxSimulator.GuestView g = sim.guest(RANGE_MIN);
@@ -342,7 +344,8 @@ class ProxmoxHostTest {
         .extracting(Machine::resourceId)
         .containsExactlyInAnyOrder(ma.resourceId(), mb.resourceId());
     Machine found = host.find(uid(a)).orElseThrow();
-    assertThat(found.owner()).isEqualTo(new Machine.Owner("team-a", "adopt-a", uid(a)));
+    assertThat(found.owner())
+        .isEqualTo(new Machine.Owner("team-a", "adopt-a", uid(a), INSTANCE.value()));
     assertThat(found.address()).isEqualTo(ma.address());
     assertThat(found.state()).isEqualTo(Machine.State.RUNNING);
     assertThat(host.find("7d3c3a4e-0000-4000-8000-000000000000")).isEmpty();
@@ -373,7 +376,8 @@ class ProxmoxHostTest {
                 .put("name", GuestMarks.guestName(uid(r)))
                 .put(
                     "description",
-                    GuestMarks.description(new Machine.Owner("team-a", "mid-clone", uid(r))))
+                    GuestMarks.description(
+                        new Machine.Owner("team-a", "mid-clone", uid(r), INSTANCE.value())))
                 .put("full", true));
     assertThat(sim.guest(RANGE_MIN + 7).config())
         .containsEntry("lock", "clone")
@@ -517,7 +521,11 @@ class ProxmoxHostTest {
             Duration.ofMillis(100));
     try (ProxmoxHost h =
         ProxmoxHost.connect(
-            spec, new Credentials(sim.tokenSecret()), new Credentials(sim.caSecret()), quick)) {
+            spec,
+            new Credentials(sim.tokenSecret()),
+            new Credentials(sim.caSecret()),
+            quick,
+            INSTANCE)) {
       Machine m = h.provision(vm("no-agent"));
       assertThat(m.state()).isEqualTo(Machine.State.STARTING);
       assertThat(m.address()).isNull();
@@ -589,7 +597,8 @@ class ProxmoxHostTest {
             spec,
             new Credentials(sim.tokenSecret()),
             new Credentials(Map.of()),
-            ProxmoxFixtures.FAST)) {
+            ProxmoxFixtures.FAST,
+            INSTANCE)) {
       assertThatThrownBy(noCa::probe)
           .isInstanceOf(ComputeException.class)
           .satisfies(e -> assertThat(((ComputeException) e).reason()).isEqualTo(Reason.UNAVAILABLE))
@@ -604,7 +613,8 @@ class ProxmoxHostTest {
             spec,
             new Credentials(sim.tokenSecret()),
             new Credentials(Map.of()),
-            ProxmoxFixtures.FAST)) {
+            ProxmoxFixtures.FAST,
+            INSTANCE)) {
       assertThat(insecure.probe().version()).isEqualTo(ProxmoxSimulator.VERSION);
     }
   }
