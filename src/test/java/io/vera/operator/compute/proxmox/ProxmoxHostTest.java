@@ -17,6 +17,7 @@ import io.vera.operator.compute.ComputeException.Reason;
 import io.vera.operator.compute.ExecRequest;
 import io.vera.operator.compute.ExecResult;
 import io.vera.operator.compute.HostProbe;
+import io.vera.operator.compute.InstanceId;
 import io.vera.operator.compute.Machine;
 import io.vera.operator.compute.MachineStats;
 import io.vera.operator.provider.Credentials;
@@ -356,6 +357,72 @@ class ProxmoxHostTest {
     ComputeResource c = vm("adopt-c");
     Machine mc = host.provision(c);
     assertThat(mc.nativeId()).isEqualTo("pve1/" + (RANGE_MIN + 2));
+  }
+
+  @Test
+  void anotherInstallationsGuestsAreInvisibleAndAnUnmarkedOneIsAdoptedAndMarked() throws Exception {
+    ComputeResource mineR = vm("mine");
+    Machine mine = host.provision(mineR);
+    ComputeResource theirsR = lxc("theirs");
+    try (ProxmoxHost other =
+        ProxmoxHost.connect(
+            provider(sim),
+            new Credentials(sim.tokenSecret()),
+            new Credentials(sim.caSecret()),
+            ProxmoxFixtures.FAST,
+            new InstanceId("other-installation"))) {
+      Machine theirs = other.provision(theirsR);
+      assertThat(sim.guest(RANGE_MIN).config().get("tags").split(";"))
+          .contains("vera-instance-test-installation");
+      assertThat(sim.guest(RANGE_MIN).config().get("description"))
+          .contains("vera.io/instance=test-installation");
+      assertThat(sim.guest(RANGE_MIN + 1).config().get("tags").split(";"))
+          .contains("vera-instance-other-installation");
+      assertThat(host.listOwned())
+          .extracting(Machine::resourceId)
+          .containsExactly(mine.resourceId());
+      assertThat(other.listOwned())
+          .extracting(Machine::resourceId)
+          .containsExactly(theirs.resourceId());
+      assertThat(host.find(uid(theirsR))).isEmpty();
+      assertThat(other.find(uid(mineR))).isEmpty();
+
+      // A guest an older version made: the same marks without an installation id.
+      ComputeResource olderR = vm("older");
+      Machine.Owner unmarked = new Machine.Owner("team-a", "older", uid(olderR), null);
+      int olderVmid = RANGE_MIN + 20;
+      host.client()
+          .runTask(
+              "POST",
+              "nodes/pve1/qemu/" + ProxmoxSimulator.TEMPLATE_VMID + "/clone",
+              Params.of()
+                  .put("newid", olderVmid)
+                  .put("name", GuestMarks.guestName(uid(olderR)))
+                  .put("description", GuestMarks.description(unmarked))
+                  .put("full", true),
+              Duration.ofSeconds(20));
+      host.client()
+          .put(
+              "nodes/pve1/qemu/" + olderVmid + "/config",
+              Params.of().put("tags", GuestMarks.tagList(GuestMarks.tags(unmarked, List.of()))));
+      assertThat(host.listOwned())
+          .filteredOn(m -> m.nativeId().equals("pve1/" + olderVmid))
+          .singleElement()
+          .satisfies(m -> assertThat(m.owner().instance()).isNull());
+      assertThat(other.listOwned()).extracting(Machine::nativeId).contains("pve1/" + olderVmid);
+
+      Machine adopted = host.provision(olderR);
+      assertThat(adopted.nativeId()).isEqualTo("pve1/" + olderVmid);
+      assertThat(sim.guests()).hasSize(3);
+      assertThat(sim.guest(olderVmid).config().get("tags").split(";"))
+          .contains("vera-instance-test-installation");
+      assertThat(sim.guest(olderVmid).config().get("description"))
+          .contains("vera.io/instance=test-installation");
+      assertThat(adopted.owner().instance()).isEqualTo(INSTANCE.value());
+      assertThat(other.listOwned())
+          .extracting(Machine::nativeId)
+          .doesNotContain("pve1/" + olderVmid);
+    }
   }
 
   @Test
