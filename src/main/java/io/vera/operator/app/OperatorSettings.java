@@ -1,6 +1,7 @@
 package io.vera.operator.app;
 
 import io.vera.operator.api.WorkerPoolSpec;
+import io.vera.operator.compute.InstanceId;
 import java.util.Set;
 
 /**
@@ -14,6 +15,8 @@ import java.util.Set;
  * @param operatorUrl how worker pods reach this operator
  * @param pricingConfigMap the ConfigMap of cluster-wide model prices, {@code <namespace>/<name>} or
  *     a name in {@code namespace}; null for {@code vera-pricing} in {@code namespace}
+ * @param instanceId the id on every machine this installation makes; null for the UID of Namespace
+ *     {@code namespace} (see {@link InstanceId})
  */
 public record OperatorSettings(
     String host,
@@ -26,4 +29,5 @@ public record OperatorSettings(
     String workerImage,
     String operatorUrl,
     int statusWriterThreads,
-    String pricingConfigMap) {}
+    String pricingConfigMap,
+    InstanceId instanceId) {}

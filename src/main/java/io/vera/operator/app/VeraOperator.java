@@ -25,6 +25,7 @@ import io.vera.operator.compute.ComputeResourceReconciler;
 import io.vera.operator.compute.ComputeService;
 import io.vera.operator.compute.ComputeUsage;
 import io.vera.operator.compute.DefaultComputeHostFactory;
+import io.vera.operator.compute.InstanceId;
 import io.vera.operator.compute.LegacyInfrastructure;
 import io.vera.operator.compute.MachineCache;
 import io.vera.operator.compute.OrphanSweep;
@@ -93,6 +94,7 @@ public final class VeraOperator implements AutoCloseable {
   private final ResourceAutoscaler resourceAutoscaler;
   private final PricingConfigMap pricing;
   private final AtomicBoolean leading = new AtomicBoolean();
+  private final InstanceId instanceId;
 
   public VeraOperator(KubernetesClient client, OperatorSettings settings) {
     this(client, settings, ClusterSettings.embedded());
@@ -176,12 +178,13 @@ public final class VeraOperator implements AutoCloseable {
           o.withItemStore(new DeletionAwareItemStore<WorkerPool>(poolReconciler::poolDeleted));
         });
 
+    instanceId = InstanceId.resolve(client, settings.namespace(), settings.instanceId());
     computeHosts =
         new ComputeHosts(
             client,
             new SecretCredentials(client),
-            new DefaultComputeHostFactory(),
-            namespace -> new PodHost(client, namespace, clock));
+            new DefaultComputeHostFactory(instanceId),
+            namespace -> new PodHost(client, namespace, clock, instanceId));
     ComputeUsage computeUsage = new ComputeUsage(clock);
     MachineCache machines = new MachineCache();
     ComputeService compute =
@@ -283,6 +286,11 @@ public final class VeraOperator implements AutoCloseable {
                 },
                 leader -> LOG.info("leader is {}", leader)))
         .build();
+  }
+
+  /** The id on every machine this installation makes; see {@link InstanceId}. */
+  public InstanceId instanceId() {
+    return instanceId;
   }
 
   /** Whether this replica leads (always, without leader election). */

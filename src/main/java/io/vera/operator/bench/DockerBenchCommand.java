@@ -9,6 +9,7 @@ import io.vera.operator.api.ComputeResourceSpec;
 import io.vera.operator.compute.ComputeLabels;
 import io.vera.operator.compute.ExecRequest;
 import io.vera.operator.compute.ExecResult;
+import io.vera.operator.compute.InstanceId;
 import io.vera.operator.compute.Machine;
 import io.vera.operator.compute.docker.BusyboxImage;
 import io.vera.operator.compute.docker.DockerHost;
@@ -110,6 +111,10 @@ public final class DockerBenchCommand implements Callable<Integer> {
   private boolean json;
 
   private final String runId = UUID.randomUUID().toString().substring(0, 8);
+
+  /** Its own installation id, so no operator sharing the engine adopts or sweeps its containers. */
+  private final InstanceId instance = new InstanceId("vera-bench-" + runId);
+
   private final AtomicInteger sequence = new AtomicInteger();
   private final List<String> errors = new ArrayList<>();
   private long deadline;
@@ -123,7 +128,7 @@ public final class DockerBenchCommand implements Callable<Integer> {
     }
     PrintWriter out = spec.commandLine().getOut();
     deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(maxSeconds);
-    try (DockerHost docker = DockerHost.connect(host, null, Duration.ofSeconds(60))) {
+    try (DockerHost docker = DockerHost.connect(host, null, Duration.ofSeconds(60), instance)) {
       String version = docker.probe().version();
       if (BusyboxImage.TAG.equals(image)) {
         BusyboxImage.ensure(docker.client(), image, busybox);
@@ -306,6 +311,8 @@ public final class DockerBenchCommand implements Callable<Integer> {
       BENCH_LABEL + "=" + runId,
       "--label",
       ComputeLabels.MANAGED_BY + "=" + ComputeLabels.MANAGED_BY_VALUE,
+      "--label",
+      ComputeLabels.INSTANCE + "=" + instance.value(),
       image,
       "sleep",
       "3600"

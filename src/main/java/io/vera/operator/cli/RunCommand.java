@@ -10,6 +10,7 @@ import io.vera.operator.app.OperatorSettings;
 import io.vera.operator.app.VeraOperator;
 import io.vera.operator.compute.ComputeException;
 import io.vera.operator.compute.HostProbe;
+import io.vera.operator.compute.InstanceId;
 import io.vera.operator.compute.LegacyInfrastructure;
 import io.vera.operator.compute.docker.DockerHost;
 import io.vera.operator.embedded.EmbeddedApiServer;
@@ -28,7 +29,9 @@ import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.TypeConversionException;
 
 /**
  * Runs the operator. With a cluster (kubeconfig or in-cluster service account) it reconciles there;
@@ -163,6 +166,27 @@ public class RunCommand implements Callable<Integer> {
               + ").")
   String pricingConfigMap;
 
+  @Option(
+      names = "--instance-id",
+      converter = InstanceIdConverter.class,
+      description =
+          "Id written on every container, VM and pod this installation makes; only machines with"
+              + " it are adopted or removed as orphans. Lower-case letters, digits and dashes, at"
+              + " most 63. Default: the UID of the --namespace Namespace object.")
+  InstanceId instanceId;
+
+  /** Rejects a malformed {@code --instance-id} as a usage error, with the rule it breaks. */
+  static final class InstanceIdConverter implements ITypeConverter<InstanceId> {
+    @Override
+    public InstanceId convert(String value) {
+      try {
+        return new InstanceId(value);
+      } catch (IllegalArgumentException e) {
+        throw new TypeConversionException(e.getMessage());
+      }
+    }
+  }
+
   @Override
   public Integer call() throws Exception {
     boolean useEmbedded = embedded || !ClusterDetection.clusterConfigured();
@@ -194,7 +218,8 @@ public class RunCommand implements Callable<Integer> {
             workerImage,
             operatorUrl != null ? operatorUrl : "http://vera-operator." + ns + ".svc:" + port,
             statusWriters,
-            pricingConfigMap);
+            pricingConfigMap,
+            instanceId);
     VeraOperator operator =
         new VeraOperator(client, settings, clusterSettings(useEmbedded, ns)).start(settings);
     CountDownLatch stopped = new CountDownLatch(1);
@@ -217,7 +242,7 @@ public class RunCommand implements Callable<Integer> {
       if (pools.list().isEmpty()) {
         pools.initialize(LegacyPools.DEFAULT_SIZES, 75.0);
       }
-      registerLocalDocker(client, ns);
+      registerLocalDocker(client, ns, operator.instanceId());
       Path kubeconfig =
           kubeconfigOut != null
               ? kubeconfigOut
@@ -234,13 +259,15 @@ public class RunCommand implements Callable<Integer> {
    * Registers the local Docker engine as the legacy infrastructure's Docker Provider when it
    * answers, so provisioning works with no initialize call; an engine that is not there is fine.
    */
-  private static void registerLocalDocker(KubernetesClient client, String namespace) {
+  private static void registerLocalDocker(
+      KubernetesClient client, String namespace, InstanceId instance) {
     LegacyInfrastructure infrastructure = new LegacyInfrastructure(client, namespace);
     if (infrastructure.provider(ComputeResourceSpec.Type.Docker).isPresent()) {
       return;
     }
     try (DockerHost local =
-        DockerHost.connect(LegacyInfrastructure.DEFAULT_DOCKER_HOST, null, Duration.ofSeconds(3))) {
+        DockerHost.connect(
+            LegacyInfrastructure.DEFAULT_DOCKER_HOST, null, Duration.ofSeconds(3), instance)) {
       HostProbe probe = local.probe();
       infrastructure.configureDocker(LegacyInfrastructure.DEFAULT_DOCKER_HOST, 10, null);
       LOG.info(

@@ -9,9 +9,10 @@ import java.util.Optional;
  * ComputeResource reconciler, the exec path and the legacy infrastructure API speak to every kind
  * of machine through this interface only, so adding a kind means adding one implementation.
  *
- * <p>Every machine a host creates carries the uid of its ComputeResource (Docker labels, Proxmox
- * tags/description, pod owner references), so {@link #find} and {@link #listOwned} work from the
- * machines alone after an operator restart. Implementations are thread-safe.
+ * <p>Every machine a host creates carries the uid of its ComputeResource and the {@link InstanceId}
+ * of this installation (Docker labels, Proxmox tags/description, pod labels), so {@link #find} and
+ * {@link #listOwned} work from the machines alone after an operator restart, and never return
+ * another installation's machines. Implementations are thread-safe.
  */
 public interface ComputeHost extends AutoCloseable {
 
@@ -26,10 +27,17 @@ public interface ComputeHost extends AutoCloseable {
    */
   Machine provision(ComputeResource resource) throws ComputeException;
 
-  /** The machine that carries this ComputeResource uid, empty when there is none. */
+  /**
+   * The machine that carries this ComputeResource uid and this installation's id (or no id at all:
+   * see {@link InstanceId#mayAdopt}), empty when there is none.
+   */
   Optional<Machine> find(String resourceUid) throws ComputeException;
 
-  /** Every machine on this host that this operator created, for adoption and orphan removal. */
+  /**
+   * Every machine on this host that this installation created, plus those that carry no
+   * installation id (made by older versions), for adoption and orphan removal; never a machine of
+   * another installation. {@link Machine.Owner#instance()} tells the two kinds apart.
+   */
   List<Machine> listOwned() throws ComputeException;
 
   /** Stops and removes the machine. A machine that is already gone is success. */

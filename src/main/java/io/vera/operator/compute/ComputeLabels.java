@@ -14,5 +14,11 @@ public final class ComputeLabels {
   public static final String RESOURCE_NAME = "vera.io/resource-name";
   public static final String RESOURCE_NAMESPACE = "vera.io/resource-namespace";
 
+  /**
+   * The {@link InstanceId} of the installation that made the machine; machines of other
+   * installations are never adopted or swept.
+   */
+  public static final String INSTANCE = "vera.io/instance";
+
   private ComputeLabels() {}
 }

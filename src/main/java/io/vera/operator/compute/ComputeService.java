@@ -49,6 +49,9 @@ public final class ComputeService {
   private final Clock clock;
   private final Map<String, Semaphore> turns = new ConcurrentHashMap<>();
 
+  /** Unmarked orphans already reported, so each is logged once, not on every sweep. */
+  private final Set<String> reportedUnmarked = ConcurrentHashMap.newKeySet();
+
   public ComputeService(
       KubernetesClient client,
       ComputeHosts hosts,
@@ -294,10 +297,16 @@ public final class ComputeService {
   }
 
   /**
-   * Removes machines that carry this operator's labels but whose ComputeResource no longer exists
-   * (deleted while the operator was down, or created by a run that crashed before recording it).
-   * The machines are listed before the resources, so a machine created for a new resource is always
-   * matched by it.
+   * Removes machines that carry this installation's {@link InstanceId} but whose ComputeResource no
+   * longer exists (deleted while the operator was down, or created by a run that crashed before
+   * recording it). The machines are listed before the resources, so a machine created for a new
+   * resource is always matched by it.
+   *
+   * <p>Machines of other installations are not even listed (see {@link ComputeHost#listOwned}).
+   * Machines with no installation id (made before machines were marked) are adopted by their
+   * resource as before, but never removed here: nothing tells whether they are this installation's
+   * or another's that shares the host, so each one whose resource is missing is logged once for a
+   * person to remove.
    *
    * @param namespaces the namespaces this operator is responsible for; empty for all
    * @return how many machines were removed
@@ -350,6 +359,19 @@ public final class ComputeService {
         if (machine.owner() == null
             || uids.contains(machine.owner().uid())
             || !watched.test(machine.owner().namespace())) {
+          continue;
+        }
+        if (machine.owner().instance() == null) {
+          if (reportedUnmarked.add(machine.resourceId())) {
+            LOG.warn(
+                "machine {} has no {} label (made by an older version) and its ComputeResource"
+                    + " {}/{} does not exist here; it may belong to another installation sharing"
+                    + " the host, so it is left running: remove it by hand if it is this one's",
+                machine.resourceId(),
+                ComputeLabels.INSTANCE,
+                machine.owner().namespace(),
+                machine.owner().name());
+          }
           continue;
         }
         try {

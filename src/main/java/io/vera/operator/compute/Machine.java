@@ -30,6 +30,11 @@ public record Machine(
     FAILED
   }
 
-  /** The ComputeResource a machine was created for. */
-  public record Owner(String namespace, String name, String uid) {}
+  /**
+   * The ComputeResource a machine was created for, and by which installation.
+   *
+   * @param instance the {@link InstanceId} on the machine; null when it has none (made by a version
+   *     before installations were marked)
+   */
+  public record Owner(String namespace, String name, String uid, String instance) {}
 }

@@ -204,6 +204,7 @@ class LeaderElectionTest {
             "vera-operator:test",
             "http://127.0.0.1:1",
             2,
+            null,
             null);
     ClusterSettings cluster =
         new ClusterSettings(

@@ -84,6 +84,7 @@ public final class OperatorHarness implements AutoCloseable {
             "vera-operator:test",
             "http://127.0.0.1:1",
             4,
+            null,
             null);
     operator = new VeraOperator(client, settings, cluster).start(settings);
   }

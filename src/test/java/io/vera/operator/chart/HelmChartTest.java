@@ -140,6 +140,17 @@ class HelmChartTest {
             "tokenreviews:create",
             "subjectaccessreviews:create");
     assertThat(grants).noneMatch(g -> g.endsWith(":call") || g.endsWith(":exec"));
+    assertThat(grants.stream().filter(g -> g.startsWith("namespaces:")))
+        .containsExactly("namespaces:get");
+    JsonNode namespaces = null;
+    for (JsonNode rule : role.path("rules")) {
+      if (rule.path("resources").toString().equals("[\"namespaces\"]")) {
+        namespaces = rule;
+      }
+    }
+    assertThat(namespaces.path("resourceNames").toString())
+        .as("only the release namespace, whose UID is the installation id")
+        .isEqualTo("[\"vera-system\"]");
     JsonNode writer = named(render(), "Role", "vera-vera-operator-secrets");
     assertThat(writer.path("metadata").path("namespace").asText()).isEqualTo("vera-system");
     assertThat(writer.path("rules").get(0).path("resources").toString()).isEqualTo("[\"secrets\"]");
@@ -189,6 +200,16 @@ class HelmChartTest {
                 .asText())
         .isEqualTo("/metrics");
     assertThat(only(objects, "Deployment").toString()).contains("--watch-namespace=team-a");
+  }
+
+  @Test
+  void instanceIdIsPassedOnlyWhenSetAndMustFitALabelValue() throws IOException {
+    assertThat(only(render(), "Deployment").toString()).doesNotContain("--instance-id");
+    assertThat(only(render("instanceId", "prod-eu-1"), "Deployment").toString())
+        .contains("--instance-id=prod-eu-1");
+    assertThatThrownBy(() -> render("instanceId", "Prod_EU")).hasMessageContaining("instanceId");
+    assertThatThrownBy(() -> render("instanceId", "x".repeat(64)))
+        .hasMessageContaining("instanceId");
   }
 
   @Test

@@ -55,7 +55,9 @@ class DockerEngineRestartTest {
   @BeforeEach
   void start() throws Exception {
     engine = PrivateDockerEngine.start();
-    engineClient = DockerHost.connect(engine.url(), null, Duration.ofSeconds(30));
+    engineClient =
+        DockerHost.connect(
+            engine.url(), null, Duration.ofSeconds(30), new InstanceId("engine-restart-test"));
     BusyboxImage.importImage(
         engineClient.client(), DockerTestEngine.IMAGE, DockerTestEngine.BUSYBOX);
     harness = new OperatorHarness();

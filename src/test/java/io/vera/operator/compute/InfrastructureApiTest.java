@@ -44,6 +44,7 @@ class InfrastructureApiTest {
     harness = new OperatorHarness();
   }
 
+  /** Only this run's containers: other runs on the same engine use namespace default too. */
   @AfterEach
   void stop() {
     harness.close();
@@ -52,7 +53,8 @@ class InfrastructureApiTest {
             .client()
             .listContainersCmd()
             .withShowAll(true)
-            .withLabelFilter(Map.of(ComputeLabels.RESOURCE_NAMESPACE, OperatorHarness.NAMESPACE))
+            .withLabelFilter(
+                Map.of(ComputeLabels.INSTANCE, harness.operator().instanceId().value()))
             .exec()) {
       try {
         DOCKER.client().removeContainerCmd(c.getId()).withForce(true).exec();
@@ -485,7 +487,8 @@ class InfrastructureApiTest {
             .client()
             .listContainersCmd()
             .withShowAll(true)
-            .withLabelFilter(Map.of(ComputeLabels.RESOURCE_NAMESPACE, OperatorHarness.NAMESPACE))
+            .withLabelFilter(
+                Map.of(ComputeLabels.INSTANCE, harness.operator().instanceId().value()))
             .exec();
     assertThat(ours).extracting(Container::getId).containsExactly(keptContainer);
     assertThat(byResourceId(kept).getStatus().machineId).isEqualTo(keptContainer);

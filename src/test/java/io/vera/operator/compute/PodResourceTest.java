@@ -5,14 +5,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.PodStatusBuilder;
 import io.vera.operator.api.ComputeResource;
 import io.vera.operator.api.ComputeResourceSpec;
 import io.vera.operator.api.ComputeResourceStatus;
 import io.vera.operator.app.OperatorHarness;
+import io.vera.operator.compute.pod.PodHost;
+import java.time.Clock;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -93,6 +98,9 @@ class PodResourceTest {
     assertThat(available.getStatus().capacity.diskGb).isEqualTo(2);
 
     Pod pod = onlyPod();
+    assertThat(pod.getMetadata().getLabels())
+        .containsEntry(ComputeLabels.INSTANCE, harness.operator().instanceId().value())
+        .containsEntry(ComputeLabels.RESOURCE_UID, available.getMetadata().getUid());
     assertThat(pod.getMetadata().getOwnerReferences())
         .singleElement()
         .satisfies(
@@ -160,6 +168,59 @@ class PodResourceTest {
               assertThat(c.getReason()).isEqualTo("InvalidSpec");
               assertThat(c.getMessage()).contains("spec.pod.image");
             });
+  }
+
+  @Test
+  void podsOfAnotherInstallationInTheNamespaceAreNeitherListedNorFound() throws Exception {
+    String theirs = UUID.randomUUID().toString();
+    String older = UUID.randomUUID().toString();
+    createLabelledPod("theirs", theirs, "elsewhere");
+    createLabelledPod("older", older, null);
+    PodHost here =
+        new PodHost(
+            harness.client(),
+            OperatorHarness.NAMESPACE,
+            Clock.systemUTC(),
+            harness.operator().instanceId());
+
+    assertThat(here.listOwned())
+        .extracting(Machine::nativeId)
+        .contains("older")
+        .doesNotContain("theirs");
+    assertThat(here.find(theirs)).isEmpty();
+    assertThat(here.find(older)).hasValueSatisfying(m -> assertThat(m.owner().instance()).isNull());
+  }
+
+  /**
+   * A pod as a host made it, for resource {@code uid}; {@code instance} null as before the mark.
+   */
+  private void createLabelledPod(String name, String uid, String instance) {
+    Map<String, String> labels = new HashMap<>();
+    labels.put(ComputeLabels.MANAGED_BY, ComputeLabels.MANAGED_BY_VALUE);
+    labels.put(ComputeLabels.RESOURCE_UID, uid);
+    labels.put(ComputeLabels.RESOURCE_NAME, name);
+    labels.put(ComputeLabels.RESOURCE_NAMESPACE, OperatorHarness.NAMESPACE);
+    if (instance != null) {
+      labels.put(ComputeLabels.INSTANCE, instance);
+    }
+    harness
+        .client()
+        .pods()
+        .inNamespace(OperatorHarness.NAMESPACE)
+        .resource(
+            new PodBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .withLabels(labels)
+                .endMetadata()
+                .withNewSpec()
+                .addNewContainer()
+                .withName("machine")
+                .withImage("vera.local/busybox:1")
+                .endContainer()
+                .endSpec()
+                .build())
+        .create();
   }
 
   private ComputeResource awaitPhase(ComputeResourceStatus.Phase phase) {

@@ -16,6 +16,7 @@ import io.vera.operator.compute.ComputeHosts;
 import io.vera.operator.compute.ComputeService;
 import io.vera.operator.compute.ComputeUsage;
 import io.vera.operator.compute.DefaultComputeHostFactory;
+import io.vera.operator.compute.InstanceId;
 import io.vera.operator.compute.LegacyInfrastructure;
 import io.vera.operator.compute.MachineCache;
 import io.vera.operator.compute.pod.PodHost;
@@ -92,8 +93,8 @@ class OpenApiMatchesRoutesTest {
                     new ComputeHosts(
                         client,
                         new SecretCredentials(client),
-                        new DefaultComputeHostFactory(),
-                        ns -> new PodHost(client, ns, clock)),
+                        new DefaultComputeHostFactory(new InstanceId("routes-test")),
+                        ns -> new PodHost(client, ns, clock, new InstanceId("routes-test"))),
                     new ComputeUsage(clock),
                     new MachineCache(),
                     clock),

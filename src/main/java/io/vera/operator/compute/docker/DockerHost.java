@@ -49,6 +49,7 @@ import io.vera.operator.compute.ExecMarker;
 import io.vera.operator.compute.ExecRequest;
 import io.vera.operator.compute.ExecResult;
 import io.vera.operator.compute.HostProbe;
+import io.vera.operator.compute.InstanceId;
 import io.vera.operator.compute.Machine;
 import io.vera.operator.compute.MachineStats;
 import io.vera.operator.provider.Credentials;
@@ -75,7 +76,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A Docker engine as a {@link ComputeHost}: each ComputeResource of type {@code Docker} is one
- * container, found again by its {@link ComputeLabels} after a restart.
+ * container, found again by its {@link ComputeLabels} after a restart. Containers labelled with
+ * another installation's {@link InstanceId} are invisible to it: an engine may be shared.
  *
  * <p>Two HTTP clients share the engine: one with the Provider's response timeout for every plain
  * API call, and one without a read timeout for the streams that may stay silent for long (exec
@@ -129,6 +131,7 @@ public final class DockerHost implements ComputeHost {
   private final Duration pullTimeout;
   private final Map<String, UidLock> provisionLocks = new ConcurrentHashMap<>();
   private final ProviderSpec.DiskLimit diskLimit;
+  private final InstanceId instance;
 
   /**
    * Set once the engine refused a disk size cap: its storage driver cannot enforce one. Learned
@@ -141,8 +144,10 @@ public final class DockerHost implements ComputeHost {
       SSLConfig ssl,
       Duration timeout,
       Duration pullTimeout,
-      ProviderSpec.DiskLimit diskLimit) {
+      ProviderSpec.DiskLimit diskLimit,
+      InstanceId instance) {
     this.host = host;
+    this.instance = instance;
     this.timeout = timeout;
     this.pullTimeout = pullTimeout;
     this.diskLimit = diskLimit;
@@ -182,9 +187,11 @@ public final class DockerHost implements ComputeHost {
    * image pulls may take five times as long (at least five minutes).
    *
    * @param tls values of the Secret named by {@code docker.tlsSecretRef}; null or empty for none
+   * @param instance the installation whose containers this host makes and sees
    * @throws ComputeException INVALID when the host URL or the TLS material cannot be used
    */
-  public static DockerHost connect(ProviderSpec spec, Credentials tls) throws ComputeException {
+  public static DockerHost connect(ProviderSpec spec, Credentials tls, InstanceId instance)
+      throws ComputeException {
     String host =
         spec != null && spec.docker != null && notBlank(spec.docker.host)
             ? spec.docker.host.trim()
@@ -194,21 +201,27 @@ public final class DockerHost implements ComputeHost {
         spec == null || spec.docker == null || spec.docker.diskLimit == null
             ? ProviderSpec.DiskLimit.BestEffort
             : spec.docker.diskLimit;
-    return connect(host, tls, Duration.ofSeconds(Math.max(1, seconds)), diskLimit);
+    return connect(host, tls, Duration.ofSeconds(Math.max(1, seconds)), diskLimit, instance);
   }
 
   /**
-   * {@link #connect(ProviderSpec, Credentials)} with the host URL and timeout given directly, and
-   * disk sizes capped where the engine can.
+   * {@link #connect(ProviderSpec, Credentials, InstanceId)} with the host URL and timeout given
+   * directly, and disk sizes capped where the engine can.
    */
-  public static DockerHost connect(String host, Credentials tls, Duration timeout)
-      throws ComputeException {
-    return connect(host, tls, timeout, ProviderSpec.DiskLimit.BestEffort);
+  public static DockerHost connect(
+      String host, Credentials tls, Duration timeout, InstanceId instance) throws ComputeException {
+    return connect(host, tls, timeout, ProviderSpec.DiskLimit.BestEffort, instance);
   }
 
-  /** {@link #connect(String, Credentials, Duration)} with an explicit disk limit policy. */
+  /**
+   * {@link #connect(String, Credentials, Duration, InstanceId)} with an explicit disk limit policy.
+   */
   public static DockerHost connect(
-      String host, Credentials tls, Duration timeout, ProviderSpec.DiskLimit diskLimit)
+      String host,
+      Credentials tls,
+      Duration timeout,
+      ProviderSpec.DiskLimit diskLimit,
+      InstanceId instance)
       throws ComputeException {
     URI uri;
     try {
@@ -246,7 +259,7 @@ public final class DockerHost implements ComputeHost {
     if (pull.compareTo(Duration.ofMinutes(5)) < 0) {
       pull = Duration.ofMinutes(5);
     }
-    return new DockerHost(host, ssl, timeout, pull, diskLimit);
+    return new DockerHost(host, ssl, timeout, pull, diskLimit, instance);
   }
 
   /** The engine URL this host talks to. */
@@ -263,8 +276,8 @@ public final class DockerHost implements ComputeHost {
    * Fills a create-container command with everything {@link #provision} gives the container of
    * {@code resource} (name, labels, limits, isolation), without sending it.
    */
-  static void configure(CreateContainerCmd cmd, ComputeResource resource) throws ComputeException {
-    Target target = Target.of(resource);
+  void configure(CreateContainerCmd cmd, ComputeResource resource) throws ComputeException {
+    Target target = Target.of(resource, instance);
     cmd.withName(target.containerName);
     target.configure(cmd, true);
   }
@@ -349,7 +362,7 @@ public final class DockerHost implements ComputeHost {
    */
   @Override
   public Machine provision(ComputeResource resource) throws ComputeException {
-    Target target = Target.of(resource);
+    Target target = Target.of(resource, instance);
     UidLock lock = lockFor(target.uid);
     try {
       return provisionLocked(target);
@@ -412,7 +425,8 @@ public final class DockerHost implements ComputeHost {
           sleep(NAME_WAIT_MILLIS);
           continue;
         }
-        if (!target.uid.equals(label(other, ComputeLabels.RESOURCE_UID))) {
+        if (!target.uid.equals(label(other, ComputeLabels.RESOURCE_UID))
+            || !instance.mayAdopt(label(other, ComputeLabels.INSTANCE))) {
           throw new ComputeException(
               Reason.INVALID,
               "a container named '"
@@ -474,7 +488,7 @@ public final class DockerHost implements ComputeHost {
    * others are removed so a resource never has two.
    */
   private Optional<String> survivingContainer(String uid) throws ComputeException {
-    List<Container> found = listByLabel(Map.of(ComputeLabels.RESOURCE_UID, uid));
+    List<Container> found = adoptable(listByLabel(Map.of(ComputeLabels.RESOURCE_UID, uid)));
     if (found.isEmpty()) {
       return Optional.empty();
     }
@@ -652,7 +666,7 @@ public final class DockerHost implements ComputeHost {
     if (blank(resourceUid)) {
       return Optional.empty();
     }
-    List<Container> found = listByLabel(Map.of(ComputeLabels.RESOURCE_UID, resourceUid));
+    List<Container> found = adoptable(listByLabel(Map.of(ComputeLabels.RESOURCE_UID, resourceUid)));
     Optional<Container> best =
         found.stream().min(Comparator.comparing((Container c) -> !"running".equals(c.getState())));
     if (best.isEmpty()) {
@@ -665,13 +679,26 @@ public final class DockerHost implements ComputeHost {
   public List<Machine> listOwned() throws ComputeException {
     List<Machine> machines = new ArrayList<>();
     for (Container container :
-        listByLabel(Map.of(ComputeLabels.MANAGED_BY, ComputeLabels.MANAGED_BY_VALUE))) {
+        adoptable(listByLabel(Map.of(ComputeLabels.MANAGED_BY, ComputeLabels.MANAGED_BY_VALUE)))) {
       InspectContainerResponse inspect = inspectOrNull(container.getId());
       if (inspect != null) {
         machines.add(toMachine(inspect));
       }
     }
     return machines;
+  }
+
+  /**
+   * The containers this installation may take as its own; the engine's label filter cannot ask for
+   * "this id or no id", so the list is filtered here.
+   */
+  private List<Container> adoptable(List<Container> containers) {
+    return containers.stream()
+        .filter(
+            c ->
+                instance.mayAdopt(
+                    c.getLabels() == null ? null : c.getLabels().get(ComputeLabels.INSTANCE)))
+        .toList();
   }
 
   private List<Container> listByLabel(Map<String, String> labels) throws ComputeException {
@@ -1080,7 +1107,8 @@ public final class DockerHost implements ComputeHost {
         new Machine.Owner(
             labels.get(ComputeLabels.RESOURCE_NAMESPACE),
             labels.get(ComputeLabels.RESOURCE_NAME),
-            labels.get(ComputeLabels.RESOURCE_UID));
+            labels.get(ComputeLabels.RESOURCE_UID),
+            labels.get(ComputeLabels.INSTANCE));
     HostConfig hostConfig = inspect.getHostConfig();
     double cpus =
         hostConfig == null || hostConfig.getNanoCPUs() == null ? 0 : hostConfig.getNanoCPUs() / 1e9;
@@ -1334,8 +1362,10 @@ public final class DockerHost implements ComputeHost {
     final List<Bind> binds;
     final RestartPolicy restartPolicy;
     final String networkMode;
+    final InstanceId instance;
 
-    private Target(ComputeResource resource) throws ComputeException {
+    private Target(ComputeResource resource, InstanceId instance) throws ComputeException {
+      this.instance = instance;
       if (resource == null || resource.getMetadata() == null || resource.getSpec() == null) {
         throw new ComputeException(Reason.INVALID, "the resource has no metadata or spec");
       }
@@ -1374,8 +1404,8 @@ public final class DockerHost implements ComputeHost {
       }
     }
 
-    static Target of(ComputeResource resource) throws ComputeException {
-      return new Target(resource);
+    static Target of(ComputeResource resource, InstanceId instance) throws ComputeException {
+      return new Target(resource, instance);
     }
 
     /** Whether the resource asks for a disk size, which Docker can cap only on some drivers. */
@@ -1390,6 +1420,7 @@ public final class DockerHost implements ComputeHost {
       Map<String, String> labels = new LinkedHashMap<>();
       labels.put(ComputeLabels.MANAGED_BY, ComputeLabels.MANAGED_BY_VALUE);
       labels.put(ComputeLabels.RESOURCE_UID, uid);
+      labels.put(ComputeLabels.INSTANCE, instance.value());
       labels.put(ComputeLabels.RESOURCE_NAME, name);
       if (namespace != null) {
         labels.put(ComputeLabels.RESOURCE_NAMESPACE, namespace);

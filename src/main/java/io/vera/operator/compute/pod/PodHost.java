@@ -24,6 +24,7 @@ import io.vera.operator.compute.ExecMarker;
 import io.vera.operator.compute.ExecRequest;
 import io.vera.operator.compute.ExecResult;
 import io.vera.operator.compute.HostProbe;
+import io.vera.operator.compute.InstanceId;
 import io.vera.operator.compute.Machine;
 import io.vera.operator.compute.MachineStats;
 import java.time.Clock;
@@ -45,7 +46,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Pods in one namespace as machines. Each pod is owned by its ComputeResource (so Kubernetes
  * removes it with the resource even if the operator is down) and runs a keep-alive command unless
- * the spec names one. Exec goes through the API server's exec subresource.
+ * the spec names one. Exec goes through the API server's exec subresource. Pods carry the {@link
+ * InstanceId} label like every machine, so a second installation watching the same namespace (with
+ * its own {@code --instance-id}) neither adopts nor sweeps them.
  *
  * <p>The exec subresource has no way to kill what it started, so commands run under a small shell
  * wrapper that marks their environment; at the timeout (or when the attempt is revoked) a second
@@ -63,11 +66,13 @@ public final class PodHost implements ComputeHost {
   private final KubernetesClient client;
   private final String namespace;
   private final Clock clock;
+  private final InstanceId instance;
 
-  public PodHost(KubernetesClient client, String namespace, Clock clock) {
+  public PodHost(KubernetesClient client, String namespace, Clock clock, InstanceId instance) {
     this.client = client;
     this.namespace = namespace;
     this.clock = clock;
+    this.instance = instance;
   }
 
   @Override
@@ -158,6 +163,7 @@ public final class PodHost implements ComputeHost {
         .withNamespace(namespace)
         .addToLabels(ComputeLabels.MANAGED_BY, ComputeLabels.MANAGED_BY_VALUE)
         .addToLabels(ComputeLabels.RESOURCE_UID, uid)
+        .addToLabels(ComputeLabels.INSTANCE, instance.value())
         .addToLabels(ComputeLabels.RESOURCE_NAME, resource.getMetadata().getName())
         .addToLabels(ComputeLabels.RESOURCE_NAMESPACE, namespace)
         .withOwnerReferences(
@@ -264,6 +270,7 @@ public final class PodHost implements ComputeHost {
           .getItems()
           .stream()
           .filter(p -> p.getMetadata().getDeletionTimestamp() == null)
+          .filter(this::adoptable)
           .findFirst();
     } catch (KubernetesClientException e) {
       throw new ComputeException(ComputeException.Reason.UNAVAILABLE, message(e));
@@ -281,11 +288,18 @@ public final class PodHost implements ComputeHost {
           .list()
           .getItems()
           .stream()
+          .filter(this::adoptable)
           .map(PodHost::machine)
           .toList();
     } catch (KubernetesClientException e) {
       throw new ComputeException(ComputeException.Reason.UNAVAILABLE, message(e));
     }
+  }
+
+  /** A label selector cannot say "this id or none", so pods are filtered after listing. */
+  private boolean adoptable(Pod pod) {
+    Map<String, String> labels = pod.getMetadata().getLabels();
+    return instance.mayAdopt(labels == null ? null : labels.get(ComputeLabels.INSTANCE));
   }
 
   @Override
@@ -455,7 +469,8 @@ public final class PodHost implements ComputeHost {
         new Machine.Owner(
             labels.get(ComputeLabels.RESOURCE_NAMESPACE),
             labels.get(ComputeLabels.RESOURCE_NAME),
-            labels.get(ComputeLabels.RESOURCE_UID));
+            labels.get(ComputeLabels.RESOURCE_UID),
+            labels.get(ComputeLabels.INSTANCE));
     return new Machine(
         "pod-" + pod.getMetadata().getName(),
         pod.getMetadata().getName(),

@@ -18,8 +18,9 @@ import java.util.Set;
  * <ul>
  *   <li>the guest's name (VM) or hostname (LXC) is {@code vera-<uid>}, set by the very call that
  *       creates it, so even a guest whose set-up was cut short is recognised;
- *   <li>tags: {@code vera-operator}, {@code vera-uid-<uid>}, {@code vera-ns-<namespace>}, {@code
- *       vera-name-<name>}, plus the Provider's and the spec's tags;
+ *   <li>tags: {@code vera-operator}, {@code vera-uid-<uid>}, {@code vera-instance-<instance id>},
+ *       {@code vera-ns-<namespace>}, {@code vera-name-<name>}, plus the Provider's and the spec's
+ *       tags;
  *   <li>the description holds the same facts as {@code vera.io/...=value} lines, in full.
  * </ul>
  *
@@ -32,6 +33,7 @@ final class GuestMarks {
   private static final String UID_TAG = "vera-uid-";
   private static final String NS_TAG = "vera-ns-";
   private static final String NAME_TAG = "vera-name-";
+  private static final String INSTANCE_TAG = "vera-instance-";
 
   private GuestMarks() {}
 
@@ -51,6 +53,9 @@ final class GuestMarks {
     }
     tags.add(MANAGED_TAG);
     tags.add(UID_TAG + encode(owner.uid()));
+    if (owner.instance() != null) {
+      tags.add(INSTANCE_TAG + encode(owner.instance()));
+    }
     tags.add(NS_TAG + encode(owner.namespace()));
     tags.add(NAME_TAG + encode(owner.name()));
     return new ArrayList<>(tags);
@@ -88,6 +93,7 @@ final class GuestMarks {
         + "="
         + owner.uid()
         + "\n"
+        + (owner.instance() == null ? "" : ComputeLabels.INSTANCE + "=" + owner.instance() + "\n")
         + ComputeLabels.RESOURCE_NAMESPACE
         + "="
         + owner.namespace()
@@ -119,6 +125,15 @@ final class GuestMarks {
     return Optional.empty();
   }
 
+  /**
+   * The installation id from the tags, empty when there is no such tag: then only the description
+   * (read with the guest's config) can tell, or the guest predates the mark, or its clone is still
+   * running (Proxmox sets tags after the clone).
+   */
+  static Optional<String> instanceTag(Set<String> tags) {
+    return tagValue(tags, INSTANCE_TAG);
+  }
+
   /** The owner as far as tags, name and description tell; blanks where nothing says. */
   static Optional<Machine.Owner> owner(Set<String> tags, String name, String description) {
     Optional<String> uid = ownerUid(tags, name);
@@ -136,7 +151,11 @@ final class GuestMarks {
         tagValue(tags, NAME_TAG)
             .or(() -> descriptionValue(description, ComputeLabels.RESOURCE_NAME))
             .orElse(null);
-    return Optional.of(new Machine.Owner(ns, n, uid.get()));
+    String instance =
+        instanceTag(tags)
+            .or(() -> descriptionValue(description, ComputeLabels.INSTANCE))
+            .orElse(null);
+    return Optional.of(new Machine.Owner(ns, n, uid.get(), instance));
   }
 
   private static Optional<String> tagValue(Set<String> tags, String prefix) {

@@ -7,9 +7,11 @@ import io.vera.operator.compute.Capacity;
 import io.vera.operator.compute.ComputeException;
 import io.vera.operator.compute.ComputeException.Reason;
 import io.vera.operator.compute.ComputeHost;
+import io.vera.operator.compute.ComputeLabels;
 import io.vera.operator.compute.ExecRequest;
 import io.vera.operator.compute.ExecResult;
 import io.vera.operator.compute.HostProbe;
+import io.vera.operator.compute.InstanceId;
 import io.vera.operator.compute.Machine;
 import io.vera.operator.compute.MachineStats;
 import io.vera.operator.provider.Credentials;
@@ -37,7 +39,8 @@ import org.slf4j.LoggerFactory;
  *       in this host (Proxmox's {@code /cluster/nextid} reserves nothing) and the next one is taken
  *       when Proxmox answers "already exists", so concurrent provisions never collide.
  *   <li>Every guest carries the marks of {@link GuestMarks} from the call that creates it, so
- *       {@link #find} and {@link #listOwned} work from Proxmox alone after a restart.
+ *       {@link #find} and {@link #listOwned} work from Proxmox alone after a restart. Guests marked
+ *       with another installation's {@link InstanceId} are never found, listed or finished here.
  *   <li>A provision that fails after the guest exists destroys the guest before it reports the
  *       failure, unless the failure is passing (Proxmox unreachable): then the guest stays, marked,
  *       and the next provision of the same resource finishes it.
@@ -45,9 +48,6 @@ import org.slf4j.LoggerFactory;
  *       address when the guest runs but its QEMU guest agent (VM) or network (LXC) did not answer
  *       within {@link Timings#agentTimeout()}; calling it again waits again.
  * </ul>
- *
- * <p>A method reference {@code ProxmoxHost::connect} is a {@link
- * io.vera.operator.compute.ComputeHostFactory}.
  */
 public final class ProxmoxHost implements ComputeHost {
   private static final Logger LOG = LoggerFactory.getLogger(ProxmoxHost.class);
@@ -84,6 +84,7 @@ public final class ProxmoxHost implements ComputeHost {
   private final String providerPool;
   private final List<String> providerTags;
   private final Timings timings;
+  private final InstanceId instance;
 
   private final VmidAllocator allocator;
   private final GuestExec exec;
@@ -95,8 +96,10 @@ public final class ProxmoxHost implements ComputeHost {
       String providerPool,
       List<String> providerTags,
       int maxResources,
-      Timings timings) {
+      Timings timings,
+      InstanceId instance) {
     this.client = client;
+    this.instance = instance;
     this.range = range;
     this.providerPool = providerPool;
     this.providerTags = providerTags == null ? List.of() : List.copyOf(providerTags);
@@ -106,18 +109,25 @@ public final class ProxmoxHost implements ComputeHost {
   }
 
   /** A host for {@code spec} with the default {@link Timings}. */
-  public static ProxmoxHost connect(ProviderSpec spec, Credentials credentials, Credentials tls)
+  public static ProxmoxHost connect(
+      ProviderSpec spec, Credentials credentials, Credentials tls, InstanceId instance)
       throws ComputeException {
-    return connect(spec, credentials, tls, Timings.DEFAULT);
+    return connect(spec, credentials, tls, Timings.DEFAULT, instance);
   }
 
   /**
    * A host for {@code spec}. Nothing is sent yet. Credentials: {@code tokenId} ({@code
    * USER@REALM!TOKENID}) and {@code tokenSecret}, or {@code username} and {@code password}; {@code
    * tls} may hold {@code ca.crt}.
+   *
+   * @param instance the installation whose guests this host makes and sees
    */
   public static ProxmoxHost connect(
-      ProviderSpec spec, Credentials credentials, Credentials tls, Timings timings)
+      ProviderSpec spec,
+      Credentials credentials,
+      Credentials tls,
+      Timings timings,
+      InstanceId instance)
       throws ComputeException {
     ProviderSpec.ProxmoxCluster cluster =
         spec.proxmox == null ? new ProviderSpec.ProxmoxCluster() : spec.proxmox;
@@ -158,7 +168,8 @@ public final class ProxmoxHost implements ComputeHost {
           cluster.pool,
           cluster.tags,
           cluster.maxResources == null ? 10 : cluster.maxResources,
-          timings);
+          timings,
+          instance);
     } catch (ProxmoxException e) {
       throw new ComputeException(Reason.INVALID, e.getMessage(), e);
     }
@@ -222,7 +233,7 @@ public final class ProxmoxHost implements ComputeHost {
 
   @Override
   public Machine provision(ComputeResource resource) throws ComputeException {
-    ProxmoxPlan plan = ProxmoxPlan.of(resource, providerPool, providerTags);
+    ProxmoxPlan plan = ProxmoxPlan.of(resource, providerPool, providerTags, instance);
     if (range == null) {
       throw new ComputeException(
           Reason.INVALID,
@@ -491,10 +502,13 @@ public final class ProxmoxHost implements ComputeHost {
         change.put("hostpci" + i, want);
       }
     }
-    if (GuestMarks.descriptionValue(
-            Json.text(config, "description"), io.vera.operator.compute.ComputeLabels.RESOURCE_UID)
-        .filter(plan.owner().uid()::equals)
-        .isEmpty()) {
+    String description = Json.text(config, "description");
+    if (GuestMarks.descriptionValue(description, ComputeLabels.RESOURCE_UID)
+            .filter(plan.owner().uid()::equals)
+            .isEmpty()
+        || GuestMarks.descriptionValue(description, ComputeLabels.INSTANCE)
+            .filter(instance::made)
+            .isEmpty()) {
       change.put("description", GuestMarks.description(plan.owner()));
     }
     if (!change.isEmpty()) {
@@ -699,7 +713,10 @@ public final class ProxmoxHost implements ComputeHost {
       if (guest.isEmpty()) {
         return Optional.empty();
       }
-      return Optional.of(describe(guest.get()));
+      Machine m = describe(guest.get());
+      return m.owner() == null || instance.mayAdopt(m.owner().instance())
+          ? Optional.of(m)
+          : Optional.empty();
     } catch (ProxmoxException e) {
       throw map("find " + resourceUid, e);
     }
@@ -710,9 +727,12 @@ public final class ProxmoxHost implements ComputeHost {
     try {
       List<Machine> out = new ArrayList<>();
       for (Guest g : listGuests()) {
-        if (owned(g)) {
+        if (owned(g) && tagAdoptable(g)) {
           try {
-            out.add(describe(g));
+            Machine m = describe(g);
+            if (m.owner() == null || instance.mayAdopt(m.owner().instance())) {
+              out.add(m);
+            }
           } catch (ProxmoxException e) {
             if (!e.notFound()) {
               throw e;
@@ -730,9 +750,18 @@ public final class ProxmoxHost implements ComputeHost {
     return (range == null || allocator.contains(g.vmid())) && GuestMarks.marked(g.tags(), g.name());
   }
 
+  /**
+   * Whether the guest's tags allow this installation to take it: an instance tag of ours, or none
+   * (then the description may still name another installation; see {@link #listOwned}).
+   */
+  private boolean tagAdoptable(Guest g) {
+    return instance.mayAdopt(GuestMarks.instanceTag(g.tags()).orElse(null));
+  }
+
   private Optional<Guest> findGuest(String uid) throws ProxmoxException {
     return listGuests().stream()
         .filter(this::owned)
+        .filter(this::tagAdoptable)
         .filter(g -> GuestMarks.ownerUid(g.tags(), g.name()).filter(uid::equals).isPresent())
         .min(Comparator.comparingInt(Guest::vmid));
   }

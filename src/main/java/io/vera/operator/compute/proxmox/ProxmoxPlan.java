@@ -4,6 +4,7 @@ import io.vera.operator.api.ComputeResource;
 import io.vera.operator.api.ComputeResourceSpec;
 import io.vera.operator.compute.Capacity;
 import io.vera.operator.compute.ComputeException;
+import io.vera.operator.compute.InstanceId;
 import io.vera.operator.compute.Machine;
 import java.util.ArrayList;
 import java.util.List;
@@ -43,7 +44,8 @@ record ProxmoxPlan(
     return new Capacity(cores, memoryMb, diskGb, gpuCount);
   }
 
-  static ProxmoxPlan of(ComputeResource resource, String providerPool, List<String> providerTags)
+  static ProxmoxPlan of(
+      ComputeResource resource, String providerPool, List<String> providerTags, InstanceId instance)
       throws ComputeException {
     ComputeResourceSpec spec = resource.getSpec();
     if (spec == null || spec.type == null) {
@@ -61,7 +63,8 @@ record ProxmoxPlan(
     if (md == null || md.getUid() == null || md.getUid().isBlank()) {
       throw invalid("the ComputeResource has no uid yet");
     }
-    Machine.Owner owner = new Machine.Owner(md.getNamespace(), md.getName(), md.getUid());
+    Machine.Owner owner =
+        new Machine.Owner(md.getNamespace(), md.getName(), md.getUid(), instance.value());
     ComputeResourceSpec.ProxmoxSpec p = spec.proxmox;
     if (p == null) {
       throw invalid("spec.proxmox is required for " + spec.type + " (at least spec.proxmox.node)");

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.vera.operator.api.ProviderSpec;
 import io.vera.operator.compute.ComputeException;
 import io.vera.operator.compute.ComputeException.Reason;
+import io.vera.operator.compute.InstanceId;
 import io.vera.operator.provider.Credentials;
 import java.io.IOException;
 import java.io.InputStream;
@@ -84,7 +85,8 @@ class DockerConnectTest {
                             "-----BEGIN PRIVATE KEY-----\n"
                                 + secret
                                 + "\n-----END PRIVATE KEY-----\n")),
-                    Duration.ofSeconds(2)))
+                    Duration.ofSeconds(2),
+                    new InstanceId("any")))
         .isInstanceOfSatisfying(
             ComputeException.class,
             e -> {
@@ -98,13 +100,13 @@ class DockerConnectTest {
   void providerSpecDefaultsToTheLocalSocketAndHonoursItsTimeout() throws Exception {
     ProviderSpec spec = new ProviderSpec();
     spec.type = ProviderSpec.Type.Docker;
-    try (DockerHost host = DockerHost.connect(spec, null)) {
+    try (DockerHost host = DockerHost.connect(spec, null, docker.instance())) {
       assertThat(host.host()).isEqualTo(DockerHost.DEFAULT_HOST);
     }
     spec.docker = new ProviderSpec.DockerHost();
     spec.docker.host = DockerTestEngine.engineUrl();
     spec.timeoutSeconds = 5;
-    try (DockerHost host = DockerHost.connect(spec, new Credentials(Map.of()))) {
+    try (DockerHost host = DockerHost.connect(spec, new Credentials(Map.of()), docker.instance())) {
       assertThat(host.probe().version()).isNotBlank();
     }
   }
@@ -119,7 +121,8 @@ class DockerConnectTest {
       values.put("tls.crt", pki.clientCertPem);
       values.put("tls.key", pki.clientKeyPem);
       try (DockerHost host =
-          DockerHost.connect(url, new Credentials(values), Duration.ofSeconds(10))) {
+          DockerHost.connect(
+              url, new Credentials(values), Duration.ofSeconds(10), docker.instance())) {
         assertThat(host.probe().version())
             .isEqualTo(docker.client().versionCmd().exec().getVersion());
         assertThat(host.listOwned()).isNotNull();
@@ -127,7 +130,10 @@ class DockerConnectTest {
 
       try (DockerHost noClientCert =
           DockerHost.connect(
-              url, new Credentials(Map.of("ca.crt", pki.caPem)), Duration.ofSeconds(5))) {
+              url,
+              new Credentials(Map.of("ca.crt", pki.caPem)),
+              Duration.ofSeconds(5),
+              docker.instance())) {
         assertThatThrownBy(noClientCert::probe)
             .isInstanceOfSatisfying(
                 ComputeException.class, e -> assertThat(e.reason()).isEqualTo(Reason.UNAVAILABLE));
@@ -136,7 +142,8 @@ class DockerConnectTest {
       Pki stranger = new Pki();
       values.put("ca.crt", stranger.caPem);
       try (DockerHost wrongCa =
-          DockerHost.connect(url, new Credentials(values), Duration.ofSeconds(5))) {
+          DockerHost.connect(
+              url, new Credentials(values), Duration.ofSeconds(5), docker.instance())) {
         assertThatThrownBy(wrongCa::probe)
             .isInstanceOfSatisfying(
                 ComputeException.class, e -> assertThat(e.reason()).isEqualTo(Reason.UNAVAILABLE));
@@ -161,7 +168,8 @@ class DockerConnectTest {
   }
 
   private static void assertInvalid(String url, Credentials tls, String message) {
-    assertThatThrownBy(() -> DockerHost.connect(url, tls, Duration.ofSeconds(2)))
+    assertThatThrownBy(
+            () -> DockerHost.connect(url, tls, Duration.ofSeconds(2), new InstanceId("any")))
         .isInstanceOfSatisfying(
             ComputeException.class,
             e -> {

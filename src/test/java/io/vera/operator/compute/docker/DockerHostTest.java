@@ -13,6 +13,7 @@ import io.vera.operator.compute.ComputeLabels;
 import io.vera.operator.compute.ExecRequest;
 import io.vera.operator.compute.ExecResult;
 import io.vera.operator.compute.HostProbe;
+import io.vera.operator.compute.InstanceId;
 import io.vera.operator.compute.Machine;
 import io.vera.operator.compute.MachineStats;
 import java.time.Duration;
@@ -21,6 +22,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -52,7 +54,8 @@ class DockerHostTest {
   @Test
   void probeOfAnEngineThatDoesNotAnswerIsUnavailable() throws Exception {
     try (DockerHost nowhere =
-        DockerHost.connect("unix:///nonexistent/docker.sock", null, Duration.ofSeconds(2))) {
+        DockerHost.connect(
+            "unix:///nonexistent/docker.sock", null, Duration.ofSeconds(2), docker.instance())) {
       assertThatThrownBy(nowhere::probe)
           .isInstanceOfSatisfying(
               ComputeException.class, e -> assertThat(e.reason()).isEqualTo(Reason.UNAVAILABLE));
@@ -83,6 +86,7 @@ class DockerHostTest {
     assertThat(inspect.getConfig().getLabels())
         .containsEntry(ComputeLabels.MANAGED_BY, ComputeLabels.MANAGED_BY_VALUE)
         .containsEntry(ComputeLabels.RESOURCE_UID, resource.getMetadata().getUid())
+        .containsEntry(ComputeLabels.INSTANCE, docker.instance().value())
         .containsEntry(ComputeLabels.RESOURCE_NAME, "limits")
         .containsEntry(ComputeLabels.RESOURCE_NAMESPACE, docker.namespace());
     assertThat(inspect.getConfig().getEnv()).contains("GREETING=hello there");
@@ -102,7 +106,11 @@ class DockerHostTest {
     assertThat(machine.capacity().gpuCount()).isZero();
     assertThat(machine.owner())
         .isEqualTo(
-            new Machine.Owner(docker.namespace(), "limits", resource.getMetadata().getUid()));
+            new Machine.Owner(
+                docker.namespace(),
+                "limits",
+                resource.getMetadata().getUid(),
+                docker.instance().value()));
   }
 
   @Test
@@ -137,21 +145,23 @@ class DockerHostTest {
   @Test
   void privilegedOnlyWhenAskedAndNoNewPrivilegesOtherwise() throws Exception {
     CreateContainerCmd plain = docker.client().createContainerCmd(DockerTestEngine.IMAGE);
-    DockerHost.configure(plain, docker.resource("plain"));
+    docker.host().configure(plain, docker.resource("plain"));
     assertThat(plain.getHostConfig().getPrivileged()).isFalse();
     assertThat(plain.getHostConfig().getSecurityOpts()).containsExactly("no-new-privileges");
     assertThat(plain.getHostConfig().getDeviceRequests()).isNull();
 
     CreateContainerCmd privileged = docker.client().createContainerCmd(DockerTestEngine.IMAGE);
-    DockerHost.configure(
-        privileged,
-        docker.resource(
-            "privileged",
-            spec -> {
-              spec.docker.privileged = true;
-              spec.resources.gpuCount = 2;
-              spec.docker.restartPolicy = "on-failure:3";
-            }));
+    docker
+        .host()
+        .configure(
+            privileged,
+            docker.resource(
+                "privileged",
+                spec -> {
+                  spec.docker.privileged = true;
+                  spec.resources.gpuCount = 2;
+                  spec.docker.restartPolicy = "on-failure:3";
+                }));
     assertThat(privileged.getHostConfig().getPrivileged()).isTrue();
     assertThat(privileged.getHostConfig().getSecurityOpts()).isNull();
     assertThat(privileged.getHostConfig().getDeviceRequests())
@@ -266,7 +276,8 @@ class DockerHostTest {
   void twoHostsRacingForOneResourceShareOneContainer() throws Exception {
     ComputeResource resource = docker.resource("tworeplicas");
     try (DockerHost other =
-        DockerHost.connect(DockerTestEngine.engineUrl(), null, Duration.ofSeconds(30))) {
+        DockerHost.connect(
+            DockerTestEngine.engineUrl(), null, Duration.ofSeconds(30), docker.instance())) {
       ExecutorService pool = Executors.newFixedThreadPool(2);
       try {
         CountDownLatch go = new CountDownLatch(1);
@@ -551,7 +562,8 @@ class DockerHostTest {
             DockerTestEngine.engineUrl(),
             null,
             Duration.ofSeconds(30),
-            io.vera.operator.api.ProviderSpec.DiskLimit.Required)) {
+            io.vera.operator.api.ProviderSpec.DiskLimit.Required,
+            docker.instance())) {
       if (engineCaps) {
         Machine machine = strict.provision(resource);
         docker.track(machine.nativeId());
@@ -571,6 +583,63 @@ class DockerHostTest {
       }
     }
     assertThat(containersOf(resource)).isEmpty();
+  }
+
+  @Test
+  void anotherInstallationsContainersAreInvisibleAndUnmarkedOnesAreAdoptable() throws Exception {
+    Machine mine = docker.host().provision(docker.resource("mine"));
+    ComputeResource theirsResource = docker.resource("theirs");
+    String unmarkedUid = UUID.randomUUID().toString();
+    String unmarked =
+        docker
+            .client()
+            .createContainerCmd(DockerTestEngine.IMAGE)
+            .withCmd("sleep", "3600")
+            .withLabels(
+                Map.of(
+                    ComputeLabels.MANAGED_BY,
+                    ComputeLabels.MANAGED_BY_VALUE,
+                    ComputeLabels.RESOURCE_UID,
+                    unmarkedUid,
+                    ComputeLabels.RESOURCE_NAMESPACE,
+                    docker.namespace(),
+                    ComputeLabels.RESOURCE_NAME,
+                    "older"))
+            .withHostConfig(HostConfig.newHostConfig().withNetworkMode("none"))
+            .exec()
+            .getId();
+    try (DockerHost other =
+        DockerHost.connect(
+            DockerTestEngine.engineUrl(),
+            null,
+            Duration.ofSeconds(30),
+            new InstanceId(docker.namespace() + "-other"))) {
+      Machine theirs = other.provision(theirsResource);
+
+      assertThat(ids(docker.host().listOwned()))
+          .contains(mine.nativeId(), unmarked)
+          .doesNotContain(theirs.nativeId());
+      assertThat(ids(other.listOwned()))
+          .contains(theirs.nativeId(), unmarked)
+          .doesNotContain(mine.nativeId());
+      assertThat(docker.host().find(theirsResource.getMetadata().getUid())).isEmpty();
+      assertThat(docker.host().find(unmarkedUid))
+          .hasValueSatisfying(
+              m -> {
+                assertThat(m.nativeId()).isEqualTo(unmarked);
+                assertThat(m.owner().instance()).isNull();
+              });
+      assertThat(other.find(theirsResource.getMetadata().getUid()).orElseThrow().owner().instance())
+          .isEqualTo(docker.namespace() + "-other");
+    }
+  }
+
+  /** The container ids among {@code machines} that belong to this test class's namespace. */
+  private static List<String> ids(List<Machine> machines) {
+    return machines.stream()
+        .filter(m -> docker.namespace().equals(m.owner().namespace()))
+        .map(Machine::nativeId)
+        .toList();
   }
 
   @Test

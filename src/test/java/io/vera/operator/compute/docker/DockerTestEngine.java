@@ -8,6 +8,7 @@ import io.vera.operator.api.ComputeResource;
 import io.vera.operator.api.ComputeResourceSpec;
 import io.vera.operator.compute.ComputeException;
 import io.vera.operator.compute.ComputeLabels;
+import io.vera.operator.compute.InstanceId;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -58,6 +59,10 @@ public final class DockerTestEngine
   public static final Path BUSYBOX = Path.of("/bin/busybox");
 
   private final String namespace = "vt-" + UUID.randomUUID().toString().substring(0, 8);
+
+  /** The installation id of {@link #host()}: this extension's own, like the namespace. */
+  private final InstanceId instance = new InstanceId(namespace);
+
   private final Set<String> tracked = ConcurrentHashMap.newKeySet();
   private DockerHost host;
 
@@ -74,7 +79,7 @@ public final class DockerTestEngine
     }
     DockerHost connected;
     try {
-      connected = DockerHost.connect(engineUrl(), null, Duration.ofSeconds(30));
+      connected = DockerHost.connect(engineUrl(), null, Duration.ofSeconds(30), instance);
       connected.client().pingCmd().exec();
     } catch (ComputeException | RuntimeException e) {
       unavailable("no Docker engine answers at " + engineUrl() + " (" + e.getMessage() + ")");
@@ -120,6 +125,11 @@ public final class DockerTestEngine
   /** The raw docker-java client, for acting behind the host's back and for reading inspect. */
   public DockerClient client() {
     return host.client();
+  }
+
+  /** The installation id {@link #host()} marks its containers with. */
+  public InstanceId instance() {
+    return instance;
   }
 
   /** The Kubernetes namespace of every resource this extension makes. */

@@ -1,6 +1,7 @@
 package io.vera.operator.compute.docker;
 
 import io.vera.operator.compute.ComputeException;
+import io.vera.operator.compute.InstanceId;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -136,7 +137,8 @@ public final class PrivateDockerEngine implements AutoCloseable {
     if (!Files.exists(socket)) {
       return false;
     }
-    try (DockerHost host = DockerHost.connect(url(), null, Duration.ofSeconds(5))) {
+    try (DockerHost host =
+        DockerHost.connect(url(), null, Duration.ofSeconds(5), new InstanceId("probe"))) {
       host.client().pingCmd().exec();
       return true;
     } catch (ComputeException | RuntimeException e) {

@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.vera.operator.api.ComputeResource;
 import io.vera.operator.api.ComputeResourceSpec;
 import io.vera.operator.api.ProviderSpec;
+import io.vera.operator.compute.InstanceId;
 import io.vera.operator.provider.Credentials;
 import java.time.Duration;
 import java.util.List;
@@ -23,6 +24,9 @@ final class ProxmoxFixtures {
           Duration.ofSeconds(10),
           Duration.ofMillis(20),
           Duration.ofMillis(200));
+
+  /** The installation the hosts of these tests belong to. */
+  static final InstanceId INSTANCE = new InstanceId("test-installation");
 
   private ProxmoxFixtures() {}
 
@@ -45,7 +49,7 @@ final class ProxmoxFixtures {
   static ProxmoxHost connect(ProxmoxSimulator sim, ProviderSpec spec, Map<String, String> secret)
       throws Exception {
     return ProxmoxHost.connect(
-        spec, new Credentials(secret), new Credentials(sim.caSecret()), FAST);
+        spec, new Credentials(secret), new Credentials(sim.caSecret()), FAST, INSTANCE);
   }
 
   static ComputeResource vm(String name) {

@@ -1,5 +1,6 @@
 package io.vera.operator.compute.proxmox;
 
+import static io.vera.operator.compute.proxmox.ProxmoxFixtures.INSTANCE;
 import static io.vera.operator.compute.proxmox.ProxmoxFixtures.RANGE_MAX;
 import static io.vera.operator.compute.proxmox.ProxmoxFixtures.RANGE_MIN;
 import static io.vera.operator.compute.proxmox.ProxmoxFixtures.connect;
@@ -16,6 +17,7 @@ import io.vera.operator.compute.ComputeException.Reason;
 import io.vera.operator.compute.ExecRequest;
 import io.vera.operator.compute.ExecResult;
 import io.vera.operator.compute.HostProbe;
+import io.vera.operator.compute.InstanceId;
 import io.vera.operator.compute.Machine;
 import io.vera.operator.compute.MachineStats;
 import io.vera.operator.provider.Credentials;
@@ -79,7 +81,8 @@ class ProxmoxHostTest {
     assertThat(m.resourceId()).isEqualTo("proxmox-pve1-" + RANGE_MIN);
     assertThat(m.nativeId()).isEqualTo("pve1/" + RANGE_MIN);
     assertThat(m.address()).isEqualTo(ProxmoxSimulator.ip(RANGE_MIN));
-    assertThat(m.owner()).isEqualTo(new Machine.Owner("team-a", "worker-1", uid(r)));
+    assertThat(m.owner())
+        .isEqualTo(new Machine.Owner("team-a", "worker-1", uid(r), INSTANCE.value()));
     assertThat(m.capacity().cpuCores()).isEqualTo(4);
 
     ProxmoxSimulator.GuestView g = sim.guest(RANGE_MIN);
@@ -342,7 +345,8 @@ class ProxmoxHostTest {
         .extracting(Machine::resourceId)
         .containsExactlyInAnyOrder(ma.resourceId(), mb.resourceId());
     Machine found = host.find(uid(a)).orElseThrow();
-    assertThat(found.owner()).isEqualTo(new Machine.Owner("team-a", "adopt-a", uid(a)));
+    assertThat(found.owner())
+        .isEqualTo(new Machine.Owner("team-a", "adopt-a", uid(a), INSTANCE.value()));
     assertThat(found.address()).isEqualTo(ma.address());
     assertThat(found.state()).isEqualTo(Machine.State.RUNNING);
     assertThat(host.find("7d3c3a4e-0000-4000-8000-000000000000")).isEmpty();
@@ -353,6 +357,72 @@ class ProxmoxHostTest {
     ComputeResource c = vm("adopt-c");
     Machine mc = host.provision(c);
     assertThat(mc.nativeId()).isEqualTo("pve1/" + (RANGE_MIN + 2));
+  }
+
+  @Test
+  void anotherInstallationsGuestsAreInvisibleAndAnUnmarkedOneIsAdoptedAndMarked() throws Exception {
+    ComputeResource mineR = vm("mine");
+    Machine mine = host.provision(mineR);
+    ComputeResource theirsR = lxc("theirs");
+    try (ProxmoxHost other =
+        ProxmoxHost.connect(
+            provider(sim),
+            new Credentials(sim.tokenSecret()),
+            new Credentials(sim.caSecret()),
+            ProxmoxFixtures.FAST,
+            new InstanceId("other-installation"))) {
+      Machine theirs = other.provision(theirsR);
+      assertThat(sim.guest(RANGE_MIN).config().get("tags").split(";"))
+          .contains("vera-instance-test-installation");
+      assertThat(sim.guest(RANGE_MIN).config().get("description"))
+          .contains("vera.io/instance=test-installation");
+      assertThat(sim.guest(RANGE_MIN + 1).config().get("tags").split(";"))
+          .contains("vera-instance-other-installation");
+      assertThat(host.listOwned())
+          .extracting(Machine::resourceId)
+          .containsExactly(mine.resourceId());
+      assertThat(other.listOwned())
+          .extracting(Machine::resourceId)
+          .containsExactly(theirs.resourceId());
+      assertThat(host.find(uid(theirsR))).isEmpty();
+      assertThat(other.find(uid(mineR))).isEmpty();
+
+      // A guest an older version made: the same marks without an installation id.
+      ComputeResource olderR = vm("older");
+      Machine.Owner unmarked = new Machine.Owner("team-a", "older", uid(olderR), null);
+      int olderVmid = RANGE_MIN + 20;
+      host.client()
+          .runTask(
+              "POST",
+              "nodes/pve1/qemu/" + ProxmoxSimulator.TEMPLATE_VMID + "/clone",
+              Params.of()
+                  .put("newid", olderVmid)
+                  .put("name", GuestMarks.guestName(uid(olderR)))
+                  .put("description", GuestMarks.description(unmarked))
+                  .put("full", true),
+              Duration.ofSeconds(20));
+      host.client()
+          .put(
+              "nodes/pve1/qemu/" + olderVmid + "/config",
+              Params.of().put("tags", GuestMarks.tagList(GuestMarks.tags(unmarked, List.of()))));
+      assertThat(host.listOwned())
+          .filteredOn(m -> m.nativeId().equals("pve1/" + olderVmid))
+          .singleElement()
+          .satisfies(m -> assertThat(m.owner().instance()).isNull());
+      assertThat(other.listOwned()).extracting(Machine::nativeId).contains("pve1/" + olderVmid);
+
+      Machine adopted = host.provision(olderR);
+      assertThat(adopted.nativeId()).isEqualTo("pve1/" + olderVmid);
+      assertThat(sim.guests()).hasSize(3);
+      assertThat(sim.guest(olderVmid).config().get("tags").split(";"))
+          .contains("vera-instance-test-installation");
+      assertThat(sim.guest(olderVmid).config().get("description"))
+          .contains("vera.io/instance=test-installation");
+      assertThat(adopted.owner().instance()).isEqualTo(INSTANCE.value());
+      assertThat(other.listOwned())
+          .extracting(Machine::nativeId)
+          .doesNotContain("pve1/" + olderVmid);
+    }
   }
 
   @Test
@@ -373,7 +443,8 @@ class ProxmoxHostTest {
                 .put("name", GuestMarks.guestName(uid(r)))
                 .put(
                     "description",
-                    GuestMarks.description(new Machine.Owner("team-a", "mid-clone", uid(r))))
+                    GuestMarks.description(
+                        new Machine.Owner("team-a", "mid-clone", uid(r), INSTANCE.value())))
                 .put("full", true));
     assertThat(sim.guest(RANGE_MIN + 7).config())
         .containsEntry("lock", "clone")
@@ -517,7 +588,11 @@ class ProxmoxHostTest {
             Duration.ofMillis(100));
     try (ProxmoxHost h =
         ProxmoxHost.connect(
-            spec, new Credentials(sim.tokenSecret()), new Credentials(sim.caSecret()), quick)) {
+            spec,
+            new Credentials(sim.tokenSecret()),
+            new Credentials(sim.caSecret()),
+            quick,
+            INSTANCE)) {
       Machine m = h.provision(vm("no-agent"));
       assertThat(m.state()).isEqualTo(Machine.State.STARTING);
       assertThat(m.address()).isNull();
@@ -589,7 +664,8 @@ class ProxmoxHostTest {
             spec,
             new Credentials(sim.tokenSecret()),
             new Credentials(Map.of()),
-            ProxmoxFixtures.FAST)) {
+            ProxmoxFixtures.FAST,
+            INSTANCE)) {
       assertThatThrownBy(noCa::probe)
           .isInstanceOf(ComputeException.class)
           .satisfies(e -> assertThat(((ComputeException) e).reason()).isEqualTo(Reason.UNAVAILABLE))
@@ -604,7 +680,8 @@ class ProxmoxHostTest {
             spec,
             new Credentials(sim.tokenSecret()),
             new Credentials(Map.of()),
-            ProxmoxFixtures.FAST)) {
+            ProxmoxFixtures.FAST,
+            INSTANCE)) {
       assertThat(insecure.probe().version()).isEqualTo(ProxmoxSimulator.VERSION);
     }
   }
