@@ -98,7 +98,11 @@ class PodsRuntimeTest {
     await()
         .atMost(Duration.ofSeconds(10))
         .untilAsserted(
-            () -> assertThat(live("tools").getStatus().selector).isEqualTo("vera.io/pool=tools"));
+            () -> {
+              // Not-null first: Awaitility retries failed assertions, not NullPointerExceptions.
+              assertThat(live("tools").getStatus()).isNotNull();
+              assertThat(live("tools").getStatus().selector).isEqualTo("vera.io/pool=tools");
+            });
 
     harness
         .client()
