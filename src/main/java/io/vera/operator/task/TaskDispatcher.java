@@ -95,6 +95,14 @@ public final class TaskDispatcher implements AutoCloseable {
   private final Map<TaskKey, List<CompletableFuture<TaskSnapshot>>> waiters = new HashMap<>();
   private final List<TaskListener> listeners = new CopyOnWriteArrayList<>();
   private final Queue<TaskEvent> outbox = new ConcurrentLinkedQueue<>();
+
+  /**
+   * Answers for callers waiting on a task that finished or left, given after the lock is released:
+   * an answer runs the waiter's continuation (a REST response being written), which must not hold
+   * up every lease and completion meanwhile.
+   */
+  private final Queue<Runnable> answers = new ConcurrentLinkedQueue<>();
+
   private final ReentrantLock publishing = new ReentrantLock();
   private final AtomicLong sequence = new AtomicLong();
   private final ScheduledExecutorService timers;
@@ -481,6 +489,7 @@ public final class TaskDispatcher implements AutoCloseable {
     } finally {
       lock.unlock();
     }
+    drainOutbox();
   }
 
   private void dropLocked(TaskEntry entry) {
@@ -498,7 +507,7 @@ public final class TaskDispatcher implements AutoCloseable {
     List<CompletableFuture<TaskSnapshot>> pending = waiters.remove(entry.key);
     if (pending != null) {
       TaskSnapshot last = entry.snapshot();
-      pending.forEach(f -> f.complete(last));
+      answers.add(() -> pending.forEach(f -> f.complete(last)));
     }
   }
 
@@ -1001,7 +1010,7 @@ public final class TaskDispatcher implements AutoCloseable {
     outbox.add(new TaskEvent(type, snapshot));
     List<CompletableFuture<TaskSnapshot>> pending = waiters.remove(entry.key);
     if (pending != null) {
-      pending.forEach(f -> f.complete(snapshot));
+      answers.add(() -> pending.forEach(f -> f.complete(snapshot)));
     }
   }
 
@@ -1168,6 +1177,10 @@ public final class TaskDispatcher implements AutoCloseable {
    * so they leave it in the order the transitions happened, whichever thread drains it.
    */
   private void drainOutbox() {
+    Runnable answer;
+    while ((answer = answers.poll()) != null) {
+      answer.run();
+    }
     while (!outbox.isEmpty()) {
       if (!publishing.tryLock()) {
         return; // the thread holding it drains, and checks again after letting go
