@@ -6,6 +6,8 @@ import com.github.dockerjava.api.exception.ConflictException;
 import com.github.dockerjava.api.exception.NotFoundException;
 import com.github.dockerjava.api.model.Container;
 import com.github.dockerjava.api.model.HostConfig;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.vera.operator.api.ComputeResource;
 import io.vera.operator.app.OperatorHarness;
 import io.vera.operator.compute.docker.DockerTestEngine;
@@ -100,14 +102,14 @@ class SharedEngineSweepTest {
     String keptBContainer = containerOf(second, keptB);
     ComputeResource orphaned = byResourceId(first, goneA);
     first.operator().close();
+    // A merge patch, not edit(): the closed operator may have written the resource since it was
+    // read, and edit() would send that stale resourceVersion and be refused with a conflict.
     first
         .client()
-        .resource(orphaned)
-        .edit(
-            r -> {
-              r.getMetadata().setFinalizers(List.of());
-              return r;
-            });
+        .resources(ComputeResource.class)
+        .inNamespace(orphaned.getMetadata().getNamespace())
+        .withName(orphaned.getMetadata().getName())
+        .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"metadata\":{\"finalizers\":null}}");
     first.client().resource(orphaned).delete();
     first.restartOperator();
     assertThat(first.operator().instanceId()).as("stable across a restart").isEqualTo(a);
