@@ -35,6 +35,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 import java.util.function.DoubleSupplier;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
@@ -817,25 +818,15 @@ public final class TaskDispatcher implements AutoCloseable {
                   + " bytes"),
           false);
     }
-    TaskKey key;
-    lock.lock();
-    try {
-      TaskEntry entry = leases.get(leaseId);
-      if (entry == null) {
-        return false;
-      }
-      key = entry.key;
-      leaveQueueOrRun(entry);
-      if (usage != null) {
-        entry.usage = usage;
-      }
-      finishLocked(entry, TaskPhase.Succeeded, result, null);
-    } finally {
-      lock.unlock();
-    }
-    statusSink.statusChanged(key);
-    drainOutbox();
-    return true;
+    return onLease(
+        leaseId,
+        entry -> {
+          leaveQueueOrRun(entry);
+          if (usage != null) {
+            entry.usage = usage;
+          }
+          finishLocked(entry, TaskPhase.Succeeded, result, null);
+        });
   }
 
   /** Records a failed attempt, retried if it may be and retries remain; false if revoked. */
@@ -848,22 +839,12 @@ public final class TaskDispatcher implements AutoCloseable {
    * (an upstream's Retry-After), within the task's maximum backoff.
    */
   public boolean fail(String leaseId, TaskError error, boolean retryable, Duration retryAfter) {
-    TaskKey key;
-    lock.lock();
-    try {
-      TaskEntry entry = leases.get(leaseId);
-      if (entry == null) {
-        return false;
-      }
-      key = entry.key;
-      entry.retryAfter = retryAfter;
-      attemptFailedLocked(entry, error, retryable);
-    } finally {
-      lock.unlock();
-    }
-    statusSink.statusChanged(key);
-    drainOutbox();
-    return true;
+    return onLease(
+        leaseId,
+        entry -> {
+          entry.retryAfter = retryAfter;
+          attemptFailedLocked(entry, error, retryable);
+        });
   }
 
   /**
@@ -871,6 +852,14 @@ public final class TaskDispatcher implements AutoCloseable {
    * its place and the attempt does not count against its retries. False if the lease was revoked.
    */
   public boolean release(String leaseId) {
+    return onLease(leaseId, this::returnUnconfirmedLocked);
+  }
+
+  /**
+   * Applies a worker's report to the task its lease holds, under the lock, then writes its status
+   * and publishes its events; false when the lease is unknown (expired or revoked).
+   */
+  private boolean onLease(String leaseId, Consumer<TaskEntry> change) {
     TaskKey key;
     lock.lock();
     try {
@@ -879,7 +868,7 @@ public final class TaskDispatcher implements AutoCloseable {
         return false;
       }
       key = entry.key;
-      returnUnconfirmedLocked(entry);
+      change.accept(entry);
     } finally {
       lock.unlock();
     }
