@@ -15,6 +15,8 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -28,6 +30,9 @@ class TaskStatusWriterTest {
   /** Long enough that no intermediate write can go out while the test looks. */
   private static final Duration COALESCE = Duration.ofSeconds(60);
 
+  /** Method and path of each request the embedded API server answered. */
+  private final List<String> requests = new CopyOnWriteArrayList<>();
+
   private EmbeddedApiServer server;
   private KubernetesClient client;
   private TaskStatusWriter writer;
@@ -35,7 +40,13 @@ class TaskStatusWriterTest {
 
   @BeforeEach
   void start() {
-    server = EmbeddedApiServer.start(0);
+    server =
+        EmbeddedApiServer.start(
+            0,
+            request -> {
+              requests.add(request.getMethod() + " " + request.getPath());
+              return Optional.empty();
+            });
     server.installCrds();
     client = server.client();
     writer = new TaskStatusWriter(client, 1, COALESCE);
@@ -86,6 +97,32 @@ class TaskStatusWriterTest {
     }
     assertThat(writer.backlog()).isEqualTo(names.size() - 2);
     assertThat(writer.unwrittenFinals()).as("finished tasks not yet stored").isZero();
+  }
+
+  @Test
+  void aStatusWriteIsOnePatchWithNoReadBeforeIt() throws Exception {
+    dispatcher.track(client.resource(task("one-request")).create());
+    Lease lease = dispatcher.lease(POOL, "w", Duration.ZERO, () -> 0, null).orElseThrow();
+    requests.clear();
+    assertThat(dispatcher.complete(lease.id(), TextNode.valueOf("done"))).isTrue();
+    assertThat(writer.flush(Duration.ofSeconds(20))).as("writer caught up").isTrue();
+
+    assertThat(requests)
+        .containsExactly(
+            "PATCH /apis/vera.io/v1alpha1/namespaces/default/veratasks/one-request/status");
+    assertThat(phase("one-request")).isEqualTo(TaskPhase.Succeeded);
+  }
+
+  @Test
+  void aStatusWriteOfADeletedTaskForgetsIt() throws Exception {
+    dispatcher.track(client.resource(task("deleted-meanwhile")).create());
+    Lease lease = dispatcher.lease(POOL, "w", Duration.ZERO, () -> 0, null).orElseThrow();
+    client.resources(VeraTask.class).inNamespace(NS).withName("deleted-meanwhile").delete();
+    assertThat(dispatcher.complete(lease.id(), TextNode.valueOf("done"))).isTrue();
+
+    assertThat(writer.flush(Duration.ofSeconds(20))).as("writer caught up").isTrue();
+    assertThat(writer.unwrittenFinals()).isZero();
+    assertThat(dispatcher.get(new TaskKey(NS, "deleted-meanwhile"))).isEmpty();
   }
 
   private VeraTask stored(String name) {
