@@ -67,6 +67,9 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
   private long examinedKeys;
   private long fullScans;
 
+  /** The key of the latest {@link #put}, for the dispatcher's watch events. */
+  private AttributeSet lastPutKey;
+
   private record Bucket(Attribute plural, Attribute namespace, Attribute name) {}
 
   /**
@@ -256,6 +259,7 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
 
   @Override
   public synchronized String put(AttributeSet key, String value) {
+    lastPutKey = key;
     boolean added = !entries.containsKey(key);
     String previous = entries.put(key, value);
     if (added) {
@@ -263,6 +267,14 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
       index(key);
     }
     return previous;
+  }
+
+  /**
+   * The key the latest {@link #put} stored under: the mock computes the key of a changed object
+   * inside {@code processEvent} and keeps it to itself; its watch events need it.
+   */
+  synchronized AttributeSet lastPutKey() {
+    return lastPutKey;
   }
 
   @Override
@@ -277,6 +289,7 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
 
   @Override
   public synchronized void clear() {
+    lastPutKey = null;
     entries.clear();
     buckets.clear();
     wildcardKeys = 0;
