@@ -67,18 +67,21 @@ class BenchCommandTest {
               "--interval",
               "1s",
               "--concurrency",
-              "4");
+              "4",
+              "--warmup",
+              "20");
 
       assertThat(exit).as(out.toString()).isZero();
       assertThat(out.toString())
           .contains("Sustained load on http://127.0.0.1:")
+          .contains("warm-up: 20 tasks, not measured: 20 completed")
           .contains("at 40.0 tasks/s for 2 s from 4 clients")
           .containsPattern("\\[ +1s\\] completed +\\d+ +[0-9.]+/s +latency ms p50")
           .containsPattern("total: completed 80 in [0-9.]+ s")
           .contains("failed 0  errors 0")
           .contains("start: heap unknown")
           .contains("end:   heap unknown");
-      assertThat(operator.submits()).isEqualTo(80);
+      assertThat(operator.submits()).as("warm-up and measured tasks").isEqualTo(100);
     }
   }
 
