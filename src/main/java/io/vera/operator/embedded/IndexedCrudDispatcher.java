@@ -334,7 +334,8 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
 
     /**
      * Queues the event on the socket; the web server writes it out on its own thread. A socket that
-     * refuses it is closed: the watch leaves, and its client watches again.
+     * refuses it is closed and the watch leaves, so that its client watches again rather than miss
+     * events without knowing.
      */
     void send(String type, String object) {
       boolean queued;
@@ -345,6 +346,11 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
       }
       if (!queued) {
         watches.remove(this);
+        try {
+          socket.close(1011, "watch event could not be sent");
+        } catch (RuntimeException e) {
+          // Closed already.
+        }
       }
     }
 
