@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.github.dockerjava.api.exception.ConflictException;
 import com.github.dockerjava.api.exception.NotFoundException;
 import com.github.dockerjava.api.model.Container;
-import com.github.dockerjava.api.model.HostConfig;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.vera.operator.api.ComputeResource;
@@ -146,23 +145,8 @@ class SharedEngineSweepTest {
 
   private String createUnmarkedContainer() {
     String id =
-        DOCKER
-            .client()
-            .createContainerCmd(DockerTestEngine.IMAGE)
-            .withCmd("sleep", "3600")
-            .withLabels(
-                Map.of(
-                    ComputeLabels.MANAGED_BY,
-                    ComputeLabels.MANAGED_BY_VALUE,
-                    ComputeLabels.RESOURCE_UID,
-                    UUID.randomUUID().toString(),
-                    ComputeLabels.RESOURCE_NAMESPACE,
-                    OperatorHarness.NAMESPACE,
-                    ComputeLabels.RESOURCE_NAME,
-                    "from-an-older-version"))
-            .withHostConfig(HostConfig.newHostConfig().withNetworkMode("none"))
-            .exec()
-            .getId();
+        DOCKER.createUnmarkedContainer(
+            OperatorHarness.NAMESPACE, "from-an-older-version", UUID.randomUUID().toString());
     made.add(id);
     DOCKER.client().startContainerCmd(id).exec();
     return id;

@@ -590,24 +590,7 @@ class DockerHostTest {
     Machine mine = docker.host().provision(docker.resource("mine"));
     ComputeResource theirsResource = docker.resource("theirs");
     String unmarkedUid = UUID.randomUUID().toString();
-    String unmarked =
-        docker
-            .client()
-            .createContainerCmd(DockerTestEngine.IMAGE)
-            .withCmd("sleep", "3600")
-            .withLabels(
-                Map.of(
-                    ComputeLabels.MANAGED_BY,
-                    ComputeLabels.MANAGED_BY_VALUE,
-                    ComputeLabels.RESOURCE_UID,
-                    unmarkedUid,
-                    ComputeLabels.RESOURCE_NAMESPACE,
-                    docker.namespace(),
-                    ComputeLabels.RESOURCE_NAME,
-                    "older"))
-            .withHostConfig(HostConfig.newHostConfig().withNetworkMode("none"))
-            .exec()
-            .getId();
+    String unmarked = docker.createUnmarkedContainer(docker.namespace(), "older", unmarkedUid);
     try (DockerHost other =
         DockerHost.connect(
             DockerTestEngine.engineUrl(),

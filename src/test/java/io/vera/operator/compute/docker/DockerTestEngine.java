@@ -3,6 +3,7 @@ package io.vera.operator.compute.docker;
 import com.github.dockerjava.api.DockerClient;
 import com.github.dockerjava.api.exception.NotFoundException;
 import com.github.dockerjava.api.model.Container;
+import com.github.dockerjava.api.model.HostConfig;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.vera.operator.api.ComputeResource;
 import io.vera.operator.api.ComputeResourceSpec;
@@ -165,6 +166,30 @@ public final class DockerTestEngine
     customise.accept(spec);
     resource.setSpec(spec);
     return resource;
+  }
+
+  /**
+   * Creates (does not start) a {@code sleep 3600} container labelled as versions before the
+   * installation id labelled their machines: Vera's, for resource {@code uid} named {@code name} in
+   * {@code namespace}, with no {@link ComputeLabels#INSTANCE}. The caller removes it.
+   */
+  public String createUnmarkedContainer(String namespace, String name, String uid) {
+    return client()
+        .createContainerCmd(IMAGE)
+        .withCmd("sleep", "3600")
+        .withLabels(
+            Map.of(
+                ComputeLabels.MANAGED_BY,
+                ComputeLabels.MANAGED_BY_VALUE,
+                ComputeLabels.RESOURCE_UID,
+                uid,
+                ComputeLabels.RESOURCE_NAMESPACE,
+                namespace,
+                ComputeLabels.RESOURCE_NAME,
+                name))
+        .withHostConfig(HostConfig.newHostConfig().withNetworkMode("none"))
+        .exec()
+        .getId();
   }
 
   /** Removes this container after the current test too. */
