@@ -2,6 +2,8 @@ package io.vera.operator.facade;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.management.GarbageCollectorMXBean;
+import com.sun.management.GcInfo;
 import com.sun.management.OperatingSystemMXBean;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
@@ -12,6 +14,7 @@ import java.time.Instant;
 import java.time.LocalDateTime;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 
 /** Machine and process figures for the legacy system/metrics and system/processes endpoints. */
 final class SystemInfo {
@@ -37,13 +40,31 @@ final class SystemInfo {
     return metrics;
   }
 
-  /** Heap still in use after each pool's latest collection: close to the live data. */
-  private static long heapAfterLastCollection() {
+  /**
+   * Heap in use right after the latest collection of any kind: the live data plus whatever the
+   * collector has not yet found dead (an upper bound). Each pool's own after-collection figure is
+   * not used: G1 updates its old generation's only on old and mixed collections, so under a steady
+   * load that figure stays at its value from minutes before and understates the live data.
+   */
+  static long heapAfterLastCollection() {
+    GcInfo latest = null;
+    for (var collector : ManagementFactory.getGarbageCollectorMXBeans()) {
+      if (collector instanceof GarbageCollectorMXBean withInfo) {
+        GcInfo info = withInfo.getLastGcInfo();
+        if (info != null && (latest == null || info.getEndTime() > latest.getEndTime())) {
+          latest = info;
+        }
+      }
+    }
+    if (latest == null) {
+      return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+    }
+    Map<String, MemoryUsage> after = latest.getMemoryUsageAfterGc();
     long used = 0;
     for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
-      MemoryUsage afterGc = pool.getCollectionUsage();
-      if (pool.getType() == MemoryType.HEAP && afterGc != null) {
-        used += afterGc.getUsed();
+      MemoryUsage usage = after.get(pool.getName());
+      if (pool.getType() == MemoryType.HEAP && usage != null) {
+        used += usage.getUsed();
       }
     }
     return used;
