@@ -29,8 +29,8 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
@@ -131,15 +131,25 @@ public final class TaskDispatcher implements AutoCloseable {
     this.statusSink = statusSink;
     this.settings = settings;
     this.clock = clock;
-    this.timers =
-        Executors.newSingleThreadScheduledExecutor(
+    ScheduledThreadPoolExecutor timerThread =
+        new ScheduledThreadPoolExecutor(
+            1,
             r -> {
               Thread t = new Thread(r, "task-dispatcher-timers");
               t.setDaemon(true);
               return t;
             });
+    // A finished attempt cancels its deadline; without this the cancelled timer would stay queued
+    // (with what it holds) until its time, one per task finished in the last timeout's span.
+    timerThread.setRemoveOnCancelPolicy(true);
+    this.timers = timerThread;
     timers.scheduleWithFixedDelay(this::expireLeases, 1, 1, TimeUnit.SECONDS);
     timers.scheduleWithFixedDelay(this::failTasksStarvedByCpu, 1, 1, TimeUnit.SECONDS);
+  }
+
+  /** Timers waiting to fire (deadlines, retries, the periodic checks), for tests. */
+  int pendingTimers() {
+    return ((ScheduledThreadPoolExecutor) timers).getQueue().size();
   }
 
   public void addListener(TaskListener listener) {
@@ -740,7 +750,7 @@ public final class TaskDispatcher implements AutoCloseable {
     }
     String leaseId = entry.leaseId;
     long delay = Math.max(0, Duration.between(clock.instant(), entry.deadline).toMillis());
-    timers.schedule(() -> onDeadline(leaseId), delay, TimeUnit.MILLISECONDS);
+    entry.deadlineTimer = timers.schedule(() -> onDeadline(leaseId), delay, TimeUnit.MILLISECONDS);
   }
 
   private void onDeadline(String leaseId) {
@@ -966,6 +976,10 @@ public final class TaskDispatcher implements AutoCloseable {
       entry.leaseId = null;
       entry.leaseExpiry = null;
       entry.deadline = null;
+    }
+    if (entry.deadlineTimer != null) {
+      entry.deadlineTimer.cancel(false);
+      entry.deadlineTimer = null;
     }
     Runnable hook = entry.onRevoke;
     entry.onRevoke = null;

@@ -6,6 +6,7 @@ import io.vera.operator.api.TaskPriority;
 import io.vera.operator.api.TaskType;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.concurrent.ScheduledFuture;
 
 /** The dispatcher's mutable record of one task. Every field is guarded by the dispatcher's lock. */
 final class TaskEntry {
@@ -34,6 +35,10 @@ final class TaskEntry {
   String leaseId;
   Instant leaseExpiry;
   Instant deadline;
+
+  /** Fails the attempt at its deadline; cancelled when the lease ends before. */
+  ScheduledFuture<?> deadlineTimer;
+
   Instant queuedAt;
   Instant startedAt;
   Instant completedAt;

@@ -207,6 +207,21 @@ class TaskDispatcherTest {
   }
 
   @Test
+  void aFinishedAttemptLeavesNoDeadlineTimerBehind() throws Exception {
+    pool(false, null, 30);
+    int before = dispatcher.pendingTimers();
+    for (int i = 0; i < 50; i++) {
+      dispatcher.track(task("done-" + i));
+      assertThat(dispatcher.complete(lease().id(), TextNode.valueOf("ok"))).isTrue();
+    }
+    dispatcher.track(task("still-running"));
+    lease();
+
+    assertThat(get("done-49").phase()).isEqualTo(TaskPhase.Succeeded);
+    assertThat(dispatcher.pendingTimers()).isEqualTo(before + 1);
+  }
+
+  @Test
   void cancelStopsQueuedAndRunningTasks() throws Exception {
     pool(false, null, 30);
     dispatcher.track(task("running"));
