@@ -56,10 +56,11 @@ final class ExternalRoutes {
     this.ledger = ledger;
   }
 
+  /** Registers the routes, the calls first: they are the ones served under load. */
   void register(Javalin app) {
-    app.post(BASE + "/initialize", this::initialize);
     app.post(BASE + "/execute", this::execute);
     app.post(BASE + "/execute/stream", this::executeStream);
+    app.post(BASE + "/initialize", this::initialize);
     app.post(BASE + "/llm/complete", this::llmComplete);
     app.get(BASE + "/providers", this::listProviders);
     app.get(BASE + "/providers/{provider}/status", this::providerStatus);

@@ -34,8 +34,11 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -55,6 +58,7 @@ class OpenApiMatchesRoutesTest {
   private static TaskDispatcher dispatcher;
   private static CpuSampler cpu;
   private static FacadeServer facade;
+  private static List<String> inOrder;
   private static Set<String> registered;
   private static Set<String> documented;
 
@@ -100,8 +104,9 @@ class OpenApiMatchesRoutesTest {
                     clock),
                 new LegacyInfrastructure(client, "default")));
 
+    inOrder = facade.routes();
     registered = new TreeSet<>();
-    for (String route : facade.routes()) {
+    for (String route : inOrder) {
       // A WebSocket endpoint is documented as the GET that upgrades.
       registered.add(route.startsWith("WS ") ? "GET " + route.substring(3) : route);
     }
@@ -165,5 +170,41 @@ class OpenApiMatchesRoutesTest {
     }
 
     assertThat(missing).as("in vera-openapi.json but not registered").isEmpty();
+  }
+
+  /**
+   * Javalin serves a request with the first registered route of its method whose pattern matches,
+   * so a route whose paths an earlier route also matches could never be reached; the provider calls
+   * are registered first for speed, and this keeps that reordering (or any later one) honest.
+   */
+  @Test
+  void noRouteIsShadowedByAnEarlierOne() {
+    List<String> shadowed = new ArrayList<>();
+    for (int later = 0; later < inOrder.size(); later++) {
+      String laterRoute = inOrder.get(later);
+      String method = laterRoute.substring(0, laterRoute.indexOf(' '));
+      String samplePath = laterRoute.substring(method.length() + 1).replaceAll("\\{[^}]+}", "p1");
+      for (int earlier = 0; earlier < later; earlier++) {
+        String earlierRoute = inOrder.get(earlier);
+        if (earlierRoute.startsWith(method + " ")
+            && pattern(earlierRoute.substring(method.length() + 1)).matcher(samplePath).matches()) {
+          shadowed.add(laterRoute + " (by " + earlierRoute + ")");
+        }
+      }
+    }
+
+    assertThat(shadowed).isEmpty();
+    assertThat(inOrder.stream().filter(r -> r.startsWith("POST ")).findFirst())
+        .as("the first POST route Javalin tries")
+        .contains("POST /orchestrator/external/execute");
+  }
+
+  /** A route path as Javalin matches it: a path parameter is one non-empty segment. */
+  private static Pattern pattern(String routePath) {
+    StringBuilder regex = new StringBuilder();
+    for (String part : routePath.split("(?=\\{)|(?<=})")) {
+      regex.append(part.startsWith("{") ? "[^/]+" : Pattern.quote(part));
+    }
+    return Pattern.compile(regex.toString());
   }
 }
