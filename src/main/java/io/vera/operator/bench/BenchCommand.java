@@ -22,7 +22,11 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "bench",
     mixinStandardHelpOptions = true,
-    subcommands = {DockerBenchCommand.class, ProviderBenchCommand.class},
+    subcommands = {
+      DockerBenchCommand.class,
+      ProviderBenchCommand.class,
+      ForwarderBenchCommand.class
+    },
     description = {
       "Submits tasks through the REST API of a running operator from concurrent clients, each"
           + " waiting for its task's result before submitting the next, and prints completed"

@@ -74,6 +74,35 @@ class ProviderBenchCommandTest {
   }
 
   @Test
+  void measuresTheBareForwarderTheSameWay() throws Exception {
+    try (ForwarderBenchCommand.Forwarder forwarder = new ForwarderBenchCommand.Forwarder(0)) {
+      int exit =
+          execute(
+              "provider",
+              "--url",
+              "http://127.0.0.1:" + forwarder.port(),
+              "--clients",
+              "4",
+              "--calls",
+              "8",
+              "--warmup",
+              "2",
+              "--upstream-delay-ms",
+              "5",
+              "--json");
+
+      assertThat(exit).as(out + "\n" + err).isZero();
+      JsonNode figures = new ObjectMapper().readTree(out.toString());
+      for (String mode : new String[] {"non_streaming_ms", "streaming_first_chunk_ms"}) {
+        JsonNode forwarded = figures.path(mode).path("operator");
+        assertThat(forwarded.path("count").asInt()).as(mode).isEqualTo(8);
+        assertThat(forwarded.path("p50").asDouble()).as(mode).isGreaterThanOrEqualTo(5);
+      }
+      assertThat(figures.path("errors").asInt()).isZero();
+    }
+  }
+
+  @Test
   void spreadsFirstCallsEvenlyOverOneDelayUnlessInABurst() {
     long delay = 200_000_000;
     long[] spread = new long[64];
