@@ -38,7 +38,8 @@ import picocli.CommandLine.Spec;
       "Exits 0 when every measured task completed (and no WebSocket client lost events), 1"
           + " otherwise.",
       "'bench docker' compares Vera's Docker host with the docker CLI instead; 'bench provider'"
-          + " measures the latency the operator adds to a provider call."
+          + " measures the latency the operator adds to a provider call, and 'bench forwarder'"
+          + " runs the bare forwarder that call is judged against."
     })
 public final class BenchCommand implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper();
