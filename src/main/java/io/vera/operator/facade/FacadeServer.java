@@ -95,7 +95,7 @@ public final class FacadeServer implements AutoCloseable {
     guard.install(app);
     // Javalin tries a method's routes in registration order, one regex each, twice per request
     // (the guard asks for the matched route, then the endpoint runs): provider calls, whose added
-    // latency is measured in microseconds, come first. No two routers' paths overlap, so the order
+    // latency has a sub-millisecond goal, come first. No two routers' paths overlap, so the order
     // changes no match (OpenApiMatchesRoutesTest checks that no route shadows a later one).
     new ExternalRoutes(services.providers(), services.gateway(), services.usage()).register(app);
     orchestrator.register(app);
