@@ -45,6 +45,10 @@ import picocli.CommandLine.Spec;
  * together stay in step and every answer of a round arrives in the same millisecond, which measures
  * the queue for a burst of {@code clients} answers rather than the cost of one call. {@code
  * --burst} keeps that synchronised case. Both paths are always driven the same way.
+ *
+ * <p>With {@code --reference-url} a bare forwarder ({@code bench forwarder}) is measured as a third
+ * path in the same rounds, so the operator's own share of the added latency (operator minus
+ * forwarder) is read under the same machine load as the rest, not across separate runs.
  */
 @Command(
     name = "provider",
@@ -62,6 +66,10 @@ import picocli.CommandLine.Spec;
           + " and the last one waits for the whole burst to be processed, which measures"
           + " queueing on this machine's cores rather than what one call costs. Report both;"
           + " the output names the arrival pattern used.",
+      "--reference-url names a bare forwarder ('bench forwarder') measured as a third path in the"
+          + " same rounds; the output then adds its figures and the operator's own share"
+          + " (operator minus forwarder), the part of the added latency that is the operator's"
+          + " rather than one HTTP hop's on this machine.",
       "It re-points the operator's 'openai' Provider at the fake upstream: run it against an"
           + " operator kept for benchmarking (e.g. run --embedded) on this machine.",
       "Exits 0 when no call failed, 1 otherwise."
@@ -78,6 +86,13 @@ public final class ProviderBenchCommand implements Callable<Integer> {
       defaultValue = "http://127.0.0.1:8000",
       description = "Base URL of the operator's REST API (default: ${DEFAULT-VALUE}).")
   private String url;
+
+  @Option(
+      names = "--reference-url",
+      description =
+          "Base URL of a bare forwarder (bench forwarder) to measure in the same rounds as the"
+              + " operator, e.g. http://127.0.0.1:8001.")
+  private String referenceUrl;
 
   @Option(
       names = "--clients",
@@ -127,7 +142,8 @@ public final class ProviderBenchCommand implements Callable<Integer> {
   /** One way of making the call, timed to its end or to its first chunk. */
   private enum Path {
     DIRECT,
-    OPERATOR
+    OPERATOR,
+    REFERENCE
   }
 
   @Override
@@ -135,6 +151,11 @@ public final class ProviderBenchCommand implements Callable<Integer> {
     HttpUrl base = HttpUrl.parse(url);
     if (base == null) {
       throw new ParameterException(spec.commandLine(), "--url must be an http(s) URL: " + url);
+    }
+    HttpUrl reference = referenceUrl == null ? null : HttpUrl.parse(referenceUrl);
+    if (referenceUrl != null && reference == null) {
+      throw new ParameterException(
+          spec.commandLine(), "--reference-url must be an http(s) URL: " + referenceUrl);
     }
     if (clients < 1 || calls < 1 || warmup < 0 || delayMs < 0 || maxSeconds < 1) {
       throw new ParameterException(
@@ -153,13 +174,17 @@ public final class ProviderBenchCommand implements Callable<Integer> {
     ExecutorService pool = Executors.newFixedThreadPool(clients);
     try (FakeOpenAi upstream = new FakeOpenAi(delayMs, clients * 2)) {
       initialize(http, base, upstream.baseUrl());
+      if (reference != null) {
+        initialize(http, reference, upstream.baseUrl());
+      }
       if (!json) {
         out.printf(
             Locale.ROOT,
-            "Provider call overhead via %s: fake upstream %s answering after %d ms; %d clients,"
-                + " %d calls per path and mode (after %d warmup), %d alternating rounds;"
+            "Provider call overhead via %s%s: fake upstream %s answering after %d ms; %d"
+                + " clients, %d calls per path and mode (after %d warmup), %d alternating rounds;"
                 + " arrivals %s%n",
             base,
+            reference == null ? "" : " (bare forwarder for reference: " + reference + ")",
             upstream.baseUrl(),
             delayMs,
             clients,
@@ -179,18 +204,36 @@ public final class ProviderBenchCommand implements Callable<Integer> {
       for (boolean stream : new boolean[] {false, true}) {
         Calls direct = new Calls(http, base, upstream.baseUrl(), Path.DIRECT, stream);
         Calls operator = new Calls(http, base, upstream.baseUrl(), Path.OPERATOR, stream);
+        Calls forwarder =
+            reference == null
+                ? null
+                : new Calls(http, reference, upstream.baseUrl(), Path.REFERENCE, stream);
         run(pool, direct, warmup, null);
         run(pool, operator, warmup, null);
+        if (forwarder != null) {
+          run(pool, forwarder, warmup, null);
+        }
         List<Long> directNanos = Collections.synchronizedList(new ArrayList<>());
         List<Long> operatorNanos = Collections.synchronizedList(new ArrayList<>());
+        List<Long> referenceNanos = Collections.synchronizedList(new ArrayList<>());
         for (int round = 0; round < ROUNDS; round++) {
           int share = calls / ROUNDS + (round < calls % ROUNDS ? 1 : 0);
           run(pool, direct, share, directNanos);
           run(pool, operator, share, operatorNanos);
+          if (forwarder != null) {
+            run(pool, forwarder, share, referenceNanos);
+          }
         }
-        figures.set(
-            stream ? "streaming_first_chunk_ms" : "non_streaming_ms",
-            compare(directNanos, operatorNanos));
+        ObjectNode mode = compare(directNanos, operatorNanos);
+        if (forwarder != null) {
+          double[] d = millis(directNanos);
+          double[] o = millis(operatorNanos);
+          double[] r = millis(referenceNanos);
+          mode.set("reference", percentiles(r));
+          mode.set("reference_added", difference(r, d));
+          mode.set("operator_over_reference", difference(o, r));
+        }
+        figures.set(stream ? "streaming_first_chunk_ms" : "non_streaming_ms", mode);
       }
       figures.put("errors", errorCount.get());
       ArrayNode samples = figures.putArray("error_samples");
@@ -395,12 +438,19 @@ public final class ProviderBenchCommand implements Callable<Integer> {
     double[] o = millis(operator);
     figures.set("direct", percentiles(d));
     figures.set("operator", percentiles(o));
-    ObjectNode added = figures.putObject("added");
-    for (double p : new double[] {50, 95, 99}) {
-      String name = "p" + (int) p;
-      added.put(name, d.length == 0 || o.length == 0 ? Double.NaN : pct(o, p) - pct(d, p));
-    }
+    figures.set("added", difference(o, d));
     return figures;
+  }
+
+  /** {@code slower}'s p50, p95 and p99 minus {@code faster}'s. */
+  private static ObjectNode difference(double[] slower, double[] faster) {
+    ObjectNode difference = JSON.createObjectNode();
+    for (double p : new double[] {50, 95, 99}) {
+      difference.put(
+          "p" + (int) p,
+          slower.length == 0 || faster.length == 0 ? Double.NaN : pct(slower, p) - pct(faster, p));
+    }
+    return difference;
   }
 
   private static double[] millis(List<Long> nanos) {
@@ -433,15 +483,18 @@ public final class ProviderBenchCommand implements Callable<Integer> {
     StringBuilder text = new StringBuilder();
     text.append(
         String.format(
-            "%-26s %8s %9s %9s %9s %9s%n", "", "calls", "p50 ms", "p95 ms", "p99 ms", "max ms"));
+            "%-36s %8s %9s %9s %9s %9s%n", "", "calls", "p50 ms", "p95 ms", "p99 ms", "max ms"));
     for (String mode : new String[] {"non_streaming_ms", "streaming_first_chunk_ms"}) {
       String label = mode.startsWith("non") ? "non-streaming" : "stream, first chunk";
-      for (String path : new String[] {"direct", "operator"}) {
+      for (String path : new String[] {"direct", "operator", "reference"}) {
         var p = figures.path(mode).path(path);
+        if (p.isMissingNode()) {
+          continue;
+        }
         text.append(
             String.format(
                 Locale.ROOT,
-                "%-26s %8d %9.3f %9.3f %9.3f %9.3f%n",
+                "%-36s %8d %9.3f %9.3f %9.3f %9.3f%n",
                 label + " " + path,
                 p.path("count").asInt(),
                 p.path("p50").asDouble(),
@@ -449,16 +502,26 @@ public final class ProviderBenchCommand implements Callable<Integer> {
                 p.path("p99").asDouble(),
                 p.path("max").asDouble()));
       }
-      var added = figures.path(mode).path("added");
-      text.append(
-          String.format(
-              Locale.ROOT,
-              "%-26s %8s %9.3f %9.3f %9.3f%n",
-              label + " added",
-              "",
-              added.path("p50").asDouble(),
-              added.path("p95").asDouble(),
-              added.path("p99").asDouble()));
+      for (String[] row :
+          new String[][] {
+            {"added", " added"},
+            {"reference_added", " forwarder added"},
+            {"operator_over_reference", " operator's own"}
+          }) {
+        var added = figures.path(mode).path(row[0]);
+        if (added.isMissingNode()) {
+          continue;
+        }
+        text.append(
+            String.format(
+                Locale.ROOT,
+                "%-36s %8s %9.3f %9.3f %9.3f%n",
+                label + row[1],
+                "",
+                added.path("p50").asDouble(),
+                added.path("p95").asDouble(),
+                added.path("p99").asDouble()));
+      }
     }
     text.append(String.format("errors %d", figures.path("errors").asInt()));
     figures.path("error_samples").forEach(e -> text.append(String.format("%n  %s", e.asText())));

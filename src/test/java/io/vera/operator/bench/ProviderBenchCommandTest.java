@@ -103,6 +103,64 @@ class ProviderBenchCommandTest {
   }
 
   @Test
+  void measuresAReferenceForwarderInTheSameRounds() throws Exception {
+    try (ForwarderBenchCommand.Forwarder measured = new ForwarderBenchCommand.Forwarder(0);
+        ForwarderBenchCommand.Forwarder reference = new ForwarderBenchCommand.Forwarder(0)) {
+      int exit =
+          execute(
+              "provider",
+              "--url",
+              "http://127.0.0.1:" + measured.port(),
+              "--reference-url",
+              "http://127.0.0.1:" + reference.port(),
+              "--clients",
+              "2",
+              "--calls",
+              "6",
+              "--warmup",
+              "1",
+              "--upstream-delay-ms",
+              "5",
+              "--json");
+
+      assertThat(exit).as(out + "\n" + err).isZero();
+      JsonNode figures = new ObjectMapper().readTree(out.toString());
+      for (String mode : new String[] {"non_streaming_ms", "streaming_first_chunk_ms"}) {
+        JsonNode m = figures.path(mode);
+        assertThat(m.path("reference").path("count").asInt()).as(mode).isEqualTo(6);
+        assertThat(m.path("reference").path("p50").asDouble()).as(mode).isGreaterThanOrEqualTo(5);
+        assertThat(m.path("operator_over_reference").path("p50").asDouble())
+            .as(mode)
+            .isEqualTo(
+                m.path("operator").path("p50").asDouble()
+                    - m.path("reference").path("p50").asDouble());
+        assertThat(m.path("reference_added").path("p99").isNumber()).as(mode).isTrue();
+      }
+
+      out.getBuffer().setLength(0);
+      assertThat(
+              execute(
+                  "provider",
+                  "--url",
+                  "http://127.0.0.1:" + measured.port(),
+                  "--reference-url",
+                  "http://127.0.0.1:" + reference.port(),
+                  "--clients",
+                  "1",
+                  "--calls",
+                  "2",
+                  "--warmup",
+                  "0"))
+          .isZero();
+      assertThat(out.toString())
+          .contains("non-streaming reference", "non-streaming forwarder added")
+          .contains("stream, first chunk operator's own");
+    }
+    assertThat(execute("provider", "--reference-url", "not a url")).isEqualTo(2);
+    assertThat(err.toString()).contains("--reference-url");
+  }
+
+  @Test
   void spreadsFirstCallsEvenlyOverOneDelayUnlessInABurst() {
     long delay = 200_000_000;
     long[] spread = new long[64];
