@@ -29,7 +29,6 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -106,7 +105,7 @@ public final class TaskDispatcher implements AutoCloseable {
 
   private final ReentrantLock publishing = new ReentrantLock();
   private final AtomicLong sequence = new AtomicLong();
-  private final ScheduledExecutorService timers;
+  private final ScheduledThreadPoolExecutor timers;
 
   /** One pool's queue, running set and counters. */
   private final class PoolQueue {
@@ -131,7 +130,7 @@ public final class TaskDispatcher implements AutoCloseable {
     this.statusSink = statusSink;
     this.settings = settings;
     this.clock = clock;
-    ScheduledThreadPoolExecutor timerThread =
+    this.timers =
         new ScheduledThreadPoolExecutor(
             1,
             r -> {
@@ -141,15 +140,14 @@ public final class TaskDispatcher implements AutoCloseable {
             });
     // A finished attempt cancels its deadline; without this the cancelled timer would stay queued
     // (with what it holds) until its time, one per task finished in the last timeout's span.
-    timerThread.setRemoveOnCancelPolicy(true);
-    this.timers = timerThread;
+    timers.setRemoveOnCancelPolicy(true);
     timers.scheduleWithFixedDelay(this::expireLeases, 1, 1, TimeUnit.SECONDS);
     timers.scheduleWithFixedDelay(this::failTasksStarvedByCpu, 1, 1, TimeUnit.SECONDS);
   }
 
   /** Timers waiting to fire (deadlines, retries, the periodic checks), for tests. */
   int pendingTimers() {
-    return ((ScheduledThreadPoolExecutor) timers).getQueue().size();
+    return timers.getQueue().size();
   }
 
   public void addListener(TaskListener listener) {
