@@ -23,7 +23,9 @@ import okhttp3.Response;
 import okio.Buffer;
 import okio.BufferedSource;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code bench forwarder}: the floor {@code bench provider} is judged against. It serves the three
@@ -50,6 +52,8 @@ public final class ForwarderBenchCommand implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final MediaType JSON_TYPE = MediaType.get("application/json; charset=utf-8");
 
+  @Spec private CommandSpec spec;
+
   @Option(
       names = "--port",
       defaultValue = "8001",
@@ -61,7 +65,8 @@ public final class ForwarderBenchCommand implements Callable<Integer> {
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(stopped::countDown));
     try (Forwarder forwarder = new Forwarder(port)) {
-      System.out.println("bare forwarder on http://127.0.0.1:" + forwarder.port());
+      spec.commandLine().getOut().println("bare forwarder on http://127.0.0.1:" + forwarder.port());
+      spec.commandLine().getOut().flush();
       stopped.await();
     }
     return 0;
