@@ -18,8 +18,10 @@ import io.vera.operator.kube.EventRecorder;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,6 +41,17 @@ public class ComputeResourceReconciler
   private static final Logger LOG = LoggerFactory.getLogger(ComputeResourceReconciler.class);
   private static final String READY = "Ready";
   private static final String DISK_LIMITED = "DiskLimited";
+
+  /**
+   * Set to {@code "true"} on a ComputeResource being deleted to let it go although its recorded
+   * machine cannot be removed (its host is down for good); the machine may be left running.
+   */
+  public static final String ABANDON_ANNOTATION = "vera.io/abandon-machine";
+
+  static final Duration REMOVAL_RETRY_MAX = Duration.ofMinutes(5);
+
+  /** Failed removals per resource uid, for the backoff; cleared once the resource goes. */
+  private final Map<String, Integer> removalAttempts = new ConcurrentHashMap<>();
 
   private final ComputeHosts hosts;
   private final ComputeUsage usage;
@@ -293,7 +306,7 @@ public class ComputeResourceReconciler
           case NOT_FOUND -> "ProviderNotFound";
           case INVALID -> "InvalidSpec";
           case UNSUPPORTED -> "Unsupported";
-          case UNAVAILABLE -> "HostUnavailable";
+          case UNAVAILABLE -> ComputeService.HOST_UNAVAILABLE;
           case FAILED -> "MachineFailed";
         };
     boolean terminal =
@@ -317,10 +330,19 @@ public class ComputeResourceReconciler
     return RETRY;
   }
 
+  /**
+   * Removes the machine, then lets the resource go. When the host cannot be reached: with no
+   * machine recorded in status the resource goes at once (the orphan sweep removes a machine made
+   * for it meanwhile, once the host answers); with one recorded, removal is retried with backoff (2
+   * s doubling to {@link #REMOVAL_RETRY_MAX}), said in the Ready condition (reason {@code
+   * RemovalPending}) and a {@code RemovalFailed} Event, until the host answers or an admin sets
+   * {@value #ABANDON_ANNOTATION}{@code : "true"}.
+   */
   @Override
   public DeleteControl cleanup(ComputeResource resource, Context<ComputeResource> context) {
     String uid = resource.getMetadata().getUid();
     workers.unavailable(uid);
+    String recorded = Optional.ofNullable(resource.getStatus()).map(s -> s.resourceId).orElse(null);
     try {
       ComputeHost host = hosts.hostFor(resource);
       Optional<Machine> machine = host.find(uid);
@@ -337,23 +359,70 @@ public class ComputeResourceReconciler
             resource,
             "MachineAbandoned",
             "cannot reach the host to remove "
-                + Optional.ofNullable(resource.getStatus())
-                    .map(s -> s.resourceId)
-                    .orElse("its machine")
+                + (recorded == null ? "its machine" : recorded)
                 + ": "
                 + e.getMessage());
+      } else if (recorded == null) {
+        events.normal(
+            resource,
+            "NothingRecorded",
+            "no machine was recorded and the host cannot be reached ("
+                + e.getMessage()
+                + "); the orphan sweep removes any machine made for it once the host answers");
+      } else if ("true".equals(annotation(resource, ABANDON_ANNOTATION))) {
+        events.warning(
+            resource,
+            "MachineAbandoned",
+            ABANDON_ANNOTATION
+                + " is set: letting the resource go; "
+                + recorded
+                + " may still run on its host ("
+                + e.getMessage()
+                + ")");
       } else {
+        int attempt = removalAttempts.merge(uid, 1, Integer::sum);
+        Duration next = removalBackoff(attempt);
+        String message =
+            "cannot remove "
+                + recorded
+                + " yet (attempt "
+                + attempt
+                + ", next in "
+                + next.toSeconds()
+                + " s): "
+                + e.getMessage()
+                + "; to let the resource go without it set the annotation "
+                + ABANDON_ANNOTATION
+                + "=true";
+        events.warning(resource, "RemovalFailed", message);
         LOG.warn(
-            "cannot remove the machine of ComputeResource {}/{} yet: {}",
+            "ComputeResource {}/{}: {}",
             resource.getMetadata().getNamespace(),
             resource.getMetadata().getName(),
-            e.getMessage());
-        return DeleteControl.noFinalizerRemoval().rescheduleAfter(RETRY.toMillis());
+            message);
+        ComputeResourceStatus status =
+            copy(resource.getStatus() == null ? new ComputeResourceStatus() : resource.getStatus());
+        status.phase = ComputeResourceStatus.Phase.Stopping;
+        ready(resource, status, "False", "RemovalPending", message);
+        patchStatus(resource, status);
+        return DeleteControl.noFinalizerRemoval().rescheduleAfter(next.toMillis());
       }
     }
+    removalAttempts.remove(uid);
     machines.remove(uid);
     usage.forget(uid);
     return DeleteControl.defaultDelete();
+  }
+
+  /** 2 s, doubling, at most {@link #REMOVAL_RETRY_MAX}. */
+  static Duration removalBackoff(int attempt) {
+    long seconds = 1L << Math.min(attempt, 16);
+    return Duration.ofSeconds(Math.min(seconds, REMOVAL_RETRY_MAX.toSeconds()));
+  }
+
+  private static String annotation(ComputeResource resource, String key) {
+    Map<String, String> annotations = resource.getMetadata().getAnnotations();
+    return annotations == null ? null : annotations.get(key);
   }
 
   private void ready(

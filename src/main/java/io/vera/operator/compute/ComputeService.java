@@ -48,6 +48,7 @@ public final class ComputeService {
   private final MachineCache machines;
   private final Clock clock;
   private final Map<String, Semaphore> turns = new ConcurrentHashMap<>();
+  private final HostReachability reachability;
 
   /** Unmarked orphans already reported, so each is logged once, not on every sweep. */
   private final Set<String> reportedUnmarked = ConcurrentHashMap.newKeySet();
@@ -63,6 +64,7 @@ public final class ComputeService {
     this.usage = usage;
     this.machines = machines;
     this.clock = clock;
+    this.reachability = new HostReachability(hosts);
   }
 
   // ---- lookup --------------------------------------------------------------------------------
@@ -107,7 +109,20 @@ public final class ComputeService {
         .create();
   }
 
-  /** Waits until a resource is Available (or InUse) or Failed, or the wait is over. */
+  /**
+   * Whether the host of a Docker or Proxmox Provider answers within {@code deadline} (see {@link
+   * HostReachability}): a short check before creating a machine, independent of the Provider's own
+   * timeout.
+   */
+  public HostReachability.Answer reachable(Provider provider, Duration deadline)
+      throws InterruptedException {
+    return reachability.check(provider, deadline);
+  }
+
+  /**
+   * Waits until a resource is Available (or InUse) or Failed, or its host is unavailable (Ready
+   * reason {@value #HOST_UNAVAILABLE}), or the wait is over.
+   */
   public ComputeResource awaitSettled(String namespace, String name, Duration wait)
       throws InterruptedException {
     Instant until = clock.instant().plus(wait);
@@ -123,11 +138,24 @@ public final class ComputeService {
 
   private static boolean settled(ComputeResource resource) {
     ComputeResourceStatus status = resource.getStatus();
+    if (hostUnavailable(resource)) {
+      return true;
+    }
     return status != null
             && status.resourceId != null
             && (status.phase == ComputeResourceStatus.Phase.Available
                 || status.phase == ComputeResourceStatus.Phase.InUse)
         || status != null && status.phase == ComputeResourceStatus.Phase.Failed;
+  }
+
+  /** The Ready reason the reconciler sets while a resource's host does not answer. */
+  public static final String HOST_UNAVAILABLE = "HostUnavailable";
+
+  /** Whether the reconciler last found the resource's host unavailable. */
+  public static boolean hostUnavailable(ComputeResource resource) {
+    return resource.getStatus() != null
+        && resource.getStatus().conditions.stream()
+            .anyMatch(c -> "Ready".equals(c.getType()) && HOST_UNAVAILABLE.equals(c.getReason()));
   }
 
   /** Deletes a resource; its finalizer removes the machine. */

@@ -32,4 +32,9 @@ public class ApiException extends RuntimeException {
   public static ApiException unavailable(String detail) {
     return new ApiException(503, detail);
   }
+
+  /** A host the request needed did not answer in time. */
+  public static ApiException timedOut(String detail) {
+    return new ApiException(504, detail);
+  }
 }

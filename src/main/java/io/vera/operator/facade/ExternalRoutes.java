@@ -27,6 +27,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 
@@ -38,6 +39,15 @@ import java.util.function.Consumer;
  */
 final class ExternalRoutes {
   static final String BASE = "/orchestrator/external";
+
+  /** How long {@code initialize} waits for its Providers to serve calls. */
+  static final Duration INITIALIZE_WAIT = Duration.ofSeconds(20);
+
+  /** How much longer it waits, once a Provider serves calls, for its first probe to report. */
+  static final Duration PROBE_GRACE = Duration.ofSeconds(2);
+
+  /** Ready reasons of a Provider that no call can succeed with until its spec or Secret change. */
+  private static final Set<String> UNUSABLE = Set.of("InvalidSpec", "CredentialsMissing");
 
   private final LegacyProviders providers;
   private final ProviderGateway gateway;
@@ -73,9 +83,16 @@ final class ExternalRoutes {
 
   // ---- configuration -------------------------------------------------------------------------
 
-  private void initialize(Context ctx) {
+  /**
+   * Configures each named provider, then answers once every one of them serves calls with the
+   * client built from this request (or has definitely failed, 422, or did not get there within
+   * {@link #INITIALIZE_WAIT}, 504), with each one's first probe under {@code providers} when it
+   * finished within {@link #PROBE_GRACE} of that.
+   */
+  private void initialize(Context ctx) throws InterruptedException {
     JsonBody body = JsonBody.of(ctx);
     ArrayNode initialized = JsonBody.MAPPER.createArrayNode();
+    Map<Legacy, Provider> configured = new LinkedHashMap<>();
     for (Legacy legacy : Legacy.values()) {
       if (!body.has(legacy.legacyName)) {
         continue;
@@ -113,7 +130,7 @@ final class ExternalRoutes {
           }
         }
       }
-      providers.configure(legacy, secret, spec);
+      configured.put(legacy, providers.configure(legacy, secret, spec));
       initialized.add(legacy.legacyName);
     }
     if (initialized.isEmpty()) {
@@ -124,7 +141,75 @@ final class ExternalRoutes {
     response.put("status", "success");
     response.set("providers_initialized", initialized);
     response.put("provider_count", initialized.size());
+    ObjectNode readiness = response.putObject("providers");
+    long until = System.nanoTime() + INITIALIZE_WAIT.toNanos();
+    for (Map.Entry<Legacy, Provider> e : configured.entrySet()) {
+      readiness.set(e.getKey().legacyName, awaitServing(e.getKey(), e.getValue(), until));
+    }
     ctx.json(response);
+  }
+
+  /**
+   * Waits until the gateway serves the Provider with the client built from {@code stored} (its
+   * Secret name is new on every initialize, so it tells the clients apart), then a little longer
+   * for that client's first probe; refuses when the Provider cannot be used at all.
+   */
+  private ObjectNode awaitServing(Legacy legacy, Provider stored, long untilNanos)
+      throws InterruptedException {
+    ProviderKey key = ProviderReconciler.key(stored);
+    String secret = stored.getSpec().credentialsSecretRef.name;
+    long generation = stored.getMetadata().getGeneration();
+    long probeUntil = Long.MAX_VALUE;
+    while (true) {
+      boolean serving =
+          gateway
+              .spec(key)
+              .map(
+                  s -> s.credentialsSecretRef != null && secret.equals(s.credentialsSecretRef.name))
+              .orElse(false);
+      Optional<Condition> probed =
+          providers
+              .find(legacy.resourceName)
+              .filter(
+                  p ->
+                      p.getStatus() != null
+                          && p.getStatus().observedGeneration != null
+                          && p.getStatus().observedGeneration >= generation)
+              .flatMap(
+                  p ->
+                      p.getStatus().conditions.stream()
+                          .filter(c -> "Ready".equals(c.getType()))
+                          .findFirst());
+      if (!serving && probed.isPresent() && UNUSABLE.contains(probed.get().getReason())) {
+        throw ApiException.invalid(
+            "provider " + legacy.legacyName + " cannot be used: " + probed.get().getMessage());
+      }
+      long now = System.nanoTime();
+      if (serving && probeUntil == Long.MAX_VALUE) {
+        probeUntil = now + PROBE_GRACE.toNanos();
+      }
+      boolean timeUp = now >= untilNanos;
+      if (serving && (probed.isPresent() || timeUp || now >= probeUntil)) {
+        ObjectNode state = JsonBody.MAPPER.createObjectNode();
+        if (probed.isPresent()) {
+          state.put("ready", "True".equals(probed.get().getStatus()));
+          state.put("detail", probed.get().getMessage());
+        } else {
+          state.putNull("ready");
+          state.put("detail", "serving calls; its first probe has not finished yet");
+        }
+        return state;
+      }
+      if (timeUp) {
+        throw ApiException.timedOut(
+            "provider "
+                + legacy.legacyName
+                + " was not ready to serve calls within "
+                + INITIALIZE_WAIT.toSeconds()
+                + " s");
+      }
+      Thread.sleep(20);
+    }
   }
 
   private static String url(String value, String field) {
@@ -266,9 +351,9 @@ final class ExternalRoutes {
 
   /**
    * Streams as Server-Sent Events: {@code {"chunk": ...}} per piece, then {@code {"status":
-   * "complete", ...usage}}, {@code {"status": "incomplete", "error": ..., ...usage}} when the
-   * upstream stream broke off, or {@code {"status": "error", "error": ...}}. Refusals found before
-   * the call starts (unknown provider, bad input) are ordinary 4xx answers.
+   * "complete", ...usage}}, {@code {"status": "error", "incomplete": true, "error": ..., ...usage}}
+   * when the upstream stream broke off, or {@code {"status": "error", "error": ...}}. Refusals
+   * found before the call starts (unknown provider, bad input) are ordinary 4xx answers.
    */
   private void stream(Context ctx, Call call) {
     ctx.status(200);
@@ -285,8 +370,11 @@ final class ExternalRoutes {
         last =
             JsonWrite.event(
                 json -> {
-                  json.writeStringField("status", result.complete() ? "complete" : "incomplete");
+                  // Legacy clients know only complete and error: a cut stream is an error,
+                  // and "incomplete" says it was cut rather than refused.
+                  json.writeStringField("status", result.complete() ? "complete" : "error");
                   if (!result.complete()) {
+                    json.writeBooleanField("incomplete", true);
                     json.writeStringField(
                         "error",
                         "the upstream stream ended before it finished; the output and usage are"

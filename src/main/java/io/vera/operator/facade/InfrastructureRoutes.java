@@ -15,6 +15,7 @@ import io.vera.operator.compute.ComputeHosts;
 import io.vera.operator.compute.ComputeService;
 import io.vera.operator.compute.ExecRequest;
 import io.vera.operator.compute.ExecResult;
+import io.vera.operator.compute.HostReachability;
 import io.vera.operator.compute.LegacyInfrastructure;
 import io.vera.operator.compute.MachineStats;
 import java.time.Duration;
@@ -36,7 +37,16 @@ import java.util.regex.Pattern;
  */
 final class InfrastructureRoutes {
   static final String BASE = "/orchestrator/infrastructure";
+
+  /**
+   * How long provisioning waits for a host that answers to run the machines (image pulls and VM
+   * clones take minutes); a host that does not answer is refused within {@link #HOST_DEADLINE}.
+   */
   private static final Duration PROVISION_WAIT = Duration.ofMinutes(5);
+
+  /** How long a host has to answer its probe before provisioning is refused with 504. */
+  static final Duration HOST_DEADLINE = Duration.ofSeconds(5);
+
   private static final int MAX_COMMAND_CHARS = 65_536;
   private static final String DEFAULT_IMAGE = "python:3.11-slim";
   private static final int MAX_OUTPUT_BYTES = 1024 * 1024;
@@ -112,7 +122,12 @@ final class InfrastructureRoutes {
 
   // ---- initialize ----------------------------------------------------------------------------
 
-  private void initialize(Context ctx) {
+  /**
+   * Creates or updates the Docker and Proxmox Providers and answers with each host's readiness,
+   * asked within {@link #HOST_DEADLINE}: a host that is down does not fail the call (the Provider
+   * is kept and probed again), it is said in {@code providers}.
+   */
+  private void initialize(Context ctx) throws InterruptedException {
     JsonBody body = JsonBody.of(ctx);
     boolean docker = body.bool("enable_docker", true);
     boolean proxmox = body.bool("enable_proxmox", false);
@@ -124,11 +139,12 @@ final class InfrastructureRoutes {
       autoProvision.networkMode = "none";
       autoProvision.idleTimeoutSeconds = 300;
     }
-    List<String> enabled = new ArrayList<>();
+    Map<String, Provider> configured = new LinkedHashMap<>();
     if (docker) {
       String url = body.string("docker_url", defaultDockerHost, 2048);
-      infrastructure.configureDocker(normalizeDockerUrl(url), maxResources, autoProvision);
-      enabled.add("docker");
+      configured.put(
+          "docker",
+          infrastructure.configureDocker(normalizeDockerUrl(url), maxResources, autoProvision));
     }
     if (proxmox) {
       String host = body.requireString("proxmox_host", 253);
@@ -142,18 +158,32 @@ final class InfrastructureRoutes {
         credentials.put("username", user);
         credentials.put("password", body.requireString("proxmox_password", 4096));
       }
-      infrastructure.configureProxmox(
-          proxmoxEndpoint(host), body.bool("proxmox_verify_ssl", false), credentials, maxResources);
-      enabled.add("proxmox");
+      configured.put(
+          "proxmox",
+          infrastructure.configureProxmox(
+              proxmoxEndpoint(host),
+              body.bool("proxmox_verify_ssl", false),
+              credentials,
+              maxResources));
     }
-    ctx.json(
-        Map.of(
-            "status",
-            "success",
-            "message",
-            enabled.isEmpty()
-                ? "no backend enabled"
-                : "initialized " + String.join(" and ", enabled)));
+    Map<String, Object> readiness = new LinkedHashMap<>();
+    for (Map.Entry<String, Provider> e : configured.entrySet()) {
+      HostReachability.Answer answer = compute.reachable(e.getValue(), HOST_DEADLINE);
+      Map<String, Object> state = new LinkedHashMap<>();
+      state.put("provider", e.getValue().getMetadata().getName());
+      state.put("ready", answer.verdict() == HostReachability.Verdict.REACHABLE);
+      state.put("detail", answer.detail());
+      readiness.put(e.getKey(), state);
+    }
+    Map<String, Object> answer = new LinkedHashMap<>();
+    answer.put("status", "success");
+    answer.put(
+        "message",
+        configured.isEmpty()
+            ? "no backend enabled"
+            : "initialized " + String.join(" and ", configured.keySet()));
+    answer.put("providers", readiness);
+    ctx.json(answer);
   }
 
   private static String normalizeDockerUrl(String url) {
@@ -307,22 +337,31 @@ final class InfrastructureRoutes {
   }
 
   /**
-   * Creates {@code count} resources of one spec and waits until all run. Resources that fail are
-   * removed again, so a failed call leaves nothing behind.
+   * Creates {@code count} resources of one spec and waits until all run. The host is asked first,
+   * within {@link #HOST_DEADLINE}: one that is down is refused with 503 and one that is silent with
+   * 504, before anything is created. While waiting, a host found unavailable ends the wait at once.
+   * Whatever goes wrong, including the wait running out or the thread being interrupted, the
+   * resources this call created are removed again: all or nothing, as a legacy client expects of
+   * one call, whether or not the client is still there to read the answer.
    */
   private List<ComputeResource> provision(LegacyType type, ComputeResourceSpec spec, int count)
       throws InterruptedException {
+    Provider provider = null;
     if (type != LegacyType.POD) {
-      Provider provider =
+      requireInitialized();
+      String backend = type == LegacyType.DOCKER ? "Docker" : "Proxmox";
+      provider =
           infrastructure
               .provider(type.type)
               .orElseThrow(
                   () ->
-                      ApiException.unavailable(
-                          (type == LegacyType.DOCKER ? "Docker" : "Proxmox")
+                      ApiException.badRequest(
+                          backend
                               + " is not initialized: POST "
                               + BASE
-                              + "/initialize first"));
+                              + "/initialize with enable_"
+                              + backend.toLowerCase(Locale.ROOT)
+                              + " first"));
       spec.providerRef = provider.getMetadata().getName();
       int max = ComputeHosts.maxResources(provider);
       long held =
@@ -339,38 +378,78 @@ final class InfrastructureRoutes {
                 + held
                 + " exist)");
       }
+      requireAnswering(provider);
     }
     String batch = UUID.randomUUID().toString().substring(0, 8);
     List<String> names = new ArrayList<>();
-    for (int i = 0; i < count; i++) {
-      names.add(
-          compute
-              .create(
-                  infrastructure.namespace(),
-                  type.namePrefix,
-                  spec,
-                  Map.of("vera.io/source", "legacy-infrastructure", "vera.io/batch", batch))
-              .getMetadata()
-              .getName());
-    }
-    List<ComputeResource> settled = new ArrayList<>();
-    List<Failure> failures = new ArrayList<>();
-    for (String name : names) {
-      ComputeResource r = compute.awaitSettled(infrastructure.namespace(), name, PROVISION_WAIT);
-      if (r != null && isRunning(r)) {
-        settled.add(r);
-      } else {
-        failures.add(failure(r, name));
+    boolean done = false;
+    try {
+      for (int i = 0; i < count; i++) {
+        names.add(
+            compute
+                .create(
+                    infrastructure.namespace(),
+                    type.namePrefix,
+                    spec,
+                    Map.of("vera.io/source", "legacy-infrastructure", "vera.io/batch", batch))
+                .getMetadata()
+                .getName());
+      }
+      List<ComputeResource> settled = new ArrayList<>();
+      List<Failure> failures = new ArrayList<>();
+      long until = System.nanoTime() + PROVISION_WAIT.toNanos();
+      for (String name : names) {
+        Duration left = Duration.ofNanos(Math.max(0, until - System.nanoTime()));
+        ComputeResource r = compute.awaitSettled(infrastructure.namespace(), name, left);
+        if (r != null && isRunning(r)) {
+          settled.add(r);
+          continue;
+        }
+        if (r != null && provider != null && ComputeService.hostUnavailable(r)) {
+          requireAnswering(provider);
+          throw ApiException.unavailable("provisioning failed: " + failure(r, name).message());
+        }
+        failures.add(
+            r != null
+                    && (r.getStatus() == null
+                        || r.getStatus().phase != ComputeResourceStatus.Phase.Failed)
+                ? new Failure(
+                    "Timeout",
+                    "not running after "
+                        + PROVISION_WAIT.toSeconds()
+                        + " s: "
+                        + failure(r, name).message())
+                : failure(r, name));
+        break;
+      }
+      if (failures.isEmpty()) {
+        done = true;
+        return settled;
+      }
+      throw failureException(failures);
+    } finally {
+      if (!done) {
+        for (String name : names) {
+          compute.find(infrastructure.namespace(), name).ifPresent(compute::delete);
+        }
       }
     }
-    if (failures.isEmpty()) {
-      return settled;
+  }
+
+  /**
+   * Refuses with 503 when the Provider's host is down and 504 when it does not answer within {@link
+   * #HOST_DEADLINE}, naming the Provider and why.
+   */
+  private void requireAnswering(Provider provider) throws InterruptedException {
+    HostReachability.Answer answer = compute.reachable(provider, HOST_DEADLINE);
+    String name = provider.getMetadata().getName();
+    switch (answer.verdict()) {
+      case REACHABLE -> {}
+      case UNREACHABLE ->
+          throw ApiException.unavailable(
+              "the host of Provider " + name + " is unreachable: " + answer.detail());
+      case SILENT -> throw ApiException.timedOut(answer.detail());
     }
-    // All or nothing, as a legacy client expects of one call.
-    for (String name : names) {
-      compute.find(infrastructure.namespace(), name).ifPresent(compute::delete);
-    }
-    throw failureException(failures);
   }
 
   private static boolean isRunning(ComputeResource r) {
@@ -395,9 +474,7 @@ final class InfrastructureRoutes {
                 .findFirst();
     return new Failure(
         ready.map(Condition::getReason).orElse("Timeout"),
-        ready
-            .map(Condition::getMessage)
-            .orElse("not running after " + PROVISION_WAIT.toSeconds() + "s"));
+        ready.map(Condition::getMessage).orElse("the operator has not reported on it yet"));
   }
 
   private static ApiException failureException(List<Failure> failures) {
@@ -406,6 +483,7 @@ final class InfrastructureRoutes {
     return switch (first.reason()) {
       case "InvalidSpec", "Unsupported", "MachineFailed" -> ApiException.invalid(detail);
       case "QuotaExceeded" -> ApiException.conflict(detail);
+      case "Timeout" -> ApiException.timedOut(detail);
       default -> ApiException.unavailable(detail);
     };
   }
@@ -569,27 +647,42 @@ final class InfrastructureRoutes {
     ctx.json(answer);
   }
 
+  /**
+   * Each configured host separately under {@code providers}; the layer is healthy (200) when any
+   * configured host is, and 503 only when every one of them is down.
+   */
   private void health(Context ctx) {
     Optional<Provider> docker = infrastructure.provider(ComputeResourceSpec.Type.Docker);
     Optional<Provider> proxmox = infrastructure.provider(ComputeResourceSpec.Type.ProxmoxVM);
+    Map<String, Object> providers = new LinkedHashMap<>();
     List<String> down = new ArrayList<>();
-    docker.filter(p -> !ready(p)).ifPresent(p -> down.add("docker: " + readyMessage(p)));
-    proxmox.filter(p -> !ready(p)).ifPresent(p -> down.add("proxmox: " + readyMessage(p)));
-    if (!down.isEmpty()) {
-      ctx.status(503).json(Map.of("detail", String.join("; ", down)));
-      return;
-    }
+    docker.ifPresent(p -> providers.put("docker", hostHealth(p, down, "docker")));
+    proxmox.ifPresent(p -> providers.put("proxmox", hostHealth(p, down, "proxmox")));
+    boolean healthy = providers.isEmpty() || down.size() < providers.size();
     Map<String, Object> answer = new LinkedHashMap<>();
-    answer.put("status", "healthy");
-    answer.put("initialized", docker.isPresent() || proxmox.isPresent());
-    answer.put("docker_available", docker.isPresent());
-    answer.put("proxmox_available", proxmox.isPresent());
+    answer.put("status", healthy ? "healthy" : "unhealthy");
+    if (!healthy) {
+      answer.put("detail", String.join("; ", down));
+    }
+    answer.put("initialized", !providers.isEmpty());
+    answer.put("docker_available", docker.filter(InfrastructureRoutes::ready).isPresent());
+    answer.put("proxmox_available", proxmox.filter(InfrastructureRoutes::ready).isPresent());
     answer.put(
         "total_resources",
-        docker.isPresent() || proxmox.isPresent()
-            ? compute.list(infrastructure.namespace()).size()
-            : 0);
-    ctx.json(answer);
+        providers.isEmpty() ? 0 : compute.list(infrastructure.namespace()).size());
+    answer.put("providers", providers);
+    ctx.status(healthy ? 200 : 503).json(answer);
+  }
+
+  private static Map<String, Object> hostHealth(Provider p, List<String> down, String name) {
+    Map<String, Object> health = new LinkedHashMap<>();
+    health.put("provider", p.getMetadata().getName());
+    health.put("healthy", ready(p));
+    if (!ready(p)) {
+      health.put("detail", readyMessage(p));
+      down.add(name + ": " + readyMessage(p));
+    }
+    return health;
   }
 
   /** A Provider whose first probe has not run yet counts as up; only a failed probe is down. */
@@ -610,10 +703,11 @@ final class InfrastructureRoutes {
 
   // ---- helpers -------------------------------------------------------------------------------
 
+  /** The original answers 400 here: initializing is the client's missing step. */
   private void requireInitialized() {
     if (!infrastructure.initialized()) {
-      throw ApiException.unavailable(
-          "the infrastructure layer is not initialized: POST " + BASE + "/initialize first");
+      throw ApiException.badRequest(
+          "Infrastructure not initialized: POST " + BASE + "/initialize first");
     }
   }
 

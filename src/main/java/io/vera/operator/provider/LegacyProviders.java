@@ -11,6 +11,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.UUID;
 import java.util.regex.Pattern;
 
 /**
@@ -55,6 +56,9 @@ public final class LegacyProviders {
       Pattern.compile(
           "^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
 
+  private static final String SOURCE_LABEL = "vera.io/source";
+  private static final String SOURCE = "legacy-external-initialize";
+
   private final KubernetesClient client;
   private final String namespace;
 
@@ -95,24 +99,33 @@ public final class LegacyProviders {
   }
 
   /**
-   * Stores the keys in a Secret and creates or updates the Provider that points at it.
+   * Stores the keys in a new Secret and creates or updates the Provider to point at it, then
+   * removes the Secret it pointed at before. A new Secret name each time makes every initialization
+   * a spec change, so the Provider's client is rebuilt at once even when only the key changed, and
+   * {@link ProviderGateway#spec} tells when the client built from this call is the one serving
+   * calls.
    *
    * @param secretValues logical key to value; never logged
+   * @return the Provider as stored, with the API server's defaults and its new generation
    */
-  public void configure(Legacy legacy, Map<String, String> secretValues, ProviderSpec spec) {
-    String secretName = "vera-" + legacy.resourceName + "-credentials";
+  public Provider configure(Legacy legacy, Map<String, String> secretValues, ProviderSpec spec) {
+    String secretName =
+        "vera-"
+            + legacy.resourceName
+            + "-credentials-"
+            + UUID.randomUUID().toString().substring(0, 8);
     Secret secret =
         new SecretBuilder()
             .withMetadata(
                 new ObjectMetaBuilder()
                     .withName(secretName)
                     .withNamespace(namespace)
-                    .withLabels(Map.of("vera.io/source", "legacy-external-initialize"))
+                    .withLabels(Map.of(SOURCE_LABEL, SOURCE))
                     .build())
             .withType("Opaque")
             .withStringData(secretValues)
             .build();
-    client.secrets().inNamespace(namespace).resource(secret).createOr(s -> s.update());
+    client.secrets().inNamespace(namespace).resource(secret).create();
     spec.type = legacy.type;
     spec.credentialsSecretRef = new ProviderSpec.SecretRef();
     spec.credentialsSecretRef.name = secretName;
@@ -121,23 +134,33 @@ public final class LegacyProviders {
         new ObjectMetaBuilder()
             .withName(legacy.resourceName)
             .withNamespace(namespace)
-            .withLabels(Map.of("vera.io/source", "legacy-external-initialize"))
+            .withLabels(Map.of(SOURCE_LABEL, SOURCE))
             .build());
     provider.setSpec(spec);
     Provider existing =
         client.resources(Provider.class).inNamespace(namespace).withName(legacy.resourceName).get();
     if (existing == null) {
-      client.resources(Provider.class).inNamespace(namespace).resource(provider).create();
-    } else {
-      client
-          .resources(Provider.class)
-          .inNamespace(namespace)
-          .withName(legacy.resourceName)
-          .edit(
-              p -> {
-                p.setSpec(spec);
-                return p;
-              });
+      return client.resources(Provider.class).inNamespace(namespace).resource(provider).create();
     }
+    Provider updated =
+        client
+            .resources(Provider.class)
+            .inNamespace(namespace)
+            .withName(legacy.resourceName)
+            .edit(
+                p -> {
+                  p.setSpec(spec);
+                  return p;
+                });
+    ProviderSpec.SecretRef before = existing.getSpec().credentialsSecretRef;
+    if (before != null && !before.name.equals(secretName)) {
+      Secret old = client.secrets().inNamespace(namespace).withName(before.name).get();
+      if (old != null
+          && old.getMetadata().getLabels() != null
+          && SOURCE.equals(old.getMetadata().getLabels().get(SOURCE_LABEL))) {
+        client.resource(old).delete();
+      }
+    }
+    return updated;
   }
 }

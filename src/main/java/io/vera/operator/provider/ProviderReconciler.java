@@ -157,6 +157,10 @@ public class ProviderReconciler implements Reconciler<Provider> {
           ready = condition(provider, previous, "False", "ProbeFailed", e.getMessage());
         }
       } else {
+        // Registered before the probe, and even when it fails: from here on calls reach the client
+        // of this spec (never the previous one), the next probe may pass, and calls report their
+        // own errors.
+        gateway.register(key, client.get(), provider.getSpec());
         try {
           client.get().probe();
           ready =
@@ -169,9 +173,6 @@ public class ProviderReconciler implements Reconciler<Provider> {
         } catch (ProviderException e) {
           ready = condition(provider, previous, "False", "ProbeFailed", e.getMessage());
         }
-        // Registered even when the probe failed: the next probe may pass, and calls report their
-        // own errors.
-        gateway.register(key, client.get(), provider.getSpec());
       }
     } catch (ProviderException e) {
       gateway.unregister(key);

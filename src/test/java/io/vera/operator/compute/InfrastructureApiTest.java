@@ -192,10 +192,10 @@ class InfrastructureApiTest {
 
   @Test
   void refusesBadInputAndUnknownResources() {
-    assertThat(harness.get(BASE + "/resources").status()).isEqualTo(503);
+    assertThat(harness.get(BASE + "/resources").status()).isEqualTo(400);
     OperatorHarness.Response notInit =
         harness.post(BASE + "/resources/docker/provision", "{\"spec\": {}}");
-    assertThat(notInit.status()).isEqualTo(503);
+    assertThat(notInit.status()).isEqualTo(400);
     assertThat(notInit.json().path("detail").asText()).contains("initialize");
     initialize(1);
     assertThat(

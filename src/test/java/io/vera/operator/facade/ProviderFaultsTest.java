@@ -161,7 +161,10 @@ class ProviderFaultsTest {
         stream.text().lines().filter(l -> l.startsWith("data: ")).map(l -> l.substring(6)).toList();
     assertThat(events).contains("{\"chunk\":\"Once\"}", "{\"chunk\":\" upon\"}");
     JsonNode last = JSON.readTree(events.get(events.size() - 1));
-    assertThat(last.path("status").asText()).isEqualTo("incomplete");
+    assertThat(last.path("status").asText())
+        .as("legacy clients know only complete and error")
+        .isEqualTo("error");
+    assertThat(last.path("incomplete").asBoolean()).isTrue();
     assertThat(last.path("error").asText()).contains("ended before");
     assertThat(last.path("tokens_in").asLong()).isEqualTo(9);
     assertThat(last.path("tokens_out").asLong()).isEqualTo(2);
