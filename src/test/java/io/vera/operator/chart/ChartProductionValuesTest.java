@@ -244,6 +244,71 @@ class ChartProductionValuesTest {
         .hasMessageContaining("cidrs");
   }
 
+  private static List<String> grants(JsonNode role) {
+    List<String> grants = new ArrayList<>();
+    for (JsonNode rule : role.path("rules")) {
+      for (JsonNode resource : rule.path("resources")) {
+        for (JsonNode verb : rule.path("verbs")) {
+          grants.add(resource.asText() + ":" + verb.asText());
+        }
+      }
+    }
+    return grants;
+  }
+
+  @Test
+  void watchedNamespacesGetRolesAndTheClusterRoleKeepsOnlyWhatIsClusterWide() throws IOException {
+    List<JsonNode> objects = render("watchNamespaces: [team-a, vera-system]\n");
+    JsonNode clusterRole =
+        ofKind(objects, "ClusterRole").stream()
+            .filter(r -> r.path("metadata").path("name").asText().equals("vera-vera-operator"))
+            .findFirst()
+            .orElseThrow();
+    assertThat(grants(clusterRole))
+        .containsExactlyInAnyOrder(
+            "namespaces:get", "tokenreviews:create", "subjectaccessreviews:create");
+
+    List<JsonNode> operatorRoles =
+        ofKind(objects, "Role").stream()
+            .filter(r -> r.path("metadata").path("name").asText().equals("vera-vera-operator"))
+            .toList();
+    assertThat(operatorRoles.stream().map(r -> r.path("metadata").path("namespace").asText()))
+        .as("each watched namespace and the release namespace, once")
+        .containsExactly("vera-system", "team-a");
+    for (JsonNode role : operatorRoles) {
+      assertThat(grants(role))
+          .contains(
+              "pods/exec:create",
+              "secrets:get",
+              "veratasks:watch",
+              "veratasks/status:patch",
+              "deployments:create",
+              "events:create")
+          .doesNotContain("secrets:list", "secrets:watch");
+    }
+    List<JsonNode> bindings =
+        ofKind(objects, "RoleBinding").stream()
+            .filter(b -> b.path("roleRef").path("name").asText().equals("vera-vera-operator"))
+            .toList();
+    assertThat(bindings.stream().map(b -> b.path("metadata").path("namespace").asText()))
+        .containsExactly("vera-system", "team-a");
+    for (JsonNode binding : bindings) {
+      assertThat(binding.path("roleRef").path("kind").asText()).isEqualTo("Role");
+      assertThat(binding.path("subjects").get(0).path("namespace").asText())
+          .isEqualTo("vera-system");
+    }
+
+    List<String> allNamespaces =
+        grants(
+            ofKind(render("{}"), "ClusterRole").stream()
+                .filter(r -> r.path("metadata").path("name").asText().equals("vera-vera-operator"))
+                .findFirst()
+                .orElseThrow());
+    assertThat(allNamespaces)
+        .as("every namespace watched: one ClusterRole")
+        .contains("pods/exec:create", "secrets:get");
+  }
+
   @Test
   void rendersAsASubchartOfAnUmbrellaChartWithGlobalValues() throws IOException {
     Path umbrella = temp.resolve("platform");
