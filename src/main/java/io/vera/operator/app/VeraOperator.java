@@ -198,7 +198,9 @@ public final class VeraOperator implements AutoCloseable {
         computeReconciler,
         (ControllerConfigurationOverrider<ComputeResource> o) -> watch(o, settings));
     orphanSweep = new OrphanSweep(compute, settings.watchNamespaces(), leading::get);
-    resourceAutoscaler = new ResourceAutoscaler(dispatcher, compute, client, leading::get);
+    resourceAutoscaler =
+        new ResourceAutoscaler(
+            dispatcher, compute, client, leading::get, settings.watchNamespaces());
 
     providerWorkers = new ProviderTaskWorkers(dispatcher, gateway, clock);
     pricing =

@@ -13,12 +13,14 @@ import io.vera.operator.api.TaskType;
 import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskSnapshot;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -54,6 +56,12 @@ public final class ResourceAutoscaler implements AutoCloseable {
   private final ComputeService compute;
   private final KubernetesClient client;
   private final BooleanSupplier leading;
+
+  /**
+   * The namespaces this operator owns (empty for all): with namespaced RBAC it may list no other.
+   */
+  private final Set<String> namespaces;
+
   private int rounds;
   private final ScheduledExecutorService timer =
       Executors.newSingleThreadScheduledExecutor(
@@ -65,16 +73,19 @@ public final class ResourceAutoscaler implements AutoCloseable {
 
   /**
    * @param leading whether this replica leads; a standby never provisions
+   * @param namespaces the namespaces whose Providers are kept warm; empty for all
    */
   public ResourceAutoscaler(
       TaskDispatcher dispatcher,
       ComputeService compute,
       KubernetesClient client,
-      BooleanSupplier leading) {
+      BooleanSupplier leading,
+      Set<String> namespaces) {
     this.dispatcher = dispatcher;
     this.compute = compute;
     this.client = client;
     this.leading = leading;
+    this.namespaces = Set.copyOf(namespaces);
   }
 
   public void start() {
@@ -103,7 +114,7 @@ public final class ResourceAutoscaler implements AutoCloseable {
    */
   public int keepWarm() {
     int change = 0;
-    for (Provider provider : client.resources(Provider.class).inAnyNamespace().list().getItems()) {
+    for (Provider provider : providers()) {
       ProviderSpec spec = provider.getSpec();
       if (spec == null
           || spec.type != ProviderSpec.Type.Docker
@@ -117,6 +128,17 @@ public final class ResourceAutoscaler implements AutoCloseable {
       }
     }
     return change;
+  }
+
+  private List<Provider> providers() {
+    if (namespaces.isEmpty()) {
+      return client.resources(Provider.class).inAnyNamespace().list().getItems();
+    }
+    List<Provider> providers = new ArrayList<>();
+    for (String namespace : namespaces) {
+      providers.addAll(client.resources(Provider.class).inNamespace(namespace).list().getItems());
+    }
+    return providers;
   }
 
   private int keepWarm(Provider provider, ProviderSpec.AutoProvision template) {

@@ -392,6 +392,56 @@ class ClusterE2eTest {
     assertThat(health.body()).contains("healthy");
     assertThat(get("/metrics").body()).contains("operator_sdk");
     assertOperatorHealthy();
+    operatorMayDoOnlyWhatItNeedsAndOnlyInItsNamespace();
+  }
+
+  /**
+   * Least privilege, asked of the API server as the operator's ServiceAccount: what it uses in the
+   * watched namespace is granted, the same verbs elsewhere and listing Secrets are denied.
+   */
+  private void operatorMayDoOnlyWhatItNeedsAndOnlyInItsNamespace() {
+    assertThat(client.network().v1().networkPolicies().inNamespace(NS).list().getItems())
+        .as("the chart's NetworkPolicy")
+        .anyMatch(p -> p.getMetadata().getName().equals(RELEASE + "-vera-operator"));
+    List<String> granted =
+        List.of(
+            "create pods/exec -n " + NS,
+            "get secrets -n " + NS,
+            "patch veratasks.vera.io -n " + NS,
+            "create deployments.apps -n " + NS,
+            "create events -n " + NS,
+            "create tokenreviews.authentication.k8s.io",
+            "create subjectaccessreviews.authorization.k8s.io");
+    List<String> denied =
+        List.of(
+            "create pods/exec -n default",
+            "get secrets -n kube-system",
+            "list secrets -n " + NS,
+            "get secrets --all-namespaces",
+            "create deployments.apps -n default",
+            "list veratasks.vera.io --all-namespaces",
+            "get namespaces kube-system",
+            "delete namespaces " + NS);
+    for (String check : granted) {
+      assertThat(canI(check)).as("the operator may " + check).isTrue();
+    }
+    for (String check : denied) {
+      assertThat(canI(check)).as("the operator may not " + check).isFalse();
+    }
+  }
+
+  private boolean canI(String check) {
+    List<String> args =
+        E2e.list(
+            "auth", "can-i", "--as=system:serviceaccount:" + NS + ":" + RELEASE + "-vera-operator");
+    args.addAll(List.of(check.split(" ")));
+    E2e.Result answer = kubectlResult(args);
+    // "yes" (exit 0) or "no" (exit 1) on the last line, after any warning; anything else is an
+    // error of the question, not an answer.
+    List<String> lines = answer.output().strip().lines().toList();
+    String last = lines.isEmpty() ? "" : lines.get(lines.size() - 1);
+    assertThat(last).as(check + ": " + answer.output()).matches("(yes|no)( - .*)?");
+    return answer.exitCode() == 0 && last.startsWith("yes");
   }
 
   /**
@@ -407,6 +457,10 @@ class ClusterE2eTest {
     values.append(tag).append("\", pullPolicy: ").append(pullPolicy()).append("}\n");
     values.append("rest: {port: ").append(restPort).append("}\n");
     values.append("resources: {requests: {cpu: 100m, memory: 256Mi}, limits: {memory: 768Mi}}\n");
+    // Production settings: RBAC scoped to the test namespace, and a NetworkPolicy (ingress from
+    // that namespace's worker pods; egress to DNS, the API server and HTTPS providers).
+    values.append("watchNamespaces: [").append(NS).append("]\n");
+    values.append("networkPolicy: {enabled: true}\n");
     if (hostNetwork) {
       URI api = URI.create(client.getConfiguration().getMasterUrl());
       values.append("hostNetwork: true\n");
