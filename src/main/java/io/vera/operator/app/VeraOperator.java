@@ -103,6 +103,7 @@ public final class VeraOperator implements AutoCloseable {
   private final PricingConfigMap pricing;
   private final AtomicBoolean leading = new AtomicBoolean();
   private final InstanceId instanceId;
+  private final DeletionAwareItemStore<VeraTask> taskCache;
 
   public VeraOperator(KubernetesClient client, OperatorSettings settings) {
     this(client, settings, ClusterSettings.embedded());
@@ -157,6 +158,12 @@ public final class VeraOperator implements AutoCloseable {
     ttlCleaner = new TaskTtlCleaner(client, clock, leading::get, finishedTasks::forget);
     statusWriter.onMarkedFinished(ttlCleaner::markedFinished);
     VeraTaskReconciler taskReconciler = new VeraTaskReconciler(dispatcher);
+    taskCache =
+        new DeletionAwareItemStore<>(
+            t ->
+                dispatcher.forget(
+                    new TaskKey(t.getMetadata().getNamespace(), t.getMetadata().getName()),
+                    t.getMetadata().getUid()));
     operator.register(
         taskReconciler,
         (ControllerConfigurationOverrider<VeraTask> o) -> {
@@ -166,12 +173,7 @@ public final class VeraOperator implements AutoCloseable {
           o.withInformerListLimit(INFORMER_LIST_LIMIT);
           // A task submitted over REST is tracked before the informer sees it: skip that reconcile.
           o.withOnAddFilter(task -> !dispatcher.tracks(task));
-          o.withItemStore(
-              new DeletionAwareItemStore<VeraTask>(
-                  t ->
-                      dispatcher.forget(
-                          new TaskKey(t.getMetadata().getNamespace(), t.getMetadata().getName()),
-                          t.getMetadata().getUid())));
+          o.withItemStore(taskCache);
         });
     WorkerPoolReconciler poolReconciler =
         new WorkerPoolReconciler(
@@ -364,6 +366,11 @@ public final class VeraOperator implements AutoCloseable {
 
   public TaskDispatcher dispatcher() {
     return dispatcher;
+  }
+
+  /** VeraTasks in the informer's cache: the unfinished ones only. */
+  public int cachedTasks() {
+    return taskCache.size();
   }
 
   @Override
