@@ -49,6 +49,8 @@ import io.vera.operator.provider.SecretCredentials;
 import io.vera.operator.provider.UsageLedger;
 import io.vera.operator.provider.WhisperTranscribe;
 import io.vera.operator.provider.pricing.PricingConfigMap;
+import io.vera.operator.task.FinishedTaskLabels;
+import io.vera.operator.task.FinishedTasks;
 import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskEventRecorder;
 import io.vera.operator.task.TaskKey;
@@ -77,6 +79,12 @@ public final class VeraOperator implements AutoCloseable {
   private static final int REST_REQUEST_RETRIES = 1;
   private static final Duration REST_REQUEST_TIMEOUT = Duration.ofSeconds(10);
 
+  /** The heap the cache of finished tasks read back from the API server may take. */
+  private static final long FINISHED_TASK_CACHE_BYTES = 16L << 20;
+
+  /** Objects per page of an informer's initial list, so a restart never lists all at once. */
+  private static final long INFORMER_LIST_LIMIT = 500;
+
   private final PrometheusMeterRegistry metrics =
       new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final TaskStatusWriter statusWriter;
@@ -95,6 +103,7 @@ public final class VeraOperator implements AutoCloseable {
   private final PricingConfigMap pricing;
   private final AtomicBoolean leading = new AtomicBoolean();
   private final InstanceId instanceId;
+  private final DeletionAwareItemStore<VeraTask> taskCache;
 
   public VeraOperator(KubernetesClient client, OperatorSettings settings) {
     this(client, settings, ClusterSettings.embedded());
@@ -143,21 +152,28 @@ public final class VeraOperator implements AutoCloseable {
                     .withSSABasedCreateUpdateMatchForDependentResources(false)
                     .withMetrics(MicrometerMetrics.withoutPerResourceMetrics(metrics))
                     .withLeaderElectionConfiguration(election));
-    ttlCleaner = new TaskTtlCleaner(client, clock);
-    dispatcher.addListener(ttlCleaner);
-    VeraTaskReconciler taskReconciler = new VeraTaskReconciler(dispatcher, ttlCleaner);
+    KubernetesClient restClient = restClient(client);
+    FinishedTasks finishedTasks =
+        new FinishedTasks(restClient, dispatcher, FINISHED_TASK_CACHE_BYTES);
+    ttlCleaner = new TaskTtlCleaner(client, clock, leading::get, finishedTasks::forget);
+    statusWriter.onMarkedFinished(ttlCleaner::markedFinished);
+    VeraTaskReconciler taskReconciler = new VeraTaskReconciler(dispatcher);
+    taskCache =
+        new DeletionAwareItemStore<>(
+            t ->
+                dispatcher.forget(
+                    new TaskKey(t.getMetadata().getNamespace(), t.getMetadata().getName()),
+                    t.getMetadata().getUid()));
     operator.register(
         taskReconciler,
         (ControllerConfigurationOverrider<VeraTask> o) -> {
           watch(o, settings);
+          // Finished tasks leave the cache: memory grows with the tasks in flight, not history.
+          o.withLabelSelector(FinishedTaskLabels.UNFINISHED_SELECTOR);
+          o.withInformerListLimit(INFORMER_LIST_LIMIT);
           // A task submitted over REST is tracked before the informer sees it: skip that reconcile.
           o.withOnAddFilter(task -> !dispatcher.tracks(task));
-          o.withItemStore(
-              new DeletionAwareItemStore<VeraTask>(
-                  t ->
-                      dispatcher.forget(
-                          new TaskKey(t.getMetadata().getNamespace(), t.getMetadata().getName()),
-                          t.getMetadata().getUid())));
+          o.withItemStore(taskCache);
         });
     WorkerPoolReconciler poolReconciler =
         new WorkerPoolReconciler(
@@ -226,10 +242,13 @@ public final class VeraOperator implements AutoCloseable {
               new DeletionAwareItemStore<Provider>(providerReconciler::providerDeleted));
         });
 
-    KubernetesClient restClient = restClient(client);
     TaskService tasks =
         new TaskService(
-            restClient, dispatcher, settings.namespace(), settings.restTaskTtlSeconds());
+            restClient,
+            dispatcher,
+            settings.namespace(),
+            settings.restTaskTtlSeconds(),
+            finishedTasks);
     LegacyPools pools =
         new LegacyPools(restClient, settings.namespace(), settings.legacyPoolRuntime());
     facade =
@@ -330,6 +349,7 @@ public final class VeraOperator implements AutoCloseable {
   public VeraOperator start(OperatorSettings settings) {
     pricing.start();
     operator.start();
+    ttlCleaner.start();
     orphanSweep.start();
     resourceAutoscaler.start();
     facade.start(settings.host(), settings.port());
@@ -348,6 +368,11 @@ public final class VeraOperator implements AutoCloseable {
 
   public TaskDispatcher dispatcher() {
     return dispatcher;
+  }
+
+  /** VeraTasks in the informer's cache: the unfinished ones only. */
+  public int cachedTasks() {
+    return taskCache.size();
   }
 
   @Override

@@ -17,6 +17,7 @@ import io.vera.operator.pool.CpuSampler;
 import io.vera.operator.pool.LegacyPools;
 import io.vera.operator.task.PoolKey;
 import io.vera.operator.task.TaskDispatcher;
+import io.vera.operator.task.TaskHistory;
 import io.vera.operator.task.TaskKey;
 import io.vera.operator.task.TaskService;
 import io.vera.operator.task.TaskSnapshot;
@@ -24,7 +25,6 @@ import io.vera.operator.worker.RemoteWorkers;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.EnumMap;
 import java.util.HashSet;
 import java.util.List;
@@ -45,6 +45,12 @@ final class OrchestratorRoutes {
   private static final Pattern TASK_ID = Pattern.compile("^[a-z0-9]([-a-z0-9]{0,251}[a-z0-9])?$");
   private static final Pattern HANDLER_NAME = Pattern.compile("^[A-Za-z0-9_.:/-]{1,253}$");
   private static final int MAX_RESULT_WAIT_SECONDS = 300;
+
+  /**
+   * How deep {@code tasks/history} pages by offset: each answer reads the history once and keeps
+   * offset + limit tasks; deeper pages are a {@code history/query} with a time range.
+   */
+  private static final int MAX_HISTORY_OFFSET = 10_000;
 
   private final TaskService tasks;
   private final TaskDispatcher dispatcher;
@@ -301,7 +307,11 @@ final class OrchestratorRoutes {
       spec.poolRef = pool;
     }
     TaskKey key = tasks.submit(spec, Map.of());
-    TaskSnapshot task = dispatcher.get(key).orElseThrow();
+    // A quick task may have finished and left the dispatcher already.
+    TaskSnapshot task =
+        tasks
+            .find(key)
+            .orElseThrow(() -> ApiException.notFound("task " + key.name() + " was deleted"));
     ObjectNode response = JsonBody.MAPPER.createObjectNode();
     response.put("task_id", key.name());
     response.put("status", task.phase().legacyName());
@@ -319,7 +329,13 @@ final class OrchestratorRoutes {
     TaskKey key = taskKey(ctx);
     double timeout = queryNumber(ctx, "timeout", 5, 0, MAX_RESULT_WAIT_SECONDS);
     if (dispatcher.get(key).isEmpty()) {
-      throw ApiException.notFound("task " + key.name() + " not found");
+      // Not in flight: finished (read from the API server) or unknown.
+      TaskSnapshot done =
+          tasks
+              .find(key)
+              .orElseThrow(() -> ApiException.notFound("task " + key.name() + " not found"));
+      ctx.json(TaskViews.view(done));
+      return;
     }
     ctx.future(
         () ->
@@ -328,7 +344,8 @@ final class OrchestratorRoutes {
                 .completeOnTimeout(null, (long) (timeout * 1000), TimeUnit.MILLISECONDS)
                 .thenApply(
                     done -> {
-                      TaskSnapshot latest = dispatcher.get(key).orElse(done);
+                      TaskSnapshot latest =
+                          dispatcher.get(key).or(() -> tasks.find(key)).orElse(done);
                       if (latest == null) {
                         throw ApiException.notFound("task " + key.name() + " was deleted");
                       }
@@ -343,7 +360,10 @@ final class OrchestratorRoutes {
     switch (outcome) {
       case NOT_FOUND -> throw ApiException.notFound("task " + key.name() + " not found");
       case ALREADY_FINISHED -> {
-        TaskSnapshot task = dispatcher.get(key).orElseThrow();
+        TaskSnapshot task =
+            tasks
+                .find(key)
+                .orElseThrow(() -> ApiException.notFound("task " + key.name() + " not found"));
         throw ApiException.conflict(
             "task " + key.name() + " already finished as " + task.phase().legacyName());
       }
@@ -411,12 +431,12 @@ final class OrchestratorRoutes {
 
   private void history(Context ctx) {
     int limit = (int) queryNumber(ctx, "limit", 50, 1, 1000);
-    int offset = (int) queryNumber(ctx, "offset", 0, 0, Integer.MAX_VALUE);
-    List<TaskSnapshot> finished = finishedNewestFirst(t -> true);
+    int offset = (int) queryNumber(ctx, "offset", 0, 0, MAX_HISTORY_OFFSET);
+    TaskHistory.Page finished = tasks.history().finished(tasks.namespace(), offset, limit);
     ObjectNode response = JsonBody.MAPPER.createObjectNode();
     ArrayNode list = response.putArray("tasks");
-    finished.stream().skip(offset).limit(limit).forEach(t -> list.add(TaskViews.view(t)));
-    response.put("total", finished.size());
+    finished.tasks().forEach(t -> list.add(TaskViews.view(t)));
+    response.put("total", finished.total());
     response.put("limit", limit);
     response.put("offset", offset);
     ctx.json(response);
@@ -445,13 +465,14 @@ final class OrchestratorRoutes {
                 && (name == null || name.equals(t.handler()))
                 && epoch(t.createdAt()) >= start
                 && epoch(t.createdAt()) <= end;
-    List<TaskSnapshot> matching =
-        dispatcher.list(t -> t.key().namespace().equals(tasks.namespace()) && filter.test(t));
+    boolean finishedMayMatch = states.isEmpty() || states.stream().anyMatch(TaskPhase::isFinished);
+    TaskHistory.Page matching =
+        tasks.history().matching(tasks.namespace(), filter, finishedMayMatch, limit);
     ObjectNode response = JsonBody.MAPPER.createObjectNode();
     ArrayNode list = response.putArray("tasks");
-    matching.stream().limit(limit).forEach(t -> list.add(TaskViews.view(t)));
+    matching.tasks().forEach(t -> list.add(TaskViews.view(t)));
     response.put("count", list.size());
-    response.put("total_matching", matching.size());
+    response.put("total_matching", matching.total());
     ctx.json(response);
   }
 
@@ -523,20 +544,6 @@ final class OrchestratorRoutes {
 
   // ---- helpers -------------------------------------------------------------------------------
 
-  private List<TaskSnapshot> finishedNewestFirst(Predicate<TaskSnapshot> filter) {
-    List<TaskSnapshot> finished =
-        new ArrayList<>(
-            dispatcher.list(
-                t ->
-                    t.phase().isFinished()
-                        && t.key().namespace().equals(tasks.namespace())
-                        && filter.test(t)));
-    finished.sort(
-        Comparator.comparing(
-            TaskSnapshot::completedAt, Comparator.nullsLast(Comparator.reverseOrder())));
-    return finished;
-  }
-
   private List<String> registeredNames() {
     List<String> names = new ArrayList<>(handlers.names());
     remoteWorkers.allHandlers().stream().filter(n -> !names.contains(n)).forEach(names::add);
@@ -545,8 +552,8 @@ final class OrchestratorRoutes {
 
   private TaskSnapshot existing(Context ctx) {
     TaskKey key = taskKey(ctx);
-    return dispatcher
-        .get(key)
+    return tasks
+        .find(key)
         .orElseThrow(() -> ApiException.notFound("task " + key.name() + " not found"));
   }
 

@@ -3,6 +3,8 @@ package io.vera.operator.task;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import io.vera.operator.api.TaskPhase;
 import io.vera.operator.api.TaskPriority;
 import io.vera.operator.api.TaskType;
@@ -45,6 +47,10 @@ import org.slf4j.LoggerFactory;
  * as leases. Its state is derived from the VeraTask resources: after a restart it is rebuilt by
  * {@link #track} from the informer cache, and every transition is reported to a {@link
  * TaskStatusSink} that writes it back to the resource.
+ *
+ * <p>It holds the tasks in flight only: once a finished task's end is stored ({@link #stored}) it
+ * is dropped, and readers find it on the API server ({@link FinishedTasks}). Its memory grows with
+ * the queued and running tasks, not with the history kept.
  */
 public final class TaskDispatcher implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(TaskDispatcher.class);
@@ -106,6 +112,14 @@ public final class TaskDispatcher implements AutoCloseable {
   private final ReentrantLock publishing = new ReentrantLock();
   private final AtomicLong sequence = new AtomicLong();
   private final ScheduledThreadPoolExecutor timers;
+
+  /**
+   * UIDs of finished tasks dropped after their end was stored, until the informer reports them
+   * gone: a watch that lags may still deliver their creation, which must not queue them again.
+   * Bounded, since a relisting informer never reports what it no longer sees.
+   */
+  private final Cache<String, Boolean> dropped =
+      Caffeine.newBuilder().maximumSize(100_000).expireAfterWrite(Duration.ofMinutes(10)).build();
 
   /** One pool's queue, running set and counters. */
   private final class PoolQueue {
@@ -277,6 +291,9 @@ public final class TaskDispatcher implements AutoCloseable {
   public void track(VeraTask resource) {
     TaskKey key =
         new TaskKey(resource.getMetadata().getNamespace(), resource.getMetadata().getName());
+    if (dropped.getIfPresent(resource.getMetadata().getUid()) != null) {
+      return; // finished and stored: a late event of its earlier life
+    }
     boolean changed = false;
     lock.lock();
     try {
@@ -309,11 +326,15 @@ public final class TaskDispatcher implements AutoCloseable {
 
   /**
    * Whether this exact resource (same UID and generation) is tracked already, as a task submitted
-   * over REST is before the informer reports it; reconciling it again would change nothing.
+   * over REST is before the informer reports it, or finished and stored since; reconciling it again
+   * would change nothing.
    */
   public boolean tracks(VeraTask resource) {
     TaskKey key =
         new TaskKey(resource.getMetadata().getNamespace(), resource.getMetadata().getName());
+    if (dropped.getIfPresent(resource.getMetadata().getUid()) != null) {
+      return true;
+    }
     lock.lock();
     try {
       TaskEntry entry = tasks.get(key);
@@ -424,8 +445,10 @@ public final class TaskDispatcher implements AutoCloseable {
           status.error == null ? null : new TaskError(status.error.type, status.error.message);
     }
     if (phase.isFinished()) {
+      // Finished before this process saw it (by an older operator, or created so): writing it
+      // marks it finished, so it leaves the informers and this dispatcher.
       entry.phase = phase;
-      return false;
+      return true;
     }
     if (phase == TaskPhase.Running) {
       Instant expiry = parse(status.leaseExpireTime);
@@ -487,8 +510,14 @@ public final class TaskDispatcher implements AutoCloseable {
             usage.latencyMs == null ? 0 : usage.latencyMs);
   }
 
-  /** The resource is gone: the task leaves the queue and any running attempt is interrupted. */
+  /**
+   * The resource is gone, or no longer watched because it is marked finished: the task leaves the
+   * queue and any running attempt is interrupted.
+   */
   public void forget(TaskKey key, String uid) {
+    if (uid != null) {
+      dropped.invalidate(uid);
+    }
     lock.lock();
     try {
       TaskEntry entry = tasks.get(key);
@@ -518,6 +547,63 @@ public final class TaskDispatcher implements AutoCloseable {
       TaskSnapshot last = entry.snapshot();
       answers.add(() -> pending.forEach(f -> f.complete(last)));
     }
+  }
+
+  /**
+   * The end of a finished task is stored and the task marked finished: it is dropped, so that the
+   * dispatcher holds only the tasks in flight. Waiters were answered when it finished.
+   */
+  public void stored(TaskKey key, String uid) {
+    lock.lock();
+    try {
+      TaskEntry entry = tasks.get(key);
+      if (entry != null && entry.uid.equals(uid) && entry.phase.isFinished()) {
+        dropped.put(uid, Boolean.TRUE);
+        dropLocked(entry);
+      }
+    } finally {
+      lock.unlock();
+    }
+    drainOutbox();
+  }
+
+  /** Tasks this dispatcher holds: the queued, running and waiting ones, and the just finished. */
+  public int size() {
+    lock.lock();
+    try {
+      return tasks.size();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * How a task resource this dispatcher does not hold reads: its spec with the defaults the
+   * dispatcher would apply, and the state its status records. Nothing is queued or kept.
+   */
+  public TaskSnapshot view(VeraTask resource) {
+    TaskKey key =
+        new TaskKey(resource.getMetadata().getNamespace(), resource.getMetadata().getName());
+    TaskEntry entry = newEntry(key, resource);
+    VeraTaskStatus status = resource.getStatus();
+    entry.generation = resource.getMetadata().getGeneration();
+    if (status != null) {
+      entry.phase = status.phase == null ? TaskPhase.Pending : status.phase;
+      entry.pool = status.pool == null ? null : new PoolKey(key.namespace(), status.pool);
+      entry.attempts = status.attempts == null ? 0 : status.attempts;
+      entry.worker = status.worker;
+      entry.queuedAt = parse(status.queuedTime);
+      entry.startedAt = parse(status.startTime);
+      entry.completedAt = parse(status.completionTime);
+      entry.nextRetryAt = parse(status.nextRetryTime);
+      entry.result = status.result;
+      entry.usage = usage(status.usage);
+      entry.error =
+          status.error == null ? null : new TaskError(status.error.type, status.error.message);
+      entry.generation =
+          status.observedGeneration == null ? entry.generation : status.observedGeneration;
+    }
+    return entry.snapshot();
   }
 
   public Optional<TaskSnapshot> get(TaskKey key) {

@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import io.vera.operator.api.TaskPhase;
 import io.vera.operator.api.VeraTask;
 import io.vera.operator.api.VeraTaskSpec;
 import java.util.HashMap;
@@ -24,6 +25,22 @@ public final class TaskService {
   private final TaskDispatcher dispatcher;
   private final String namespace;
   private final Integer defaultTtlSeconds;
+  private final FinishedTasks finished;
+  private final TaskHistory history;
+
+  /** Reads finished tasks through {@code client} with a cache of up to 16 MB. */
+  public TaskService(
+      KubernetesClient client,
+      TaskDispatcher dispatcher,
+      String namespace,
+      Integer defaultTtlSeconds) {
+    this(
+        client,
+        dispatcher,
+        namespace,
+        defaultTtlSeconds,
+        new FinishedTasks(client, dispatcher, 16L << 20));
+  }
 
   /**
    * @param namespace where REST-submitted tasks are created
@@ -33,11 +50,25 @@ public final class TaskService {
       KubernetesClient client,
       TaskDispatcher dispatcher,
       String namespace,
-      Integer defaultTtlSeconds) {
+      Integer defaultTtlSeconds,
+      FinishedTasks finished) {
     this.client = client;
     this.dispatcher = dispatcher;
     this.namespace = namespace;
     this.defaultTtlSeconds = defaultTtlSeconds;
+    this.finished = finished;
+    this.history = new TaskHistory(dispatcher, finished);
+  }
+
+  /** The history queries, over tasks in flight and those kept on the API server. */
+  public TaskHistory history() {
+    return history;
+  }
+
+  /** A task in flight (from the dispatcher) or finished (from the API server); empty if gone. */
+  public Optional<TaskSnapshot> find(TaskKey key) {
+    Optional<TaskSnapshot> inFlight = dispatcher.get(key);
+    return inFlight.isPresent() ? inFlight : finished.get(key);
   }
 
   public String namespace() {
@@ -75,6 +106,18 @@ public final class TaskService {
    */
   public TaskDispatcher.CancelOutcome cancel(TaskKey key) {
     TaskDispatcher.CancelOutcome outcome = dispatcher.cancel(key, "cancelled through the REST API");
+    if (outcome == TaskDispatcher.CancelOutcome.NOT_FOUND) {
+      // Not in flight: finished (and kept on the API server only), or gone.
+      return finished
+          .get(key)
+          .filter(t -> t.phase().isFinished())
+          .map(
+              t ->
+                  t.phase() == TaskPhase.Cancelled
+                      ? TaskDispatcher.CancelOutcome.CANCELLED
+                      : TaskDispatcher.CancelOutcome.ALREADY_FINISHED)
+          .orElse(TaskDispatcher.CancelOutcome.NOT_FOUND);
+    }
     if (outcome == TaskDispatcher.CancelOutcome.CANCELLED) {
       client
           .resources(VeraTask.class)

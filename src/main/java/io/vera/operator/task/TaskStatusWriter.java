@@ -10,9 +10,11 @@ import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.vera.operator.api.VeraTask;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.DelayQueue;
 import java.util.concurrent.Delayed;
 import java.util.concurrent.ExecutorService;
@@ -21,6 +23,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,6 +37,12 @@ import org.slf4j.LoggerFactory;
  * in the queue, without the coalescing delay: under a burst the intermediate writes lag, and a
  * finished task whose end is not yet stored would run again if the operator died meanwhile. The
  * intermediate write it supersedes is dropped when its turn comes.
+ *
+ * <p>A final state is followed by a second write, of the resource's labels ({@link
+ * FinishedTaskLabels}): the status subresource ignores metadata, and the resource ignores status,
+ * so one write cannot do both. Status first, so a task is never marked finished before its end is
+ * stored; an operator that dies in between finds the task unmarked and marks it on restart. Once
+ * marked, the task leaves the dispatcher and the informers.
  */
 public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(TaskStatusWriter.class);
@@ -82,6 +91,7 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
   private final ScheduledExecutorService retries;
   private final AtomicInteger failuresInARow = new AtomicInteger();
   private volatile TaskDispatcher dispatcher;
+  private final List<Consumer<TaskSnapshot>> markedFinished = new CopyOnWriteArrayList<>();
   private volatile boolean closed;
 
   /**
@@ -115,6 +125,11 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
   /** The dispatcher whose state is written; set once, before any task is tracked. */
   public void attach(TaskDispatcher dispatcher) {
     this.dispatcher = dispatcher;
+  }
+
+  /** Told after a finished task was marked so, with the state that was written. */
+  public void onMarkedFinished(Consumer<TaskSnapshot> listener) {
+    markedFinished.add(listener);
   }
 
   @Override
@@ -236,10 +251,23 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
           .resource(target(key))
           .subresource("status")
           .patch(PatchContext.of(PatchType.JSON), mapper.writeValueAsString(patch));
-      failuresInARow.set(0);
       if (task.phase() != null && task.phase().isFinished()) {
+        client
+            .resources(VeraTask.class)
+            .inNamespace(key.namespace())
+            .resource(target(key))
+            .patch(PatchContext.of(PatchType.JSON_MERGE), FinishedTaskLabels.mergePatch(task));
         unwrittenFinals.remove(key);
+        source.stored(key, task.uid());
+        for (var listener : markedFinished) {
+          try {
+            listener.accept(task);
+          } catch (RuntimeException e) {
+            LOG.warn("listener of finished task {} failed", key, e);
+          }
+        }
       }
+      failuresInARow.set(0);
       return true;
     } catch (KubernetesClientException e) {
       if (e.getCode() == 404) {

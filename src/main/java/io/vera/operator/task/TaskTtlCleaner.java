@@ -1,25 +1,45 @@
 package io.vera.operator.task;
 
+import io.fabric8.kubernetes.api.model.KubernetesResourceList;
+import io.fabric8.kubernetes.api.model.ListOptionsBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.vera.operator.api.VeraTask;
 import java.time.Clock;
-import java.time.Duration;
+import java.util.Comparator;
+import java.util.NavigableSet;
+import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Deletes a task {@code ttlSecondsAfterFinished} after it finishes. Live transitions arrive here as
- * events; tasks that finished before a restart are scheduled by the reconciler when it first sees
- * them. Our own status writes therefore never need to wake the reconciler.
+ * Deletes finished tasks {@code ttlSecondsAfterFinished} after they finish, without a timer or any
+ * other state per task: a finished task carries the second it expires at as a label ({@link
+ * FinishedTaskLabels#EXPIRES_AT}), and this cleaner keeps only the distinct (namespace, second)
+ * pairs still to sweep, at most one per second of the longest TTL. Each second it lists the tasks
+ * of the seconds that have passed by that label, a page at a time, and deletes them.
+ *
+ * <p>Pairs come from the tasks this process marks finished, and, once when it first leads, from one
+ * paged pass over the tasks marked finished before (by an earlier process).
  */
-public final class TaskTtlCleaner implements TaskListener, AutoCloseable {
+public final class TaskTtlCleaner implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(TaskTtlCleaner.class);
+  private static final long PAGE_SIZE = 500;
+
+  /** The tasks of one namespace that expire at one epoch second. */
+  private record Due(long epochSecond, String namespace) {}
 
   private final KubernetesClient client;
   private final Clock clock;
+  private final BooleanSupplier leading;
+  private final Consumer<TaskKey> deleted;
+  private final NavigableSet<Due> due =
+      new ConcurrentSkipListSet<>(
+          Comparator.comparingLong(Due::epochSecond).thenComparing(Due::namespace));
   private final ScheduledExecutorService scheduler =
       Executors.newSingleThreadScheduledExecutor(
           r -> {
@@ -27,51 +47,113 @@ public final class TaskTtlCleaner implements TaskListener, AutoCloseable {
             t.setDaemon(true);
             return t;
           });
+  private volatile boolean earlierTasksFound;
+  private int failuresInARow;
 
-  public TaskTtlCleaner(KubernetesClient client, Clock clock) {
+  /**
+   * @param leading whether this replica leads; only the leader deletes
+   * @param deleted told of each task deleted, so caches of finished tasks can let it go
+   */
+  public TaskTtlCleaner(
+      KubernetesClient client, Clock clock, BooleanSupplier leading, Consumer<TaskKey> deleted) {
     this.client = client;
     this.clock = clock;
+    this.leading = leading;
+    this.deleted = deleted;
   }
 
-  @Override
-  public void onTaskEvent(TaskEvent event) {
-    TaskSnapshot task = event.task();
-    if (task.phase().isFinished()) {
-      schedule(task);
+  /** Starts sweeping once a second. */
+  public TaskTtlCleaner start() {
+    scheduler.scheduleWithFixedDelay(this::sweep, 1, 1, TimeUnit.SECONDS);
+    return this;
+  }
+
+  /** A task was marked finished with this state; its expiry second is swept when it comes. */
+  public void markedFinished(TaskSnapshot task) {
+    Long expiry = FinishedTaskLabels.expiresAt(task);
+    if (expiry != null) {
+      due.add(new Due(expiry, task.key().namespace()));
     }
   }
 
-  /** Schedules the deletion of a finished task that has a TTL; does nothing otherwise. */
-  public void schedule(TaskSnapshot task) {
-    Integer ttl = task.ttlSecondsAfterFinished();
-    if (ttl == null || task.completedAt() == null) {
+  /** Seconds still to sweep, for tests and figures. */
+  int pending() {
+    return due.size();
+  }
+
+  private void sweep() {
+    if (!leading.getAsBoolean()) {
       return;
     }
-    long delay =
-        Math.max(
-            0, Duration.between(clock.instant(), task.completedAt().plusSeconds(ttl)).toMillis());
-    scheduler.schedule(() -> delete(task), delay, TimeUnit.MILLISECONDS);
+    try {
+      if (!earlierTasksFound) {
+        findEarlierTasks();
+        earlierTasksFound = true;
+      }
+      long now = clock.instant().getEpochSecond();
+      for (Due next = first(); next != null && next.epochSecond() <= now; next = first()) {
+        delete(next);
+        due.remove(next);
+      }
+      failuresInARow = 0;
+    } catch (RuntimeException e) {
+      if (failuresInARow++ % 60 == 0) {
+        LOG.warn("deleting finished tasks after their TTL failed; retrying: {}", e.getMessage());
+      }
+    }
   }
 
-  private void delete(TaskSnapshot task) {
-    try {
-      var resource =
+  private Due first() {
+    return due.isEmpty() ? null : due.first();
+  }
+
+  /** One paged pass over the tasks marked finished before this process, for their expiries. */
+  private void findEarlierTasks() {
+    String next = null;
+    do {
+      KubernetesResourceList<VeraTask> page =
           client
               .resources(VeraTask.class)
-              .inNamespace(task.key().namespace())
-              .withName(task.key().name());
-      VeraTask live = resource.get();
-      // A task recreated under the same name since is not ours to delete.
-      if (live != null && live.getMetadata().getUid().equals(task.uid())) {
-        resource.delete();
+              .inAnyNamespace()
+              .withLabelSelector(FinishedTaskLabels.FINISHED_SELECTOR)
+              .list(new ListOptionsBuilder().withLimit(PAGE_SIZE).withContinue(next).build());
+      for (VeraTask task : page.getItems()) {
+        String expiry = task.getMetadata().getLabels().get(FinishedTaskLabels.EXPIRES_AT);
+        if (expiry != null) {
+          try {
+            due.add(new Due(Long.parseLong(expiry), task.getMetadata().getNamespace()));
+          } catch (NumberFormatException e) {
+            LOG.warn(
+                "task {}/{} has label {}={}, not an epoch second; it is not deleted by TTL",
+                task.getMetadata().getNamespace(),
+                task.getMetadata().getName(),
+                FinishedTaskLabels.EXPIRES_AT,
+                expiry);
+          }
+        }
       }
-    } catch (RuntimeException e) {
-      LOG.warn(
-          "could not delete finished task {} after its TTL; retrying in a minute: {}",
-          task.key(),
-          e.getMessage());
-      scheduler.schedule(() -> delete(task), 1, TimeUnit.MINUTES);
-    }
+      next = page.getMetadata() == null ? null : page.getMetadata().getContinue();
+    } while (next != null && !next.isEmpty());
+  }
+
+  /** Deletes the finished tasks of one namespace that expire at one second, a page at a time. */
+  private void delete(Due expired) {
+    String next = null;
+    do {
+      KubernetesResourceList<VeraTask> page =
+          client
+              .resources(VeraTask.class)
+              .inNamespace(expired.namespace())
+              .withLabel(FinishedTaskLabels.FINISHED, "true")
+              .withLabel(FinishedTaskLabels.EXPIRES_AT, Long.toString(expired.epochSecond()))
+              .list(new ListOptionsBuilder().withLimit(PAGE_SIZE).withContinue(next).build());
+      for (VeraTask task : page.getItems()) {
+        String name = task.getMetadata().getName();
+        client.resources(VeraTask.class).inNamespace(expired.namespace()).withName(name).delete();
+        deleted.accept(new TaskKey(expired.namespace(), name));
+      }
+      next = page.getMetadata() == null ? null : page.getMetadata().getContinue();
+    } while (next != null && !next.isEmpty());
   }
 
   @Override

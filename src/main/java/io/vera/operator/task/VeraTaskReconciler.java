@@ -10,31 +10,24 @@ import io.vera.operator.api.VeraTask;
  * Hands every VeraTask to the {@link TaskDispatcher}, which queues, restores or cancels it, on
  * creation and on every spec change. Status is written by the {@link TaskStatusWriter}, not here,
  * so reconciling never races with the workers, and those writes do not wake this reconciler.
+ *
+ * <p>It watches only tasks not marked finished ({@link FinishedTaskLabels}); a task that finished
+ * without the mark (before this operator version, or created finished) is tracked, found finished,
+ * and marked by the status writer, after which it leaves the cache.
  */
 @ControllerConfiguration(name = VeraTaskReconciler.NAME)
 public class VeraTaskReconciler implements Reconciler<VeraTask> {
   public static final String NAME = "veratask";
 
   private final TaskDispatcher dispatcher;
-  private final TaskTtlCleaner ttl;
 
-  public VeraTaskReconciler(TaskDispatcher dispatcher, TaskTtlCleaner ttl) {
+  public VeraTaskReconciler(TaskDispatcher dispatcher) {
     this.dispatcher = dispatcher;
-    this.ttl = ttl;
   }
 
   @Override
   public UpdateControl<VeraTask> reconcile(VeraTask task, Context<VeraTask> context) {
-    boolean known = dispatcher.get(key(task)).isPresent();
     dispatcher.track(task);
-    if (!known) {
-      // First sight of a task that finished before this process started: its TTL still applies.
-      dispatcher.get(key(task)).filter(t -> t.phase().isFinished()).ifPresent(ttl::schedule);
-    }
     return UpdateControl.noUpdate();
-  }
-
-  private static TaskKey key(VeraTask task) {
-    return new TaskKey(task.getMetadata().getNamespace(), task.getMetadata().getName());
   }
 }

@@ -112,6 +112,39 @@ class TaskDispatcherTest {
   }
 
   @Test
+  void aFinishedTaskWhoseEndIsStoredIsDroppedAndALateCreationEventDoesNotRunItAgain()
+      throws Exception {
+    pool(false, null, 30);
+    VeraTask created = task("quick");
+    dispatcher.track(created);
+    dispatcher.track(task("waiting"));
+    Lease lease = lease();
+    dispatcher.complete(lease.id(), TextNode.valueOf("done"));
+    dispatcher.stored(new TaskKey(NS, "quick"), created.getMetadata().getUid());
+
+    assertThat(dispatcher.get(new TaskKey(NS, "quick"))).isEmpty();
+    assertThat(dispatcher.size()).as("only the task in flight is held").isEqualTo(1);
+    // The informer's lagging report of the creation arrives after the task was dropped.
+    assertThat(dispatcher.tracks(created)).isTrue();
+    dispatcher.track(created);
+    assertThat(dispatcher.get(new TaskKey(NS, "quick"))).isEmpty();
+    assertThat(dispatcher.queueOrder(POOL))
+        .extracting(t -> t.key().name())
+        .containsExactly("waiting");
+  }
+
+  @Test
+  void aTaskFoundFinishedIsReportedSoItsEndGetsMarked() {
+    VeraTask done = task("finished-by-an-older-operator");
+    done.setStatus(new VeraTaskStatus());
+    done.getStatus().phase = TaskPhase.Succeeded;
+    done.getStatus().completionTime = "2026-01-01T00:01:00Z";
+    dispatcher.track(done);
+    assertThat(changed).containsExactly(new TaskKey(NS, "finished-by-an-older-operator"));
+    assertThat(dispatcher.queueOrder(POOL)).isEmpty();
+  }
+
+  @Test
   void leaseWaitsForWorkAndReturnsEmptyWhenNoneCame() throws Exception {
     pool(false, null, 30);
     long start = System.nanoTime();

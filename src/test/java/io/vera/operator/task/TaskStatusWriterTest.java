@@ -100,7 +100,7 @@ class TaskStatusWriterTest {
   }
 
   @Test
-  void aStatusWriteIsOnePatchWithNoReadBeforeIt() throws Exception {
+  void aFinalStatusIsOnePatchThenTheFinishedLabelWithNoReadBefore() throws Exception {
     dispatcher.track(client.resource(task("one-request")).create());
     Lease lease = dispatcher.lease(POOL, "w", Duration.ZERO, () -> 0, null).orElseThrow();
     requests.clear();
@@ -109,8 +109,14 @@ class TaskStatusWriterTest {
 
     assertThat(requests)
         .containsExactly(
-            "PATCH /apis/vera.io/v1alpha1/namespaces/default/veratasks/one-request/status");
+            "PATCH /apis/vera.io/v1alpha1/namespaces/default/veratasks/one-request/status",
+            "PATCH /apis/vera.io/v1alpha1/namespaces/default/veratasks/one-request");
     assertThat(phase("one-request")).isEqualTo(TaskPhase.Succeeded);
+    assertThat(stored("one-request").getMetadata().getLabels())
+        .containsEntry(FinishedTaskLabels.FINISHED, "true");
+    assertThat(dispatcher.get(new TaskKey(NS, "one-request")))
+        .as("a stored finished task leaves the dispatcher")
+        .isEmpty();
   }
 
   @Test
