@@ -17,6 +17,8 @@ import io.fabric8.mockwebserver.http.RecordedRequest;
 import io.fabric8.zjsonpatch.JsonDiff;
 import io.fabric8.zjsonpatch.JsonPatch;
 import io.fabric8.zjsonpatch.JsonPatchException;
+import io.vera.operator.embedded.CustomResourceAdmission.FieldValidation;
+import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -43,6 +45,7 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
 
   private static final String SELF_SUBJECT_RULES_REVIEWS =
       "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews";
+  private static final String CRDS = "customresourcedefinitions";
   private static final String CRDS_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
   private static final String CONTENT_TYPE = "Content-Type";
   private static final String JSON_CONTENT_TYPE = "application/json";
@@ -54,6 +57,8 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
   private static final ObjectMapper MAPPER = Serialization.jsonMapper();
 
   private final Runnable forgetRecordedRequests;
+  private final CustomResourceAdmission admission = new CustomResourceAdmission();
+  private volatile ApiCatalog catalog;
   private final Function<RecordedRequest, Optional<MockResponse>> override;
 
   /**
@@ -138,6 +143,14 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
           ? scale(request, path, scale.get())
           : status(404, "NotFound", path.plural() + " has no scale subresource");
     }
+    if (isWrite(request) && path.plural() != null && path.groupVersion() != null) {
+      Optional<ApiCatalog.CustomResource> resource =
+          catalog().customResource(path.groupVersion(), path.plural());
+      if (resource.isPresent()
+          && (path.subresource() == null || path.subresource().equals("status"))) {
+        return writeCustomResource(request, path, resource.get());
+      }
+    }
     if (request.method() == HttpMethod.PATCH
         && mediaType(request.getHeader(CONTENT_TYPE)).equals(MERGE_PATCH)) {
       return path.name() == null
@@ -145,6 +158,9 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
           : mergePatch(request.getPath(), readJson(request.getUtf8Body()));
     }
     MockResponse response = super.dispatch(request);
+    if (isWrite(request) && CRDS.equals(path.plural())) {
+      catalog = null;
+    }
     if (response == null) {
       return status(405, "MethodNotAllowed", request.getMethod() + " is not supported");
     }
@@ -191,13 +207,190 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
         "gitVersion", "v" + VERSION_MAJOR + "." + VERSION_MINOR + ".0+vera-embedded");
   }
 
-  /** The catalog of what is served now, read from the CRDs in the store. */
+  /**
+   * The catalog of what is served now, read from the CRDs in the store; kept until a CRD is written
+   * through this dispatcher, since every write of a custom resource needs it.
+   */
   private ApiCatalog catalog() {
+    ApiCatalog cached = catalog;
+    if (cached != null) {
+      return cached;
+    }
     JsonNode list = body(super.handleGet(CRDS_PATH));
     List<CustomResourceDefinition> crds = new ArrayList<>();
     list.path("items")
         .forEach(item -> crds.add(MAPPER.convertValue(item, CustomResourceDefinition.class)));
-    return new ApiCatalog(crds);
+    cached = new ApiCatalog(crds);
+    catalog = cached;
+    return cached;
+  }
+
+  @Override
+  public void reset() {
+    super.reset();
+    catalog = null;
+  }
+
+  private static boolean isWrite(RecordedRequest request) {
+    return request.method() == HttpMethod.POST
+        || request.method() == HttpMethod.PUT
+        || request.method() == HttpMethod.PATCH
+        || request.method() == HttpMethod.DELETE;
+  }
+
+  /**
+   * A create, replace or patch of a custom resource, admitted as kube-apiserver admits it: the
+   * object as it would be stored (status from {@code /status} writes only, when the CRD has that
+   * subresource) is pruned, defaulted and validated against the CRD's schema before the mock stores
+   * it; a refused write stores nothing.
+   */
+  private MockResponse writeCustomResource(
+      RecordedRequest request, Path path, ApiCatalog.CustomResource resource) {
+    FieldValidation fieldValidation =
+        FieldValidation.of(queryParameter(request.getPath(), "fieldValidation"));
+    boolean statusSubresource =
+        resource.version().getSubresources() != null
+            && resource.version().getSubresources().getStatus() != null;
+    if (request.method() == HttpMethod.DELETE) {
+      return super.dispatch(request);
+    }
+    if (request.method() == HttpMethod.POST) {
+      if (path.name() != null) {
+        return status(405, "MethodNotAllowed", "POST creates in a collection, not at a name");
+      }
+      JsonNode body = readJson(request.getUtf8Body());
+      if (body == null || !body.isObject()) {
+        return status(400, "BadRequest", "The request body is not a JSON object");
+      }
+      ObjectNode object = (ObjectNode) body;
+      if (statusSubresource) {
+        object.remove("status");
+      }
+      return admitThen(
+          resource,
+          object,
+          fieldValidation,
+          admitted -> super.dispatch(withBody(request, admitted)));
+    }
+    if (path.name() == null) {
+      return status(405, "MethodNotAllowed", request.getMethod() + " needs an object name");
+    }
+    String objectPath = path.withoutSubresource();
+    MockResponse current = super.handleGet(objectPath);
+    if (current.code() != 200) {
+      return current;
+    }
+    JsonNode before = body(current);
+    JsonNode after;
+    if (request.method() == HttpMethod.PUT) {
+      after = readJson(request.getUtf8Body());
+    } else {
+      String contentType = mediaType(request.getHeader(CONTENT_TYPE));
+      JsonNode patch = readJson(request.getUtf8Body());
+      if (patch == null) {
+        return status(400, "BadRequest", "The patch is not JSON");
+      }
+      if (contentType.equals(MERGE_PATCH)) {
+        if (!patch.isObject()) {
+          return status(400, "BadRequest", "A JSON merge patch must be a JSON object");
+        }
+        after = merged(before, patch);
+      } else if (contentType.equals(JSON_PATCH)) {
+        try {
+          after = JsonPatch.apply(patch, before);
+        } catch (JsonPatchException | IllegalArgumentException e) {
+          return status(422, "Invalid", "Cannot apply the JSON patch: " + e.getMessage());
+        }
+      } else {
+        return status(
+            415,
+            "UnsupportedMediaType",
+            "the body of the request was in an unknown format - accepted media types include: "
+                + JSON_PATCH
+                + ", "
+                + MERGE_PATCH);
+      }
+    }
+    if (after == null || !after.isObject()) {
+      return status(400, "BadRequest", "The request body is not a JSON object");
+    }
+    ObjectNode stored = asStored((ObjectNode) after, before, path, statusSubresource);
+    return admitThen(
+        resource,
+        stored,
+        fieldValidation,
+        admitted -> {
+          if (request.method() == HttpMethod.PUT) {
+            return super.dispatch(withBody(request, admitted));
+          }
+          return jsonPatch(request.getPath(), JsonDiff.asJson(before, admitted));
+        });
+  }
+
+  /**
+   * The object a write would store: a write to {@code /status} changes only the status, a write to
+   * the object everything but the status (when the CRD has a status subresource).
+   */
+  private static ObjectNode asStored(
+      ObjectNode written, JsonNode current, Path path, boolean statusSubresource) {
+    ObjectNode stored;
+    JsonNode status;
+    if ("status".equals(path.subresource())) {
+      stored = (ObjectNode) current.deepCopy();
+      status = written.get("status");
+    } else if (statusSubresource) {
+      stored = written;
+      status = current.get("status");
+    } else {
+      return written;
+    }
+    if (status == null) {
+      stored.remove("status");
+    } else {
+      stored.set("status", status);
+    }
+    return stored;
+  }
+
+  private MockResponse admitThen(
+      ApiCatalog.CustomResource resource,
+      ObjectNode object,
+      FieldValidation fieldValidation,
+      Function<ObjectNode, MockResponse> write) {
+    CustomResourceAdmission.Decision decision = admission.admit(resource, object, fieldValidation);
+    if (decision instanceof CustomResourceAdmission.Refused refused) {
+      return json(refused.status().getCode(), refused.status());
+    }
+    CustomResourceAdmission.Admitted admitted = (CustomResourceAdmission.Admitted) decision;
+    MockResponse response = write.apply(admitted.object());
+    for (String warning : admitted.warnings()) {
+      response.addHeader("Warning", "299 - \"" + warning.replace("\"", "\\\"") + "\"");
+    }
+    return response;
+  }
+
+  private static RecordedRequest withBody(RecordedRequest request, JsonNode body) {
+    return new RecordedRequest(
+        "HTTP/1.1",
+        request.method(),
+        request.getPath(),
+        Headers.builder().add(CONTENT_TYPE, JSON_CONTENT_TYPE).build(),
+        new Buffer(body.toString().getBytes(StandardCharsets.UTF_8)));
+  }
+
+  /** The value of a query parameter, URL-decoded; null when absent. */
+  private static String queryParameter(String uri, String name) {
+    String[] parts = uri.split("\\?", 2);
+    if (parts.length < 2) {
+      return null;
+    }
+    for (String parameter : parts[1].split("&")) {
+      String[] pair = parameter.split("=", 2);
+      if (pair[0].equals(name)) {
+        return pair.length < 2 ? "" : URLDecoder.decode(pair[1], StandardCharsets.UTF_8);
+      }
+    }
+    return null;
   }
 
   private MockResponse table(Path path, MockResponse response) {
@@ -290,7 +483,25 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
       return current;
     }
     JsonNode before = body(current);
-    JsonNode jsonPatch = JsonDiff.asJson(before, merged(before, patch));
+    JsonNode after = merged(before, patch);
+    Path parsed = Path.parse(path);
+    Optional<ApiCatalog.CustomResource> resource =
+        catalog().customResource(parsed.groupVersion(), parsed.plural());
+    if (resource.isPresent()) {
+      boolean statusSubresource =
+          resource.get().version().getSubresources() != null
+              && resource.get().version().getSubresources().getStatus() != null;
+      return admitThen(
+          resource.get(),
+          asStored((ObjectNode) after, before, parsed, statusSubresource),
+          FieldValidation.WARN,
+          admitted -> jsonPatch(path, JsonDiff.asJson(before, admitted)));
+    }
+    return jsonPatch(path, JsonDiff.asJson(before, after));
+  }
+
+  /** Hands the mock a JSON patch, so its /status, generation and resourceVersion handling apply. */
+  private MockResponse jsonPatch(String path, JsonNode jsonPatch) {
     return super.handlePatch(
         new RecordedRequest(
             "HTTP/1.1",
