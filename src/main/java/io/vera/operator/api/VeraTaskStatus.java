@@ -25,6 +25,7 @@ public class VeraTaskStatus {
 
   public TaskError error;
   public Usage usage;
+  public Progress progress;
   public Long observedGeneration;
   public List<Condition> conditions = new ArrayList<>();
 
@@ -40,6 +41,16 @@ public class VeraTaskStatus {
       this.type = type;
       this.message = message;
     }
+  }
+
+  /** How far the running (or last) attempt said it got. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class Progress {
+    /** Whole percent done, 0 to 100. */
+    public Integer percent;
+
+    public String message;
+    public String updateTime;
   }
 
   /** Tokens, cost and latency of a provider call. */

@@ -44,6 +44,12 @@ final class TaskViews {
     if (task.pendingReason() != null) {
       view.put("pending_reason", task.pendingReason());
     }
+    if (task.progress() != null) {
+      ObjectNode progress = view.putObject("progress");
+      progress.put("fraction", task.progress().fraction());
+      progress.put("message", task.progress().message());
+      epoch(progress, "updated_at", task.progress().updatedAt());
+    }
     return view;
   }
 

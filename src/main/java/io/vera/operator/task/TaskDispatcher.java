@@ -76,6 +76,9 @@ public final class TaskDispatcher implements AutoCloseable {
    */
   public static final String PROVIDER_CALL_HANDLER = "provider.call";
 
+  /** How often a task's progress is published at most. */
+  public static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(1);
+
   /**
    * Limits and defaults: the cap on a result's JSON size; the timeout and retries of tasks whose
    * handler the operator does not know (it may live only in a worker image); and how long a worker
@@ -822,6 +825,9 @@ public final class TaskDispatcher implements AutoCloseable {
     entry.onRevoke = onRevoke;
     entry.confirmBy = onRevoke == null ? now.plus(settings.leaseConfirmWindow()) : null;
     entry.pendingReason = null;
+    entry.progress = null;
+    entry.progressPublishedAt = null;
+    entry.progressFlushScheduled = false;
     pool.running++;
     leases.put(entry.leaseId, entry);
     scheduleDeadline(entry);
@@ -890,6 +896,69 @@ public final class TaskDispatcher implements AutoCloseable {
     } finally {
       lock.unlock();
     }
+  }
+
+  /**
+   * Records the running attempt's progress; false when the lease is unknown (revoked or expired).
+   * The latest report is kept at once; it is published (a {@code PROGRESS} event and a status
+   * write) at most once per {@link #PROGRESS_INTERVAL} per task, the last report of an interval at
+   * its end, so a handler that reports in a tight loop costs one status write a second.
+   */
+  public boolean progress(String leaseId, double fraction, String message) {
+    TaskKey key;
+    lock.lock();
+    try {
+      TaskEntry entry = leases.get(leaseId);
+      if (entry == null) {
+        return false;
+      }
+      Instant now = clock.instant();
+      entry.progress = new TaskProgress(fraction, message, now);
+      if (entry.progressFlushScheduled) {
+        return true;
+      }
+      Instant due =
+          entry.progressPublishedAt == null
+              ? now
+              : entry.progressPublishedAt.plus(PROGRESS_INTERVAL);
+      if (now.isBefore(due)) {
+        entry.progressFlushScheduled = true;
+        timers.schedule(
+            () -> publishProgress(leaseId),
+            Duration.between(now, due).toMillis(),
+            TimeUnit.MILLISECONDS);
+        return true;
+      }
+      key = publishProgressLocked(entry);
+    } finally {
+      lock.unlock();
+    }
+    statusSink.statusChanged(key);
+    drainOutbox();
+    return true;
+  }
+
+  private void publishProgress(String leaseId) {
+    TaskKey key;
+    lock.lock();
+    try {
+      TaskEntry entry = leases.get(leaseId);
+      if (entry == null) {
+        return;
+      }
+      key = publishProgressLocked(entry);
+    } finally {
+      lock.unlock();
+    }
+    statusSink.statusChanged(key);
+    drainOutbox();
+  }
+
+  private TaskKey publishProgressLocked(TaskEntry entry) {
+    entry.progressFlushScheduled = false;
+    entry.progressPublishedAt = clock.instant();
+    outbox.add(new TaskEvent(TaskEvent.Type.PROGRESS, entry.snapshot()));
+    return entry.key;
   }
 
   /** Records a successful attempt; false when the lease had already been revoked. */
@@ -1079,6 +1148,9 @@ public final class TaskDispatcher implements AutoCloseable {
     entry.error = error;
     entry.completedAt = clock.instant();
     entry.pendingReason = null;
+    if (phase == TaskPhase.Succeeded && entry.progress != null) {
+      entry.progress = new TaskProgress(1, entry.progress.message(), entry.completedAt);
+    }
     PoolQueue pool = entry.pool == null ? null : pools.get(entry.pool);
     if (pool != null && wasRunning) {
       if (phase == TaskPhase.Succeeded) {

@@ -47,6 +47,15 @@ final class TaskEntry {
   TaskError error;
   TaskUsage usage;
 
+  /** The running attempt's latest progress report; kept after the task finishes. */
+  TaskProgress progress;
+
+  /** When progress was last published (event and status write), to bound the rate. */
+  Instant progressPublishedAt;
+
+  /** A publication of the latest progress is scheduled for the end of the current interval. */
+  boolean progressFlushScheduled;
+
   /** The Retry-After of the attempt failing now, honoured by its retry's delay. */
   Duration retryAfter;
 
@@ -127,6 +136,7 @@ final class TaskEntry {
         error,
         usage,
         ttlSecondsAfterFinished,
-        generation);
+        generation,
+        progress);
   }
 }

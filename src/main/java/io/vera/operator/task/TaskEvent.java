@@ -9,7 +9,9 @@ public record TaskEvent(Type type, TaskSnapshot task) {
     RETRYING,
     COMPLETED,
     FAILED,
-    CANCELLED;
+    CANCELLED,
+    /** The running attempt reported progress; published at most once a second per task. */
+    PROGRESS;
 
     /** The legacy WebSocket event name, e.g. {@code task_completed}. */
     public String legacyName() {

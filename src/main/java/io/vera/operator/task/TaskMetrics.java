@@ -27,6 +27,9 @@ public final class TaskMetrics implements TaskListener {
 
   @Override
   public void onTaskEvent(TaskEvent event) {
+    if (event.type() == TaskEvent.Type.PROGRESS) {
+      return; // not a transition
+    }
     TaskSnapshot task = event.task();
     String pool = task.pool() == null ? "none" : task.pool().toString();
     if (task.pool() != null && gauged.add(task.pool())) {

@@ -34,4 +34,5 @@ public record TaskSnapshot(
     TaskError error,
     TaskUsage usage,
     Integer ttlSecondsAfterFinished,
-    Long observedGeneration) {}
+    Long observedGeneration,
+    TaskProgress progress) {}

@@ -42,6 +42,12 @@ public final class TaskStatusMapper {
       status.usage.costUsd = task.usage().costUsd();
       status.usage.latencyMs = task.usage().latencyMs();
     }
+    if (task.progress() != null) {
+      status.progress = new VeraTaskStatus.Progress();
+      status.progress.percent = task.progress().percent();
+      status.progress.message = task.progress().message();
+      status.progress.updateTime = time(task.progress().updatedAt());
+    }
     status.observedGeneration = observedGeneration;
     status.conditions = List.of(condition(task, observedGeneration));
     return status;

@@ -168,7 +168,8 @@ public final class EmbeddedWorkers implements AutoCloseable {
                 task.payload(),
                 task.context(),
                 task.attempts(),
-                lease.deadline());
+                lease.deadline(),
+                (fraction, message) -> dispatcher.progress(lease.id(), fraction, message));
       } finally {
         synchronized (attemptLock) {
           currentLease = null;

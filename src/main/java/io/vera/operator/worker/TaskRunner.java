@@ -2,6 +2,7 @@ package io.vera.operator.worker;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.vera.operator.handler.HandlerRegistry;
+import io.vera.operator.handler.ProgressReporter;
 import io.vera.operator.handler.TaskInputException;
 import io.vera.operator.handler.TaskInvocation;
 import io.vera.operator.task.TaskError;
@@ -39,6 +40,20 @@ public final class TaskRunner {
       JsonNode context,
       int attempt,
       Instant deadline) {
+    return run(
+        namespace, taskId, handlerName, payload, context, attempt, deadline, ProgressReporter.NONE);
+  }
+
+  /** Like the other {@code run}, with where the handler's progress reports go. */
+  public AttemptOutcome run(
+      String namespace,
+      String taskId,
+      String handlerName,
+      JsonNode payload,
+      JsonNode context,
+      int attempt,
+      Instant deadline,
+      ProgressReporter progress) {
     Optional<HandlerRegistry.RegisteredHandler> handler = handlers.find(handlerName);
     if (handler.isEmpty()) {
       return AttemptOutcome.failure(
@@ -56,7 +71,14 @@ public final class TaskRunner {
               .handler()
               .handle(
                   new TaskInvocation(
-                      taskId, handlerName, payload, context, attempt, deadline, namespace));
+                      taskId,
+                      handlerName,
+                      payload,
+                      context,
+                      attempt,
+                      deadline,
+                      namespace,
+                      progress));
       return AttemptOutcome.success(result);
     } catch (TaskInputException e) {
       return AttemptOutcome.failure(TaskError.INVALID_INPUT, e.getMessage(), false);

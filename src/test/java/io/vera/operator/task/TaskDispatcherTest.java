@@ -179,6 +179,47 @@ class TaskDispatcherTest {
   }
 
   @Test
+  void progressIsKeptAtOnceAndPublishedAtMostOnceAnIntervalWithTheLatestReportLast()
+      throws Exception {
+    pool(false, null, 30);
+    List<TaskEvent> progressEvents = new java.util.concurrent.CopyOnWriteArrayList<>();
+    dispatcher.addListener(
+        e -> {
+          if (e.type() == TaskEvent.Type.PROGRESS) {
+            progressEvents.add(e);
+          }
+        });
+    dispatcher.track(task("a"));
+    Lease lease = lease();
+    for (int i = 1; i <= 50; i++) {
+      assertThat(dispatcher.progress(lease.id(), i / 100.0, "step " + i)).isTrue();
+    }
+    assertThat(get("a").progress().message()).isEqualTo("step 50");
+    // The first report goes out at once, the rest of the interval as one trailing publication.
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .until(
+            () ->
+                !progressEvents.isEmpty()
+                    && "step 50"
+                        .equals(
+                            progressEvents
+                                .get(progressEvents.size() - 1)
+                                .task()
+                                .progress()
+                                .message()));
+    assertThat(progressEvents).hasSize(2);
+    assertThat(progressEvents.get(0).task().progress().message()).isEqualTo("step 1");
+    assertThat(get("a").progress().percent()).isEqualTo(50);
+
+    assertThat(dispatcher.progress(lease.id(), 7, "past the end")).isTrue();
+    assertThat(get("a").progress().fraction()).isEqualTo(1.0);
+    dispatcher.complete(lease.id(), TextNode.valueOf("done"));
+    assertThat(dispatcher.progress(lease.id(), 0.5, "late")).isFalse();
+    assertThat(get("a").progress().percent()).isEqualTo(100);
+  }
+
+  @Test
   void failedAttemptsAreRetriedUntilTheLimitThenTheTaskFails() throws Exception {
     pool(false, null, 30);
     dispatcher.track(withRetries(task("flaky"), 2, 0));

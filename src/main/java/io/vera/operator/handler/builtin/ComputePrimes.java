@@ -22,9 +22,18 @@ public class ComputePrimes implements TaskHandler {
   public JsonNode handle(TaskInvocation invocation) throws InterruptedException {
     int limit = (int) Payloads.requireInteger(invocation.payload(), "limit", 2, 50_000_000);
     BitSet composite = new BitSet(limit + 1);
+    // Progress: the sieve is the first half of the work, counting the second; measured by how far
+    // each has come through the numbers (the sieve's cost per step falls as i grows, so its half is
+    // measured by i squared, which tracks the numbers it has finished).
+    int reportEvery = Math.max(1, limit / 100);
+    int nextReport = reportEvery;
     for (int i = 2; (long) i * i <= limit; i++) {
       if (Thread.interrupted()) {
         throw new InterruptedException("interrupted while sieving");
+      }
+      if ((long) i * i >= nextReport) {
+        invocation.progress(0.5 * i * i / limit, "sieving up to " + i * i);
+        nextReport = (int) Math.min(limit, (long) i * i + reportEvery);
       }
       if (!composite.get(i)) {
         for (int j = i * i; j <= limit; j += i) {
@@ -35,6 +44,9 @@ public class ComputePrimes implements TaskHandler {
     int count = 0;
     int[] last = new int[10];
     for (int i = 2; i <= limit; i++) {
+      if (i % reportEvery == 0) {
+        invocation.progress(0.5 + 0.5 * i / limit, "counted " + count + " primes up to " + i);
+      }
       if (!composite.get(i)) {
         last[count % 10] = i;
         count++;
