@@ -25,7 +25,8 @@ import picocli.CommandLine.Spec;
     subcommands = {
       DockerBenchCommand.class,
       ProviderBenchCommand.class,
-      ForwarderBenchCommand.class
+      ForwarderBenchCommand.class,
+      ApiServerBenchCommand.class
     },
     description = {
       "Submits tasks through the REST API of a running operator from concurrent clients, each"
@@ -39,7 +40,8 @@ import picocli.CommandLine.Spec;
           + " otherwise.",
       "'bench docker' compares Vera's Docker host with the docker CLI instead; 'bench provider'"
           + " measures the latency the operator adds to a provider call, and 'bench forwarder'"
-          + " runs the bare forwarder that call is judged against."
+          + " runs the bare forwarder that call is judged against; 'bench apiserver' does a"
+          + " task's raw life cycle on a Kubernetes API server, the floor of cluster mode."
     })
 public final class BenchCommand implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper();
