@@ -1,5 +1,6 @@
 package io.vera.operator.cli;
 
+import io.fabric8.kubernetes.client.Config;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -24,5 +25,21 @@ final class ClusterDetection {
       return false;
     }
     return Files.isRegularFile(Path.of(System.getProperty("user.home"), ".kube", "config"));
+  }
+
+  /**
+   * Which cluster a client attached to, for the log line cluster mode starts with: a workstation
+   * whose kubeconfig names a production context must see that before anything is reconciled.
+   */
+  static String describe(Config config) {
+    String context =
+        config.getCurrentContext() == null ? "none" : config.getCurrentContext().getName();
+    return "cluster "
+        + config.getMasterUrl()
+        + " (kubeconfig context "
+        + context
+        + ", namespace "
+        + (config.getNamespace() == null ? "default" : config.getNamespace())
+        + ")";
   }
 }

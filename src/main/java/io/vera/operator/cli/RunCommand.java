@@ -199,6 +199,13 @@ public class RunCommand implements Callable<Integer> {
     } else {
       client =
           new KubernetesClientBuilder().withHttpClientFactory(new JdkHttpClientFactory()).build();
+      LOG.warn(
+          "cluster mode: attached to {}; REST API on {}:{}; reconciling {}. To try Vera out"
+              + " locally instead, run with --embedded",
+          ClusterDetection.describe(client.getConfiguration()),
+          host != null ? host : "0.0.0.0",
+          port,
+          watchNamespaces.isEmpty() ? "every namespace" : "namespaces " + watchNamespaces);
     }
     String ns =
         namespace != null

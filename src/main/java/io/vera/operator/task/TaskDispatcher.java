@@ -160,6 +160,7 @@ public final class TaskDispatcher implements AutoCloseable {
     timers.setRemoveOnCancelPolicy(true);
     timers.scheduleWithFixedDelay(this::expireLeases, 1, 1, TimeUnit.SECONDS);
     timers.scheduleWithFixedDelay(this::failTasksStarvedByCpu, 1, 1, TimeUnit.SECONDS);
+    timers.scheduleWithFixedDelay(this::failResourceTasksNeverPlaced, 1, 1, TimeUnit.SECONDS);
   }
 
   /** Timers waiting to fire (deadlines, retries, the periodic checks), for tests. */
@@ -1324,6 +1325,50 @@ public final class TaskDispatcher implements AutoCloseable {
       }
     } catch (RuntimeException e) {
       LOG.error("CPU starvation check failed", e);
+    } finally {
+      lock.unlock();
+    }
+    changed.forEach(statusSink::statusChanged);
+    drainOutbox();
+  }
+
+  /**
+   * A resource task that waited for a ComputeResource longer than its own timeout (counted from
+   * when it was last queued, else created) fails with reason Timeout and says what it waited for,
+   * so a {@code minimum} no resource can meet, or a resource that never becomes Available, cannot
+   * hold it Pending forever.
+   */
+  private void failResourceTasksNeverPlaced() {
+    List<TaskKey> changed = new ArrayList<>();
+    lock.lock();
+    try {
+      Instant now = clock.instant();
+      for (TaskEntry entry : new ArrayList<>(tasks.values())) {
+        Instant waitingSince = entry.queuedAt != null ? entry.queuedAt : entry.createdAt;
+        if (!RESOURCE_EXEC_HANDLER.equals(entry.handler)
+            || (entry.phase != TaskPhase.Pending && entry.phase != TaskPhase.Queued)
+            || waitingSince == null
+            || !waitingSince.plusSeconds(entry.timeoutSeconds).isBefore(now)) {
+          continue;
+        }
+        String waitedFor =
+            entry.pendingReason != null
+                ? entry.pendingReason
+                : "no ComputeResource covering its minimum became free";
+        if (entry.pool != null && pools.containsKey(entry.pool)) {
+          pools.get(entry.pool).queued.remove(entry);
+        }
+        finishLocked(
+            entry,
+            TaskPhase.Failed,
+            null,
+            new TaskError(
+                TaskError.TIMEOUT,
+                "waited more than " + entry.timeoutSeconds + "s for a resource: " + waitedFor));
+        changed.add(entry.key);
+      }
+    } catch (RuntimeException e) {
+      LOG.error("resource task placement check failed", e);
     } finally {
       lock.unlock();
     }

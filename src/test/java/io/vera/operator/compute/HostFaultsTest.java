@@ -9,6 +9,9 @@ import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.vera.operator.api.ComputeResource;
 import io.vera.operator.api.ComputeResourceSpec;
 import io.vera.operator.api.Provider;
+import io.vera.operator.api.TaskPhase;
+import io.vera.operator.api.VeraTask;
+import io.vera.operator.api.VeraTaskSpec;
 import io.vera.operator.app.OperatorHarness;
 import io.vera.operator.compute.proxmox.ProxmoxSimulator;
 import java.net.URI;
@@ -266,6 +269,34 @@ class HostFaultsTest {
               assertThat(health.json().path("detail").asText()).startsWith("docker: ");
               assertThat(health.json().path("providers").path("docker").path("healthy").asBoolean())
                   .isFalse();
+            });
+  }
+
+  @Test
+  void aResourceTaskNoResourceCanTakeFailsWithTimeoutAfterItsTimeoutSeconds() {
+    VeraTask task = new VeraTask();
+    task.setMetadata(
+        new ObjectMetaBuilder()
+            .withName("needs-64-cpus")
+            .withNamespace(OperatorHarness.NAMESPACE)
+            .build());
+    task.setSpec(new VeraTaskSpec());
+    task.getSpec().resourceRef = new VeraTaskSpec.ResourceTarget();
+    task.getSpec().resourceRef.command = "true";
+    task.getSpec().resourceRef.minimum = new ComputeResourceSpec.ResourceSpec();
+    task.getSpec().resourceRef.minimum.cpuCores = 64.0;
+    task.getSpec().timeoutSeconds = 2;
+    harness.client().resource(task).create();
+
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () -> {
+              VeraTask seen = harness.task("needs-64-cpus");
+              assertThat(seen.getStatus()).isNotNull();
+              assertThat(seen.getStatus().phase).isEqualTo(TaskPhase.Failed);
+              assertThat(seen.getStatus().error.type).isEqualTo("Timeout");
+              assertThat(seen.getStatus().error.message).contains("waited more than 2s");
             });
   }
 

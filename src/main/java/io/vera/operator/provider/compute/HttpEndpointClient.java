@@ -19,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -34,11 +35,15 @@ import okhttp3.RequestBody;
  * query parameters, and redirects are answered with an error instead of being followed.
  *
  * <p>POST, PUT and PATCH send {@code {"args", "kwargs", "prompt"}} as JSON. Header values may name
- * credentials as {@code ${key}}; they are filled in per call and scrubbed from error excerpts. Only
- * idempotent methods are retried after server errors; POST and PATCH only after 429 or 503.
+ * credentials as {@code ${key}}; they are filled in per call and scrubbed from error excerpts. An
+ * {@code apiKey} no template names is sent as {@code Authorization: Bearer}. Only idempotent
+ * methods are retried after server errors; POST and PATCH only after 429 or 503.
  */
 public final class HttpEndpointClient extends ComputeClient {
   static final Duration PROBE_TIMEOUT = Duration.ofSeconds(10);
+
+  /** The credential sent as a bearer token when no header template places it. */
+  static final String API_KEY = "apiKey";
 
   private static final Pattern PLACEHOLDER = Pattern.compile("\\$\\{([A-Za-z0-9_.-]+)}");
   private static final Pattern TOKEN = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
@@ -286,7 +291,26 @@ public final class HttpEndpointClient extends ComputeClient {
       m.appendTail(value);
       headers.add(header.getKey(), value.toString());
     }
+    Optional<String> apiKey = credentials.get(API_KEY);
+    if (apiKey.isPresent() && sendsApiKeyAsBearer(endpoint)) {
+      Calls.checkHeaderValue(apiKey.get(), API_KEY);
+      secrets.add(apiKey.get());
+      headers.add("Authorization", "Bearer " + apiKey.get());
+    }
     return headers.build();
+  }
+
+  /**
+   * An {@code apiKey} in the Secret goes out as {@code Authorization: Bearer}, the convention of
+   * most HTTP APIs and what the legacy {@code http_endpoint.api_key} meant, unless the endpoint
+   * places it itself: a header template naming {@code ${apiKey}} or its own {@code Authorization}.
+   */
+  private static boolean sendsApiKeyAsBearer(Endpoint endpoint) {
+    return endpoint.headers().entrySet().stream()
+        .noneMatch(
+            h ->
+                h.getKey().equalsIgnoreCase("Authorization")
+                    || h.getValue().contains("${" + API_KEY + "}"));
   }
 
   private static HttpUrl withQuery(Endpoint endpoint, JsonNode query) throws ProviderException {

@@ -69,6 +69,33 @@ class HttpEndpointClientTest {
   }
 
   @Test
+  void anApiKeyNoHeaderTemplateNamesIsSentAsABearerTokenAndOnlyOnce() throws Exception {
+    HttpEndpointClient plain =
+        new HttpEndpointClient(
+            List.of(
+                Endpoint.of("search", "GET", TestCalls.base(server) + "/api/search", Map.of()),
+                Endpoint.of(
+                    "custom",
+                    "GET",
+                    TestCalls.base(server) + "/api/custom",
+                    Map.of("X-Api-Key", "${apiKey}"))),
+            null,
+            CREDENTIALS,
+            TestCalls.transport(time));
+    server.enqueue(json200("{}"));
+    server.enqueue(json200("{}"));
+
+    plain.call(request("search", "{}"));
+    plain.call(request("custom", "{}"));
+
+    RecordedRequest search = server.takeRequest();
+    assertThat(search.getHeaders().values("Authorization")).containsExactly("Bearer " + KEY);
+    RecordedRequest custom = server.takeRequest();
+    assertThat(custom.getHeaders().get("X-Api-Key")).isEqualTo(KEY);
+    assertThat(custom.getHeaders().get("Authorization")).as("the template places it").isNull();
+  }
+
+  @Test
   void callsTheNamedEndpointWithCredentialsInItsHeadersAndTheArgumentsAsJson() throws Exception {
     server.enqueue(json200("{\"summary\": \"short\"}"));
     ProviderRequest request =
