@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -13,12 +14,15 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import okhttp3.ConnectionPool;
 import okhttp3.Dispatcher;
 import okhttp3.HttpUrl;
@@ -34,9 +38,11 @@ import okhttp3.WebSocketListener;
  * Sustained load: tasks submitted at a target rate for a duration, each by a client that then waits
  * for its result; every interval prints that interval's throughput and latency percentiles. With
  * WebSocket clients, each counts the {@code task_completed} events it receives, and the end report
- * names any that missed events or were disconnected. Heap (from the operator's {@code /metrics})
- * and RSS (from {@code /proc/<pid>/status}, when the operator's pid is given) are read at start and
- * end.
+ * names any that missed events or were disconnected. Heap (from the operator's {@code /metrics}),
+ * heap after the latest collection and RSS (from {@code /proc/<pid>/status}, when the operator's
+ * pid is given) are printed with every interval; at start and end, given the pid, after a full
+ * collection ({@code jcmd <pid> GC.run}), which is the live data. Latency percentiles are also
+ * printed for each minute of the run, so a trend or a tail that grows shows up.
  */
 public final class SoakBench {
   private static final MediaType JSON_TYPE = MediaType.get("application/json");
@@ -78,6 +84,7 @@ public final class SoakBench {
   private static final class Counters {
     final List<Long> latencies = new ArrayList<>();
     final List<Long> allLatencies = new ArrayList<>();
+    final List<Long> minuteLatencies = new ArrayList<>();
     long failed;
     long errors;
     long maxLagNanos;
@@ -89,6 +96,7 @@ public final class SoakBench {
     synchronized void completed(long nanos) {
       latencies.add(nanos);
       allLatencies.add(nanos);
+      minuteLatencies.add(nanos);
     }
 
     synchronized void failed() {
@@ -180,7 +188,7 @@ public final class SoakBench {
     List<WsClient> sockets = new ArrayList<>();
     List<WebSocket> openSockets = new ArrayList<>();
     try {
-      String memoryAtStart = memory(http);
+      String memoryAtStart = memory(http, true);
       out.printf(Locale.ROOT, "start: %s%n", memoryAtStart);
       for (int i = 0; i < settings.webSocketClients(); i++) {
         WsClient client = new WsClient();
@@ -215,13 +223,19 @@ public final class SoakBench {
       long intervalNanos = settings.interval().toNanos();
       long next = start + intervalNanos;
       long completedSoFar = 0;
+      long minute = TimeUnit.MINUTES.toNanos(1);
+      long nextMinute = start + minute;
       while (true) {
         long now = System.nanoTime();
         long stopAt = Math.min(next, end);
         if (stopAt > now) {
           TimeUnit.NANOSECONDS.sleep(stopAt - now);
         }
-        completedSoFar += printInterval(counters, start, stopAt, intervalNanos, sockets);
+        completedSoFar += printInterval(http, counters, start, stopAt, intervalNanos, sockets);
+        if (stopAt >= nextMinute) {
+          printMinute(counters, (nextMinute - start) / minute);
+          nextMinute += minute;
+        }
         if (stopAt >= end) {
           break;
         }
@@ -231,7 +245,8 @@ public final class SoakBench {
       if (!clients.awaitTermination(RestBench.RESULT_WAIT_SECONDS + 30, TimeUnit.SECONDS)) {
         clients.shutdownNow();
       }
-      completedSoFar += printInterval(counters, start, System.nanoTime(), intervalNanos, sockets);
+      completedSoFar +=
+          printInterval(http, counters, start, System.nanoTime(), intervalNanos, sockets);
       return report(http, counters, completedSoFar, start, memoryAtStart, sockets, socketsOpenAt);
     } finally {
       clients.shutdownNow();
@@ -312,8 +327,30 @@ public final class SoakBench {
     }
   }
 
+  /** Latency of the tasks completed in one minute of the run. */
+  private void printMinute(Counters counters, long minute) {
+    long[] sorted;
+    synchronized (counters) {
+      sorted = counters.minuteLatencies.stream().mapToLong(Long::longValue).toArray();
+      counters.minuteLatencies.clear();
+    }
+    Arrays.sort(sorted);
+    out.printf(
+        Locale.ROOT,
+        "minute %d: completed %d  latency ms %s%n",
+        minute,
+        sorted.length,
+        percentiles(sorted));
+    out.flush();
+  }
+
   private long printInterval(
-      Counters counters, long start, long now, long intervalNanos, List<WsClient> sockets) {
+      OkHttpClient http,
+      Counters counters,
+      long start,
+      long now,
+      long intervalNanos,
+      List<WsClient> sockets) {
     long[] sorted;
     long failed;
     long errors;
@@ -354,6 +391,7 @@ public final class SoakBench {
           String.format(
               Locale.ROOT, "  ws completed events min %d max %d, dropped %d", min, max, dropped));
     }
+    line.append("  ").append(memory(http, false));
     out.println(line);
     out.flush();
     return sorted.length;
@@ -470,7 +508,7 @@ public final class SoakBench {
           closeCodes.isEmpty() ? "" : " (close codes " + closeCodes + ")");
       ok &= short_ == 0 && dropped == 0;
     }
-    out.printf(Locale.ROOT, "end:   %s%n", memory(http));
+    out.printf(Locale.ROOT, "end:   %s%n", memory(http, true));
     if (!settings.settle().isZero()) {
       out.printf(
           Locale.ROOT,
@@ -478,15 +516,21 @@ public final class SoakBench {
           settings.settle().toSeconds());
       out.flush();
       Thread.sleep(settings.settle().toMillis());
-      out.printf(Locale.ROOT, "after:  %s%n", memory(http));
+      out.printf(Locale.ROOT, "after:  %s%n", memory(http, true));
     }
     out.flush();
     return ok;
   }
 
-  /** Heap (from /metrics and system/metrics) and RSS (from /proc) of the operator, as text. */
-  private String memory(OkHttpClient http) {
+  /**
+   * Heap (from /metrics and system/metrics) and RSS (from /proc) of the operator, as text; with
+   * {@code fullGc} and the operator's pid, the heap right after a full collection too.
+   */
+  private String memory(OkHttpClient http, boolean fullGc) {
     StringBuilder text = new StringBuilder();
+    if (fullGc && settings.operatorPid() != null) {
+      text.append(heapAfterFullGc(settings.operatorPid())).append(", ");
+    }
     try {
       String metrics =
           body(http, new Request.Builder().url(settings.baseUrl().resolve("/metrics")).build());
@@ -533,6 +577,43 @@ public final class SoakBench {
       }
     }
     return text.toString();
+  }
+
+  /**
+   * Runs a full collection in the operator with {@code jcmd}, then reads the heap in use from its
+   * {@code GC.heap_info}: the live data, which a collection under load overstates.
+   */
+  static String heapAfterFullGc(long pid) {
+    try {
+      String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
+      if (!run(jcmd, Long.toString(pid), "GC.run").isPresent()) {
+        return "heap after full GC unknown (jcmd GC.run failed)";
+      }
+      String info = run(jcmd, Long.toString(pid), "GC.heap_info").orElse("");
+      Matcher used = Pattern.compile("used (\\d+)K").matcher(info);
+      return used.find()
+          ? String.format(
+              Locale.ROOT, "heap after full GC %.1f MB", Long.parseLong(used.group(1)) / 1024.0)
+          : "heap after full GC unknown (no figure in GC.heap_info)";
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return "heap after full GC unknown (interrupted)";
+    }
+  }
+
+  /** A command's output, if it ended well within a minute. */
+  private static Optional<String> run(String... command) throws InterruptedException {
+    try {
+      Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+      byte[] output = process.getInputStream().readAllBytes();
+      if (!process.waitFor(1, TimeUnit.MINUTES) || process.exitValue() != 0) {
+        process.destroyForcibly();
+        return Optional.empty();
+      }
+      return Optional.of(new String(output, StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      return Optional.empty();
+    }
   }
 
   private HttpUrl.Builder endpoint(String pathSegments) {

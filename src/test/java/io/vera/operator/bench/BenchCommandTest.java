@@ -77,6 +77,8 @@ class BenchCommandTest {
           .contains("warm-up: 20 tasks, not measured: 20 completed")
           .contains("at 40.0 tasks/s for 2 s from 4 clients")
           .containsPattern("\\[ +1s\\] completed +\\d+ +[0-9.]+/s +latency ms p50")
+          .as("every interval carries the operator's memory")
+          .containsPattern("\\[ +1s\\] completed .*  heap unknown")
           .containsPattern("total: completed 80 in [0-9.]+ s")
           .contains("failed 0  errors 0")
           .contains("start: heap unknown")
