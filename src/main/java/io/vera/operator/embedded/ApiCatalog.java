@@ -165,6 +165,28 @@ final class ApiCatalog {
     return Optional.empty();
   }
 
+  /** Every served version of every installed CRD. */
+  List<CustomResource> customResources() {
+    List<CustomResource> served = new ArrayList<>();
+    for (CustomResourceDefinition crd : crds) {
+      for (CustomResourceDefinitionVersion version : crd.getSpec().getVersions()) {
+        if (Boolean.TRUE.equals(version.getServed())) {
+          served.add(new CustomResource(crd, version));
+        }
+      }
+    }
+    return served;
+  }
+
+  /**
+   * The built-in group versions ("v1" for the core group) and their resources, subresources too.
+   */
+  static Map<String, List<APIResource>> builtInResources() {
+    Map<String, List<APIResource>> resources = new LinkedHashMap<>();
+    BUILT_IN.forEach(b -> resources.put(b.groupVersion(), b.resources()));
+    return resources;
+  }
+
   /** Where the scale subresource of a resource lives, if it has one. */
   Optional<ScalePaths> scalePaths(String groupVersion, String plural) {
     if (builtIn(groupVersion).stream().anyMatch(r -> r.getName().equals(plural + "/scale"))) {

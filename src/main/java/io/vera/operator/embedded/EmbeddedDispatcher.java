@@ -46,6 +46,14 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
   private static final String SELF_SUBJECT_RULES_REVIEWS =
       "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews";
   private static final String CRDS = "customresourcedefinitions";
+
+  /**
+   * Core kinds whose fields are maps and scalars, so that a strategic merge patch of them is a JSON
+   * merge patch (lists in their metadata excepted, which it replaces rather than merges).
+   */
+  private static final java.util.Set<String> MAPS_ONLY =
+      java.util.Set.of("configmaps", "secrets", "namespaces");
+
   private static final String CRDS_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
   private static final String CONTENT_TYPE = "Content-Type";
   private static final String JSON_CONTENT_TYPE = "application/json";
@@ -59,6 +67,11 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
   private final Runnable forgetRecordedRequests;
   private final CustomResourceAdmission admission = new CustomResourceAdmission();
   private volatile ApiCatalog catalog;
+
+  /** Built from {@link #openApiCatalog}; rebuilt when the catalog is. */
+  private volatile OpenApiDocuments openApi;
+
+  private volatile ApiCatalog openApiCatalog;
   private final Function<RecordedRequest, Optional<MockResponse>> override;
 
   /**
@@ -125,7 +138,7 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
 
   private MockResponse route(RecordedRequest request, Path path) {
     if (path.segments().length > 0 && path.segments()[0].equals("openapi")) {
-      return status(404, "NotFound", "OpenAPI documents are not served in embedded mode");
+      return openApi(path);
     }
     if (request.method() == HttpMethod.GET) {
       Optional<Object> document = discovery(path);
@@ -156,6 +169,14 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
       return path.name() == null
           ? status(405, "MethodNotAllowed", "PATCH needs an object name")
           : mergePatch(request.getPath(), readJson(request.getUtf8Body()));
+    }
+    if (request.method() == HttpMethod.PATCH
+        && mediaType(request.getHeader(CONTENT_TYPE)).equals(STRATEGIC_MERGE_PATCH)
+        && path.name() != null
+        && "v1".equals(path.groupVersion())
+        && MAPS_ONLY.contains(path.plural())) {
+      // What kubectl apply sends for these kinds once they exist.
+      return mergePatch(request.getPath(), withoutDirectives(readJson(request.getUtf8Body())));
     }
     MockResponse response = super.dispatch(request);
     if (isWrite(request) && CRDS.equals(path.plural())) {
@@ -229,6 +250,60 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
   public void reset() {
     super.reset();
     catalog = null;
+  }
+
+  /** {@code /openapi/v3} and its group-version documents; v2 is not served, see there. */
+  private MockResponse openApi(Path path) {
+    String[] s = path.segments();
+    if (s.length < 2 || !s[1].equals("v3")) {
+      return status(
+          404,
+          "NotFound",
+          "Only /openapi/v3 is served in embedded mode; /openapi/v2 needs protobuf encoding");
+    }
+    ApiCatalog current = catalog();
+    OpenApiDocuments documents = openApi;
+    if (documents == null || openApiCatalog != current) {
+      documents = new OpenApiDocuments(current);
+      openApi = documents;
+      openApiCatalog = current;
+    }
+    if (s.length == 2) {
+      return new MockResponse()
+          .setResponseCode(200)
+          .setHeader(CONTENT_TYPE, JSON_CONTENT_TYPE)
+          .setBody(documents.root());
+    }
+    String key = String.join("/", Arrays.copyOfRange(s, 2, s.length));
+    return documents
+        .groupVersion(key)
+        .map(
+            json ->
+                new MockResponse()
+                    .setResponseCode(200)
+                    .setHeader(CONTENT_TYPE, JSON_CONTENT_TYPE)
+                    .setBody(json))
+        .orElseGet(() -> status(404, "NotFound", "No OpenAPI document for " + key));
+  }
+
+  /**
+   * A strategic merge patch without its {@code $}-directives ({@code $patch}, {@code
+   * $setElementOrder/...}, {@code $retainKeys}), as a JSON merge patch.
+   */
+  private static JsonNode withoutDirectives(JsonNode patch) {
+    if (patch == null || !patch.isObject()) {
+      return patch;
+    }
+    ObjectNode result = JsonNodeFactory.instance.objectNode();
+    patch
+        .fields()
+        .forEachRemaining(
+            field -> {
+              if (!field.getKey().startsWith("$")) {
+                result.set(field.getKey(), withoutDirectives(field.getValue()));
+              }
+            });
+    return result;
   }
 
   private static boolean isWrite(RecordedRequest request) {

@@ -3,10 +3,12 @@ package io.vera.operator.embedded;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.tuple;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.fabric8.kubernetes.api.model.APIGroup;
 import io.fabric8.kubernetes.api.model.APIResource;
 import io.fabric8.kubernetes.api.model.APIResourceList;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.utils.Serialization;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -139,11 +141,32 @@ class EmbeddedApiServerTest {
   }
 
   @Test
-  void answersUnknownDiscoveryAndOpenApiWithNotFound() throws Exception {
+  void answersUnknownDiscoveryAndOpenApiV2WithNotFound() throws Exception {
     assertThat(get("/apis/example.com/v1").statusCode()).isEqualTo(404);
     assertThat(get("/apis/example.com").statusCode()).isEqualTo(404);
     assertThat(get("/openapi/v2").statusCode()).isEqualTo(404);
-    assertThat(get("/openapi/v3").statusCode()).isEqualTo(404);
+    assertThat(get("/openapi/v3/apis/example.com/v1").statusCode()).isEqualTo(404);
+  }
+
+  @Test
+  void servesOpenApiV3WithEachKindsSchemaAndServerSideFieldValidation() throws Exception {
+    server.installCrds();
+    JsonNode root = Serialization.jsonMapper().readTree(get("/openapi/v3").body());
+    String url = root.at("/paths/apis~1vera.io~1v1alpha1/serverRelativeURL").asText();
+    assertThat(url).startsWith("/openapi/v3/apis/vera.io/v1alpha1?hash=");
+    assertThat(root.at("/paths/api~1v1/serverRelativeURL").asText()).startsWith("/openapi/v3/");
+
+    JsonNode document = Serialization.jsonMapper().readTree(get(url).body());
+
+    JsonNode task = document.at("/components/schemas/io.vera.v1alpha1.VeraTask");
+    assertThat(task.at("/x-kubernetes-group-version-kind/0/kind").asText()).isEqualTo("VeraTask");
+    assertThat(task.at("/properties/spec/properties/priority/enum").toString())
+        .contains("critical");
+    JsonNode patch =
+        document.at(
+            "/paths/~1apis~1vera.io~1v1alpha1~1namespaces~1{namespace}~1veratasks~1{name}/patch");
+    assertThat(patch.at("/x-kubernetes-group-version-kind/kind").asText()).isEqualTo("VeraTask");
+    assertThat(patch.path("parameters").findValuesAsText("name")).contains("fieldValidation");
   }
 
   @Test

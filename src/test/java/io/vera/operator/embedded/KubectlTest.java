@@ -57,7 +57,7 @@ class KubectlTest {
   void appliesListsScalesAndDeletesVeraResources() throws Exception {
     assertThat(kubectl("get", "vera").output()).contains("No resources found");
 
-    Result applied = kubectl(withManifests("apply", "--validate=false"));
+    Result applied = kubectl(withManifests("apply"));
     assertThat(applied.output())
         .contains(
             "workerpool.vera.io/llm-pool created",
@@ -81,7 +81,7 @@ class KubectlTest {
         .contains("workerpool.vera.io/llm-pool scaled");
     assertThat(pool().getSpec().replicas).isEqualTo(3);
 
-    assertThat(kubectl(withManifests("apply", "--validate=false")).output())
+    assertThat(kubectl(withManifests("apply")).output())
         .contains("workerpool.vera.io/llm-pool configured");
     assertThat(pool().getSpec().replicas).isEqualTo(1);
 
@@ -99,7 +99,7 @@ class KubectlTest {
   @Test
   void everyExampleAppliesAsWritten() throws Exception {
     Path examples = Path.of("examples").toAbsolutePath();
-    Result applied = kubectl("apply", "--validate=false", "-f", examples.toString());
+    Result applied = kubectl("apply", "-f", examples.toString());
     assertThat(applied.output())
         .contains(
             "workerpool.vera.io/general-embedded created",
@@ -114,14 +114,50 @@ class KubectlTest {
             "configmap/vera-pricing created");
     assertThat(kubectl("get", "vera").output().lines().filter(l -> l.contains(".vera.io/")).count())
         .isEqualTo(8);
+
+    Result again = kubectl("apply", "-f", examples.toString());
+    assertThat(again.output())
+        .contains("configmap/vera-pricing unchanged", "secret/openai-credentials unchanged");
   }
 
   @Test
-  void applyNeedsValidationOff() throws Exception {
-    Result result = run(withManifests("apply"));
+  void applyIsValidatedByTheServer() throws Exception {
+    Path urgent = manifest("urgent.yaml", "priority: urgent\n  handler: compute.sum");
+    Path misspelled = manifest("misspelled.yaml", "handlr: compute.sum");
 
-    assertThat(result.exitCode()).isNotZero();
-    assertThat(result.output()).contains("--validate=false");
+    Result invalid = run("apply", "-f", urgent.toString());
+    Result unknown = run("apply", "-f", misspelled.toString());
+
+    assertThat(invalid.exitCode()).isNotZero();
+    assertThat(invalid.output())
+        .contains(
+            "spec.priority: Unsupported value: \"urgent\": supported values: \"background\",");
+    assertThat(unknown.exitCode()).isNotZero();
+    assertThat(unknown.output()).contains("strict decoding error: unknown field \"spec.handlr\"");
+    assertThat(server.client().resources(VeraTask.class).inNamespace(NAMESPACE).list().getItems())
+        .isEmpty();
+  }
+
+  @Test
+  void explainDescribesVeraFieldsFromTheirSchema() throws Exception {
+    String explained = kubectl("explain", "veratask.spec.priority").output();
+
+    assertThat(explained)
+        .contains("KIND:       VeraTask", "FIELD: priority <string>", "background", "critical")
+        .contains("served strictly in that order");
+    assertThat(kubectl("explain", "workerpools.spec").output()).contains("taskType", "replicas");
+  }
+
+  private Path manifest(String file, String spec) throws IOException {
+    Path path = dir.resolve(file);
+    Files.writeString(
+        path,
+        "apiVersion: vera.io/v1alpha1\nkind: VeraTask\nmetadata:\n  name: "
+            + file.replace(".yaml", "")
+            + "\nspec:\n  "
+            + spec
+            + "\n");
+    return path;
   }
 
   private WorkerPool pool() {
