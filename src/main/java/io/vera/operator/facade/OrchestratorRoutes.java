@@ -18,13 +18,13 @@ import io.vera.operator.pool.LegacyPools;
 import io.vera.operator.task.PoolKey;
 import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskKey;
+import io.vera.operator.task.TaskQuery;
 import io.vera.operator.task.TaskService;
 import io.vera.operator.task.TaskSnapshot;
 import io.vera.operator.worker.RemoteWorkers;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.EnumMap;
 import java.util.HashSet;
 import java.util.List;
@@ -52,6 +52,7 @@ final class OrchestratorRoutes {
   private final HandlerRegistry handlers;
   private final RemoteWorkers remoteWorkers;
   private final CpuSampler cpu;
+  private final TaskQuery query;
 
   OrchestratorRoutes(
       TaskService tasks,
@@ -59,13 +60,15 @@ final class OrchestratorRoutes {
       LegacyPools pools,
       HandlerRegistry handlers,
       RemoteWorkers remoteWorkers,
-      CpuSampler cpu) {
+      CpuSampler cpu,
+      TaskQuery query) {
     this.tasks = tasks;
     this.dispatcher = dispatcher;
     this.pools = pools;
     this.handlers = handlers;
     this.remoteWorkers = remoteWorkers;
     this.cpu = cpu;
+    this.query = query;
   }
 
   void register(Javalin app) {
@@ -412,11 +415,11 @@ final class OrchestratorRoutes {
   private void history(Context ctx) {
     int limit = (int) queryNumber(ctx, "limit", 50, 1, 1000);
     int offset = (int) queryNumber(ctx, "offset", 0, 0, Integer.MAX_VALUE);
-    List<TaskSnapshot> finished = finishedNewestFirst(t -> true);
+    TaskQuery.Page finished = query.finished(tasks.namespace(), offset, limit);
     ObjectNode response = JsonBody.MAPPER.createObjectNode();
     ArrayNode list = response.putArray("tasks");
-    finished.stream().skip(offset).limit(limit).forEach(t -> list.add(TaskViews.view(t)));
-    response.put("total", finished.size());
+    finished.tasks().forEach(t -> list.add(TaskViews.view(t)));
+    response.put("total", finished.total());
     response.put("limit", limit);
     response.put("offset", offset);
     ctx.json(response);
@@ -522,20 +525,6 @@ final class OrchestratorRoutes {
   }
 
   // ---- helpers -------------------------------------------------------------------------------
-
-  private List<TaskSnapshot> finishedNewestFirst(Predicate<TaskSnapshot> filter) {
-    List<TaskSnapshot> finished =
-        new ArrayList<>(
-            dispatcher.list(
-                t ->
-                    t.phase().isFinished()
-                        && t.key().namespace().equals(tasks.namespace())
-                        && filter.test(t)));
-    finished.sort(
-        Comparator.comparing(
-            TaskSnapshot::completedAt, Comparator.nullsLast(Comparator.reverseOrder())));
-    return finished;
-  }
 
   private List<String> registeredNames() {
     List<String> names = new ArrayList<>(handlers.names());
