@@ -25,7 +25,7 @@ class CrdFilesTest {
       String name = file.getFileName().toString().replace("-v1.yml", ".yaml");
       Path committed = COMMITTED.resolve(name);
       assertThat(committed)
-          .as("crds/%s is missing; copy %s there (see README, 'Changing a resource')", name, file)
+          .as("crds/%s is missing; copy %s there (see README, 'Development')", name, file)
           .exists();
       assertThat(Files.readString(committed))
           .as("crds/%s differs from the generated %s; copy the generated file over it", name, file)

@@ -8,8 +8,7 @@ import java.util.Optional;
 /**
  * What each REST route needs from its caller: the mapping from routes to Kubernetes RBAC verbs on
  * Vera's resources (API group {@code vera.io}), checked with a SubjectAccessReview for the user the
- * bearer token belongs to. The README's "Authentication and authorization" section prints the same
- * table.
+ * bearer token belongs to. docs/security.md prints the same table.
  *
  * <p>Routes are keyed as Javalin registers them: {@code "METHOD /path/{param}"}; the WebSocket
  * endpoint is keyed by the GET that upgrades. A route with no entry is refused with 403 (fail
@@ -175,7 +174,7 @@ public final class RouteAccess {
     return Optional.ofNullable(TABLE.get(method.toUpperCase() + " " + routePath));
   }
 
-  /** The whole table, keyed {@code "METHOD /path"}, in the order of the README. */
+  /** The whole table, keyed {@code "METHOD /path"}, in the order of docs/security.md. */
   public static Map<String, Rule> table() {
     return java.util.Collections.unmodifiableMap(TABLE);
   }
