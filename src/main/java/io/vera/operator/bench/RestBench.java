@@ -3,6 +3,7 @@ package io.vera.operator.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vera.operator.cli.ProgressLine;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -13,6 +14,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import okhttp3.ConnectionPool;
@@ -136,10 +138,10 @@ public final class RestBench {
     long deadline = System.nanoTime() + settings.maxDuration().toNanos();
     try {
       if (settings.warmup() > 0) {
-        runPhase(http, clients, new Phase(settings.warmup()), deadline);
+        runPhase(http, clients, new Phase(settings.warmup()), "warmup", deadline);
       }
       Phase measured = new Phase(settings.tasks());
-      runPhase(http, clients, measured, deadline);
+      runPhase(http, clients, measured, "measured", deadline);
       JsonNode metrics = fetchMetrics(http);
       return measured.result(
           number(metrics, "heap_used_mb"),
@@ -167,17 +169,26 @@ public final class RestBench {
     return sorted[rank - 1];
   }
 
-  private void runPhase(OkHttpClient http, ExecutorService clients, Phase phase, long deadline)
+  private void runPhase(
+      OkHttpClient http, ExecutorService clients, Phase phase, String name, long deadline)
       throws InterruptedException {
     List<Future<?>> running = new ArrayList<>();
     for (int i = 0; i < settings.concurrency(); i++) {
       running.add(clients.submit(() -> runClient(http, phase, deadline)));
     }
-    for (Future<?> client : running) {
-      try {
-        client.get();
-      } catch (ExecutionException e) {
-        throw new IllegalStateException("A bench client failed", e.getCause());
+    long started = System.nanoTime();
+    try (ProgressLine progress = ProgressLine.onTerminal()) {
+      for (Future<?> client : running) {
+        while (true) {
+          try {
+            client.get(250, TimeUnit.MILLISECONDS);
+            break;
+          } catch (TimeoutException e) {
+            progress.update(phase.progress(name, System.nanoTime() - started));
+          } catch (ExecutionException e) {
+            throw new IllegalStateException("A bench client failed", e.getCause());
+          }
+        }
       }
     }
   }
@@ -315,6 +326,20 @@ public final class RestBench {
 
     boolean claim() {
       return claimed.getAndIncrement() < tasks;
+    }
+
+    /** A progress line: e.g. {@code measured: 1,204/10,000 done (3 failed), 12 s}. */
+    String progress(String name, long elapsedNanos) {
+      long done = completed.get() + failed.get() + cancelled.get() + errors.get();
+      long bad = failed.get() + cancelled.get() + errors.get();
+      return String.format(
+          java.util.Locale.ROOT,
+          "%s: %,d/%,d done%s, %d s",
+          name,
+          done,
+          tasks,
+          bad == 0 ? "" : String.format(java.util.Locale.ROOT, " (%,d not completed)", bad),
+          elapsedNanos / 1_000_000_000L);
     }
 
     void submitted(long at) {

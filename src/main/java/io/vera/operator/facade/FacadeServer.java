@@ -15,6 +15,7 @@ import io.vera.operator.provider.LegacyProviders;
 import io.vera.operator.provider.ProviderGateway;
 import io.vera.operator.provider.UsageLedger;
 import io.vera.operator.task.TaskDispatcher;
+import io.vera.operator.task.TaskQuery;
 import io.vera.operator.task.TaskService;
 import io.vera.operator.worker.RemoteWorkers;
 import java.util.ArrayList;
@@ -52,6 +53,7 @@ public final class FacadeServer implements AutoCloseable {
 
   private final Javalin app;
   private final UpdatesHub updates;
+  private final DashboardRoutes dashboard;
   private final ExecutorService longPolls;
 
   public FacadeServer(Services services) {
@@ -63,6 +65,7 @@ public final class FacadeServer implements AutoCloseable {
    *     {@link RestGuard} and {@link io.vera.operator.facade.auth.RouteAccess}
    */
   public FacadeServer(Services services, RestGuard guard) {
+    TaskQuery taskQuery = new TaskQuery(services.dispatcher());
     OrchestratorRoutes orchestrator =
         new OrchestratorRoutes(
             services.tasks(),
@@ -70,7 +73,8 @@ public final class FacadeServer implements AutoCloseable {
             services.pools(),
             services.handlers(),
             services.remoteWorkers(),
-            services.cpu());
+            services.cpu(),
+            taskQuery);
     this.updates = new UpdatesHub(orchestrator::status);
     services.dispatcher().addListener(updates);
     AtomicInteger n = new AtomicInteger();
@@ -126,6 +130,8 @@ public final class FacadeServer implements AutoCloseable {
             ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
                 .result(services.metrics().scrape()));
     ApiDocs.register(app);
+    this.dashboard = new DashboardRoutes(services, taskQuery, guard, java.time.Clock.systemUTC());
+    dashboard.register(app);
   }
 
   private void registerErrorMapping() {
@@ -202,6 +208,7 @@ public final class FacadeServer implements AutoCloseable {
   @Override
   public void close() {
     updates.close();
+    dashboard.close();
     app.stop();
     longPolls.shutdownNow();
   }

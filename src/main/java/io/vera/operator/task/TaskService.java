@@ -1,5 +1,6 @@
 package io.vera.operator.task;
 
+import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
@@ -8,6 +9,7 @@ import io.vera.operator.api.TaskPhase;
 import io.vera.operator.api.VeraTask;
 import io.vera.operator.api.VeraTaskSpec;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
@@ -126,6 +128,28 @@ public final class TaskService {
           .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"cancel\":true}}");
     }
     return outcome;
+  }
+
+  /**
+   * The Kubernetes Events recorded for a task (failures, retries, cancellation), oldest first, as
+   * {@code kubectl describe} shows them.
+   */
+  public List<Event> events(TaskKey key) {
+    return client
+        .v1()
+        .events()
+        .inNamespace(key.namespace())
+        .withField("involvedObject.name", key.name())
+        .list()
+        .getItems()
+        .stream()
+        .filter(
+            e ->
+                e.getInvolvedObject() != null && key.name().equals(e.getInvolvedObject().getName()))
+        .sorted(
+            java.util.Comparator.comparing(
+                e -> e.getLastTimestamp() == null ? "" : e.getLastTimestamp()))
+        .toList();
   }
 
   /** Submits a fresh copy of a finished task; empty when the original no longer exists. */

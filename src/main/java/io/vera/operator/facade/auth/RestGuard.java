@@ -126,6 +126,22 @@ public final class RestGuard {
                             + " unavailable; try again shortly")));
   }
 
+  /**
+   * Whether the caller of a request that passed the checks may {@code verb} the {@code resource}
+   * collection in the operator's namespace, asked with the same SubjectAccessReview (and cache) as
+   * the routes; always true with auth off. Lets the dashboard hide what the routes would refuse.
+   */
+  public boolean allows(Context ctx, String verb, String resource) {
+    if (!settings.enabled()) {
+      return true;
+    }
+    Optional<Identity> caller = identity(ctx);
+    return caller.isPresent()
+        && reviews
+            .authorize(caller.get(), new Permission(verb, resource, null, namespace, null))
+            .allowed();
+  }
+
   /** The authenticated caller of a request that passed the checks, if auth is on. */
   public static Optional<Identity> identity(Context ctx) {
     return Optional.ofNullable(ctx.attribute(IDENTITY_ATTRIBUTE));

@@ -26,9 +26,10 @@ import java.util.Optional;
  *   <li>Health routes, {@code /healthz}, {@code /readyz} and {@code /metrics} are open: probes and
  *       Prometheus scrape them without credentials (as with a Kubernetes component's metrics port,
  *       restrict them with a NetworkPolicy if needed).
- *   <li>{@code /openapi.json} and {@code /docs} are open: a static document shipped in the image
- *       that says nothing about the cluster, and a browser cannot send a bearer token to load the
- *       UI. Calls made from the UI need a token like any other.
+ *   <li>{@code /openapi.json}, {@code /docs} and the dashboard's page and files ({@code /ui}) are
+ *       open: static files shipped in the image that say nothing about the cluster, and a browser
+ *       cannot send a bearer token to load a page. Calls made from either UI need a token like any
+ *       other.
  *   <li>Three custom verbs, granted only by the roles that name them: {@code call} on {@code
  *       providers} (spends money with an external API), {@code exec} on {@code computeresources}
  *       (runs a command in a machine) and {@code lease} on {@code workerpools} (the worker
@@ -84,7 +85,9 @@ public final class RouteAccess {
             "/metrics",
             "/openapi.json",
             "/docs",
-            "/docs/assets/{file}")) {
+            "/docs/assets/{file}",
+            "/ui",
+            "/ui/assets/{file}")) {
       TABLE.put("GET " + path, Rule.none());
     }
 
@@ -136,6 +139,17 @@ public final class RouteAccess {
     put("POST", r + "/{resource_id}/execute", ns("exec", RESOURCES));
     put("GET", o + "/infrastructure/stats", ns("list", RESOURCES));
     put("GET", o + "/infrastructure/stats/resources/{resource_id}", ns("get", RESOURCES));
+
+    // The dashboard's own reads; its actions use the routes above, so they are checked alike.
+    String ui = "/ui/api";
+    put("GET", ui + "/permissions", ns("list", TASKS));
+    put("GET", ui + "/overview", ns("list", POOLS));
+    put("GET", ui + "/series", ns("list", POOLS));
+    put("GET", ui + "/tasks", ns("list", TASKS));
+    put("GET", ui + "/tasks/{task_id}", named("get", TASKS, "task_id"));
+    put("GET", ui + "/queue", ns("list", TASKS));
+    put("GET", ui + "/compute", ns("list", RESOURCES));
+    put("GET", ui + "/providers", ns("list", PROVIDERS));
 
     // Worker lease protocol.
     String w = "/internal/v1";

@@ -1,0 +1,132 @@
+package io.vera.operator.task;
+
+import io.vera.operator.api.TaskPhase;
+import io.vera.operator.api.TaskPriority;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * Finds tasks for people: filtered, sorted and paged on the server, for the REST history and the
+ * dashboard's task table alike. It is the one place that reads many tasks at once, so where they
+ * are read from (today the dispatcher's copy; finished tasks from the API server when only
+ * unfinished ones are kept in memory) changes here and nowhere else.
+ */
+public final class TaskQuery {
+  /** Orders a page can be sorted by. */
+  public enum Sort {
+    CREATED,
+    COMPLETED,
+    HANDLER,
+    PHASE,
+    PRIORITY,
+    DURATION;
+
+    /** The sort of a query parameter, e.g. {@code completed}; empty for an unknown one. */
+    public static java.util.Optional<Sort> parse(String value) {
+      for (Sort sort : values()) {
+        if (sort.name().equalsIgnoreCase(value)) {
+          return java.util.Optional.of(sort);
+        }
+      }
+      return java.util.Optional.empty();
+    }
+  }
+
+  /**
+   * Which tasks to find; a null or empty field matches every task.
+   *
+   * @param text a case-insensitive part of the task's id, handler or description
+   */
+  public record Filter(
+      String namespace,
+      Set<TaskPhase> phases,
+      String pool,
+      String handler,
+      TaskPriority priority,
+      String text) {
+
+    boolean matches(TaskSnapshot t) {
+      return (namespace == null || namespace.equals(t.key().namespace()))
+          && (phases == null || phases.isEmpty() || phases.contains(t.phase()))
+          && (pool == null || (t.pool() != null && pool.equals(t.pool().name())))
+          && (handler == null || handler.equals(t.handler()))
+          && (priority == null || priority == t.priority())
+          && (text == null || text.isBlank() || containsText(t, text.toLowerCase(Locale.ROOT)));
+    }
+
+    private static boolean containsText(TaskSnapshot t, String needle) {
+      return t.key().name().contains(needle)
+          || t.handler().toLowerCase(Locale.ROOT).contains(needle)
+          || (t.description() != null && t.description().toLowerCase(Locale.ROOT).contains(needle));
+    }
+  }
+
+  /** One page of matching tasks and how many matched in all. */
+  public record Page(List<TaskSnapshot> tasks, int total, int offset, int limit) {}
+
+  private final TaskDispatcher dispatcher;
+
+  public TaskQuery(TaskDispatcher dispatcher) {
+    this.dispatcher = dispatcher;
+  }
+
+  /**
+   * The tasks matching {@code filter}, in {@code sort} order ({@code descending} puts the newest,
+   * latest, longest or most urgent first), from {@code offset}, at most {@code limit}.
+   */
+  public Page page(Filter filter, Sort sort, boolean descending, int offset, int limit) {
+    List<TaskSnapshot> matching = new ArrayList<>(dispatcher.list(filter::matches));
+    if (sort != Sort.CREATED || !descending) {
+      Comparator<TaskSnapshot> order = comparator(sort);
+      matching.sort(descending ? order.reversed() : order);
+    }
+    int from = (int) Math.min(matching.size(), (long) offset);
+    int to = (int) Math.min(matching.size(), (long) from + limit);
+    return new Page(List.copyOf(matching.subList(from, to)), matching.size(), offset, limit);
+  }
+
+  /** Finished tasks, most recently finished first: the REST {@code tasks/history}. */
+  public Page finished(String namespace, int offset, int limit) {
+    return page(
+        new Filter(namespace, finishedPhases(), null, null, null, null),
+        Sort.COMPLETED,
+        true,
+        offset,
+        limit);
+  }
+
+  private static Set<TaskPhase> finishedPhases() {
+    return Set.of(TaskPhase.Succeeded, TaskPhase.Failed, TaskPhase.Cancelled);
+  }
+
+  /** Ascending order of a sort; ties go by creation, then id, so pages never overlap. */
+  private static Comparator<TaskSnapshot> comparator(Sort sort) {
+    Comparator<TaskSnapshot> created =
+        Comparator.comparing(TaskSnapshot::createdAt).thenComparing(t -> t.key().name());
+    Comparator<TaskSnapshot> first =
+        switch (sort) {
+          case CREATED -> created;
+          case COMPLETED ->
+              Comparator.comparing(
+                  TaskSnapshot::completedAt, Comparator.nullsFirst(Comparator.naturalOrder()));
+          case HANDLER -> Comparator.comparing(TaskSnapshot::handler);
+          case PHASE -> Comparator.comparing(TaskSnapshot::phase);
+          // Enum order runs from critical to background; ascending means least urgent first.
+          case PRIORITY -> Comparator.comparing(TaskSnapshot::priority).reversed();
+          case DURATION ->
+              Comparator.comparing(
+                  TaskQuery::duration, Comparator.nullsFirst(Comparator.naturalOrder()));
+        };
+    return first.thenComparing(created);
+  }
+
+  private static Duration duration(TaskSnapshot t) {
+    return t.startedAt() == null || t.completedAt() == null
+        ? null
+        : Duration.between(t.startedAt(), t.completedAt());
+  }
+}

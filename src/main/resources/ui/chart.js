@@ -1,0 +1,57 @@
+// A time-series plot with uPlot: small, fast, no dependencies, draws on a canvas.
+import { html, useEffect, useRef } from './htm-preact-3.1.1.js';
+import uPlot from './uplot-1.6.32.js';
+
+const COLORS = ['#1f4ed8', '#d97706', '#16a34a', '#b42318'];
+
+/**
+ * @param title shown above the plot and given to screen readers with a text summary
+ * @param times epoch seconds
+ * @param series [{label, values}]
+ */
+export function TimeChart({ title, times, series, summary, height = 200 }) {
+  const box = useRef(null);
+  const plot = useRef(null);
+
+  useEffect(() => {
+    const width = Math.max(300, box.current.clientWidth);
+    const options = {
+      width,
+      height,
+      legend: { live: false },
+      cursor: { drag: { x: false, y: false } },
+      scales: { x: { time: true } },
+      axes: [
+        { stroke: '#56606b', grid: { stroke: '#eef0f3' } },
+        { stroke: '#56606b', grid: { stroke: '#eef0f3' }, size: 50 },
+      ],
+      series: [
+        {},
+        ...series.map((s, i) => ({
+          label: s.label,
+          stroke: COLORS[i % COLORS.length],
+          width: 2,
+          fill: i === 0 ? 'rgba(31,78,216,0.08)' : undefined,
+          spanGaps: true,
+        })),
+      ],
+    };
+    plot.current = new uPlot(options, [times, ...series.map((s) => s.values)], box.current);
+    const resize = () => plot.current.setSize({ width: Math.max(300, box.current.clientWidth), height });
+    window.addEventListener('resize', resize);
+    return () => {
+      window.removeEventListener('resize', resize);
+      plot.current.destroy();
+      plot.current = null;
+    };
+  }, [series.length]);
+
+  useEffect(() => {
+    if (plot.current) plot.current.setData([times, ...series.map((s) => s.values)]);
+  }, [times, series]);
+
+  return html`<figure class="chart">
+    <h2>${title}</h2>
+    <div ref=${box} role="img" aria-label=${title + ': ' + (summary || '')}></div>
+  </figure>`;
+}
