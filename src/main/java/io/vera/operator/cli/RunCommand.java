@@ -198,7 +198,10 @@ public class RunCommand implements Callable<Integer> {
       client = apiServer.client();
     } else {
       client =
-          new KubernetesClientBuilder().withHttpClientFactory(new JdkHttpClientFactory()).build();
+          new KubernetesClientBuilder()
+              .withHttpClientFactory(new JdkHttpClientFactory())
+              .withConfig(ClusterClientConfig.load())
+              .build();
     }
     String ns =
         namespace != null
