@@ -198,7 +198,10 @@ public class RunCommand implements Callable<Integer> {
       client = apiServer.client();
     } else {
       client =
-          new KubernetesClientBuilder().withHttpClientFactory(new JdkHttpClientFactory()).build();
+          new KubernetesClientBuilder()
+              .withHttpClientFactory(new JdkHttpClientFactory())
+              .withConfig(ClusterClientConfig.load())
+              .build();
       LOG.warn(
           "cluster mode: attached to {}; REST API on {}:{}; reconciling {}. To try Vera out"
               + " locally instead, run with --embedded",
