@@ -73,6 +73,33 @@ public class RunCommand implements Callable<Integer> {
   int apiPort;
 
   @Option(
+      names = "--state-dir",
+      description =
+          "Where embedded mode keeps its objects (a SQLite database); one operator at a time"
+              + " (default: ~/.vera/state).")
+  Path stateDir;
+
+  @Option(
+      names = "--ephemeral",
+      description = "Embedded mode keeps its objects in memory only: all is lost when it stops.")
+  boolean ephemeral;
+
+  @Option(
+      names = "--state-sync",
+      defaultValue = "normal",
+      description =
+          "normal: a write is answered once committed, which survives the operator being killed;"
+              + " full: also synced to the disk on every commit, which survives a power loss"
+              + " (default: ${DEFAULT-VALUE}). See docs/embedded-mode.md.")
+  StateSync stateSync;
+
+  /** How embedded mode's commits reach the disk. */
+  enum StateSync {
+    normal,
+    full
+  }
+
+  @Option(
       names = "--kubeconfig-out",
       description = "Where embedded mode writes its kubeconfig (default: ~/.vera/kubeconfig).")
   Path kubeconfigOut;
@@ -193,7 +220,21 @@ public class RunCommand implements Callable<Integer> {
     EmbeddedApiServer apiServer = null;
     KubernetesClient client;
     if (useEmbedded) {
-      apiServer = EmbeddedApiServer.start(apiPort);
+      if (ephemeral) {
+        apiServer = EmbeddedApiServer.start(apiPort);
+      } else {
+        Path state =
+            stateDir != null
+                ? stateDir
+                : Path.of(System.getProperty("user.home"), ".vera", "state");
+        try {
+          apiServer = EmbeddedApiServer.startDurable(apiPort, state, stateSync == StateSync.full);
+        } catch (IllegalStateException e) {
+          System.err.println("vera: " + e.getMessage());
+          return 2;
+        }
+        LOG.info("embedded state in {}", apiServer.stateDirectory().orElseThrow());
+      }
       apiServer.installCrds();
       client = apiServer.client();
     } else {
@@ -229,7 +270,9 @@ public class RunCommand implements Callable<Integer> {
             operatorUrl != null ? operatorUrl : "http://vera-operator." + ns + ".svc:" + port,
             statusWriters,
             pricingConfigMap,
-            instanceId);
+            instanceId != null || !useEmbedded
+                ? instanceId
+                : new InstanceId(apiServer.installationId()));
     VeraOperator operator =
         new VeraOperator(client, settings, clusterSettings(useEmbedded, ns)).start(settings);
     CountDownLatch stopped = new CountDownLatch(1);
@@ -259,7 +302,7 @@ public class RunCommand implements Callable<Integer> {
               : Path.of(System.getProperty("user.home"), ".vera", "kubeconfig");
       Files.createDirectories(kubeconfig.toAbsolutePath().getParent());
       KubeconfigWriter.write(kubeconfig, apiServer.url(), ns);
-      printEmbeddedUsage(settings, operator.port(), kubeconfig);
+      printEmbeddedUsage(settings, operator.port(), kubeconfig, apiServer);
     }
     stopped.await();
     return 0;
@@ -313,7 +356,8 @@ public class RunCommand implements Callable<Integer> {
     return new ClusterSettings(auth, election, workerServiceAccount);
   }
 
-  private static void printEmbeddedUsage(OperatorSettings settings, int port, Path kubeconfig) {
+  private static void printEmbeddedUsage(
+      OperatorSettings settings, int port, Path kubeconfig, EmbeddedApiServer apiServer) {
     String api = "http://" + settings.host() + ":" + port;
     System.out.println();
     System.out.println("Vera is running in embedded mode (no cluster needed).");
@@ -337,6 +381,14 @@ public class RunCommand implements Callable<Integer> {
     System.out.println("  kubectl:    export KUBECONFIG=" + kubeconfig.toAbsolutePath());
     System.out.println("              kubectl get vera");
     System.out.println("              kubectl apply --validate=false -f examples/");
+    System.out.println(
+        "  State:      "
+            + apiServer
+                .stateDirectory()
+                .map(
+                    dir ->
+                        dir + "   (kept across restarts; stop Vera and delete it to start afresh)")
+                .orElse("in memory only (--ephemeral): lost when Vera stops"));
     System.out.println();
   }
 }

@@ -25,6 +25,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The form, lower-case letters, digits and inner dashes, at most 63 characters, fits a Docker or
  * Kubernetes label value and a Proxmox tag as it is; a UID has that form.
+ *
+ * <p>Embedded mode passes its own id as the override: one created once per state directory and kept
+ * in it ({@code EmbeddedApiServer#installationId}), since the embedded API server's UIDs are the
+ * same in every state directory and would make every embedded run one installation.
  */
 public record InstanceId(String value) {
   private static final Logger LOG = LoggerFactory.getLogger(InstanceId.class);
@@ -51,7 +55,9 @@ public record InstanceId(String value) {
    */
   public static InstanceId resolve(KubernetesClient client, String namespace, InstanceId override) {
     if (override != null) {
-      LOG.info("instance id {} (set by --instance-id)", override.value());
+      LOG.info(
+          "instance id {} (set by --instance-id, or kept in embedded mode's state directory)",
+          override.value());
       return override;
     }
     try {

@@ -22,9 +22,11 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.ConnectException;
 import java.net.InetAddress;
+import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Optional;
+import java.util.UUID;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import java.util.logging.Level;
@@ -79,7 +81,12 @@ public final class EmbeddedApiServer implements AutoCloseable, InProcessHttpClie
    */
   private static final Logger MOCK_WEB_SERVER_LOG = Logger.getLogger(MockWebServer.class.getName());
 
+  private static final String META_INSTALLATION_ID = "installationId";
+
   private final EmbeddedDispatcher dispatcher;
+  private final StateDirectory stateDirectory;
+  private final SqliteObjects database;
+  private final String ephemeralInstallationId = UUID.randomUUID().toString();
   private final AtomicReference<MockWebServer> webServer;
   private final int port;
   private KubernetesMockServer server;
@@ -89,9 +96,13 @@ public final class EmbeddedApiServer implements AutoCloseable, InProcessHttpClie
   private EmbeddedApiServer(
       KubernetesMockServer server,
       EmbeddedDispatcher dispatcher,
-      AtomicReference<MockWebServer> webServer) {
+      AtomicReference<MockWebServer> webServer,
+      StateDirectory stateDirectory,
+      SqliteObjects database) {
     this.server = server;
     this.dispatcher = dispatcher;
+    this.stateDirectory = stateDirectory;
+    this.database = database;
     this.webServer = webServer;
     this.port = server.getPort();
     this.client =
@@ -107,7 +118,8 @@ public final class EmbeddedApiServer implements AutoCloseable, InProcessHttpClie
   }
 
   /**
-   * Starts a server on 127.0.0.1.
+   * Starts a server on 127.0.0.1 that keeps its objects in memory only ({@code --ephemeral},
+   * tests).
    *
    * @param port the port to listen on; 0 picks a free one, see {@link #port()}
    * @throws IllegalStateException if the port cannot be bound
@@ -117,19 +129,60 @@ public final class EmbeddedApiServer implements AutoCloseable, InProcessHttpClie
   }
 
   /**
-   * Starts a server on 127.0.0.1 that lets {@code override} answer requests first; tests use it to
-   * answer what the CRUD mock cannot, such as TokenReviews and SubjectAccessReviews.
+   * Starts an in-memory server on 127.0.0.1 that lets {@code override} answer requests first; tests
+   * use it to answer what the CRUD mock cannot, such as TokenReviews and SubjectAccessReviews.
    */
   public static EmbeddedApiServer start(
       int port, Function<RecordedRequest, Optional<MockResponse>> override) {
-    if (port < 0 || port > 65535) {
-      throw new IllegalArgumentException("Port must be between 0 and 65535, not " + port);
-    }
+    checkPort(port);
     MOCK_WEB_SERVER_LOG.setLevel(Level.WARNING);
     AtomicReference<MockWebServer> webServer = new AtomicReference<>();
     // MockWebServer.reset() only clears the requests it recorded and their count.
     EmbeddedDispatcher dispatcher = new EmbeddedDispatcher(() -> webServer.get().reset(), override);
-    return new EmbeddedApiServer(listen(port, dispatcher, webServer), dispatcher, webServer);
+    return new EmbeddedApiServer(
+        listen(port, dispatcher, webServer), dispatcher, webServer, null, null);
+  }
+
+  /**
+   * Starts a server on 127.0.0.1 whose objects live in a SQLite database in {@code stateDirectory}
+   * (see {@link SqliteObjects}): what it held when it last stopped, however it stopped, is served
+   * again. The directory is locked for as long as the server runs.
+   *
+   * @param syncEveryCommit sync the database's log to the disk on every commit, so that a power
+   *     loss loses nothing answered either; otherwise only a process crash is covered
+   * @throws IllegalStateException if the directory cannot be used (not writable, full, locked by
+   *     another operator) or the port cannot be bound; the message says which
+   */
+  public static EmbeddedApiServer startDurable(
+      int port, Path stateDirectory, boolean syncEveryCommit) {
+    checkPort(port);
+    MOCK_WEB_SERVER_LOG.setLevel(Level.WARNING);
+    StateDirectory directory = StateDirectory.open(stateDirectory);
+    SqliteObjects database = null;
+    try {
+      database =
+          SqliteObjects.open(
+              directory.databaseFile(),
+              syncEveryCommit ? SqliteObjects.Sync.FULL : SqliteObjects.Sync.NORMAL);
+      AtomicReference<MockWebServer> webServer = new AtomicReference<>();
+      EmbeddedDispatcher dispatcher =
+          new EmbeddedDispatcher(() -> webServer.get().reset(), request -> Optional.empty());
+      dispatcher.loadDurable(database);
+      return new EmbeddedApiServer(
+          listen(port, dispatcher, webServer), dispatcher, webServer, directory, database);
+    } catch (RuntimeException e) {
+      if (database != null) {
+        database.close();
+      }
+      directory.close();
+      throw e;
+    }
+  }
+
+  private static void checkPort(int port) {
+    if (port < 0 || port > 65535) {
+      throw new IllegalArgumentException("Port must be between 0 and 65535, not " + port);
+    }
   }
 
   private static KubernetesMockServer listen(
@@ -231,7 +284,44 @@ public final class EmbeddedApiServer implements AutoCloseable, InProcessHttpClie
     return server.getRequestCount();
   }
 
-  /** Closes the client and stops the server. */
+  /**
+   * The id of this installation: created once per state directory and kept in it, so a restarted
+   * operator adopts its own machines and operators with different state directories never take each
+   * other's; a fresh one per server when nothing is kept.
+   */
+  public String installationId() {
+    if (database == null) {
+      return ephemeralInstallationId;
+    }
+    synchronized (this) {
+      String stored = database.meta(META_INSTALLATION_ID);
+      if (stored == null) {
+        stored = UUID.randomUUID().toString();
+        database.putMetaAndWait(META_INSTALLATION_ID, stored);
+      }
+      return stored;
+    }
+  }
+
+  /** The state directory, or empty when objects are kept in memory only. */
+  public Optional<Path> stateDirectory() {
+    return Optional.ofNullable(stateDirectory).map(StateDirectory::path);
+  }
+
+  /** The dispatcher, for tests of what the store keeps in memory. */
+  EmbeddedDispatcher dispatcher() {
+    return dispatcher;
+  }
+
+  /** The database, null in memory; for tests. */
+  SqliteObjects database() {
+    return database;
+  }
+
+  /**
+   * Closes the client and stops the server; in durable mode commits what is queued, closes the
+   * database and releases the state directory.
+   */
   @Override
   public void close() {
     try {
@@ -239,6 +329,13 @@ public final class EmbeddedApiServer implements AutoCloseable, InProcessHttpClie
     } finally {
       synchronized (this) {
         server.shutdown();
+      }
+      dispatcher.stopDurable();
+      if (database != null) {
+        database.close();
+      }
+      if (stateDirectory != null) {
+        stateDirectory.close();
       }
     }
   }

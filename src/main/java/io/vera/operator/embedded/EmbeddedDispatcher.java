@@ -99,6 +99,8 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
     MockResponse response;
     try {
       response = dispatchOrFail(request);
+      // Durable mode: answered only once what it changed or saw is committed.
+      awaitDurable();
     } catch (RuntimeException e) {
       // Without a response the mock web server leaves the client hanging. The message may quote
       // the request body, so only the request line is logged.

@@ -5,6 +5,7 @@ import io.fabric8.kubernetes.client.server.mock.KubernetesAttributesExtractor;
 import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesResponseComposer;
 import io.fabric8.kubernetes.client.utils.Serialization;
+import io.fabric8.kubernetes.client.utils.Utils;
 import io.fabric8.mockwebserver.crud.Attribute;
 import io.fabric8.mockwebserver.crud.AttributeSet;
 import io.fabric8.mockwebserver.http.MockResponse;
@@ -12,19 +13,27 @@ import io.fabric8.mockwebserver.http.RecordedRequest;
 import io.fabric8.mockwebserver.http.Response;
 import io.fabric8.mockwebserver.http.WebSocket;
 import io.fabric8.mockwebserver.http.WebSocketListener;
+import java.lang.reflect.Field;
 import java.net.HttpURLConnection;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
 import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArraySet;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -64,6 +73,16 @@ import java.util.regex.Pattern;
  * one), a label selector filters those; opening a watch sends the initial ADDED events from the
  * index (once per watch connection, not per request); a write notifies each open watch.
  *
+ * <p>Durable mode ({@link #loadDurable}): the store writes through to SQLite. A request is answered
+ * only once every change it made or saw is committed ({@link #awaitDurable}, called by the
+ * outermost dispatch after the locks are released, so that concurrent requests share one commit).
+ * resourceVersions continue from the highest one stored; a watch asking to resume from a version
+ * older than the start of this process is answered 410 Gone, as an API server answers a version it
+ * no longer has, so that its client lists again. Finished tasks leave memory a moment after their
+ * commit ({@link IndexedStore#spill}), under the exclusive lock. Watch events go out when a change
+ * is made, before its commit: a watcher may see a change that a crash then loses, together with the
+ * request that made it, which was never answered.
+ *
  * <p>Locking: the mock guards its map with a private read-write lock that the re-implemented
  * lookups cannot take. This class has its own, taken by every entry point that touches the store
  * (writes exclusive, reads shared, including the open of a watch), before the mock takes its own
@@ -88,6 +107,21 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
    * advanced by {@link #requestResourceVersion}.
    */
   private final AtomicLong resourceVersion = new AtomicLong();
+
+  /** Added to the mock's counter, which starts at 0 in every process: the highest stored. */
+  private volatile long resourceVersionBase;
+
+  /** The oldest resourceVersion a watch may resume from: none before this process started. */
+  private volatile long oldestWatchableVersion;
+
+  private SqliteObjects disk;
+  private ScheduledExecutorService spiller;
+
+  /**
+   * The sequence number of the latest change a request of this thread made or saw; the request is
+   * answered once it is committed.
+   */
+  private final ThreadLocal<long[]> visibleChange = ThreadLocal.withInitial(() -> new long[1]);
 
   /**
    * @throws IllegalStateException if the mock's store cannot be replaced, see {@link
@@ -122,12 +156,120 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
     return locked(lock.writeLock(), write);
   }
 
-  private static <T> T locked(Lock lock, Supplier<T> task) {
+  private <T> T locked(Lock lock, Supplier<T> task) {
     lock.lock();
     try {
       return task.get();
     } finally {
+      SqliteObjects database = disk;
+      if (database != null) {
+        // Under the lock, the latest queued change is one this request made or could see.
+        long[] visible = visibleChange.get();
+        visible[0] = Math.max(visible[0], database.queuedSeq());
+      }
       lock.unlock();
+    }
+  }
+
+  /**
+   * Fills the store from a database and writes every change through to it from now on; called once,
+   * before the dispatcher serves. Also continues resourceVersions and the mock's UIDs from where
+   * the stored objects left them, and starts moving finished tasks out of memory.
+   */
+  final void loadDurable(SqliteObjects database) {
+    writeLocked(
+        () -> {
+          String storedVersion = database.meta(META_RESOURCE_VERSION);
+          resourceVersionBase = storedVersion == null ? 0 : Long.parseLong(storedVersion);
+          oldestWatchableVersion = resourceVersionBase;
+          resourceVersion.set(resourceVersionBase);
+          String storedUid = database.meta(META_UID_COUNTER);
+          if (storedUid != null) {
+            UID_COUNTER.accumulateAndGet(Long.parseLong(storedUid), Math::max);
+          }
+          store.load(
+              database,
+              crd ->
+                  processEvent(
+                      CRDS_PATH + "/" + crd.id().substring(crd.id().lastIndexOf('/') + 1),
+                      attributeExtractor.fromPath(CRDS_PATH),
+                      null,
+                      null,
+                      crd.json()));
+          disk = database;
+          return null;
+        });
+    database.metaOnCommit(
+        () ->
+            Map.of(
+                META_RESOURCE_VERSION, String.valueOf(resourceVersion.get()),
+                META_UID_COUNTER, String.valueOf(UID_COUNTER.get())));
+    database.onCommit(store::committed);
+    spiller =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread thread = new Thread(r, "embedded-store-spill");
+              thread.setDaemon(true);
+              return thread;
+            });
+    spiller.scheduleWithFixedDelay(this::spillFinished, 100, 100, TimeUnit.MILLISECONDS);
+  }
+
+  /** Moves committed finished tasks out of memory; see {@link IndexedStore#spill}. */
+  final int spillFinished() {
+    if (!store.hasSpillWork()) {
+      return 0;
+    }
+    return writeLocked(store::spill);
+  }
+
+  /**
+   * Waits until every change the current request made or saw is committed; a no-op in memory.
+   * Called with no lock held.
+   *
+   * @throws IllegalStateException when the database can no longer be written
+   */
+  final void awaitDurable() {
+    SqliteObjects database = disk;
+    if (database == null) {
+      return;
+    }
+    long[] visible = visibleChange.get();
+    long seq = visible[0];
+    visible[0] = 0;
+    if (seq > 0) {
+      database.awaitCommitted(seq);
+    }
+  }
+
+  /** Stops moving finished tasks out of memory; the database is closed by its owner. */
+  void stopDurable() {
+    if (spiller != null) {
+      spiller.shutdownNow();
+    }
+  }
+
+  private static final String META_RESOURCE_VERSION = "resourceVersion";
+  private static final String META_UID_COUNTER = "uidCounter";
+  private static final String CRDS_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+
+  /**
+   * fabric8's {@code Utils.generateId} counter, which the mock's UIDs are made from: it starts at 0
+   * in every process, so a restarted store would hand out the UIDs of stored objects again. Read by
+   * reflection, as {@link IndexedStore#install} reads the mock's map; checked once.
+   */
+  private static final AtomicLong UID_COUNTER = uidCounter();
+
+  private static AtomicLong uidCounter() {
+    try {
+      Field field = Utils.class.getDeclaredField("leastSigBits");
+      field.setAccessible(true);
+      return (AtomicLong) field.get(null);
+    } catch (NoSuchFieldException | IllegalAccessException | RuntimeException e) {
+      throw new IllegalStateException(
+          "Cannot continue the embedded API server's UIDs: fabric8's Utils no longer counts them"
+              + " in the field 'leastSigBits' this version expects",
+          e);
     }
   }
 
@@ -154,7 +296,7 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
 
   @Override
   public long requestResourceVersion() {
-    long version = super.requestResourceVersion();
+    long version = resourceVersionBase + super.requestResourceVersion();
     resourceVersion.accumulateAndGet(version, Math::max);
     return version;
   }
@@ -172,10 +314,86 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
           if (!named && API_RESOURCES_PATH.matcher(path).matches()) {
             return super.handleGet(path);
           }
+          Optional<Integer> limit = named ? Optional.empty() : limitOf(path);
+          if (limit.isPresent()) {
+            return respondPage(query, path, limit.get());
+          }
           List<String> items = new ArrayList<>();
           store.matching(query).forEach(entry -> items.add(entry.getValue()));
           return respond(named, items);
         });
+  }
+
+  /**
+   * A list with {@code limit} (and {@code continue}): one page, in stored order, with a continue
+   * token when there is more, as the API server pages a list. The mock answers whole lists.
+   */
+  private MockResponse respondPage(AttributeSet query, String path, int limit) {
+    long after = 0;
+    String token = parameter(path, "continue");
+    if (token != null && !token.isEmpty()) {
+      try {
+        after =
+            Long.parseLong(
+                new String(Base64.getUrlDecoder().decode(token), StandardCharsets.UTF_8));
+      } catch (IllegalArgumentException e) {
+        return new MockResponse()
+            .setResponseCode(HttpURLConnection.HTTP_BAD_REQUEST)
+            .setBody(
+                "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+                    + "\"message\":\"continue key is not valid\",\"reason\":\"BadRequest\","
+                    + "\"code\":400}");
+      }
+    }
+    IndexedStore.Page page = store.page(query, after, limit);
+    StringBuilder body = new StringBuilder("{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[");
+    for (int i = 0; i < page.items().size(); i++) {
+      body.append(i == 0 ? "" : ",").append(page.items().get(i).json());
+    }
+    body.append("],\"metadata\":{\"resourceVersion\":\"").append(resourceVersion.get()).append('"');
+    if (page.hasMore()) {
+      body.append(",\"continue\":\"")
+          .append(
+              Base64.getUrlEncoder()
+                  .withoutPadding()
+                  .encodeToString(
+                      String.valueOf(page.continueAfter()).getBytes(StandardCharsets.UTF_8)))
+          .append('"');
+    }
+    body.append("}}");
+    return new MockResponse().setResponseCode(HttpURLConnection.HTTP_OK).setBody(body.toString());
+  }
+
+  /** The {@code limit} of a list request, when it asks for a positive one. */
+  private static Optional<Integer> limitOf(String path) {
+    String limit = parameter(path, "limit");
+    if (limit == null) {
+      return Optional.empty();
+    }
+    try {
+      int value = Integer.parseInt(limit);
+      return value > 0 ? Optional.of(value) : Optional.empty();
+    } catch (NumberFormatException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** A query parameter of a request path, decoded; null when absent. */
+  static String parameter(String path, String name) {
+    int start = path.indexOf('?');
+    if (start < 0) {
+      return null;
+    }
+    for (String parameter : path.substring(start + 1).split("&")) {
+      int equals = parameter.indexOf('=');
+      String key = equals < 0 ? parameter : parameter.substring(0, equals);
+      if (key.equals(name)) {
+        return equals < 0
+            ? ""
+            : URLDecoder.decode(parameter.substring(equals + 1), StandardCharsets.UTF_8);
+      }
+    }
+    return null;
   }
 
   /**
@@ -241,6 +459,13 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
    */
   @Override
   public MockResponse handleWatch(String path) {
+    String from = parameter(path, "resourceVersion");
+    if (from != null && from.matches("[0-9]{1,18}")) {
+      long version = Long.parseLong(from);
+      if (version > 0 && version < oldestWatchableVersion) {
+        return new MockResponse().withWebSocketUpgrade(new GoneWatch(version));
+      }
+    }
     AttributeSet query = attributeExtractor.fromPath(path);
     String name = watchedName(path);
     if (name != null) {
@@ -317,6 +542,31 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
       return query != null && query.contains("watch=true");
     } catch (URISyntaxException e) {
       return false;
+    }
+  }
+
+  /**
+   * A watch from a resourceVersion this store has no events for (it precedes the start of this
+   * process): answered as the API server does, with an ERROR event carrying a 410 Expired Status,
+   * after which clients list again.
+   */
+  private final class GoneWatch extends WebSocketListener {
+    private final long requested;
+
+    GoneWatch(long requested) {
+      this.requested = requested;
+    }
+
+    @Override
+    public void onOpen(WebSocket webSocket, Response response) {
+      webSocket.send(
+          "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+              + "\"metadata\":{},\"status\":\"Failure\",\"message\":\"too old resource version: "
+              + requested
+              + " ("
+              + oldestWatchableVersion
+              + ")\",\"reason\":\"Expired\",\"code\":410}}");
+      // The client closes the watch when it reads the event; closing first could reach it first.
     }
   }
 

@@ -1,16 +1,22 @@
 package io.vera.operator.embedded;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.client.server.mock.KubernetesAttributesExtractor;
 import io.fabric8.mockwebserver.crud.Attribute;
 import io.fabric8.mockwebserver.crud.AttributeSet;
 import io.fabric8.mockwebserver.crud.AttributeType;
 import io.fabric8.mockwebserver.crud.CrudDispatcher;
+import io.fabric8.mockwebserver.crud.Key;
+import io.fabric8.mockwebserver.crud.Value;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.util.AbstractMap;
 import java.util.AbstractSet;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -18,6 +24,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Consumer;
 
 /**
  * The CRUD mock's store, {@code AttributeSet -> JSON}, with an index by plural, namespace and name.
@@ -36,6 +43,14 @@ import java.util.Set;
  * remove and {@link #clear}), so the index cannot drift from the entries whoever changes them: this
  * map replaces the mock's own, see {@link #install}.
  *
+ * <p>Durable mode ({@link #load}): every put and remove is also queued for {@link SqliteObjects},
+ * whose sequence number the request waits for before it is answered (see {@link
+ * IndexedCrudDispatcher}). Finished VeraTasks leave memory once their latest state is committed
+ * ({@link #spill}); {@link #matching}, {@link #first}, {@link #page}, {@link #get} and {@link
+ * #remove} then read them from the database, so the heap holds only the objects still at work. The
+ * map's views ({@link #entrySet}, {@link #size} excepted) cover only what is in memory; every
+ * lookup the dispatcher makes goes through the methods above.
+ *
  * <p>Thread safety: single operations are synchronized on this map, as {@link
  * java.util.Collections#synchronizedMap} is and as the mock expects ({@code synchronized (map)}).
  * Iterating a view is not; callers hold the dispatcher's lock, as they must with the mock's map.
@@ -47,8 +62,11 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
   private static final String NAME = KubernetesAttributesExtractor.NAME;
   private static final String WILDCARD = "*";
 
-  /** The entries in the mock's order: insertion order, as the mock's {@link LinkedHashMap}. */
-  private final LinkedHashMap<AttributeSet, String> entries = new LinkedHashMap<>();
+  /**
+   * The entries in memory, in the mock's order: insertion order, as the mock's {@link
+   * LinkedHashMap}.
+   */
+  private final LinkedHashMap<AttributeSet, Stored> entries = new LinkedHashMap<>();
 
   /**
    * Keys filed under plural, plural + namespace, plural + name and plural + namespace + name; a
@@ -70,7 +88,48 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
   /** The key of the latest {@link #put}, for the dispatcher's watch events. */
   private AttributeSet lastPutKey;
 
+  /** The order of the latest new key: entries, in memory or on disk, are listed in this order. */
+  private long lastOrd;
+
+  /** The database behind this map; null for an in-memory store. */
+  private SqliteObjects disk;
+
+  /** The id (see {@link #idOf}) of each key in memory, durable mode only. */
+  private final Map<String, AttributeSet> inMemory = new HashMap<>();
+
+  /**
+   * Finished objects that were on disk only and have been removed, with the sequence number of
+   * their queued delete: until it is committed, the database still shows them.
+   */
+  private final Map<String, Long> removedFromDisk = new HashMap<>();
+
+  /** Objects on disk only (finished, spilled). */
+  private long onDiskOnly;
+
+  /** Finished states committed since the last {@link #spill}, and the latest commit. */
+  private final List<SqliteObjects.Finished> committedFinished = new ArrayList<>();
+
+  private long committedSeq;
+
+  /** While true, puts are not written to disk: the store is being filled from it. */
+  private boolean loading;
+
   private record Bucket(Attribute plural, Attribute namespace, Attribute name) {}
+
+  /** An entry in memory: its JSON, its order and the sequence number of its latest write. */
+  private record Stored(String json, long ord, long seq) {}
+
+  /** A lookup's result with its order, to merge memory and disk. */
+  record Found(AttributeSet key, String json, long ord) {}
+
+  /** A page of a list: the objects, and the order to continue after when there are more. */
+  record Page(List<Found> items, long continueAfter) {
+    boolean hasMore() {
+      return continueAfter > 0;
+    }
+  }
+
+  private IndexedStore() {}
 
   /**
    * Replaces the mock's store with an empty {@code IndexedStore}.
@@ -119,28 +178,111 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
    * The entries whose keys match a query, in the mock's order, as the mock finds them by testing
    * every key; only the keys filed under the query's plural, namespace and name are tested.
    */
-  synchronized List<Map.Entry<AttributeSet, String>> matching(AttributeSet query) {
-    Collection<AttributeSet> candidates = candidates(query);
-    examinedKeys += candidates.size();
+  List<Map.Entry<AttributeSet, String>> matching(AttributeSet query) {
     List<Map.Entry<AttributeSet, String>> found = new ArrayList<>();
-    for (AttributeSet key : candidates) {
-      if (key.matches(query)) {
-        found.add(new SimpleImmutableEntry<>(key, entries.get(key)));
-      }
+    for (Found item : page(query, 0, Integer.MAX_VALUE).items()) {
+      found.add(new SimpleImmutableEntry<>(item.key(), item.json()));
     }
     return found;
   }
 
-  /** The first entry whose key matches a query, in the mock's order; null if none does. */
-  synchronized Map.Entry<AttributeSet, String> first(AttributeSet query) {
-    Collection<AttributeSet> candidates = candidates(query);
-    for (AttributeSet key : candidates) {
-      examinedKeys++;
-      if (key.matches(query)) {
-        return new SimpleImmutableEntry<>(key, entries.get(key));
+  /**
+   * At most {@code limit} of the entries matching a query, in order, after the one of order {@code
+   * after} (0 for the first page); finished objects are read from disk a page at a time.
+   */
+  Page page(AttributeSet query, long after, int limit) {
+    List<Found> inMemoryFound = new ArrayList<>();
+    synchronized (this) {
+      Collection<AttributeSet> candidates = candidates(query);
+      examinedKeys += candidates.size();
+      for (AttributeSet key : candidates) {
+        Stored stored = entries.get(key);
+        if (stored.ord() > after && key.matches(query)) {
+          inMemoryFound.add(new Found(key, stored.json(), stored.ord()));
+        }
       }
     }
-    return null;
+    inMemoryFound.sort(Comparator.comparingLong(Found::ord));
+    List<Found> onDisk = onDisk(query, after, limit);
+    List<Found> merged = new ArrayList<>(inMemoryFound.size() + onDisk.size());
+    int i = 0;
+    int j = 0;
+    while ((i < inMemoryFound.size() || j < onDisk.size()) && merged.size() < limit) {
+      if (j >= onDisk.size()
+          || (i < inMemoryFound.size() && inMemoryFound.get(i).ord() < onDisk.get(j).ord())) {
+        merged.add(inMemoryFound.get(i++));
+      } else {
+        merged.add(onDisk.get(j++));
+      }
+    }
+    boolean more = i < inMemoryFound.size() || j < onDisk.size() || diskPageFull;
+    diskPageFull = false;
+    return new Page(merged, more && !merged.isEmpty() ? merged.get(merged.size() - 1).ord() : 0);
+  }
+
+  /** The first entry whose key matches a query, in the mock's order; null if none does. */
+  Map.Entry<AttributeSet, String> first(AttributeSet query) {
+    synchronized (this) {
+      Collection<AttributeSet> candidates = candidates(query);
+      for (AttributeSet key : candidates) {
+        examinedKeys++;
+        if (key.matches(query)) {
+          return new SimpleImmutableEntry<>(key, entries.get(key).json());
+        }
+      }
+    }
+    List<Found> onDisk = onDisk(query, 0, 1);
+    diskPageFull = false;
+    return onDisk.isEmpty()
+        ? null
+        : new SimpleImmutableEntry<>(onDisk.get(0).key(), onDisk.get(0).json());
+  }
+
+  /**
+   * Whether the last {@link #onDisk} read as many rows as asked for, so that there may be more;
+   * only read by the thread that called it, under the dispatcher's lock.
+   */
+  private boolean diskPageFull;
+
+  /**
+   * The finished objects on disk only that match a query, in order, after {@code after}; none when
+   * the query names no plural whose objects are spilled.
+   */
+  private List<Found> onDisk(AttributeSet query, long after, int limit) {
+    Attribute plural = indexable(query.getAttribute(PLURAL));
+    if (disk == null || plural == null) {
+      return List.of();
+    }
+    String pluralValue = valueOf(plural);
+    synchronized (this) {
+      if (onDiskOnly <= 0 || !SqliteObjects.SPILLED_PLURALS.contains(pluralValue)) {
+        return List.of();
+      }
+    }
+    Attribute namespace = indexable(query.getAttribute(NAMESPACE));
+    Attribute name = indexable(query.getAttribute(NAME));
+    List<SqliteObjects.Row> rows =
+        disk.finished(
+            pluralValue,
+            namespace == null ? null : valueOf(namespace),
+            name == null ? null : valueOf(name),
+            after,
+            limit);
+    diskPageFull = limit != Integer.MAX_VALUE && rows.size() >= limit;
+    List<Found> found = new ArrayList<>();
+    synchronized (this) {
+      for (SqliteObjects.Row row : rows) {
+        if (inMemory.containsKey(row.id()) || removedFromDisk.containsKey(row.id())) {
+          continue;
+        }
+        AttributeSet key = keyOf(row.attrs());
+        examinedKeys++;
+        if (key.matches(query)) {
+          found.add(new Found(key, row.json(), row.ord()));
+        }
+      }
+    }
+    return found;
   }
 
   /** How many keys {@link #matching} and {@link #first} have tested against queries so far. */
@@ -242,31 +384,64 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
     }
   }
 
+  /** Entries in memory and, in durable mode, finished objects on disk only. */
   @Override
   public synchronized int size() {
+    return (int) Math.min(Integer.MAX_VALUE, entries.size() + onDiskOnly);
+  }
+
+  /** Entries in memory only: the objects at work, not the finished ones kept on disk. */
+  synchronized int sizeInMemory() {
     return entries.size();
   }
 
   @Override
-  public synchronized boolean containsKey(Object key) {
-    return entries.containsKey(key);
+  public boolean containsKey(Object key) {
+    return get(key) != null;
   }
 
   @Override
-  public synchronized String get(Object key) {
-    return entries.get(key);
+  public String get(Object key) {
+    synchronized (this) {
+      Stored stored = entries.get(key);
+      if (stored != null || disk == null || !(key instanceof AttributeSet attributes)) {
+        return stored == null ? null : stored.json();
+      }
+      String id = idOf(attributes);
+      if (onDiskOnly <= 0 || inMemory.containsKey(id) || removedFromDisk.containsKey(id)) {
+        return null;
+      }
+    }
+    return disk.finishedJson(idOf((AttributeSet) key));
   }
 
   @Override
   public synchronized String put(AttributeSet key, String value) {
     lastPutKey = key;
-    boolean added = !entries.containsKey(key);
-    String previous = entries.put(key, value);
-    if (added) {
+    Stored previous = entries.get(key);
+    long ord = previous != null ? previous.ord() : ++lastOrd;
+    long seq = 0;
+    if (disk != null) {
+      String id = idOf(key);
+      inMemory.put(id, key);
+      if (!loading) {
+        seq =
+            disk.put(
+                id,
+                valueOf(key.getAttribute(PLURAL)),
+                valueOf(key.getAttribute(NAMESPACE)),
+                valueOf(key.getAttribute(NAME)),
+                ord,
+                attrsOf(key),
+                value);
+      }
+    }
+    entries.put(key, new Stored(value, ord, seq));
+    if (previous == null) {
       // A key already present keeps its place, in the map as in its buckets.
       index(key);
     }
-    return previous;
+    return previous == null ? null : previous.json();
   }
 
   /**
@@ -278,33 +453,236 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
   }
 
   @Override
-  public synchronized String remove(Object key) {
-    if (!(key instanceof AttributeSet attributes) || !entries.containsKey(key)) {
+  public String remove(Object key) {
+    if (!(key instanceof AttributeSet attributes)) {
       return null;
     }
-    String previous = entries.remove(key);
-    unindex(attributes);
-    return previous;
+    synchronized (this) {
+      Stored previous = entries.remove(attributes);
+      if (previous != null) {
+        unindex(attributes);
+        if (disk != null) {
+          String id = idOf(attributes);
+          if (attributes.equals(inMemory.get(id))) {
+            inMemory.remove(id);
+          }
+          disk.delete(id);
+        }
+        return previous.json();
+      }
+    }
+    String json = get(attributes);
+    if (json == null) {
+      return null;
+    }
+    synchronized (this) {
+      String id = idOf(attributes);
+      removedFromDisk.put(id, disk.delete(id));
+      onDiskOnly--;
+    }
+    return json;
   }
 
   @Override
   public synchronized void clear() {
+    if (disk != null) {
+      throw new UnsupportedOperationException(
+          "A durable embedded store is not cleared; start with an empty --state-dir instead");
+    }
     lastPutKey = null;
     entries.clear();
     buckets.clear();
     wildcardKeys = 0;
   }
 
+  // ---- durable mode --------------------------------------------------------------------------
+
   /**
-   * A live view; iterating it goes through every entry and counts as a full scan. Callers must hold
-   * the dispatcher's lock while iterating, as with the mock's own map.
+   * Fills the store from the database: the objects kept in memory are put back with their keys and
+   * order; custom resource definitions go to {@code definitions} instead, which stores them through
+   * the mock so that it learns them again. Finished objects stay on disk.
+   */
+  void load(SqliteObjects database, Consumer<SqliteObjects.Row> definitions) {
+    synchronized (this) {
+      if (disk != null || !entries.isEmpty()) {
+        throw new IllegalStateException("The embedded store is loaded once, before it is used");
+      }
+      disk = database;
+      loading = true;
+    }
+    try {
+      List<SqliteObjects.Row> crds = new ArrayList<>();
+      disk.readUnfinished(
+          row -> {
+            AttributeSet key = keyOf(row.attrs());
+            if ("customresourcedefinitions".equals(valueOf(key.getAttribute(PLURAL)))) {
+              crds.add(row);
+              return;
+            }
+            synchronized (this) {
+              entries.put(key, new Stored(row.json(), row.ord(), 0));
+              index(key);
+              inMemory.put(row.id(), key);
+            }
+          });
+      long finished = disk.countFinished();
+      long maxOrd = disk.maxOrd();
+      synchronized (this) {
+        onDiskOnly = finished;
+        lastOrd = Math.max(lastOrd, maxOrd);
+      }
+      crds.forEach(definitions);
+    } finally {
+      synchronized (this) {
+        loading = false;
+      }
+    }
+  }
+
+  /** Told by the database after each commit (on its writer thread). */
+  synchronized void committed(long seq, List<SqliteObjects.Finished> finished) {
+    committedSeq = Math.max(committedSeq, seq);
+    committedFinished.addAll(finished);
+  }
+
+  /**
+   * Drops from memory the finished objects whose latest state is committed, and forgets removals
+   * the database has committed. Runs under the dispatcher's exclusive lock, so that no lookup is
+   * between reading the database and reading memory meanwhile.
+   *
+   * @return how many objects left memory
+   */
+  synchronized int spill() {
+    long committed = committedSeq;
+    removedFromDisk.values().removeIf(seq -> seq <= committed);
+    int spilled = 0;
+    for (SqliteObjects.Finished finished : committedFinished) {
+      AttributeSet key = inMemory.get(finished.id());
+      Stored stored = key == null ? null : entries.get(key);
+      if (stored != null && stored.seq() == finished.seq()) {
+        entries.remove(key);
+        unindex(key);
+        inMemory.remove(finished.id());
+        onDiskOnly++;
+        spilled++;
+      }
+    }
+    committedFinished.clear();
+    return spilled;
+  }
+
+  /** Whether finished objects wait to leave memory. */
+  synchronized boolean hasSpillWork() {
+    return !committedFinished.isEmpty() || !removedFromDisk.isEmpty();
+  }
+
+  /** How many finished objects are on disk only, not in memory. */
+  synchronized long onDiskOnly() {
+    return onDiskOnly;
+  }
+
+  /**
+   * The id of an object in the database: its API group, plural, namespace and name, which the
+   * mock's key for it keeps whatever its labels.
+   */
+  static String idOf(AttributeSet key) {
+    return valueOf(key.getAttribute(KubernetesAttributesExtractor.API))
+        + "/"
+        + valueOf(key.getAttribute(PLURAL))
+        + "/"
+        + valueOf(key.getAttribute(NAMESPACE))
+        + "/"
+        + valueOf(key.getAttribute(NAME));
+  }
+
+  private static String valueOf(Attribute attribute) {
+    if (attribute == null || attribute.getValues().isEmpty()) {
+      return "";
+    }
+    return String.valueOf(attribute.getValues().get(0));
+  }
+
+  private static final ObjectMapper ATTRS = new ObjectMapper();
+  private static final TypeReference<List<List<String>>> ATTRS_TYPE = new TypeReference<>() {};
+
+  /** A key as stored: one {@code [type, key, value...]} array per attribute. */
+  static String attrsOf(AttributeSet key) {
+    List<List<String>> attributes = new ArrayList<>();
+    for (Attribute attribute : attributesOf(key)) {
+      List<String> row = new ArrayList<>(2 + attribute.getValues().size());
+      row.add(attribute.getType().name());
+      row.add(attribute.getKey().toString());
+      for (Value value : attribute.getValues()) {
+        row.add(value.toString());
+      }
+      attributes.add(row);
+    }
+    try {
+      return ATTRS.writeValueAsString(attributes);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("Cannot write an object's key: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * {@code AttributeSet.attributes}: the mock offers no way to go through a key's attributes, which
+   * storing a key needs. Read by reflection, like {@link #install}'s field, and checked once.
+   */
+  private static final Field ATTRIBUTES_FIELD = attributesField();
+
+  private static Field attributesField() {
+    try {
+      Field field = AttributeSet.class.getDeclaredField("attributes");
+      if (!Map.class.isAssignableFrom(field.getType())) {
+        throw new IllegalStateException("AttributeSet.attributes is no longer a Map");
+      }
+      field.setAccessible(true);
+      return field;
+    } catch (NoSuchFieldException | RuntimeException e) {
+      throw new IllegalStateException(
+          "Cannot store the embedded API server's keys: fabric8's AttributeSet no longer keeps"
+              + " its attributes in the field 'attributes' this version expects",
+          e);
+    }
+  }
+
+  private static Collection<Attribute> attributesOf(AttributeSet key) {
+    try {
+      return ((Map<?, Attribute>) ATTRIBUTES_FIELD.get(key)).values();
+    } catch (IllegalAccessException e) {
+      throw new IllegalStateException("Cannot read the attributes of " + key, e);
+    }
+  }
+
+  /** The key {@link #attrsOf} stored. */
+  static AttributeSet keyOf(String attrs) {
+    List<List<String>> rows;
+    try {
+      rows = ATTRS.readValue(attrs, ATTRS_TYPE);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("Cannot read a stored object's key: " + e.getMessage(), e);
+    }
+    List<Attribute> attributes = new ArrayList<>(rows.size());
+    for (List<String> row : rows) {
+      List<Value> values = new ArrayList<>(row.size() - 2);
+      for (String value : row.subList(2, row.size())) {
+        values.add(new Value(value));
+      }
+      attributes.add(new Attribute(new Key(row.get(1)), values, AttributeType.valueOf(row.get(0))));
+    }
+    return new AttributeSet(attributes);
+  }
+
+  /**
+   * A live view of the entries in memory; iterating it goes through every one and counts as a full
+   * scan. Callers must hold the dispatcher's lock while iterating, as with the mock's own map.
    */
   @Override
   public Set<Map.Entry<AttributeSet, String>> entrySet() {
     return new AbstractSet<>() {
       @Override
       public int size() {
-        return IndexedStore.this.size();
+        return IndexedStore.this.sizeInMemory();
       }
 
       @Override
@@ -312,9 +690,9 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
         synchronized (IndexedStore.this) {
           fullScans++;
         }
-        Iterator<Map.Entry<AttributeSet, String>> iterator = entries.entrySet().iterator();
+        Iterator<Map.Entry<AttributeSet, Stored>> iterator = entries.entrySet().iterator();
         return new Iterator<>() {
-          private Map.Entry<AttributeSet, String> last;
+          private Map.Entry<AttributeSet, Stored> last;
 
           @Override
           public boolean hasNext() {
@@ -324,7 +702,7 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
           @Override
           public Map.Entry<AttributeSet, String> next() {
             last = iterator.next();
-            return last;
+            return new SimpleImmutableEntry<>(last.getKey(), last.getValue().json());
           }
 
           @Override
@@ -332,6 +710,11 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
             synchronized (IndexedStore.this) {
               iterator.remove();
               unindex(last.getKey());
+              if (disk != null) {
+                String id = idOf(last.getKey());
+                inMemory.remove(id);
+                disk.delete(id);
+              }
             }
           }
         };

@@ -99,6 +99,8 @@ class ImageE2eTest {
             E2e.IMAGE,
             "run",
             "--embedded",
+            // A read-only root has nowhere to keep state.
+            "--ephemeral",
             "--host",
             "127.0.0.1",
             "--port",

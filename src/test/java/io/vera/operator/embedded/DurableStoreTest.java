@@ -1,0 +1,284 @@
+package io.vera.operator.embedded;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.fabric8.kubernetes.api.model.ListOptionsBuilder;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.Watch;
+import io.fabric8.kubernetes.client.Watcher;
+import io.fabric8.kubernetes.client.WatcherException;
+import io.vera.operator.api.TaskPhase;
+import io.vera.operator.api.VeraTask;
+import io.vera.operator.api.VeraTaskSpec;
+import io.vera.operator.api.VeraTaskStatus;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The embedded API server with a state directory: what it held is served again after a restart,
+ * resourceVersions and UIDs go on from where they were, finished tasks are kept on disk rather than
+ * in memory, and a state directory serves one server at a time.
+ */
+class DurableStoreTest {
+
+  private static final String NS = "default";
+
+  @TempDir Path state;
+  private final List<EmbeddedApiServer> servers = new ArrayList<>();
+
+  @AfterEach
+  void stop() {
+    servers.forEach(EmbeddedApiServer::close);
+  }
+
+  private EmbeddedApiServer start(Path directory) {
+    EmbeddedApiServer server = EmbeddedApiServer.startDurable(0, directory, false);
+    servers.add(server);
+    server.installCrds();
+    return server;
+  }
+
+  private void stop(EmbeddedApiServer server) {
+    servers.remove(server);
+    server.close();
+  }
+
+  @Test
+  void objectsResourceVersionsAndUidsGoOnAfterARestart() {
+    EmbeddedApiServer first = start(state);
+    KubernetesClient client = first.client();
+    client.resource(task("a")).create();
+    VeraTask b = client.resource(task("b")).create();
+    b.setStatus(status(TaskPhase.Running, 1));
+    long versionBefore =
+        Long.parseLong(client.resource(b).updateStatus().getMetadata().getResourceVersion());
+    client
+        .configMaps()
+        .resource(
+            new ConfigMapBuilder()
+                .withNewMetadata()
+                .withName("settings")
+                .withNamespace(NS)
+                .endMetadata()
+                .addToData("k", "v")
+                .build())
+        .create();
+    client.resources(VeraTask.class).inNamespace(NS).withName("a").delete();
+    Set<String> uidsBefore = new HashSet<>();
+    client
+        .resources(VeraTask.class)
+        .inNamespace(NS)
+        .list()
+        .getItems()
+        .forEach(t -> uidsBefore.add(t.getMetadata().getUid()));
+    stop(first);
+
+    EmbeddedApiServer second = start(state);
+    KubernetesClient after = second.client();
+    assertThat(after.resources(VeraTask.class).inNamespace(NS).withName("a").get()).isNull();
+    VeraTask kept = after.resources(VeraTask.class).inNamespace(NS).withName("b").get();
+    assertThat(kept.getStatus().phase).isEqualTo(TaskPhase.Running);
+    assertThat(kept.getStatus().attempts).isEqualTo(1);
+    assertThat(after.configMaps().inNamespace(NS).withName("settings").get().getData())
+        .containsEntry("k", "v");
+
+    VeraTask created = after.resources(VeraTask.class).resource(task("c")).create();
+    assertThat(Long.parseLong(created.getMetadata().getResourceVersion()))
+        .isGreaterThan(versionBefore);
+    assertThat(uidsBefore).doesNotContain(created.getMetadata().getUid());
+
+    // The status subresource is still one: the mock learnt the stored CRDs again.
+    kept.getSpec().timeoutSeconds = 77;
+    kept.getStatus().phase = TaskPhase.Failed;
+    VeraTask replaced = after.resource(kept).update();
+    assertThat(replaced.getStatus().phase).isEqualTo(TaskPhase.Running);
+  }
+
+  @Test
+  void finishedTasksAreServedFromDiskNotMemory() throws Exception {
+    EmbeddedApiServer server = start(state);
+    KubernetesClient client = server.client();
+    int finished = 300;
+    int running = 20;
+    IndexedStore store = server.dispatcher().store();
+    int others = store.sizeInMemory();
+    for (int i = 0; i < finished + running; i++) {
+      VeraTask task = client.resource(task(String.format("t-%04d", i))).create();
+      task.setStatus(status(i < finished ? TaskPhase.Succeeded : TaskPhase.Running, 1 + i % 3));
+      if (i < finished) {
+        task.getStatus().result = JsonNodeFactory.instance.objectNode().put("n", i);
+      }
+      client.resource(task).updateStatus();
+    }
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () -> {
+              server.dispatcher().spillFinished();
+              assertThat(store.onDiskOnly()).isEqualTo(finished);
+            });
+    assertThat(store.sizeInMemory() - others).as("tasks held in memory").isEqualTo(running);
+
+    VeraTask read = client.resources(VeraTask.class).inNamespace(NS).withName("t-0042").get();
+    assertThat(read.getStatus().result.path("n").asInt()).isEqualTo(42);
+    List<VeraTask> all = client.resources(VeraTask.class).inNamespace(NS).list().getItems();
+    assertThat(all).hasSize(finished + running);
+    assertThat(all.get(0).getMetadata().getName()).isEqualTo("t-0000");
+
+    List<String> paged = new ArrayList<>();
+    String next = null;
+    int pages = 0;
+    do {
+      var page =
+          client
+              .resources(VeraTask.class)
+              .inNamespace(NS)
+              .list(new ListOptionsBuilder().withLimit(64L).withContinue(next).build());
+      page.getItems().forEach(t -> paged.add(t.getMetadata().getName()));
+      next = page.getMetadata().getContinue();
+      pages++;
+    } while (next != null && !next.isEmpty());
+    assertThat(pages).isGreaterThan(1);
+    assertThat(paged)
+        .containsExactlyElementsOf(all.stream().map(t -> t.getMetadata().getName()).toList());
+
+    // A finished task on disk can still change and be deleted.
+    read.getMetadata().setLabels(new java.util.HashMap<>(java.util.Map.of("seen", "yes")));
+    client.resource(read).update();
+    assertThat(
+            client
+                .resources(VeraTask.class)
+                .inNamespace(NS)
+                .withLabel("seen", "yes")
+                .list()
+                .getItems())
+        .hasSize(1);
+    client.resources(VeraTask.class).inNamespace(NS).withName("t-0043").delete();
+    assertThat(client.resources(VeraTask.class).inNamespace(NS).withName("t-0043").get()).isNull();
+    assertThat(client.resources(VeraTask.class).inNamespace(NS).list().getItems())
+        .hasSize(finished + running - 1);
+
+    stop(server);
+    EmbeddedApiServer again = start(state);
+    assertThat(again.dispatcher().store().onDiskOnly()).isEqualTo(finished - 1);
+    assertThat(
+            again
+                .client()
+                .resources(VeraTask.class)
+                .inNamespace(NS)
+                .withName("t-0042")
+                .get()
+                .getMetadata()
+                .getLabels())
+        .containsEntry("seen", "yes");
+    assertThat(again.client().resources(VeraTask.class).inNamespace(NS).list().getItems())
+        .hasSize(finished + running - 1);
+  }
+
+  @Test
+  void aWatchFromBeforeTheRestartIsToldToListAgain() throws Exception {
+    EmbeddedApiServer first = start(state);
+    String oldVersion =
+        first.client().resource(task("w")).create().getMetadata().getResourceVersion();
+    first.client().resource(task("x")).create();
+    stop(first);
+    EmbeddedApiServer second = start(state);
+    CompletableFuture<WatcherException> closed = new CompletableFuture<>();
+    try (Watch ignored =
+        second
+            .client()
+            .resources(VeraTask.class)
+            .inNamespace(NS)
+            .watch(
+                new ListOptionsBuilder().withResourceVersion(oldVersion).build(),
+                new Watcher<>() {
+                  @Override
+                  public void eventReceived(Action action, VeraTask resource) {}
+
+                  @Override
+                  public void onClose(WatcherException cause) {
+                    closed.complete(cause);
+                  }
+                })) {
+      WatcherException cause = closed.get(20, TimeUnit.SECONDS);
+      assertThat(cause.isHttpGone()).isTrue();
+    }
+  }
+
+  @Test
+  void aSecondServerOnTheSameStateDirectoryIsRefused() {
+    start(state);
+    assertThatThrownBy(() -> EmbeddedApiServer.startDurable(0, state, false))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("Another Vera operator")
+        .hasMessageContaining(state.toAbsolutePath().normalize().toString());
+  }
+
+  @Test
+  void theInstallationIdIsKeptPerStateDirectory(@TempDir Path other) {
+    EmbeddedApiServer first = start(state);
+    String id = first.installationId();
+    stop(first);
+    EmbeddedApiServer again = start(state);
+    assertThat(again.installationId()).isEqualTo(id);
+    EmbeddedApiServer elsewhere = start(other);
+    assertThat(elsewhere.installationId()).isNotEqualTo(id);
+  }
+
+  @Test
+  void aReadOnlyStateDirectoryFailsAtStart() throws Exception {
+    Path readOnly = Files.createDirectory(state.resolve("ro"));
+    assertThat(readOnly.toFile().setWritable(false)).isTrue();
+    try {
+      if (Files.isWritable(readOnly)) {
+        return; // Running as a user who may write anyway (root): nothing to prove here.
+      }
+      assertThatThrownBy(() -> EmbeddedApiServer.startDurable(0, readOnly, false))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("cannot be written");
+    } finally {
+      readOnly.toFile().setWritable(true);
+    }
+  }
+
+  @Test
+  void aStateDirectoryThatCannotBeCreatedFailsAtStart() throws Exception {
+    Path file = Files.writeString(state.resolve("a-file"), "not a directory");
+    assertThatThrownBy(() -> EmbeddedApiServer.startDurable(0, file.resolve("state"), false))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("Cannot create the state directory");
+  }
+
+  static VeraTask task(String name) {
+    VeraTask task = new VeraTask();
+    task.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(NS).build());
+    VeraTaskSpec spec = new VeraTaskSpec();
+    spec.handler = "echo";
+    spec.poolRef = "pool";
+    spec.payload = JsonNodeFactory.instance.objectNode().put("text", "x".repeat(200));
+    task.setSpec(spec);
+    return task;
+  }
+
+  static VeraTaskStatus status(TaskPhase phase, int attempts) {
+    VeraTaskStatus status = new VeraTaskStatus();
+    status.phase = phase;
+    status.attempts = attempts;
+    return status;
+  }
+}
