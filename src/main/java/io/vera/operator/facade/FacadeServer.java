@@ -2,12 +2,15 @@ package io.vera.operator.facade;
 
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.javalin.Javalin;
+import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
 import io.javalin.json.JavalinJackson;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vera.operator.compute.ComputeService;
 import io.vera.operator.compute.LegacyInfrastructure;
 import io.vera.operator.facade.auth.RestGuard;
+import io.vera.operator.facade.openai.OpenAiError;
+import io.vera.operator.facade.openai.OpenAiRoutes;
 import io.vera.operator.handler.HandlerRegistry;
 import io.vera.operator.pool.CpuSampler;
 import io.vera.operator.pool.LegacyPools;
@@ -28,9 +31,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The REST/WebSocket facade: the legacy routers, the worker lease protocol, health, Prometheus
- * metrics and the API docs. Every refusal is {@code {"detail": ...}} with a 4xx; an API server that
- * cannot be reached is a 503, never a hang or a 500.
+ * The REST/WebSocket facade: the legacy routers, the OpenAI-compatible gateway ({@code /v1}), the
+ * worker lease protocol, health, Prometheus metrics and the API docs. Every refusal is {@code
+ * {"detail": ...}} (OpenAI's error shape on {@code /v1}) with a 4xx; an API server that cannot be
+ * reached is a 503, never a hang or a 500.
  */
 public final class FacadeServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(FacadeServer.class);
@@ -102,6 +106,7 @@ public final class FacadeServer implements AutoCloseable {
     // latency has a sub-millisecond goal, come first. No two routers' paths overlap, so the order
     // changes no match (OpenApiMatchesRoutesTest checks that no route shadows a later one).
     new ExternalRoutes(services.providers(), services.gateway(), services.usage()).register(app);
+    new OpenAiRoutes(services.providers(), services.gateway()).register(app);
     orchestrator.register(app);
     app.ws(OrchestratorRoutes.BASE + "/ws/updates", updates::configure);
     new InfrastructureRoutes(
@@ -135,15 +140,12 @@ public final class FacadeServer implements AutoCloseable {
   }
 
   private void registerErrorMapping() {
-    app.exception(
-        ApiException.class,
-        (e, ctx) -> ctx.status(e.status()).json(Map.of("detail", e.getMessage())));
+    app.exception(ApiException.class, (e, ctx) -> refuse(ctx, e.status(), e.getMessage()));
     app.exception(
         HttpResponseException.class,
         (e, ctx) ->
-            ctx.status(e.getStatus())
-                .json(
-                    Map.of("detail", e.getMessage() == null ? "request refused" : e.getMessage())));
+            refuse(
+                ctx, e.getStatus(), e.getMessage() == null ? "request refused" : e.getMessage()));
     app.exception(
         KubernetesClientException.class,
         (e, ctx) -> {
@@ -170,16 +172,26 @@ public final class FacadeServer implements AutoCloseable {
         Exception.class,
         (e, ctx) -> {
           LOG.error("unexpected error serving {} {}", ctx.method(), ctx.path(), e);
-          ctx.status(500)
-              .json(Map.of("detail", "internal error; the operator log has the details"));
+          refuse(ctx, 500, "internal error; the operator log has the details");
         });
     app.error(
         404,
         ctx -> {
           if (ctx.result() == null || ctx.result().isEmpty()) {
-            ctx.json(Map.of("detail", "Not Found"));
+            refuse(ctx, 404, "Not Found");
           }
         });
+  }
+
+  /**
+   * A refusal as {@code {"detail": ...}}, or in OpenAI's error shape on the {@code /v1} gateway.
+   */
+  private static void refuse(Context ctx, int status, String message) {
+    if (OpenAiError.isGatewayPath(ctx.path())) {
+      OpenAiError.write(ctx, status, message);
+    } else {
+      ctx.status(status).json(Map.of("detail", message));
+    }
   }
 
   /**

@@ -184,6 +184,35 @@ public final class ProviderGateway {
   }
 
   /**
+   * An OpenAI-shaped chat completion with an LLM Provider of any type, under the same limits and
+   * ledger as every other call.
+   */
+  public ProviderResult chat(ProviderKey key, ChatRequest request) throws ProviderException {
+    return invoke(key, request.timeout(), client -> chatClient(key, client).chat(request));
+  }
+
+  /** The streaming form of {@link #chat}; see {@link ChatCompletions#chatStream}. */
+  public ProviderResult chatStream(ProviderKey key, ChatRequest request, Consumer<String> onChunk)
+      throws ProviderException {
+    return invoke(
+        key, request.timeout(), client -> chatClient(key, client).chatStream(request, onChunk));
+  }
+
+  private static ChatCompletions chatClient(ProviderKey key, ProviderClient client)
+      throws ProviderException {
+    if (client instanceof ChatCompletions chat) {
+      return chat;
+    }
+    throw new ProviderException(
+        400,
+        "provider "
+            + key.name()
+            + " is not an LLM provider; chat completions need OpenAI,"
+            + " Anthropic or Gemini",
+        false);
+  }
+
+  /**
    * Transcribes audio with an OpenAI or OpenAI-compatible Provider, under the same limits and
    * ledger as every other call.
    */

@@ -171,7 +171,7 @@ class OpenApiDocumentTest {
   }
 
   @Test
-  void everyErrorAnswerHasTheDetailShape() {
+  void everyErrorAnswerHasTheDetailShapeAndOpenAisOnTheGateway() {
     document
         .path("paths")
         .fields()
@@ -194,7 +194,10 @@ class OpenApiDocumentTest {
                                             .as(
                                                 "%s %s %s",
                                                 method, path.getKey(), response.getKey())
-                                            .isEqualTo("#/components/schemas/Error");
+                                            .isEqualTo(
+                                                path.getKey().startsWith("/v1/")
+                                                    ? "#/components/schemas/OpenAiError"
+                                                    : "#/components/schemas/Error");
                                       }
                                     })));
   }

@@ -124,6 +124,10 @@ public final class RouteAccess {
     put("GET", o + "/external/stats/cost/summary", ns("list", PROVIDERS));
     put("GET", o + "/external/stats/tokens/summary", ns("list", PROVIDERS));
 
+    // The OpenAI-compatible gateway: calling a model spends money like an external call.
+    put("POST", "/v1/chat/completions", ns("call", PROVIDERS));
+    put("GET", "/v1/models", ns("call", PROVIDERS));
+
     // Infrastructure (compute resources). No object name: a legacy resource_id is the
     // ComputeResource's status.resourceId when it has one, not its name, so a name check could
     // match the wrong object under resourceNames.

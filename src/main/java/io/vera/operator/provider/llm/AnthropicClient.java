@@ -5,12 +5,14 @@ import static java.util.Map.entry;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vera.operator.provider.ChatRequest;
 import io.vera.operator.provider.Credentials;
 import io.vera.operator.provider.ProviderException;
 import io.vera.operator.provider.ProviderRequest;
 import io.vera.operator.provider.TokenUsage;
 import io.vera.operator.provider.llm.Params.Kind;
 import java.util.Map;
+import java.util.function.Consumer;
 import okhttp3.HttpUrl;
 import okhttp3.Request;
 
@@ -103,12 +105,7 @@ public final class AnthropicClient extends LlmClient {
 
       @Override
       public String onEvent(String type, String data) throws ProviderException {
-        JsonNode event;
-        try {
-          event = JSON.readTree(data);
-        } catch (JsonProcessingException e) {
-          throw errors.malformed("stream event", e);
-        }
+        JsonNode event = readEvent(data);
         String kind = event.path("type").asText(type == null ? "" : type);
         switch (kind) {
           case "message_start" -> {
@@ -123,12 +120,7 @@ public final class AnthropicClient extends LlmClient {
           }
           case "message_delta" -> usage.update(event.path("usage"));
           case "message_stop" -> stopped = true;
-          case "error" -> {
-            JsonNode error = event.path("error");
-            String errorType = textOrNull(error.path("type"));
-            throw errors.fromStreamError(
-                statusOf(errorType), errorType, errorType, textOrNull(error.path("message")));
-          }
+          case "error" -> throw streamError(event);
           default -> {}
         }
         return null;
@@ -149,6 +141,91 @@ public final class AnthropicClient extends LlmClient {
         return model;
       }
     };
+  }
+
+  @Override
+  Request buildChatRequest(String model, ChatRequest request, boolean stream)
+      throws ProviderException {
+    return authorized(messagesUrl)
+        .post(jsonBody(AnthropicChat.request(request.body(), model, stream)))
+        .build();
+  }
+
+  @Override
+  ChatAnswer parseChatAnswer(JsonNode body, String model) throws ProviderException {
+    if (!body.path("content").isArray()) {
+      throw errors.malformed("answer (no content)", null);
+    }
+    Usage usage = new Usage();
+    usage.update(body.path("usage"));
+    TokenUsage tokens = usage.toTokenUsage();
+    return new ChatAnswer(
+        AnthropicChat.answer(body, model, tokens), textOrNull(body.path("model")), tokens);
+  }
+
+  @Override
+  ChatStream newChatStream(ChatRequest request, String model) {
+    AnthropicChat.Stream translation = new AnthropicChat.Stream(request, model);
+    return new ChatStream() {
+      private final Usage usage = new Usage();
+      private String answeredModel;
+      private boolean stopped;
+
+      @Override
+      public void onEvent(String type, String data, Consumer<String> emit)
+          throws ProviderException {
+        JsonNode event = readEvent(data);
+        switch (event.path("type").asText(type == null ? "" : type)) {
+          case "message_start" -> {
+            answeredModel = textOrNull(event.path("message").path("model"));
+            usage.update(event.path("message").path("usage"));
+            translation.onStart(event.path("message"), emit);
+          }
+          case "content_block_start" -> translation.onBlockStart(event, emit);
+          case "content_block_delta" -> translation.onBlockDelta(event, emit);
+          case "message_delta" -> {
+            usage.update(event.path("usage"));
+            translation.onMessageDelta(event, emit);
+          }
+          case "message_stop" -> {
+            stopped = true;
+            translation.onStop(usage.toTokenUsage(), emit);
+          }
+          case "error" -> throw streamError(event);
+          default -> {}
+        }
+      }
+
+      @Override
+      public boolean complete(boolean cleanEnd) {
+        return stopped;
+      }
+
+      @Override
+      public TokenUsage usage() {
+        return usage.toTokenUsage();
+      }
+
+      @Override
+      public String model() {
+        return answeredModel;
+      }
+    };
+  }
+
+  private JsonNode readEvent(String data) throws ProviderException {
+    try {
+      return JSON.readTree(data);
+    } catch (JsonProcessingException e) {
+      throw errors.malformed("stream event", e);
+    }
+  }
+
+  private ProviderException streamError(JsonNode event) {
+    JsonNode error = event.path("error");
+    String errorType = textOrNull(error.path("type"));
+    return errors.fromStreamError(
+        statusOf(errorType), errorType, errorType, textOrNull(error.path("message")));
   }
 
   @Override

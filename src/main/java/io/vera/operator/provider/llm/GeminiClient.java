@@ -5,6 +5,7 @@ import static java.util.Map.entry;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vera.operator.provider.ChatRequest;
 import io.vera.operator.provider.Credentials;
 import io.vera.operator.provider.ProviderException;
 import io.vera.operator.provider.ProviderRequest;
@@ -12,6 +13,7 @@ import io.vera.operator.provider.TokenUsage;
 import io.vera.operator.provider.llm.Params.Kind;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 import okhttp3.HttpUrl;
 import okhttp3.Request;
 
@@ -94,6 +96,11 @@ public final class GeminiClient extends LlmClient {
     if (!generation.isEmpty()) {
       body.set("generationConfig", generation);
     }
+    return authorized(callUrl(model, stream)).post(jsonBody(body)).build();
+  }
+
+  /** The {@code generateContent} or streaming URL of {@code model}. */
+  private HttpUrl callUrl(String model, boolean stream) {
     String id = model.startsWith("models/") ? model.substring("models/".length()) : model;
     String segment = id + (stream ? ":streamGenerateContent" : ":generateContent");
     HttpUrl url = callUrls.get(segment);
@@ -108,7 +115,88 @@ public final class GeminiClient extends LlmClient {
         callUrls.put(segment, url);
       }
     }
-    return authorized(url).post(jsonBody(body)).build();
+    return url;
+  }
+
+  @Override
+  Request buildChatRequest(String model, ChatRequest request, boolean stream)
+      throws ProviderException {
+    return authorized(callUrl(model, stream))
+        .post(jsonBody(GeminiChat.request(request.body())))
+        .build();
+  }
+
+  @Override
+  ChatAnswer parseChatAnswer(JsonNode body, String model) throws ProviderException {
+    refuseBlockedPrompt(body);
+    TokenUsage usage = readUsage(body);
+    return new ChatAnswer(
+        GeminiChat.answer(body, model, usage), textOrNull(body.path("modelVersion")), usage);
+  }
+
+  @Override
+  ChatStream newChatStream(ChatRequest request, String model) {
+    GeminiChat.Stream translation = new GeminiChat.Stream(request, model);
+    return new ChatStream() {
+      private TokenUsage usage;
+      private String answeredModel;
+      private boolean finished;
+
+      @Override
+      public void onEvent(String type, String data, Consumer<String> emit)
+          throws ProviderException {
+        JsonNode chunk = readChunk(data);
+        if (chunk.path("modelVersion").isTextual()) {
+          answeredModel = chunk.path("modelVersion").asText();
+        }
+        TokenUsage reported = readUsage(chunk);
+        if (reported != null) {
+          usage = reported;
+        }
+        if (chunk.path("candidates").path(0).path("finishReason").isTextual()) {
+          finished = true;
+        }
+        translation.onChunk(chunk, emit);
+      }
+
+      @Override
+      public boolean complete(boolean cleanEnd) {
+        return finished;
+      }
+
+      @Override
+      public void onEnd(Consumer<String> emit) {
+        translation.onEnd(usage, emit);
+      }
+
+      @Override
+      public TokenUsage usage() {
+        return usage;
+      }
+
+      @Override
+      public String model() {
+        return answeredModel;
+      }
+    };
+  }
+
+  /** One stream chunk, or the failure an error or a blocked prompt stands for. */
+  private JsonNode readChunk(String data) throws ProviderException {
+    JsonNode chunk;
+    try {
+      chunk = JSON.readTree(data);
+    } catch (JsonProcessingException e) {
+      throw errors.malformed("stream chunk", e);
+    }
+    JsonNode error = chunk.path("error");
+    if (error.isObject()) {
+      String status = textOrNull(error.path("status"));
+      throw errors.fromStreamError(
+          error.path("code").asInt(500), status, status, textOrNull(error.path("message")));
+    }
+    refuseBlockedPrompt(chunk);
+    return chunk;
   }
 
   @Override
@@ -126,19 +214,7 @@ public final class GeminiClient extends LlmClient {
 
       @Override
       public String onEvent(String type, String data) throws ProviderException {
-        JsonNode chunk;
-        try {
-          chunk = JSON.readTree(data);
-        } catch (JsonProcessingException e) {
-          throw errors.malformed("stream chunk", e);
-        }
-        JsonNode error = chunk.path("error");
-        if (error.isObject()) {
-          String status = textOrNull(error.path("status"));
-          throw errors.fromStreamError(
-              error.path("code").asInt(500), status, status, textOrNull(error.path("message")));
-        }
-        refuseBlockedPrompt(chunk);
+        JsonNode chunk = readChunk(data);
         if (chunk.path("modelVersion").isTextual()) {
           model = chunk.path("modelVersion").asText();
         }

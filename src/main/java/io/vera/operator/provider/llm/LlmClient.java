@@ -3,7 +3,11 @@ package io.vera.operator.provider.llm;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.NullNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
+import io.vera.operator.provider.ChatCompletions;
+import io.vera.operator.provider.ChatRequest;
 import io.vera.operator.provider.Credentials;
 import io.vera.operator.provider.ProviderClient;
 import io.vera.operator.provider.ProviderException;
@@ -46,7 +50,7 @@ import org.slf4j.LoggerFactory;
  * included), {@code costUsd} from the answering model's price, else the asked model's, and null
  * when neither is priced or the upstream reported no usage.
  */
-abstract class LlmClient implements ProviderClient {
+abstract class LlmClient implements ProviderClient, ChatCompletions {
   static final ObjectMapper JSON = new ObjectMapper();
 
   /** What OkHttp sent for a JSON string body; request bodies are now bytes with the same type. */
@@ -78,6 +82,37 @@ abstract class LlmClient implements ProviderClient {
     /** The model the upstream says answers, or null. */
     String model();
   }
+
+  /** Reads one stream's events and emits what to hand on, any number of pieces per event. */
+  interface EventReader {
+    /**
+     * Reads one event.
+     *
+     * @throws ProviderException for an error event or unreadable data
+     */
+    void onEvent(String type, String data, Consumer<String> emit) throws ProviderException;
+
+    /** Whether the stream reached its protocol's end; {@code cleanEnd} when the body ended well. */
+    boolean complete(boolean cleanEnd);
+
+    /** After a complete stream, emits what only its end can say (e.g. a final usage chunk). */
+    default void onEnd(Consumer<String> emit) {}
+  }
+
+  /** Reads one upstream stream as OpenAI {@code chat.completion.chunk}s. */
+  interface ChatStream extends EventReader {
+    /** The usage reported so far, or null if none was. */
+    TokenUsage usage();
+
+    /** The model the upstream says answers, or null. */
+    String model();
+  }
+
+  /** A whole chat answer in OpenAI's shape, with the model and usage read from the upstream. */
+  record ChatAnswer(ObjectNode completion, String model, TokenUsage usage) {}
+
+  /** How one stream ended: at its protocol's end or not, and when its first piece was handed on. */
+  record StreamEnd(boolean complete, Long firstChunkNanos) {}
 
   final String provider;
   final LlmConfig config;
@@ -113,6 +148,19 @@ abstract class LlmClient implements ProviderClient {
   /** A cheap authenticated request, such as listing models. */
   abstract Request probeRequest() throws ProviderException;
 
+  /**
+   * The HTTP request for an OpenAI-shaped chat completion, passed on or translated; what cannot be
+   * translated is refused with a 400 naming the parameter.
+   */
+  abstract Request buildChatRequest(String model, ChatRequest request, boolean stream)
+      throws ProviderException;
+
+  /** A whole upstream answer as an OpenAI {@code chat.completion}. */
+  abstract ChatAnswer parseChatAnswer(JsonNode body, String model) throws ProviderException;
+
+  /** A reader turning this upstream's stream into OpenAI chunks for {@code request}. */
+  abstract ChatStream newChatStream(ChatRequest request, String model);
+
   @Override
   public ProviderResult call(ProviderRequest request) throws ProviderException {
     String model = modelOf(request);
@@ -127,7 +175,48 @@ abstract class LlmClient implements ProviderClient {
                 return parseAnswer(readJson(response, deadline));
               }
             });
-    return result(answer.text(), answer.model(), model, answer.usage(), start, null, true);
+    return result(
+        TextNode.valueOf(answer.text()), answer.model(), model, answer.usage(), start, null, true);
+  }
+
+  @Override
+  public ProviderResult chat(ChatRequest request) throws ProviderException {
+    String model = chatModel(request);
+    Request http = buildChatRequest(model, request, false);
+    long start = System.nanoTime();
+    ChatAnswer answer =
+        retrying(
+            request.timeout(),
+            request.maxRetries(),
+            deadline -> {
+              try (Response response = execute(http, deadline)) {
+                return parseChatAnswer(readJson(response, deadline), model);
+              }
+            });
+    return result(answer.completion(), answer.model(), model, answer.usage(), start, null, true);
+  }
+
+  @Override
+  public ProviderResult chatStream(ChatRequest request, Consumer<String> onChunk)
+      throws ProviderException {
+    String model = chatModel(request);
+    Request http = buildChatRequest(model, request, true);
+    long start = System.nanoTime();
+    return retrying(
+        request.timeout(),
+        request.maxRetries(),
+        deadline -> {
+          ChatStream reader = newChatStream(request, model);
+          StreamEnd end = pump(http, deadline, reader, onChunk);
+          return result(
+              NullNode.getInstance(),
+              reader.model(),
+              model,
+              reader.usage(),
+              start,
+              end.firstChunkNanos(),
+              end.complete());
+        });
   }
 
   @Override
@@ -168,6 +257,13 @@ abstract class LlmClient implements ProviderClient {
     if (request.prompt() == null || request.prompt().isBlank()) {
       throw new ProviderException(422, "a prompt is required", false);
     }
+    return request.model() == null || request.model().isBlank()
+        ? defaultModel
+        : request.model().trim();
+  }
+
+  /** The upstream model a chat completion is for: the one it names, else the default. */
+  String chatModel(ChatRequest request) {
     return request.model() == null || request.model().isBlank()
         ? defaultModel
         : request.model().trim();
@@ -216,7 +312,7 @@ abstract class LlmClient implements ProviderClient {
   }
 
   ProviderResult result(
-      String text,
+      JsonNode output,
       String answeredModel,
       String askedModel,
       TokenUsage usage,
@@ -232,7 +328,7 @@ abstract class LlmClient implements ProviderClient {
       }
     }
     return new ProviderResult(
-        TextNode.valueOf(text),
+        output,
         model,
         usage != null ? usage : TokenUsage.NONE,
         cost,
@@ -265,6 +361,49 @@ abstract class LlmClient implements ProviderClient {
   private ProviderResult streamOnce(
       Request http, Deadline deadline, String model, long start, Consumer<String> onChunk)
       throws ProviderException {
+    StreamParser parser = newStreamParser();
+    StringBuilder text = new StringBuilder();
+    EventReader reader =
+        new EventReader() {
+          @Override
+          public void onEvent(String type, String data, Consumer<String> emit)
+              throws ProviderException {
+            String delta = parser.onEvent(type, data);
+            if (delta != null && !delta.isEmpty()) {
+              emit.accept(delta);
+            }
+          }
+
+          @Override
+          public boolean complete(boolean cleanEnd) {
+            return parser.complete(cleanEnd);
+          }
+        };
+    StreamEnd end =
+        pump(
+            http,
+            deadline,
+            reader,
+            delta -> {
+              text.append(delta);
+              onChunk.accept(delta);
+            });
+    return result(
+        TextNode.valueOf(text.toString()),
+        parser.model(),
+        model,
+        parser.usage(),
+        start,
+        end.firstChunkNanos(),
+        end.complete());
+  }
+
+  /**
+   * Sends a streaming request and hands on what {@code reader} emits until the stream ends. A
+   * failure before anything was handed on is thrown; after that the stream ends incomplete.
+   */
+  StreamEnd pump(Request http, Deadline deadline, EventReader reader, Consumer<String> onChunk)
+      throws ProviderException {
     Response response = execute(http, deadline);
     if (!response.isSuccessful()) {
       try (response) {
@@ -276,14 +415,17 @@ abstract class LlmClient implements ProviderClient {
       response.close();
       throw errors.malformed("stream (content-type " + type + ")", null);
     }
-    StreamParser parser = newStreamParser();
-    Collector collector = new Collector(parser, onChunk);
+    Collector collector = new Collector(reader, onChunk);
     EventSources.processResponse(response, collector);
 
     boolean complete;
     Throwable failure = collector.failure;
     if (failure == null) {
-      complete = parser.complete(true);
+      complete = reader.complete(true);
+      if (complete) {
+        reader.onEnd(collector::emit);
+        complete = collector.failure == null;
+      }
     } else if (collector.consumerFailed) {
       LOG.debug("{}: the stream's consumer failed, closing the stream", provider, failure);
       complete = false;
@@ -294,7 +436,7 @@ abstract class LlmClient implements ProviderClient {
       LOG.debug("{}: stream ended by an error after output: {}", provider, e.getMessage());
       complete = false;
     } else {
-      complete = parser.complete(false);
+      complete = reader.complete(false);
       if (collector.handedOn == 0 && !complete) {
         throw failure instanceof IOException io
             ? errors.fromIOException(io, deadline.remaining())
@@ -302,28 +444,21 @@ abstract class LlmClient implements ProviderClient {
       }
       LOG.debug("{}: stream cut after output: {}", provider, failure.toString());
     }
-    return result(
-        collector.text.toString(),
-        parser.model(),
-        model,
-        parser.usage(),
-        start,
-        collector.firstChunkNanos,
-        complete);
+    return new StreamEnd(complete, collector.firstChunkNanos);
   }
 
-  /** Hands text on as it arrives and remembers how the stream ended. */
+  /** Hands pieces on as they arrive and remembers how the stream ended. */
   private static final class Collector extends EventSourceListener {
-    private final StreamParser parser;
+    private final EventReader reader;
     private final Consumer<String> onChunk;
-    final StringBuilder text = new StringBuilder();
+    private EventSource source;
     int handedOn;
     Long firstChunkNanos;
     Throwable failure;
     boolean consumerFailed;
 
-    Collector(StreamParser parser, Consumer<String> onChunk) {
-      this.parser = parser;
+    Collector(EventReader reader, Consumer<String> onChunk) {
+      this.reader = reader;
       this.onChunk = onChunk;
     }
 
@@ -332,28 +467,33 @@ abstract class LlmClient implements ProviderClient {
       if (failure != null) {
         return;
       }
-      String delta;
+      this.source = source;
       try {
-        delta = parser.onEvent(type, data);
+        reader.onEvent(type, data, this::emit);
       } catch (ProviderException e) {
-        failure = e;
+        if (failure == null) {
+          failure = e;
+        }
         source.cancel();
+      }
+    }
+
+    void emit(String piece) {
+      if (failure != null) {
         return;
       }
-      if (delta == null || delta.isEmpty()) {
-        return;
-      }
-      text.append(delta);
       if (firstChunkNanos == null) {
         firstChunkNanos = System.nanoTime();
       }
       handedOn++;
       try {
-        onChunk.accept(delta);
+        onChunk.accept(piece);
       } catch (RuntimeException e) {
         failure = e;
         consumerFailed = true;
-        source.cancel();
+        if (source != null) {
+          source.cancel();
+        }
       }
     }
 

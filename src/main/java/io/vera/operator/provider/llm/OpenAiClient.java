@@ -5,6 +5,7 @@ import static java.util.Map.entry;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vera.operator.provider.ChatRequest;
 import io.vera.operator.provider.Credentials;
 import io.vera.operator.provider.ProviderException;
 import io.vera.operator.provider.ProviderRequest;
@@ -12,6 +13,7 @@ import io.vera.operator.provider.ProviderResult;
 import io.vera.operator.provider.TokenUsage;
 import io.vera.operator.provider.llm.Params.Kind;
 import java.util.Map;
+import java.util.function.Consumer;
 import okhttp3.HttpUrl;
 import okhttp3.MediaType;
 import okhttp3.MultipartBody;
@@ -206,20 +208,7 @@ public final class OpenAiClient extends LlmClient {
         if (data.isBlank()) {
           return null;
         }
-        JsonNode chunk;
-        try {
-          chunk = JSON.readTree(data);
-        } catch (JsonProcessingException e) {
-          throw errors.malformed("stream chunk", e);
-        }
-        JsonNode error = chunk.path("error");
-        if (!error.isMissingNode() && !error.isNull()) {
-          String errorType = textOrNull(error.path("type"));
-          String code = textOrNull(error.path("code"));
-          int status =
-              error.path("code").isInt() ? error.path("code").asInt() : statusOf(errorType, code);
-          throw errors.fromStreamError(status, errorType, code, textOrNull(error.path("message")));
-        }
+        JsonNode chunk = readChunk(data);
         if (chunk.path("model").isTextual()) {
           model = chunk.path("model").asText();
         }
@@ -252,9 +241,115 @@ public final class OpenAiClient extends LlmClient {
     };
   }
 
+  /**
+   * The caller's body passed on as it is (no parameter list, so new upstream features need no
+   * release), with the upstream's model name and, for streams, {@code stream_options.include_usage}
+   * set so that usage is always read.
+   */
+  @Override
+  Request buildChatRequest(String model, ChatRequest request, boolean stream) {
+    ObjectNode body = request.body().deepCopy();
+    body.put("model", model);
+    if (stream) {
+      body.put("stream", true);
+      JsonNode options = body.path("stream_options");
+      (options.isObject() ? (ObjectNode) options : body.putObject("stream_options"))
+          .put("include_usage", true);
+    } else {
+      body.remove("stream");
+      body.remove("stream_options");
+    }
+    return authorized(chatUrl).post(jsonBody(body)).build();
+  }
+
+  @Override
+  ChatAnswer parseChatAnswer(JsonNode body, String model) throws ProviderException {
+    if (!body.isObject() || !body.path("choices").isArray()) {
+      throw errors.malformed("answer (no choices)", null);
+    }
+    return new ChatAnswer(
+        (ObjectNode) body, textOrNull(body.path("model")), readUsage(body.path("usage")));
+  }
+
+  /**
+   * Chunks are handed on as the upstream wrote them; only the usage-only chunk (no choices) is held
+   * back from a caller that did not ask for it.
+   */
+  @Override
+  ChatStream newChatStream(ChatRequest request, String model) {
+    return new ChatStream() {
+      private String answeredModel;
+      private TokenUsage usage;
+      private boolean finishReason;
+      private boolean done;
+
+      @Override
+      public void onEvent(String type, String data, Consumer<String> emit)
+          throws ProviderException {
+        if (data.equals("[DONE]")) {
+          done = true;
+          return;
+        }
+        if (data.isBlank()) {
+          return;
+        }
+        JsonNode chunk = readChunk(data);
+        if (chunk.path("model").isTextual()) {
+          answeredModel = chunk.path("model").asText();
+        }
+        TokenUsage reported = readUsage(chunk.path("usage"));
+        if (reported != null) {
+          usage = reported;
+        }
+        JsonNode choices = chunk.path("choices");
+        if (choices.path(0).path("finish_reason").isTextual()) {
+          finishReason = true;
+        }
+        if (reported != null && choices.isEmpty() && !request.includeUsage()) {
+          return;
+        }
+        emit.accept(data);
+      }
+
+      @Override
+      public boolean complete(boolean cleanEnd) {
+        return done || cleanEnd && finishReason;
+      }
+
+      @Override
+      public TokenUsage usage() {
+        return usage;
+      }
+
+      @Override
+      public String model() {
+        return answeredModel;
+      }
+    };
+  }
+
   @Override
   Request probeRequest() {
     return authorized(url("models")).get().build();
+  }
+
+  /** One stream chunk, or the failure an error chunk stands for. */
+  private JsonNode readChunk(String data) throws ProviderException {
+    JsonNode chunk;
+    try {
+      chunk = JSON.readTree(data);
+    } catch (JsonProcessingException e) {
+      throw errors.malformed("stream chunk", e);
+    }
+    JsonNode error = chunk.path("error");
+    if (!error.isMissingNode() && !error.isNull()) {
+      String errorType = textOrNull(error.path("type"));
+      String code = textOrNull(error.path("code"));
+      int status =
+          error.path("code").isInt() ? error.path("code").asInt() : statusOf(errorType, code);
+      throw errors.fromStreamError(status, errorType, code, textOrNull(error.path("message")));
+    }
+    return chunk;
   }
 
   private Request.Builder authorized(HttpUrl url) {
@@ -290,7 +385,8 @@ public final class OpenAiClient extends LlmClient {
     return 500;
   }
 
-  private static TokenUsage readUsage(JsonNode usage) {
+  /** OpenAI's usage object as {@link TokenUsage}; null when there is none. */
+  static TokenUsage readUsage(JsonNode usage) {
     if (!usage.isObject()) {
       return null;
     }

@@ -180,7 +180,7 @@ class RestAuthTest {
       String[] parts = route.split(" ", 2);
       Response none = harness.send(parts[0], concrete(parts[1]), body(parts[0]), Map.of());
       assertThat(none.status()).as("no token: " + route).isEqualTo(401);
-      assertThat(none.json().path("detail").asText()).contains("bearer token");
+      assertThat(message(none)).as(route).contains("bearer token");
       assertThat(none.header("WWW-Authenticate")).as(route).startsWith("Bearer");
 
       Response bad =
@@ -209,7 +209,7 @@ class RestAuthTest {
       RouteAccess.Check first = rule.checks().get(0);
       String resource =
           first.resource() + (first.subresource() == null ? "" : "/" + first.subresource());
-      assertThat(response.json().path("detail").asText())
+      assertThat(message(response))
           .as(route)
           .contains("nobody")
           .contains(first.verb() + " " + resource);
@@ -602,6 +602,12 @@ class RestAuthTest {
       case "file" -> "swagger-ui.css";
       default -> "no-such-" + param.replace("_", "-");
     };
+  }
+
+  /** A refusal's message: {@code detail}, or OpenAI's {@code error.message} on {@code /v1}. */
+  private static String message(Response response) {
+    JsonNode json = response.json();
+    return json.has("detail") ? json.path("detail").asText() : json.at("/error/message").asText();
   }
 
   private static String body(String method) {

@@ -1,0 +1,301 @@
+package io.vera.operator.facade.openai;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.javalin.Javalin;
+import io.javalin.http.ContentType;
+import io.javalin.http.Context;
+import io.vera.operator.api.Provider;
+import io.vera.operator.api.ProviderSpec;
+import io.vera.operator.provider.ChatRequest;
+import io.vera.operator.provider.LegacyProviders;
+import io.vera.operator.provider.ProviderException;
+import io.vera.operator.provider.ProviderGateway;
+import io.vera.operator.provider.ProviderKey;
+import io.vera.operator.provider.ProviderReconciler;
+import io.vera.operator.provider.ProviderResult;
+import io.vera.operator.provider.llm.AnthropicClient;
+import io.vera.operator.provider.llm.GeminiClient;
+import io.vera.operator.provider.llm.OpenAiClient;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.LinkedHashSet;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * The OpenAI-compatible gateway, {@code /v1}: chat completions (whole and streamed) and the model
+ * list, in OpenAI's wire format, in front of every LLM Provider through the {@link ProviderGateway}
+ * (so limits, budgets, the usage ledger and metrics apply as to every other call).
+ *
+ * <p>A model is {@code <provider>/<model>}: the Provider's name in the operator's namespace (or its
+ * legacy name), then the model as its upstream names it, which may itself hold slashes. OpenAI and
+ * compatible upstreams get the body passed on; Anthropic and Gemini get it translated (see {@code
+ * AnthropicChat}, {@code GeminiChat}). Refusals are OpenAI-shaped (see {@link OpenAiError}).
+ *
+ * <p>Streams: nothing is written until the first chunk is ready, so a failure before it is an
+ * ordinary error answer with its status; chunks then go out as they come, framed as SSE, ending
+ * with {@code data: [DONE]}. A stream the upstream cut after its first chunk ends with an error
+ * event instead (the OpenAI SDKs raise it), never with {@code [DONE]}.
+ */
+public final class OpenAiRoutes {
+  public static final String BASE = "/v1";
+
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  /** Chat bodies carry images as base64; larger than the REST API's 1 MiB cap. */
+  static final int MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+  private static final byte[] DATA = "data: ".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] END_OF_EVENT = "\n\n".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
+  private static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(60);
+  private static final int DEFAULT_RETRIES = 3;
+
+  private final LegacyProviders providers;
+  private final ProviderGateway gateway;
+
+  public OpenAiRoutes(LegacyProviders providers, ProviderGateway gateway) {
+    this.providers = providers;
+    this.gateway = gateway;
+  }
+
+  public void register(Javalin app) {
+    app.post(BASE + "/chat/completions", this::chatCompletions);
+    app.get(BASE + "/models", this::models);
+    app.exception(OpenAiError.class, (e, ctx) -> e.write(ctx));
+  }
+
+  /** A model name resolved to the Provider that serves it and the model at its upstream. */
+  record Target(ProviderKey provider, String model) {}
+
+  private void chatCompletions(Context ctx) {
+    ObjectNode body = readBody(ctx);
+    JsonNode modelField = body.path("model");
+    if (!modelField.isTextual() || modelField.asText().isBlank()) {
+      throw OpenAiError.invalid("'model' is required: '<provider>/<model>'", "model");
+    }
+    JsonNode messages = body.path("messages");
+    if (!messages.isArray() || messages.isEmpty()) {
+      throw OpenAiError.invalid("'messages' must be a non-empty list", "messages");
+    }
+    Target target = resolve(modelField.asText());
+    boolean stream = body.path("stream").asBoolean(false);
+    boolean includeUsage = body.path("stream_options").path("include_usage").asBoolean(false);
+    ProviderSpec spec = gateway.spec(target.provider()).orElseThrow();
+    ChatRequest request =
+        new ChatRequest(
+            body,
+            target.model(),
+            includeUsage,
+            spec.timeoutSeconds == null ? DEFAULT_TIMEOUT : Duration.ofSeconds(spec.timeoutSeconds),
+            spec.retries == null ? DEFAULT_RETRIES : spec.retries);
+    if (stream) {
+      stream(ctx, target, request);
+      return;
+    }
+    ProviderResult result;
+    try {
+      result = gateway.chat(target.provider(), request);
+    } catch (ProviderException e) {
+      throw OpenAiError.of(e);
+    }
+    try {
+      ctx.contentType(ContentType.APPLICATION_JSON).result(JSON.writeValueAsBytes(result.output()));
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("a JSON tree that cannot be written", e);
+    }
+  }
+
+  private void stream(Context ctx, Target target, ChatRequest request) {
+    StreamWriter writer = new StreamWriter(ctx);
+    ProviderResult result;
+    try {
+      result = gateway.chatStream(target.provider(), request, writer);
+    } catch (ProviderException e) {
+      if (!writer.started) {
+        throw OpenAiError.of(e);
+      }
+      writer.last(errorEvent(OpenAiError.of(e)));
+      return;
+    }
+    if (result.complete()) {
+      writer.last(DONE);
+    } else {
+      writer.last(
+          errorEvent(
+              new OpenAiError(
+                  502,
+                  "the upstream stream of "
+                      + target.provider().name()
+                      + " ended before it finished; the chunks sent are what arrived",
+                  null,
+                  "upstream_stream_incomplete")));
+    }
+  }
+
+  private static byte[] errorEvent(OpenAiError error) {
+    try {
+      return ("data: " + JSON.writeValueAsString(error.body()) + "\n\n")
+          .getBytes(StandardCharsets.UTF_8);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("a JSON tree that cannot be written", e);
+    }
+  }
+
+  /** Writes chunks as SSE, sending the headers with the first one. */
+  private static final class StreamWriter implements Consumer<String> {
+    private final Context ctx;
+    private OutputStream out;
+    boolean started;
+
+    StreamWriter(Context ctx) {
+      this.ctx = ctx;
+    }
+
+    @Override
+    public void accept(String chunk) {
+      try {
+        start();
+        out.write(DATA);
+        out.write(chunk.getBytes(StandardCharsets.UTF_8));
+        out.write(END_OF_EVENT);
+        out.flush();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
+    /** The stream's last event; a caller that went away is no longer written to. */
+    void last(byte[] event) {
+      try {
+        start();
+        out.write(event);
+        out.flush();
+      } catch (IOException | UncheckedIOException e) {
+        // The caller went away; the call's usage is already recorded.
+      }
+    }
+
+    private void start() throws IOException {
+      if (started) {
+        return;
+      }
+      started = true;
+      var response = ctx.res();
+      response.setStatus(200);
+      response.setContentType("text/event-stream; charset=utf-8");
+      response.setHeader("Cache-Control", "no-cache");
+      response.setHeader("X-Accel-Buffering", "no");
+      out = response.getOutputStream();
+    }
+  }
+
+  /** {@code <provider>/<model>} to a registered LLM Provider and the model at its upstream. */
+  Target resolve(String name) {
+    int slash = name.indexOf('/');
+    if (slash <= 0 || slash == name.length() - 1) {
+      throw OpenAiError.modelNotFound(
+          "model '" + clip(name) + "' is not '<provider>/<model>', e.g. 'openai/gpt-4o-mini'");
+    }
+    String providerName = name.substring(0, slash);
+    ProviderKey key =
+        providers
+            .key(providerName)
+            .filter(gateway::isRegistered)
+            .orElseThrow(
+                () ->
+                    OpenAiError.modelNotFound(
+                        "provider '"
+                            + clip(providerName)
+                            + "' of model '"
+                            + clip(name)
+                            + "' is not configured or not ready"));
+    ProviderSpec.Type type = gateway.spec(key).map(s -> s.type).orElse(null);
+    if (!isLlm(type)) {
+      throw OpenAiError.modelNotFound(
+          "provider '" + providerName + "' is a " + type + " Provider, not an LLM");
+    }
+    return new Target(key, name.substring(slash + 1));
+  }
+
+  private static boolean isLlm(ProviderSpec.Type type) {
+    return type == ProviderSpec.Type.OpenAI
+        || type == ProviderSpec.Type.Anthropic
+        || type == ProviderSpec.Type.Gemini;
+  }
+
+  /**
+   * The models of every ready LLM Provider: its default model and the models its {@code
+   * spec.pricing} names. Any other model of the upstream can be called as well.
+   */
+  private void models(Context ctx) {
+    ObjectNode list = JSON.createObjectNode().put("object", "list");
+    ArrayNode data = list.putArray("data");
+    for (Provider provider : providers.list()) {
+      ProviderKey key = ProviderReconciler.key(provider);
+      ProviderSpec spec = provider.getSpec();
+      if (spec == null || !isLlm(spec.type) || !gateway.isRegistered(key)) {
+        continue;
+      }
+      Set<String> models = new LinkedHashSet<>();
+      models.add(
+          spec.defaults != null && spec.defaults.model != null
+              ? spec.defaults.model
+              : defaultModel(spec.type));
+      if (spec.pricing != null) {
+        spec.pricing.forEach(price -> models.add(price.model));
+      }
+      for (String model : models) {
+        data.addObject()
+            .put("id", key.name() + "/" + model)
+            .put("object", "model")
+            .put("created", 0)
+            .put("owned_by", key.name());
+      }
+    }
+    ctx.json(list);
+  }
+
+  private static String defaultModel(ProviderSpec.Type type) {
+    return switch (type) {
+      case Anthropic -> AnthropicClient.DEFAULT_MODEL;
+      case Gemini -> GeminiClient.DEFAULT_MODEL;
+      default -> OpenAiClient.DEFAULT_MODEL;
+    };
+  }
+
+  private static ObjectNode readBody(Context ctx) {
+    byte[] bytes;
+    try (InputStream in = ctx.req().getInputStream()) {
+      bytes = in.readNBytes(MAX_BODY_BYTES + 1);
+    } catch (IOException e) {
+      throw OpenAiError.invalid("the request body could not be read", null);
+    }
+    if (bytes.length > MAX_BODY_BYTES) {
+      throw new OpenAiError(
+          413, "the request body is larger than " + MAX_BODY_BYTES + " bytes", null, null);
+    }
+    JsonNode body;
+    try {
+      body = JSON.readTree(bytes);
+    } catch (IOException e) {
+      throw OpenAiError.invalid("the request body is not valid JSON", null);
+    }
+    if (body == null || !body.isObject()) {
+      throw OpenAiError.invalid("the request body must be a JSON object", null);
+    }
+    return (ObjectNode) body;
+  }
+
+  private static String clip(String value) {
+    return value.length() <= 120 ? value : value.substring(0, 120) + "...";
+  }
+}
