@@ -300,6 +300,56 @@ class HostFaultsTest {
             });
   }
 
+  @Test
+  void autoProvisioningNeverMakesAContainerLargerThanItsHostOffers() throws Exception {
+    try (StallingDockerEngine engine = new StallingDockerEngine()) {
+      Answer init =
+          post(
+              BASE + "/initialize",
+              "{\"docker_url\": \"" + engine.url() + "\", \"auto_scale\": true}");
+      assertThat(init.status()).isEqualTo(200);
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () -> {
+                Provider p =
+                    harness
+                        .client()
+                        .resources(Provider.class)
+                        .inNamespace(OperatorHarness.NAMESPACE)
+                        .withName(LegacyInfrastructure.DOCKER)
+                        .get();
+                return p.getStatus() != null
+                    && p.getStatus().host != null
+                    && p.getStatus().host.capacity != null;
+              });
+      VeraTask task = new VeraTask();
+      task.setMetadata(
+          new ObjectMetaBuilder()
+              .withName("needs-8-cpus")
+              .withNamespace(OperatorHarness.NAMESPACE)
+              .build());
+      task.setSpec(new VeraTaskSpec());
+      task.getSpec().resourceRef = new VeraTaskSpec.ResourceTarget();
+      task.getSpec().resourceRef.command = "true";
+      task.getSpec().resourceRef.minimum = new ComputeResourceSpec.ResourceSpec();
+      task.getSpec().resourceRef.minimum.cpuCores = 8.0;
+      task.getSpec().timeoutSeconds = 8;
+      harness.client().resource(task).create();
+
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(40))
+          .untilAsserted(
+              () -> {
+                assertThat(resources()).as("containers made for a 2-CPU engine").isEmpty();
+                VeraTask seen = harness.task("needs-8-cpus");
+                assertThat(seen.getStatus()).isNotNull();
+                assertThat(seen.getStatus().phase).isEqualTo(TaskPhase.Failed);
+              });
+      assertThat(resources()).isEmpty();
+    }
+  }
+
   private ComputeResource createDockerResource(String name) {
     ComputeResource resource = new ComputeResource();
     resource.setMetadata(
