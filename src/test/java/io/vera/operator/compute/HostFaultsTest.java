@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.vera.operator.api.ComputeResource;
 import io.vera.operator.api.ComputeResourceSpec;
 import io.vera.operator.api.Provider;
@@ -23,7 +25,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -195,11 +196,7 @@ class HostFaultsTest {
           .resources(Provider.class)
           .inNamespace(OperatorHarness.NAMESPACE)
           .withName(LegacyInfrastructure.DOCKER)
-          .edit(
-              p -> {
-                p.getSpec().timeoutSeconds = 2;
-                return p;
-              });
+          .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\": {\"timeoutSeconds\": 2}}");
 
       // The client gives up after one second; the operator carries on and cleans up.
       try {
@@ -350,6 +347,34 @@ class HostFaultsTest {
     }
   }
 
+  @Test
+  void aPodResourceWhereNoNodeCanRunPodsFailsSayingSo() {
+    ComputeResource resource = new ComputeResource();
+    resource.setMetadata(
+        new ObjectMetaBuilder()
+            .withName("pod-nowhere")
+            .withNamespace(OperatorHarness.NAMESPACE)
+            .build());
+    ComputeResourceSpec spec = new ComputeResourceSpec();
+    spec.type = ComputeResourceSpec.Type.Pod;
+    spec.pod = new ComputeResourceSpec.PodSpec();
+    spec.pod.image = "vera.local/busybox:1";
+    resource.setSpec(spec);
+    harness.client().resource(resource).create();
+
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(90))
+        .untilAsserted(
+            () -> {
+              ComputeResource seen = resource("pod-nowhere");
+              assertThat(seen.getStatus()).isNotNull();
+              assertThat(seen.getStatus().phase)
+                  .isEqualTo(io.vera.operator.api.ComputeResourceStatus.Phase.Failed);
+              assertThat(seen.getStatus().conditions)
+                  .anySatisfy(c -> assertThat(c.getMessage()).contains("no Node exists"));
+            });
+  }
+
   private ComputeResource createDockerResource(String name) {
     ComputeResource resource = new ComputeResource();
     resource.setMetadata(
@@ -398,11 +423,10 @@ class HostFaultsTest {
         .resources(ComputeResource.class)
         .inNamespace(OperatorHarness.NAMESPACE)
         .withName("had-a-machine")
-        .editStatus(
-            r -> {
-              r.getStatus().resourceId = "docker-0123456789ab";
-              return r;
-            });
+        .subresource("status")
+        .patch(
+            PatchContext.of(PatchType.JSON_MERGE),
+            "{\"status\": {\"resourceId\": \"docker-0123456789ab\"}}");
     harness.client().resource(resource("had-a-machine")).delete();
 
     Awaitility.await()
@@ -427,12 +451,11 @@ class HostFaultsTest {
         .resources(ComputeResource.class)
         .inNamespace(OperatorHarness.NAMESPACE)
         .withName("had-a-machine")
-        .edit(
-            r -> {
-              r.getMetadata()
-                  .setAnnotations(Map.of(ComputeResourceReconciler.ABANDON_ANNOTATION, "true"));
-              return r;
-            });
+        .patch(
+            PatchContext.of(PatchType.JSON_MERGE),
+            "{\"metadata\": {\"annotations\": {\""
+                + ComputeResourceReconciler.ABANDON_ANNOTATION
+                + "\": \"true\"}}}");
     Awaitility.await()
         .atMost(Duration.ofSeconds(30))
         .until(() -> resource("had-a-machine") == null);
