@@ -8,6 +8,7 @@ import io.vera.operator.api.ComputeResourceSpec;
 import io.vera.operator.api.ComputeResourceStatus;
 import io.vera.operator.api.Provider;
 import io.vera.operator.api.ProviderSpec;
+import io.vera.operator.api.ProviderStatus;
 import io.vera.operator.api.TaskPhase;
 import io.vera.operator.api.TaskType;
 import io.vera.operator.task.TaskDispatcher;
@@ -21,6 +22,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -32,9 +34,10 @@ import org.slf4j.LoggerFactory;
  * Provisions containers for resource tasks that let the operator pick a resource ({@code
  * resourceRef} without a name) when no resource of their type could ever take them: none exists, or
  * none is big enough for their {@code minimum}. It uses a Docker Provider of the task's namespace
- * that has {@code docker.autoProvision}, stays within its {@code maxResources}, and makes one
- * container per waiting task type at a time; the container's idle timeout removes it when the work
- * is done.
+ * that has {@code docker.autoProvision}, stays within its {@code maxResources} and within the CPUs
+ * and memory its host's last probe found (never a container that could not start there), and makes
+ * one container per waiting task type at a time; the container's idle timeout removes it when the
+ * work is done.
  *
  * <p>It also keeps each such Provider's {@code autoProvision.warm} containers idle and ready, so a
  * task does not wait for a provision: when one gets busy another is made (within {@code
@@ -63,6 +66,10 @@ public final class ResourceAutoscaler implements AutoCloseable {
   private final Set<String> namespaces;
 
   private int rounds;
+
+  /** Sizes already reported as beyond a host, so each is logged once, not every round. */
+  private final Set<String> reportedBeyondHost = ConcurrentHashMap.newKeySet();
+
   private final ScheduledExecutorService timer =
       Executors.newSingleThreadScheduledExecutor(
           r -> {
@@ -283,11 +290,23 @@ public final class ResourceAutoscaler implements AutoCloseable {
       if (held >= max) {
         continue;
       }
+      ComputeResourceSpec wanted = specFrom(spec.docker.autoProvision, name, type, minimum);
+      Optional<String> beyondHost = beyondHost(provider, Capacity.of(wanted.resources));
+      if (beyondHost.isPresent()) {
+        if (reportedBeyondHost.add(name + "|" + Capacity.of(wanted.resources))) {
+          LOG.warn(
+              "not provisioning a {} container on {} for waiting resource tasks: {}",
+              type,
+              name,
+              beyondHost.get());
+        }
+        continue;
+      }
       ComputeResource created =
           compute.create(
               namespace,
               "auto-" + type.name().toLowerCase(Locale.ROOT).replace('_', '-') + "-",
-              specFrom(spec.docker.autoProvision, name, type, minimum),
+              wanted,
               Map.of(ComputeLabels.SOURCE, SOURCE));
       LOG.info(
           "provisioning {} on {} for waiting {} resource tasks",
@@ -295,6 +314,33 @@ public final class ResourceAutoscaler implements AutoCloseable {
           name,
           type);
       return Optional.of(created);
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * Why a machine of this size cannot run on the Provider's host: more CPUs or memory than its last
+   * probe found, or no probe yet (the size it can offer is unknown). Empty when it fits.
+   */
+  static Optional<String> beyondHost(Provider provider, Capacity wanted) {
+    ProviderStatus.HostStatus host =
+        provider.getStatus() == null ? null : provider.getStatus().host;
+    if (host == null || host.capacity == null) {
+      return Optional.of("the host has not been probed yet, so what it can offer is unknown");
+    }
+    Capacity offered = Capacity.fromStatus(host.capacity);
+    if (offered.cpuCores() > 0 && wanted.cpuCores() > offered.cpuCores() + 1e-9
+        || offered.memoryMb() > 0 && wanted.memoryMb() > offered.memoryMb()) {
+      return Optional.of(
+          "it would need "
+              + wanted.cpuCores()
+              + " CPUs and "
+              + wanted.memoryMb()
+              + " MiB, and the host offers "
+              + offered.cpuCores()
+              + " CPUs and "
+              + offered.memoryMb()
+              + " MiB in all");
     }
     return Optional.empty();
   }

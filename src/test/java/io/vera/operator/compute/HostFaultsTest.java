@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.vera.operator.api.ComputeResource;
 import io.vera.operator.api.ComputeResourceSpec;
 import io.vera.operator.api.Provider;
@@ -23,7 +25,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -195,11 +196,7 @@ class HostFaultsTest {
           .resources(Provider.class)
           .inNamespace(OperatorHarness.NAMESPACE)
           .withName(LegacyInfrastructure.DOCKER)
-          .edit(
-              p -> {
-                p.getSpec().timeoutSeconds = 2;
-                return p;
-              });
+          .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\": {\"timeoutSeconds\": 2}}");
 
       // The client gives up after one second; the operator carries on and cleans up.
       try {
@@ -300,6 +297,84 @@ class HostFaultsTest {
             });
   }
 
+  @Test
+  void autoProvisioningNeverMakesAContainerLargerThanItsHostOffers() throws Exception {
+    try (StallingDockerEngine engine = new StallingDockerEngine()) {
+      Answer init =
+          post(
+              BASE + "/initialize",
+              "{\"docker_url\": \"" + engine.url() + "\", \"auto_scale\": true}");
+      assertThat(init.status()).isEqualTo(200);
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () -> {
+                Provider p =
+                    harness
+                        .client()
+                        .resources(Provider.class)
+                        .inNamespace(OperatorHarness.NAMESPACE)
+                        .withName(LegacyInfrastructure.DOCKER)
+                        .get();
+                return p.getStatus() != null
+                    && p.getStatus().host != null
+                    && p.getStatus().host.capacity != null;
+              });
+      VeraTask task = new VeraTask();
+      task.setMetadata(
+          new ObjectMetaBuilder()
+              .withName("needs-8-cpus")
+              .withNamespace(OperatorHarness.NAMESPACE)
+              .build());
+      task.setSpec(new VeraTaskSpec());
+      task.getSpec().resourceRef = new VeraTaskSpec.ResourceTarget();
+      task.getSpec().resourceRef.command = "true";
+      task.getSpec().resourceRef.minimum = new ComputeResourceSpec.ResourceSpec();
+      task.getSpec().resourceRef.minimum.cpuCores = 8.0;
+      task.getSpec().timeoutSeconds = 8;
+      harness.client().resource(task).create();
+
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(40))
+          .untilAsserted(
+              () -> {
+                assertThat(resources()).as("containers made for a 2-CPU engine").isEmpty();
+                VeraTask seen = harness.task("needs-8-cpus");
+                assertThat(seen.getStatus()).isNotNull();
+                assertThat(seen.getStatus().phase).isEqualTo(TaskPhase.Failed);
+              });
+      assertThat(resources()).isEmpty();
+    }
+  }
+
+  @Test
+  void aPodResourceWhereNoNodeCanRunPodsFailsSayingSo() {
+    ComputeResource resource = new ComputeResource();
+    resource.setMetadata(
+        new ObjectMetaBuilder()
+            .withName("pod-nowhere")
+            .withNamespace(OperatorHarness.NAMESPACE)
+            .build());
+    ComputeResourceSpec spec = new ComputeResourceSpec();
+    spec.type = ComputeResourceSpec.Type.Pod;
+    spec.pod = new ComputeResourceSpec.PodSpec();
+    spec.pod.image = "vera.local/busybox:1";
+    resource.setSpec(spec);
+    harness.client().resource(resource).create();
+
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(90))
+        .untilAsserted(
+            () -> {
+              ComputeResource seen = resource("pod-nowhere");
+              assertThat(seen.getStatus()).isNotNull();
+              assertThat(seen.getStatus().phase)
+                  .isEqualTo(io.vera.operator.api.ComputeResourceStatus.Phase.Failed);
+              assertThat(seen.getStatus().conditions)
+                  .anySatisfy(c -> assertThat(c.getMessage()).contains("no Node exists"));
+            });
+  }
+
   private ComputeResource createDockerResource(String name) {
     ComputeResource resource = new ComputeResource();
     resource.setMetadata(
@@ -348,11 +423,10 @@ class HostFaultsTest {
         .resources(ComputeResource.class)
         .inNamespace(OperatorHarness.NAMESPACE)
         .withName("had-a-machine")
-        .editStatus(
-            r -> {
-              r.getStatus().resourceId = "docker-0123456789ab";
-              return r;
-            });
+        .subresource("status")
+        .patch(
+            PatchContext.of(PatchType.JSON_MERGE),
+            "{\"status\": {\"resourceId\": \"docker-0123456789ab\"}}");
     harness.client().resource(resource("had-a-machine")).delete();
 
     Awaitility.await()
@@ -377,12 +451,11 @@ class HostFaultsTest {
         .resources(ComputeResource.class)
         .inNamespace(OperatorHarness.NAMESPACE)
         .withName("had-a-machine")
-        .edit(
-            r -> {
-              r.getMetadata()
-                  .setAnnotations(Map.of(ComputeResourceReconciler.ABANDON_ANNOTATION, "true"));
-              return r;
-            });
+        .patch(
+            PatchContext.of(PatchType.JSON_MERGE),
+            "{\"metadata\": {\"annotations\": {\""
+                + ComputeResourceReconciler.ABANDON_ANNOTATION
+                + "\": \"true\"}}}");
     Awaitility.await()
         .atMost(Duration.ofSeconds(30))
         .until(() -> resource("had-a-machine") == null);

@@ -60,6 +60,10 @@ public final class PodHost implements ComputeHost {
   private static final Duration KILL_WAIT = Duration.ofSeconds(10);
   private static final Logger LOG = LoggerFactory.getLogger(PodHost.class);
   private static final Duration START_WAIT = Duration.ofMinutes(5);
+
+  /** How long a pod may stay unscheduled before a cluster with no Node at all fails it. */
+  private static final Duration UNSCHEDULED_WAIT = Duration.ofSeconds(20);
+
   private static final List<String> KEEP_ALIVE =
       List.of("/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 3600 & wait $!; done");
 
@@ -199,11 +203,26 @@ public final class PodHost implements ComputeHost {
 
   private Machine awaitRunning(String podName) throws ComputeException {
     Instant until = clock.instant().plus(START_WAIT);
+    Instant unscheduledUntil = clock.instant().plus(UNSCHEDULED_WAIT);
     while (true) {
       Pod pod = client.pods().inNamespace(namespace).withName(podName).get();
       if (pod == null) {
         throw new ComputeException(
             ComputeException.Reason.UNAVAILABLE, "pod " + podName + " disappeared while starting");
+      }
+      if (!clock.instant().isBefore(unscheduledUntil)
+          && (pod.getSpec() == null || pod.getSpec().getNodeName() == null)
+          && (pod.getStatus() == null || !"Running".equals(pod.getStatus().getPhase()))
+          && noNodes()) {
+        delete(podName);
+        throw new ComputeException(
+            ComputeException.Reason.INVALID,
+            "pod "
+                + podName
+                + " was not scheduled within "
+                + UNSCHEDULED_WAIT.toSeconds()
+                + "s and no Node exists to run it (embedded mode has no kubelet): nothing can run"
+                + " a Pod ComputeResource here; use a Docker or Proxmox one");
       }
       Optional<String> stuck = stuck(pod);
       if (stuck.isPresent()) {
@@ -228,6 +247,18 @@ public final class PodHost implements ComputeHost {
         Thread.currentThread().interrupt();
         throw new ComputeException(ComputeException.Reason.UNAVAILABLE, "interrupted");
       }
+    }
+  }
+
+  /**
+   * Whether the cluster has no Node at all, as the embedded API server (no kubelet) or one that
+   * does not serve Nodes; false when that cannot be read (e.g. no RBAC to list Nodes).
+   */
+  private boolean noNodes() {
+    try {
+      return client.nodes().list().getItems().isEmpty();
+    } catch (KubernetesClientException e) {
+      return e.getCode() == 404;
     }
   }
 
