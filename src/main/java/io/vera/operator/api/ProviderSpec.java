@@ -25,71 +25,107 @@ public class ProviderSpec {
     Proxmox
   }
 
-  @Required public Type type;
+  @JsonPropertyDescription(
+      "The external system: OpenAI, Anthropic, Gemini, Lambda, RunPod, HTTP, Docker or Proxmox.")
+  @Required
+  public Type type;
 
   @JsonPropertyDescription("Base URL; each type has its public default.")
   public String endpoint;
 
+  @JsonPropertyDescription("Region, for Lambda (AWS region, e.g. eu-west-1).")
   public String region;
 
   @JsonPropertyDescription("Secret in the same namespace holding the credentials.")
   public SecretRef credentialsSecretRef;
 
+  @JsonPropertyDescription("Request defaults of LLM calls.")
   public Defaults defaults;
+
+  @JsonPropertyDescription(
+      "Model prices overriding the built-in table and the pricing ConfigMap, in USD per million tokens.")
   public List<ModelPrice> pricing;
+
+  @JsonPropertyDescription("Rate, concurrency and spend limits of calls through this provider.")
   public Limits limits;
 
   @Min(1)
   @Max(3600)
   @Default("60")
+  @JsonPropertyDescription("Deadline of one call, in seconds (1-3600).")
   public Integer timeoutSeconds;
 
   @Min(0)
   @Max(10)
   @Default("3")
+  @JsonPropertyDescription(
+      "Retries of a call that failed with a retryable error (429, 5xx, connection), with backoff (0-10).")
   public Integer retries;
 
+  @JsonPropertyDescription("The Docker engine, for type Docker.")
   public DockerHost docker;
+
+  @JsonPropertyDescription("The Proxmox VE cluster, for type Proxmox (endpoint is its API URL).")
   public ProxmoxCluster proxmox;
+
+  @JsonPropertyDescription(
+      "The endpoints callable through a provider of type HTTP; nothing else is reachable.")
   public List<HttpEndpoint> http;
+
+  @JsonPropertyDescription("RunPod settings, for type RunPod.")
   public RunPod runpod;
 
   /** A Secret by name, with the keys to read from it. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class SecretRef {
-    @Required public String name;
+    @JsonPropertyDescription("Name of the Secret in the Provider's namespace.")
+    @Required
+    public String name;
+
+    @JsonPropertyDescription(
+        "Secret keys of logical credentials (apiKey, accessKeyId, ...); a credential not listed is read from the key of its own name.")
     public Map<String, String> keys;
   }
 
   /** Request defaults for LLM providers. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class Defaults {
+    @JsonPropertyDescription("Model used when a call names none.")
     public String model;
 
     @Min(1)
     @Max(1000000)
+    @JsonPropertyDescription("Most output tokens of a call when it sets none (1-1000000).")
     public Integer maxTokens;
 
     @Min(0)
     @Max(2)
+    @JsonPropertyDescription("Sampling temperature of a call when it sets none (0-2).")
     public Double temperature;
   }
 
   /** USD per million tokens for one model, overriding the built-in table. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class ModelPrice {
-    @Required public String model;
+    @JsonPropertyDescription("Model name as the provider reports it.")
+    @Required
+    public String model;
 
     @Min(0)
+    @JsonPropertyDescription("USD per million input tokens.")
     public Double inputPerMillion;
 
     @Min(0)
+    @JsonPropertyDescription("USD per million output tokens.")
     public Double outputPerMillion;
 
     @Min(0)
+    @JsonPropertyDescription("USD per million cached input tokens; the input price when unset.")
     public Double cachedInputPerMillion;
 
     @Min(0)
+    @JsonPropertyDescription(
+        "USD per million tokens written to the prompt cache (Anthropic); the input price when unset.")
     public Double cacheWritePerMillion;
   }
 
@@ -97,15 +133,21 @@ public class ProviderSpec {
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class Limits {
     @Min(1)
+    @JsonPropertyDescription(
+        "Most calls per minute; a call beyond is refused as rate-limited (429) and retried after the window.")
     public Integer requestsPerMinute;
 
     @Min(1)
+    @JsonPropertyDescription("Most tokens per minute, counted from each call's usage.")
     public Integer tokensPerMinute;
 
     @Min(1)
+    @JsonPropertyDescription("Most calls in flight at once.")
     public Integer maxConcurrency;
 
     @Min(0)
+    @JsonPropertyDescription(
+        "Spend allowed per calendar month (UTC), in USD; calls are refused once it is reached.")
     public Double monthlyBudgetUsd;
   }
 
@@ -113,13 +155,18 @@ public class ProviderSpec {
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class DockerHost {
     @Default("unix:///var/run/docker.sock")
+    @JsonPropertyDescription(
+        "Docker engine address: unix:///path/docker.sock or tcp://host:2376 (with tlsSecretRef).")
     public String host;
 
+    @JsonPropertyDescription(
+        "Secret with the engine's CA (ca.crt) and the client certificate and key (tls.crt, tls.key) for a tcp:// engine.")
     public SecretRef tlsSecretRef;
 
     @Min(1)
     @Max(100)
     @Default("10")
+    @JsonPropertyDescription("Most containers the operator keeps on this engine (1-100).")
     public Integer maxResources;
 
     @JsonPropertyDescription(
@@ -141,9 +188,13 @@ public class ProviderSpec {
   /** The container the operator creates for waiting resource tasks. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class AutoProvision {
-    @Required public String image;
+    @JsonPropertyDescription("Image of auto-provisioned containers.")
+    @Required
+    public String image;
 
     @Default("none")
+    @JsonPropertyDescription(
+        "Docker network mode of auto-provisioned containers: none (default), bridge, host or a network name.")
     public String networkMode;
 
     @JsonPropertyDescription("Size of a new container; a task's resourceRef.minimum raises it.")
@@ -162,6 +213,8 @@ public class ProviderSpec {
     public Integer warm;
 
     @Default("GENERAL")
+    @JsonPropertyDescription(
+        "Task type of the warm containers: LLM, WHISPER, TOOL, ML_MODEL, BACKGROUND or GENERAL.")
     public TaskType warmTaskType;
   }
 
@@ -169,16 +222,26 @@ public class ProviderSpec {
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class ProxmoxCluster {
     @Default("true")
+    @JsonPropertyDescription("Verify the API's TLS certificate (against caSecretRef when set).")
     public Boolean verifyTls;
 
+    @JsonPropertyDescription("Secret with the CA certificate (ca.crt) of the Proxmox API.")
     public SecretRef caSecretRef;
+
+    @JsonPropertyDescription(
+        "VMIDs the operator may create and remove; machines outside it are never touched.")
     public VmidRange vmidRange;
+
+    @JsonPropertyDescription("Proxmox resource pool new machines go into.")
     public String pool;
+
+    @JsonPropertyDescription("Proxmox tags added to every machine the operator creates.")
     public List<String> tags;
 
     @Min(1)
     @Max(100)
     @Default("10")
+    @JsonPropertyDescription("Most machines the operator keeps on this cluster (1-100).")
     public Integer maxResources;
   }
 
@@ -187,22 +250,32 @@ public class ProviderSpec {
   public static class VmidRange {
     @Required
     @Min(100)
+    @JsonPropertyDescription("Lowest VMID the operator owns (100 or more).")
     public Integer min;
 
     @Required
     @Max(999999999)
+    @JsonPropertyDescription("Highest VMID the operator owns.")
     public Integer max;
   }
 
   /** One callable HTTP endpoint; nothing else is reachable through an HTTP provider. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class HttpEndpoint {
-    @Required public String name;
+    @JsonPropertyDescription("Name a task uses to call this endpoint.")
+    @Required
+    public String name;
 
     @Default("POST")
+    @JsonPropertyDescription("HTTP method: GET, POST, PUT, PATCH or DELETE.")
     public String method;
 
-    @Required public String url;
+    @JsonPropertyDescription("Full URL of the endpoint (http or https).")
+    @Required
+    public String url;
+
+    @JsonPropertyDescription(
+        "Headers sent with every call; ${<key>} in a value is replaced by that key of credentialsSecretRef.")
     public Map<String, String> headers;
   }
 

@@ -1,6 +1,7 @@
 package io.vera.operator.api;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.kubernetes.api.model.Condition;
 import java.util.ArrayList;
 import java.util.List;
@@ -8,60 +9,105 @@ import java.util.List;
 /** What the operator observed of a {@link Provider}: its probe and its usage totals. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class ProviderStatus {
+  @JsonPropertyDescription(
+      "Running totals of calls through the provider; they survive operator restarts.")
   public UsageTotals usage;
 
   /** For Docker and Proxmox providers: what the host offers, from the last probe. */
+  @JsonPropertyDescription(
+      "For Docker and Proxmox providers: what the host offers, from the last probe.")
   public HostStatus host;
 
+  @JsonPropertyDescription("The metadata.generation this status describes.")
   public Long observedGeneration;
+
+  @JsonPropertyDescription(
+      "Ready (True when the last probe passed; False with reason CredentialsMissing, InvalidSpec or ProbeFailed) and Stalled (True while Ready is False, with the same reason): type, status True/False/Unknown, reason, message, lastTransitionTime and observedGeneration.")
   public List<Condition> conditions = new ArrayList<>();
 
   /** Running totals over every call made through the provider. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class UsageTotals {
+    @JsonPropertyDescription("Calls made.")
     public Long requests;
+
+    @JsonPropertyDescription("Calls that succeeded.")
     public Long succeeded;
+
+    @JsonPropertyDescription("Calls that failed.")
     public Long failed;
+
+    @JsonPropertyDescription("Input tokens over all calls.")
     public Long tokensIn;
+
+    @JsonPropertyDescription("Output tokens over all calls.")
     public Long tokensOut;
+
+    @JsonPropertyDescription("Cost over all calls, in USD.")
     public Double costUsd;
+
+    @JsonPropertyDescription("Mean call latency, in milliseconds.")
     public Double averageLatencyMs;
+
+    @JsonPropertyDescription("When the last call was made (RFC 3339).")
     public String lastRequestTime;
 
     /** The calendar month (UTC, {@code YYYY-MM}) that {@link #monthCostUsd} covers. */
+    @JsonPropertyDescription("The calendar month (UTC, YYYY-MM) that monthCostUsd covers.")
     public String month;
 
     /** Spend so far in {@link #month}, checked against the monthly budget. */
+    @JsonPropertyDescription(
+        "Spend so far in month, in USD, checked against limits.monthlyBudgetUsd.")
     public Double monthCostUsd;
   }
 
   /** A Docker engine's or Proxmox cluster's version and capacity. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class HostStatus {
+    @JsonPropertyDescription("Version of the Docker engine or Proxmox VE.")
     public String version;
+
+    @JsonPropertyDescription("Total capacity of the host (all nodes).")
     public Capacity capacity;
 
     /** Machines of this provider that ComputeResources hold now. */
+    @JsonPropertyDescription("Machines of this provider that ComputeResources hold now.")
     public Integer resources;
 
+    @JsonPropertyDescription("The cluster's nodes (Proxmox).")
     public List<Node> nodes;
   }
 
   /** A cluster node with its total and free capacity. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class Node {
+    @JsonPropertyDescription("Node name.")
     public String name;
+
+    @JsonPropertyDescription("Whether the node answers.")
     public Boolean online;
+
+    @JsonPropertyDescription("The node's total capacity.")
     public Capacity total;
+
+    @JsonPropertyDescription("The node's free capacity.")
     public Capacity free;
   }
 
   /** CPUs, memory, disk and GPUs. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class Capacity {
+    @JsonPropertyDescription("CPU cores.")
     public Double cpuCores;
+
+    @JsonPropertyDescription("Memory in MiB.")
     public Long memoryMb;
+
+    @JsonPropertyDescription("Disk in GiB.")
     public Long diskGb;
+
+    @JsonPropertyDescription("GPUs.")
     public Integer gpuCount;
   }
 }

@@ -31,6 +31,8 @@ public class VeraTaskSpec {
   public JsonNode context;
 
   @Size(max = 1024)
+  @JsonPropertyDescription(
+      "Free text for people, shown by the legacy API; at most 1024 characters.")
   public String description;
 
   @Default("normal")
@@ -57,6 +59,7 @@ public class VeraTaskSpec {
       "Run time limit; the handler is interrupted and the task fails with reason Timeout. Defaults to the handler's.")
   public Integer timeoutSeconds;
 
+  @JsonPropertyDescription("Retry limit and backoff of failed attempts; defaults to the handler's.")
   public RetryPolicy retries;
 
   @Min(0)
@@ -96,6 +99,7 @@ public class VeraTaskSpec {
     @Min(0)
     @Max(86400)
     @Default("300")
+    @JsonPropertyDescription("Upper bound of the doubling retry delay, in seconds (0-86400).")
     public Integer maxBackoffSeconds;
   }
 
@@ -108,21 +112,38 @@ public class VeraTaskSpec {
 
     @Required
     @Size(min = 1)
+    @JsonPropertyDescription(
+        "Shell command run in the ComputeResource (docker exec, QEMU guest agent, or pod exec).")
     public String command;
 
+    @JsonPropertyDescription(
+        "Working directory of the command inside the machine; the image's default when empty.")
     public String workdir;
+
+    @JsonPropertyDescription("Environment variables of the command, by name.")
     public Map<String, String> env;
+
+    @JsonPropertyDescription(
+        "Smallest machine that may run the command when the operator allocates one (name empty).")
     public ComputeResourceSpec.ResourceSpec minimum;
   }
 
   /** A call through a Provider. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class ProviderTarget {
-    @Required public String name;
+    @JsonPropertyDescription("Name of the Provider (same namespace) to call.")
+    @Required
+    public String name;
 
+    @JsonPropertyDescription("Prompt of an LLM call, sent as one user message.")
     public String prompt;
+
+    @JsonPropertyDescription("Model to call; the Provider's defaults.model when empty.")
     public String model;
 
-    @PreserveUnknownFields public JsonNode params;
+    @JsonPropertyDescription(
+        "Provider-specific JSON parameters (e.g. max_tokens, temperature, a Lambda's payload).")
+    @PreserveUnknownFields
+    public JsonNode params;
   }
 }

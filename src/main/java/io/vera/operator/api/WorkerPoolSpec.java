@@ -23,7 +23,10 @@ public class WorkerPoolSpec {
     Embedded
   }
 
-  @Required public TaskType taskType;
+  @JsonPropertyDescription(
+      "The task type this pool runs: LLM, WHISPER, TOOL, ML_MODEL, BACKGROUND or GENERAL.")
+  @Required
+  public TaskType taskType;
 
   @SpecReplicas
   @Min(0)
@@ -34,6 +37,8 @@ public class WorkerPoolSpec {
   public Integer replicas;
 
   @Default("Pods")
+  @JsonPropertyDescription(
+      "Pods: a Deployment of worker pods that lease tasks over HTTP; Embedded: worker threads inside the operator.")
   public Runtime runtime;
 
   @Min(1)
@@ -42,6 +47,8 @@ public class WorkerPoolSpec {
   @JsonPropertyDescription("Tasks each worker runs at once.")
   public Integer concurrencyPerWorker;
 
+  @JsonPropertyDescription(
+      "Size the pool from its queue between minReplicas and maxReplicas; replicas is then ignored.")
   public Autoscaling autoscaling;
 
   @Min(0)
@@ -60,6 +67,7 @@ public class WorkerPoolSpec {
       "How long a lease lasts without renewal before the task is queued again.")
   public Integer leaseSeconds;
 
+  @JsonPropertyDescription("Worker pod settings for the Pods runtime.")
   public WorkerTemplate template;
 
   public int replicasOrDefault() {
@@ -87,15 +95,18 @@ public class WorkerPoolSpec {
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class Autoscaling {
     @Default("false")
+    @JsonPropertyDescription("Turns queue-driven sizing on.")
     public Boolean enabled;
 
     @Min(0)
     @Default("0")
+    @JsonPropertyDescription("Fewest workers; 0 lets an idle pool scale to zero.")
     public Integer minReplicas;
 
     @Required
     @Min(1)
     @Max(1000)
+    @JsonPropertyDescription("Most workers (1-1000).")
     public Integer maxReplicas;
 
     @Min(1)
@@ -113,13 +124,30 @@ public class WorkerPoolSpec {
   /** The part of the worker pod template a user sets. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class WorkerTemplate {
+    @JsonPropertyDescription("Worker image; the operator's own image (--worker-image) when empty.")
     public String image;
+
+    @JsonPropertyDescription("Always, IfNotPresent or Never; the Kubernetes default when empty.")
     public String imagePullPolicy;
+
+    @JsonPropertyDescription("CPU and memory requests and limits of each worker container.")
     public ResourceRequirements resources;
+
+    @JsonPropertyDescription("Extra environment variables of each worker container.")
     public List<EnvVar> env;
+
+    @JsonPropertyDescription("Node labels the worker pods must match.")
     public Map<String, String> nodeSelector;
+
+    @JsonPropertyDescription("Tolerations of the worker pods.")
     public List<Toleration> tolerations;
+
+    @JsonPropertyDescription(
+        "ServiceAccount of the worker pods; needs the lease verb on workerpools. The operator's --worker-service-account when empty.")
     public String serviceAccountName;
+
+    @JsonPropertyDescription(
+        "Run worker pods in the node's network namespace: only for clusters without a pod network.")
     public Boolean hostNetwork;
   }
 }

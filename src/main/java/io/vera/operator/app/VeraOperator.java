@@ -9,6 +9,7 @@ import io.javaoperatorsdk.operator.api.config.ControllerConfigurationOverrider;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfigurationBuilder;
 import io.javaoperatorsdk.operator.monitoring.micrometer.MicrometerMetrics;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
@@ -123,6 +124,9 @@ public final class VeraOperator implements AutoCloseable {
     new JvmGcMetrics().bindTo(metrics);
     new JvmThreadMetrics().bindTo(metrics);
     new ProcessorMetrics().bindTo(metrics);
+    Gauge.builder("vera.leader", leading, l -> l.get() ? 1 : 0)
+        .description("1 while this replica holds the leader Lease (or runs without election)")
+        .register(metrics);
 
     statusWriter =
         new TaskStatusWriter(client, settings.statusWriterThreads(), STATUS_COALESCE_WINDOW);

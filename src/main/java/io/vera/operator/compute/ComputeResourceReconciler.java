@@ -432,6 +432,14 @@ public class ComputeResourceReconciler
       String reason,
       String message) {
     setCondition(resource, status, READY, state, reason, message);
+    status.conditions =
+        Conditions.withProgress(
+            status.conditions,
+            status.conditions,
+            status.phase == ComputeResourceStatus.Phase.Failed
+                ? Conditions.STALLED
+                : Conditions.RECONCILING,
+            clock.instant());
   }
 
   /**

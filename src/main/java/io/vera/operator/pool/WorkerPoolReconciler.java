@@ -169,7 +169,12 @@ public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
               + stats.running()
               + ")");
     }
-    status.conditions = List.of(readyCondition(pool, previous, replicas, ready, now));
+    status.conditions =
+        Conditions.withProgress(
+            List.of(readyCondition(pool, previous, replicas, ready, now)),
+            previous.conditions,
+            pool.getSpec().isSuspended() ? null : Conditions.RECONCILING,
+            now);
 
     if (sameJson(status, pool.getStatus())) {
       return UpdateControl.<WorkerPool>noUpdate().rescheduleAfter(RESYNC);

@@ -2,7 +2,9 @@ package io.vera.operator.provider;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.vera.operator.api.ProviderSpec;
 import io.vera.operator.provider.llm.OpenAiClient;
@@ -67,6 +69,30 @@ public final class ProviderGateway {
     }
   }
 
+  /** Latency histogram buckets, 50 ms to 5 min: 15 series per provider, not Micrometer's 69. */
+  private static final Duration[] LATENCY_BUCKETS = {
+    Duration.ofMillis(50),
+    Duration.ofMillis(100),
+    Duration.ofMillis(250),
+    Duration.ofMillis(500),
+    Duration.ofSeconds(1),
+    Duration.ofSeconds(2),
+    Duration.ofSeconds(4),
+    Duration.ofSeconds(8),
+    Duration.ofSeconds(15),
+    Duration.ofSeconds(30),
+    Duration.ofSeconds(45),
+    Duration.ofSeconds(60),
+    Duration.ofSeconds(90),
+    Duration.ofSeconds(120),
+    Duration.ofMinutes(5)
+  };
+
+  /** Time-to-first-token buckets in milliseconds, 50 ms to 60 s. */
+  private static final double[] FIRST_TOKEN_BUCKETS_MS = {
+    50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000, 20000, 30000, 60000
+  };
+
   /** One provider's meters. */
   private static final class Meters {
     final Lazy<Counter> succeeded;
@@ -82,51 +108,63 @@ public final class ProviderGateway {
     final Lazy<DistributionSummary> timeToFirstToken;
 
     Meters(MeterRegistry metrics, ProviderKey key) {
-      String name = key.toString();
-      succeeded = requests(metrics, name, "succeeded");
-      incomplete = requests(metrics, name, "incomplete");
-      failed = requests(metrics, name, "failed");
+      succeeded = requests(metrics, key, "succeeded");
+      incomplete = requests(metrics, key, "incomplete");
+      failed = requests(metrics, key, "failed");
       latency =
           new Lazy<>(
               () ->
                   Timer.builder("vera.provider.latency")
-                      .tag("provider", name)
-                      .publishPercentileHistogram()
+                      .description("Time a provider call took, to its last byte")
+                      .tags(tags(key))
+                      .serviceLevelObjectives(LATENCY_BUCKETS)
                       .register(metrics));
-      inputTokens = tokens(metrics, name, "input");
-      cachedInputTokens = tokens(metrics, name, "cached_input");
-      cacheWriteTokens = tokens(metrics, name, "cache_write");
-      outputTokens = tokens(metrics, name, "output");
-      reasoningTokens = tokens(metrics, name, "reasoning");
+      inputTokens = tokens(metrics, key, "input");
+      cachedInputTokens = tokens(metrics, key, "cached_input");
+      cacheWriteTokens = tokens(metrics, key, "cache_write");
+      outputTokens = tokens(metrics, key, "output");
+      reasoningTokens = tokens(metrics, key, "reasoning");
       cost =
           new Lazy<>(
               () ->
                   Counter.builder("vera.provider.cost.usd")
-                      .tag("provider", name)
+                      .description("Spend on calls through a provider, in USD")
+                      .tags(tags(key))
                       .register(metrics));
       timeToFirstToken =
           new Lazy<>(
               () ->
                   DistributionSummary.builder("vera.provider.time.to.first.token.ms")
-                      .tag("provider", name)
-                      .publishPercentileHistogram()
+                      .description("Milliseconds from a streamed call's start to its first token")
+                      .tags(tags(key))
+                      .serviceLevelObjectives(FIRST_TOKEN_BUCKETS_MS)
                       .register(metrics));
     }
 
-    private static Lazy<Counter> requests(MeterRegistry metrics, String name, String outcome) {
+    /**
+     * The provider as {@code provider} ("namespace/name") and as separate {@code namespace} and
+     * {@code name} labels.
+     */
+    static Tags tags(ProviderKey key) {
+      return Tags.of("provider", key.toString(), "namespace", key.namespace(), "name", key.name());
+    }
+
+    private static Lazy<Counter> requests(MeterRegistry metrics, ProviderKey key, String outcome) {
       return new Lazy<>(
           () ->
               Counter.builder("vera.provider.requests")
-                  .tag("provider", name)
+                  .description("Calls through a provider by outcome")
+                  .tags(tags(key))
                   .tag("outcome", outcome)
                   .register(metrics));
     }
 
-    private static Lazy<Counter> tokens(MeterRegistry metrics, String name, String type) {
+    private static Lazy<Counter> tokens(MeterRegistry metrics, ProviderKey key, String type) {
       return new Lazy<>(
           () ->
               Counter.builder("vera.provider.tokens")
-                  .tag("provider", name)
+                  .description("Tokens of calls through a provider by type")
+                  .tags(tags(key))
                   .tag("type", type)
                   .register(metrics));
     }
@@ -148,9 +186,34 @@ public final class ProviderGateway {
   /** Makes a provider callable (or replaces its client); the old client is closed. */
   public void register(ProviderKey key, ProviderClient client, ProviderSpec spec) {
     Live previous = live.put(key, new Live(client, spec, new Meters(metrics, key)));
+    if (previous == null) {
+      registerBudgetGauges(key);
+    }
     if (previous != null && previous.client != client) {
       previous.client.close();
     }
+  }
+
+  /**
+   * This month's spend and the monthly budget (NaN when none, so no alert fires) of a provider, for
+   * the budget alerts. Read from the live registration, so a changed budget shows at once.
+   */
+  private void registerBudgetGauges(ProviderKey key) {
+    Gauge.builder("vera.provider.month.cost.usd", () -> ledger.monthCost(key))
+        .description("Spend through a provider in the current calendar month (UTC), in USD")
+        .tags(Meters.tags(key))
+        .register(metrics);
+    Gauge.builder(
+            "vera.provider.budget.monthly.usd",
+            () ->
+                Optional.ofNullable(live.get(key))
+                    .map(l -> l.spec.limits)
+                    .map(limits -> limits.monthlyBudgetUsd)
+                    .orElse(Double.NaN))
+        .description(
+            "A provider's monthly budget (limits.monthlyBudgetUsd), in USD; NaN when unset")
+        .tags(Meters.tags(key))
+        .register(metrics);
   }
 
   public void unregister(ProviderKey key) {

@@ -105,7 +105,10 @@ public class ProviderReconciler implements Reconciler<Provider> {
       taskWorkers.stop(key);
     }
     ProviderStatus status = new ProviderStatus();
-    status.conditions = List.of(ready);
+    // Every False here (credentials, spec, probe) waits for a person or the far end: Stalled.
+    status.conditions =
+        Conditions.withProgress(
+            List.of(ready), previous.conditions, Conditions.STALLED, clock.instant());
     status.host = Optional.ofNullable(built.get(key)).map(Built::host).orElse(previous.host);
     status.usage = ledger.totals(key).map(UsageLedger.Totals::toStatus).orElse(previous.usage);
     status.observedGeneration = provider.getMetadata().getGeneration();

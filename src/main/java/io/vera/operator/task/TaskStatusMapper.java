@@ -4,8 +4,11 @@ import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.ConditionBuilder;
 import io.vera.operator.api.TaskPhase;
 import io.vera.operator.api.VeraTaskStatus;
+import io.vera.operator.kube.Conditions;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
 import java.util.List;
 
 /** Turns the dispatcher's view of a task into the status written on its resource. */
@@ -49,8 +52,48 @@ public final class TaskStatusMapper {
       status.progress.updateTime = time(task.progress().updatedAt());
     }
     status.observedGeneration = observedGeneration;
-    status.conditions = List.of(condition(task, observedGeneration));
+    status.duration = duration(task.startedAt(), task.completedAt());
+    status.conditions = conditions(condition(task, observedGeneration), task.phase());
     return status;
+  }
+
+  /**
+   * The Succeeded condition with kstatus's beside it, all from the same reason, message and time:
+   * Ready (True once Succeeded), and Reconciling while the task is not finished or Stalled once it
+   * failed or was cancelled, so {@code kubectl wait --for=condition=Ready}, Flux and Argo CD read a
+   * task as they read the other kinds. Ordered by type.
+   */
+  private static List<Condition> conditions(Condition succeeded, TaskPhase phase) {
+    List<Condition> conditions = new ArrayList<>();
+    conditions.add(
+        new ConditionBuilder(succeeded)
+            .withType(Conditions.READY)
+            .withStatus(phase == TaskPhase.Succeeded ? "True" : "False")
+            .build());
+    if (phase != TaskPhase.Succeeded) {
+      conditions.add(
+          new ConditionBuilder(succeeded)
+              .withType(phase.isFinished() ? Conditions.STALLED : Conditions.RECONCILING)
+              .withStatus("True")
+              .build());
+    }
+    conditions.add(succeeded);
+    return List.copyOf(conditions);
+  }
+
+  /** Run time of a finished task as kubectl prints durations (45s, 3m12s, 2h5m), else null. */
+  static String duration(Instant start, Instant end) {
+    if (start == null || end == null) {
+      return null;
+    }
+    long seconds = Math.max(0, Duration.between(start, end).toSeconds());
+    if (seconds < 60) {
+      return seconds + "s";
+    }
+    if (seconds < 3600) {
+      return seconds / 60 + "m" + (seconds % 60 == 0 ? "" : seconds % 60 + "s");
+    }
+    return seconds / 3600 + "h" + (seconds % 3600 / 60 == 0 ? "" : seconds % 3600 / 60 + "m");
   }
 
   private static Condition condition(TaskSnapshot task, Long observedGeneration) {

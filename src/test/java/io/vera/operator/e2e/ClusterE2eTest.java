@@ -308,7 +308,17 @@ class ClusterE2eTest {
   @Test
   @Order(1)
   void crdsAreAcceptedAndEstablished() {
-    String out = kubectl("apply", "-f", "crds/").output();
+    // The previous chart's CRDs first, made as Helm makes them (create, or replace on a cluster
+    // that has them), then the upgrade step docs/install.md gives users.
+    Path previous = Path.of("src", "test", "resources", "e2e", "previous-crds");
+    kubectl(crdsExisted ? "replace" : "create", "-f", previous.toString());
+    for (String crd : CRDS) {
+      E2e.await(
+          crd + ".vera.io (previous) Established",
+          Duration.ofSeconds(60),
+          () -> condition(crd(crd), "Established"));
+    }
+    String out = kubectl("apply", "--server-side", "--force-conflicts", "-f", "crds/").output();
     assertThat(out).contains("veratasks.vera.io", "workerpools.vera.io");
     for (String crd : CRDS) {
       E2e.await(
@@ -324,6 +334,29 @@ class ClusterE2eTest {
         "kubectl get vera answers",
         Duration.ofSeconds(30),
         () -> kubectlAllowFailure("get", "vera", "-A").exitCode() == 0);
+    // The upgrade took: the new columns are served, Age last.
+    List<String> columns =
+        crd("veratasks").getSpec().getVersions().get(0).getAdditionalPrinterColumns().stream()
+            .map(c -> c.getName())
+            .toList();
+    assertThat(columns).contains("Start", "Duration", "Reason").endsWith("Age");
+    // kubectl explain reads the descriptions from the API server's OpenAPI document, which it
+    // republishes a moment after a CRD changes.
+    E2e.awaitOr(
+        "kubectl explain shows the field descriptions",
+        Duration.ofSeconds(60),
+        () ->
+            explain("veratask.spec.retries.maxBackoffSeconds")
+                    .contains("Upper bound of the doubling retry delay")
+                && explain("computeresource.spec.resources.memoryMb").contains("Memory in MiB")
+                && explain("provider.status.usage.costUsd").contains("in USD")
+                && explain("workerpool.status.oldestQueuedAgeSeconds").contains("in seconds"),
+        () -> kubectlAllowFailure("explain", "veratask.spec.retries").output());
+  }
+
+  /** What {@code kubectl explain} says of a field, its line wrapping undone. */
+  private String explain(String field) {
+    return kubectlAllowFailure("explain", field).output().replaceAll("\\s+", " ");
   }
 
   @Test
@@ -535,6 +568,15 @@ class ClusterE2eTest {
         "general-embedded reports 2 ready workers",
         Duration.ofSeconds(60),
         () -> Objects.equals(pool("general-embedded").getStatus().readyReplicas, 2));
+    // kstatus's Ready, as kubectl wait, Flux and Argo CD read it.
+    kubectl(
+        "wait",
+        "--for=condition=Ready",
+        "veratask/sum-10-20",
+        "workerpool/general-embedded",
+        "-n",
+        NS,
+        "--timeout=60s");
 
     // The Pods pool of the example gets its Deployment and a worker pod that becomes Ready.
     E2e.awaitOr(
@@ -554,6 +596,7 @@ class ClusterE2eTest {
           () -> "True".equals(providerReady("openai")),
           () -> describe("provider", "openai") + "\nrequests seen: " + openAiRequests);
       assertThat(openAiRequests).anyMatch(r -> r.startsWith("GET /v1/models Bearer replace-me"));
+      kubectl("wait", "--for=condition=Ready", "provider/openai", "-n", NS, "--timeout=30s");
       // The provider-call example task is made by the operator through that Provider.
       E2e.awaitOr(
           "VeraTask summarize-with-openai Succeeded",
@@ -991,6 +1034,7 @@ class ClusterE2eTest {
         POD_READY,
         () -> computePhase("pod-box") == ComputeResourceStatus.Phase.Available,
         () -> describe("computeresource", "pod-box") + machineDiagnostics("pod-box"));
+    kubectl("wait", "--for=condition=Ready", "computeresource/pod-box", "-n", NS, "--timeout=30s");
     ComputeResource resource = compute("pod-box");
     Pod pod = machinePod("pod-box");
     String podName = pod.getMetadata().getName();
@@ -1024,6 +1068,14 @@ class ClusterE2eTest {
     assertThat(exit.phase).as(describe("veratask", "pod-exit")).isEqualTo(TaskPhase.Failed);
     assertThat(exit.error.type).isEqualTo("CommandFailed");
     assertThat(exit.error.message).contains("exit code 3", "broken");
+    // A failed task's terminal phase as conditions: Stalled (kstatus) and Succeeded False.
+    kubectl("wait", "--for=condition=Stalled", "veratask/pod-exit", "-n", NS, "--timeout=30s");
+    assertThat(exit.conditions)
+        .anyMatch(
+            c ->
+                c.getType().equals("Succeeded")
+                    && c.getStatus().equals("False")
+                    && c.getReason().equals("CommandFailed"));
     VeraTaskStatus timeout = task("pod-timeout").getStatus();
     assertThat(timeout.phase).as(describe("veratask", "pod-timeout")).isEqualTo(TaskPhase.Failed);
     assertThat(timeout.error.type).isEqualTo("Timeout");
