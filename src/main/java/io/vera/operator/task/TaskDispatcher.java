@@ -519,9 +519,6 @@ public final class TaskDispatcher implements AutoCloseable {
    * queue and any running attempt is interrupted.
    */
   public void forget(TaskKey key, String uid) {
-    if (uid != null) {
-      dropped.invalidate(uid);
-    }
     lock.lock();
     try {
       TaskEntry entry = tasks.get(key);
@@ -530,6 +527,10 @@ public final class TaskDispatcher implements AutoCloseable {
       }
     } finally {
       lock.unlock();
+    }
+    if (uid != null) {
+      // After the lock: a concurrent stored() has put its mark by now, and no event follows this.
+      dropped.invalidate(uid);
     }
     drainOutbox();
   }

@@ -120,6 +120,30 @@ class FinishedTasksLeaveTheCachesTest {
     assertThat(status.get("result").asInt()).isEqualTo(7);
   }
 
+  @Test
+  void aTaskThatExpiresWhileNoOperatorRunsIsDeletedAfterTheRestart() {
+    harness.createEmbeddedPool("workers", TaskType.GENERAL, 1, false);
+    VeraTask task = new VeraTask();
+    task.setMetadata(
+        new ObjectMetaBuilder()
+            .withName("expires-meanwhile")
+            .withNamespace(OperatorHarness.NAMESPACE)
+            .build());
+    task.setSpec(new VeraTaskSpec());
+    task.getSpec().handler = "echo";
+    task.getSpec().ttlSecondsAfterFinished = 10;
+    harness.client().resource(task).create();
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> FinishedTaskLabels.isMarked(harness.task("expires-meanwhile")));
+    harness.operator().close();
+    assertThat(harness.task("expires-meanwhile")).as("kept while no operator runs").isNotNull();
+
+    harness.restartOperator();
+
+    await().atMost(Duration.ofSeconds(40)).until(() -> harness.task("expires-meanwhile") == null);
+  }
+
   private long markedFinished() {
     return harness
         .client()
