@@ -8,9 +8,6 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.dsl.NonDeletingOperation;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
-import io.fabric8.kubernetes.client.utils.Serialization;
-import io.fabric8.mockwebserver.Context;
-import io.fabric8.mockwebserver.MockWebServer;
 import io.fabric8.mockwebserver.http.MockResponse;
 import io.fabric8.mockwebserver.http.RecordedRequest;
 import io.vera.operator.api.ComputeResource;
@@ -21,16 +18,11 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.ConnectException;
-import java.net.InetAddress;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
-import java.util.logging.Level;
-import java.util.logging.Logger;
 
 /**
  * An in-process Kubernetes API server for embedded mode, where there is no cluster: fabric8's CRUD
@@ -59,27 +51,17 @@ import java.util.logging.Logger;
  * </ul>
  *
  * <p>It also serves {@code /version}, legacy discovery ({@code /api}, {@code /apis} and their group
- * versions; kubectl falls back to it from aggregated discovery) and, for custom resources, the
- * server-side Tables kubectl prints printer columns from. It does not apply OpenAPI defaults or
- * validate against the schema, serves no OpenAPI documents, streams no watches over plain HTTP
- * (fabric8's WebSocket watches work), and rejects protobuf bodies, strategic merge patches and
- * server-side apply with 415.
- *
- * <p>So kubectl {@code apply}, {@code create -f} and {@code replace} need {@code --validate=false};
- * {@code get} (categories, printer columns), {@code describe}, {@code scale}, {@code label}, {@code
- * annotate}, {@code edit}, {@code patch --type=merge|json} and {@code delete} need no flags; {@code
- * get --watch}, {@code explain} and the generators that send protobuf do not work.
+ * versions; kubectl falls back to it from aggregated discovery), for custom resources the
+ * server-side Tables kubectl prints printer columns from, validation against the CRD schemas
+ * ({@link CustomResourceAdmission}), {@code /openapi/v3} ({@link OpenApiDocuments}), watches over
+ * plain HTTP resumed from a resourceVersion ({@link HttpWatchServer}, {@link ResumableWatch}) and
+ * field selectors on any field ({@link FieldSelector}). It rejects protobuf bodies with 415. What
+ * kubectl can do against it, and what differs from a cluster: {@code docs/kubectl.md}.
  */
 public final class EmbeddedApiServer implements AutoCloseable, InProcessHttpClient.Server {
 
   private static final List<Class<? extends HasMetadata>> CUSTOM_RESOURCES =
       List.of(VeraTask.class, WorkerPool.class, ComputeResource.class, Provider.class);
-
-  /**
-   * Held so the level set on it stays: the mock web server logs every request line at INFO, which
-   * floods the operator's log.
-   */
-  private static final Logger MOCK_WEB_SERVER_LOG = Logger.getLogger(MockWebServer.class.getName());
 
   private static final String META_INSTALLATION_ID = "installationId";
 
@@ -87,24 +69,21 @@ public final class EmbeddedApiServer implements AutoCloseable, InProcessHttpClie
   private final StateDirectory stateDirectory;
   private final SqliteObjects database;
   private final String ephemeralInstallationId = UUID.randomUUID().toString();
-  private final AtomicReference<MockWebServer> webServer;
   private final int port;
-  private KubernetesMockServer server;
+  private HttpWatchServer server;
   private volatile boolean serving = true;
   private final KubernetesClient client;
 
   private EmbeddedApiServer(
-      KubernetesMockServer server,
+      HttpWatchServer server,
       EmbeddedDispatcher dispatcher,
-      AtomicReference<MockWebServer> webServer,
       StateDirectory stateDirectory,
       SqliteObjects database) {
     this.server = server;
     this.dispatcher = dispatcher;
     this.stateDirectory = stateDirectory;
     this.database = database;
-    this.webServer = webServer;
-    this.port = server.getPort();
+    this.port = server.port();
     this.client =
         new KubernetesClientBuilder()
             .withHttpClientFactory(new InProcessHttpClient.Factory(this))
@@ -135,12 +114,9 @@ public final class EmbeddedApiServer implements AutoCloseable, InProcessHttpClie
   public static EmbeddedApiServer start(
       int port, Function<RecordedRequest, Optional<MockResponse>> override) {
     checkPort(port);
-    MOCK_WEB_SERVER_LOG.setLevel(Level.WARNING);
-    AtomicReference<MockWebServer> webServer = new AtomicReference<>();
-    // MockWebServer.reset() only clears the requests it recorded and their count.
-    EmbeddedDispatcher dispatcher = new EmbeddedDispatcher(() -> webServer.get().reset(), override);
-    return new EmbeddedApiServer(
-        listen(port, dispatcher, webServer), dispatcher, webServer, null, null);
+    // Nothing records requests: the dispatcher is served by HttpWatchServer, not MockWebServer.
+    EmbeddedDispatcher dispatcher = new EmbeddedDispatcher(() -> {}, override);
+    return new EmbeddedApiServer(listen(port, dispatcher), dispatcher, null, null);
   }
 
   /**
@@ -156,7 +132,6 @@ public final class EmbeddedApiServer implements AutoCloseable, InProcessHttpClie
   public static EmbeddedApiServer startDurable(
       int port, Path stateDirectory, boolean syncEveryCommit) {
     checkPort(port);
-    MOCK_WEB_SERVER_LOG.setLevel(Level.WARNING);
     StateDirectory directory = StateDirectory.open(stateDirectory);
     SqliteObjects database = null;
     try {
@@ -164,12 +139,9 @@ public final class EmbeddedApiServer implements AutoCloseable, InProcessHttpClie
           SqliteObjects.open(
               directory.databaseFile(),
               syncEveryCommit ? SqliteObjects.Sync.FULL : SqliteObjects.Sync.NORMAL);
-      AtomicReference<MockWebServer> webServer = new AtomicReference<>();
-      EmbeddedDispatcher dispatcher =
-          new EmbeddedDispatcher(() -> webServer.get().reset(), request -> Optional.empty());
+      EmbeddedDispatcher dispatcher = new EmbeddedDispatcher(() -> {}, request -> Optional.empty());
       dispatcher.loadDurable(database);
-      return new EmbeddedApiServer(
-          listen(port, dispatcher, webServer), dispatcher, webServer, directory, database);
+      return new EmbeddedApiServer(listen(port, dispatcher), dispatcher, directory, database);
     } catch (RuntimeException e) {
       if (database != null) {
         database.close();
@@ -185,24 +157,13 @@ public final class EmbeddedApiServer implements AutoCloseable, InProcessHttpClie
     }
   }
 
-  private static KubernetesMockServer listen(
-      int port, EmbeddedDispatcher dispatcher, AtomicReference<MockWebServer> webServer) {
-    webServer.set(new MockWebServer());
-    KubernetesMockServer server =
-        new KubernetesMockServer(
-            new Context(Serialization.jsonMapper()),
-            webServer.get(),
-            new HashMap<>(),
-            dispatcher,
-            false);
+  private static HttpWatchServer listen(int port, EmbeddedDispatcher dispatcher) {
     try {
-      server.start(InetAddress.getByAddress(new byte[] {127, 0, 0, 1}), port);
-    } catch (IOException | RuntimeException e) {
-      server.shutdown();
+      return HttpWatchServer.listen(port, dispatcher::dispatch);
+    } catch (IllegalStateException e) {
       throw new IllegalStateException(
           "Cannot start the embedded API server on 127.0.0.1:" + port + ": " + e.getMessage(), e);
     }
-    return server;
   }
 
   /**
@@ -212,7 +173,7 @@ public final class EmbeddedApiServer implements AutoCloseable, InProcessHttpClie
    */
   public synchronized void suspend() {
     serving = false;
-    server.shutdown();
+    server.close();
   }
 
   /**
@@ -221,7 +182,7 @@ public final class EmbeddedApiServer implements AutoCloseable, InProcessHttpClie
    * @throws IllegalStateException if the port cannot be bound again
    */
   public synchronized void resume() {
-    server = listen(port, dispatcher, webServer);
+    server = listen(port, dispatcher);
     serving = true;
   }
 
@@ -279,11 +240,6 @@ public final class EmbeddedApiServer implements AutoCloseable, InProcessHttpClie
     return port;
   }
 
-  /** How many requests the mock web server holds on to, for tests: at most the one in flight. */
-  synchronized int recordedRequests() {
-    return server.getRequestCount();
-  }
-
   /**
    * The id of this installation: created once per state directory and kept in it, so a restarted
    * operator adopts its own machines and operators with different state directories never take each
@@ -328,7 +284,7 @@ public final class EmbeddedApiServer implements AutoCloseable, InProcessHttpClie
       client.close();
     } finally {
       synchronized (this) {
-        server.shutdown();
+        server.close();
       }
       dispatcher.stopDurable();
       if (database != null) {

@@ -3,12 +3,15 @@ package io.vera.operator.embedded;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.IntNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.StatusBuilder;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.client.utils.Serialization;
+import io.fabric8.mockwebserver.crud.AttributeSet;
 import io.fabric8.mockwebserver.dsl.HttpMethod;
 import io.fabric8.mockwebserver.http.Buffer;
 import io.fabric8.mockwebserver.http.Headers;
@@ -26,7 +29,10 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
+import java.util.function.UnaryOperator;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,6 +52,7 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
   private static final String SELF_SUBJECT_RULES_REVIEWS =
       "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews";
   private static final String CRDS = "customresourcedefinitions";
+  private static final String LIST_KIND = "\"kind\":\"List\"";
 
   /**
    * Core kinds whose fields are maps and scalars, so that a strategic merge patch of them is a JSON
@@ -67,6 +74,11 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
   private final Runnable forgetRecordedRequests;
   private final CustomResourceAdmission admission = new CustomResourceAdmission();
   private volatile ApiCatalog catalog;
+
+  /** The resourceVersion current when an object was last deleted; 0 if none was. */
+  private final AtomicLong lastDeletion = new AtomicLong();
+
+  private final AtomicLong latestResourceVersion = new AtomicLong();
 
   /** Built from {@link #openApiCatalog}; rebuilt when the catalog is. */
   private volatile OpenApiDocuments openApi;
@@ -180,9 +192,40 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
       // What kubectl apply sends for these kinds once they exist.
       return mergePatch(request.getPath(), withoutDirectives(readJson(request.getUtf8Body())));
     }
+    if ("1".equals(queryParameter(request.getPath(), "watch"))) {
+      // The API server reads watch=1 as watch=true; the mock only knows the latter.
+      request = withPath(request, request.getPath().replace("watch=1", "watch=true"));
+    }
+    String selector = queryParameter(request.getPath(), "fieldSelector");
+    FieldSelector fields = null;
+    if (request.method() == HttpMethod.GET && selector != null && path.plural() != null) {
+      try {
+        fields = FieldSelector.parse(selector);
+      } catch (IllegalArgumentException e) {
+        return status(400, "BadRequest", e.getMessage());
+      }
+      if (fields.isForMock()) {
+        fields = null;
+      } else {
+        request = withPath(request, withoutParameter(request.getPath(), "fieldSelector"));
+      }
+    }
     MockResponse response = super.dispatch(request);
     if (isWrite(request) && CRDS.equals(path.plural())) {
       catalog = null;
+    }
+    if (response != null && response.getWebSocketListener() != null) {
+      return response.withWebSocketUpgrade(
+          new ResumableWatch(
+              response.getWebSocketListener(),
+              ResumableWatch.from(queryParameter(request.getPath(), "resourceVersion")),
+              fields,
+              lastDeletion::get,
+              latestResourceVersion::get,
+              tablePresentation(request, path)));
+    }
+    if (fields != null && response != null && response.code() == 200) {
+      response = filtered(response, fields);
     }
     if (response == null) {
       return status(405, "MethodNotAllowed", request.getMethod() + " is not supported");
@@ -195,7 +238,38 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
         && ResourceTables.isRequested(request.getHeader("Accept"))) {
       return table(path, response);
     }
+    if (request.method() == HttpMethod.GET
+        && response.code() == 200
+        && path.plural() != null
+        && path.name() == null) {
+      return typedList(path, response);
+    }
     return response;
+  }
+
+  /**
+   * A list named {@code <Kind>List}, as the API server names it, rather than the mock's {@code
+   * List}: typed clients refuse a {@code List} where they expect an {@code EventList} ({@code
+   * kubectl describe} then shows no Events).
+   */
+  private MockResponse typedList(Path path, MockResponse list) {
+    Optional<String> kind =
+        catalog().resources(path.groupVersion()).stream()
+            .flatMap(resources -> resources.getResources().stream())
+            .filter(resource -> resource.getName().equals(path.plural()))
+            .map(resource -> resource.getKind())
+            .findFirst();
+    String body = new String(list.getBody().getBytes(), StandardCharsets.UTF_8);
+    int at = body.indexOf(LIST_KIND);
+    if (kind.isEmpty() || at < 0 || at > 64) {
+      return list;
+    }
+    return list.setBody(
+        body.substring(0, at)
+            + "\"kind\":\""
+            + kind.get()
+            + "List\""
+            + body.substring(at + LIST_KIND.length()));
   }
 
   /** The discovery document at a path, if it is one. */
@@ -306,6 +380,78 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
               }
             });
     return result;
+  }
+
+  /** Notes deletions, so that a watch from before the latest one can be refused (410). */
+  @Override
+  public void processEvent(
+      String path,
+      AttributeSet pathAttributes,
+      AttributeSet oldAttributes,
+      GenericKubernetesResource resource,
+      String newState) {
+    super.processEvent(path, pathAttributes, oldAttributes, resource, newState);
+    if (newState == null && oldAttributes != null) {
+      // The mock gives a deletion no resourceVersion of its own; the API server does, and a
+      // watch from the version a list reported before the deletion must not miss it.
+      lastDeletion.set(requestResourceVersion());
+    }
+  }
+
+  @Override
+  public long requestResourceVersion() {
+    long version = super.requestResourceVersion();
+    latestResourceVersion.accumulateAndGet(version, Math::max);
+    return version;
+  }
+
+  /** Watch events as Table rows, for a client that asked for Tables of a custom resource. */
+  private UnaryOperator<JsonNode> tablePresentation(RecordedRequest request, Path path) {
+    if (!ResourceTables.isRequested(request.getHeader("Accept"))) {
+      return null;
+    }
+    return catalog()
+        .customResource(path.groupVersion(), path.plural())
+        .map(
+            resource ->
+                (UnaryOperator<JsonNode>)
+                    object -> ResourceTables.render(object, resource.version(), Instant.now()))
+        .orElse(null);
+  }
+
+  /** A list answer with only the items a field selector the mock cannot apply selects. */
+  private static MockResponse filtered(MockResponse list, FieldSelector fields) {
+    JsonNode body = body(list);
+    if (body == null || !body.path("items").isArray()) {
+      return list;
+    }
+    ArrayNode kept = JsonNodeFactory.instance.arrayNode();
+    body.path("items")
+        .forEach(
+            item -> {
+              if (fields.matches(item)) {
+                kept.add(item);
+              }
+            });
+    ((ObjectNode) body).set("items", kept);
+    return json(200, body);
+  }
+
+  private static RecordedRequest withPath(RecordedRequest request, String path) {
+    return new RecordedRequest(
+        "HTTP/1.1", request.method(), path, request.getHeaders(), request.getBody());
+  }
+
+  private static String withoutParameter(String uri, String name) {
+    String[] parts = uri.split("\\?", 2);
+    if (parts.length < 2) {
+      return uri;
+    }
+    String rest =
+        Arrays.stream(parts[1].split("&"))
+            .filter(p -> !p.equals(name) && !p.startsWith(name + "="))
+            .collect(Collectors.joining("&"));
+    return rest.isEmpty() ? parts[0] : parts[0] + "?" + rest;
   }
 
   private static boolean isWrite(RecordedRequest request) {

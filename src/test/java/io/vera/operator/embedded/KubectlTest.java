@@ -148,6 +148,75 @@ class KubectlTest {
     assertThat(kubectl("explain", "workerpools.spec").output()).contains("taskType", "replicas");
   }
 
+  @Test
+  void getWatchPrintsEachChangeAndDescribeShowsEvents() throws Exception {
+    kubectl(withManifests("apply"));
+    Path printed = dir.resolve("watch.txt");
+    Process watch = start(printed, "get", "veratasks", "--watch", "--output-watch-events");
+    try {
+      waitFor(printed, "sum-1");
+      kubectl("annotate", "veratask", "sum-1", "checked=yes");
+      kubectl("delete", "veratask", "sum-1");
+      waitFor(printed, "DELETED");
+    } finally {
+      watch.destroy();
+    }
+    List<String> events = Files.readAllLines(printed);
+    assertThat(events).filteredOn(line -> line.startsWith("ADDED")).hasSize(1);
+    assertThat(events).anyMatch(line -> line.matches("MODIFIED\\s+sum-1\\s.*compute\\.sum.*"));
+
+    kubectl(withManifests("apply"));
+    VeraTask task =
+        server.client().resources(VeraTask.class).inNamespace(NAMESPACE).withName("sum-1").get();
+    server
+        .client()
+        .v1()
+        .events()
+        .inNamespace(NAMESPACE)
+        .resource(
+            new io.fabric8.kubernetes.api.model.EventBuilder()
+                .withNewMetadata()
+                .withName("sum-1.queued")
+                .endMetadata()
+                .withNewInvolvedObject()
+                .withApiVersion("vera.io/v1alpha1")
+                .withKind("VeraTask")
+                .withName("sum-1")
+                .withNamespace(NAMESPACE)
+                .withUid(task.getMetadata().getUid())
+                .endInvolvedObject()
+                .withType("Normal")
+                .withReason("Queued")
+                .withMessage("queued in pool general")
+                .build())
+        .create();
+
+    assertThat(kubectl("describe", "veratask", "sum-1").output())
+        .contains("Events:", "Queued", "queued in pool general");
+  }
+
+  private Process start(Path output, String... args) throws IOException {
+    List<String> command = new ArrayList<>();
+    command.add(kubectl.toString());
+    command.add("--cache-dir=" + dir.resolve("cache"));
+    command.addAll(Arrays.asList(args));
+    ProcessBuilder builder =
+        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile());
+    builder.environment().put("KUBECONFIG", dir.resolve("kubeconfig").toString());
+    return builder.start();
+  }
+
+  /** Waits (at most a minute) until a file holds a text. */
+  private static void waitFor(Path file, String text) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+    while (!Files.readString(file).contains(text)) {
+      if (System.nanoTime() > deadline) {
+        fail("no " + text + " within a minute in:\n" + Files.readString(file));
+      }
+      Thread.sleep(100);
+    }
+  }
+
   private Path manifest(String file, String spec) throws IOException {
     Path path = dir.resolve(file);
     Files.writeString(
