@@ -149,6 +149,10 @@ public class ProviderSpec {
     @JsonPropertyDescription(
         "Spend allowed per calendar month (UTC), in USD; calls are refused once it is reached.")
     public Double monthlyBudgetUsd;
+
+    @JsonPropertyDescription(
+        "Let OpenAI-compatible gateway calls to a model with no price through while monthlyBudgetUsd is set; their cost is unknown and not counted. Off by default: such a call is refused, since it would spend without limit.")
+    public Boolean allowUnpricedCalls;
   }
 
   /** A Docker engine. */

@@ -28,11 +28,12 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code bench forwarder}: the floor {@code bench provider} is judged against. It serves the three
- * routes that bench uses with the operator's own HTTP stack (Javalin on Jetty, OkHttp to the
- * upstream) and nothing else: it reads the caller's JSON, sends OpenAI a chat completion and hands
- * the answer or the stream back byte for byte, with no limits, accounting, pricing or metrics. What
- * it adds over calling the upstream directly is what one forwarding hop costs on this machine.
+ * {@code bench forwarder}: the floor {@code bench provider} is judged against. It serves the routes
+ * that bench uses (the legacy ones, and {@code /v1/chat/completions} for {@code --api openai}) with
+ * the operator's own HTTP stack (Javalin on Jetty, OkHttp to the upstream) and nothing else: it
+ * reads the caller's JSON, sends OpenAI a chat completion and hands the answer or the stream back
+ * byte for byte, with no limits, accounting, pricing or metrics. What it adds over calling the
+ * upstream directly is what one forwarding hop costs on this machine.
  */
 @Command(
     name = "forwarder",
@@ -40,7 +41,8 @@ import picocli.CommandLine.Spec;
     description = {
       "Runs a bare forwarder with the operator's HTTP stack (Javalin/Jetty in, OkHttp out) that"
           + " serves the routes 'bench provider' calls: /orchestrator/external/initialize,"
-          + " providers/openai/status, execute and execute/stream. It parses the caller's JSON,"
+          + " providers/openai/status, execute and execute/stream, and /v1/chat/completions."
+          + " It parses the caller's JSON,"
           + " calls the OpenAI upstream that initialize named and returns its answer or stream"
           + " unchanged; no limits, usage, pricing or metrics.",
       "Point 'bench provider --url' at it, with the same options as for the operator, to measure"
@@ -93,6 +95,7 @@ public final class ForwarderBenchCommand implements Callable<Integer> {
       app.exception(
           JsonProcessingException.class,
           (e, ctx) -> ctx.status(400).json(Map.of("detail", "the body is not JSON")));
+      app.post("/v1/chat/completions", this::forwardChat);
       app.post(BASE + "/execute", ctx -> forward(ctx, false));
       app.post(BASE + "/execute/stream", ctx -> forward(ctx, true));
       app.post(BASE + "/initialize", this::initialize);
@@ -140,6 +143,27 @@ public final class ForwarderBenchCommand implements Callable<Integer> {
         body.put("stream", true);
         body.putObject("stream_options").put("include_usage", true);
       }
+      relay(ctx, target, body, stream);
+    }
+
+    /**
+     * {@code /v1/chat/completions} as a bare OpenAI-compatible gateway: the caller's body passed on
+     * with the {@code <provider>/} prefix taken off the model, the answer or stream relayed.
+     */
+    private void forwardChat(Context ctx) throws IOException {
+      HttpUrl target = completions;
+      if (target == null) {
+        ctx.status(404).json(Map.of("detail", "not initialized"));
+        return;
+      }
+      ObjectNode body = (ObjectNode) JSON.readTree(ctx.bodyAsBytes());
+      String model = body.path("model").asText();
+      body.put("model", model.substring(model.indexOf('/') + 1));
+      relay(ctx, target, body, body.path("stream").asBoolean(false));
+    }
+
+    private void relay(Context ctx, HttpUrl target, ObjectNode body, boolean stream)
+        throws IOException {
       Request request =
           new Request.Builder()
               .url(target)

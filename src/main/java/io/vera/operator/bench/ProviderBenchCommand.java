@@ -132,6 +132,21 @@ public final class ProviderBenchCommand implements Callable<Integer> {
               + " their first calls over one upstream delay.")
   private boolean burst;
 
+  /** Which of the operator's interfaces the calls go through. */
+  enum Api {
+    legacy,
+    openai
+  }
+
+  @Option(
+      names = "--api",
+      defaultValue = "legacy",
+      description =
+          "The operator's interface to call: legacy (/orchestrator/external/execute and"
+              + " execute/stream) or openai (/v1/chat/completions, model openai/<model>, which any"
+              + " OpenAI-compatible gateway serves) (default: ${DEFAULT-VALUE}).")
+  private Api api;
+
   @Option(names = "--json", description = "Print the figures as one JSON object.")
   private boolean json;
 
@@ -180,10 +195,11 @@ public final class ProviderBenchCommand implements Callable<Integer> {
       if (!json) {
         out.printf(
             Locale.ROOT,
-            "Provider call overhead via %s%s: fake upstream %s answering after %d ms; %d"
+            "Provider call overhead via %s%s%s: fake upstream %s answering after %d ms; %d"
                 + " clients, %d calls per path and mode (after %d warmup), %d alternating rounds;"
                 + " arrivals %s%n",
             base,
+            api == Api.openai ? "/v1/chat/completions" : "/orchestrator/external",
             reference == null ? "" : " (bare forwarder for reference: " + reference + ")",
             upstream.baseUrl(),
             delayMs,
@@ -201,13 +217,14 @@ public final class ProviderBenchCommand implements Callable<Integer> {
       figures.put("upstream_delay_ms", delayMs);
       figures.put("clients", clients);
       figures.put("arrivals", burst ? "burst" : "spread");
+      figures.put("api", api.name());
       for (boolean stream : new boolean[] {false, true}) {
-        Calls direct = new Calls(http, base, upstream.baseUrl(), Path.DIRECT, stream);
-        Calls operator = new Calls(http, base, upstream.baseUrl(), Path.OPERATOR, stream);
+        Calls direct = new Calls(http, base, upstream.baseUrl(), Path.DIRECT, stream, api);
+        Calls operator = new Calls(http, base, upstream.baseUrl(), Path.OPERATOR, stream, api);
         Calls forwarder =
             reference == null
                 ? null
-                : new Calls(http, reference, upstream.baseUrl(), Path.REFERENCE, stream);
+                : new Calls(http, reference, upstream.baseUrl(), Path.REFERENCE, stream, api);
         run(pool, direct, warmup, null);
         run(pool, operator, warmup, null);
         if (forwarder != null) {
@@ -284,7 +301,7 @@ public final class ProviderBenchCommand implements Callable<Integer> {
   /** Whether a call through the operator reaches this run's upstream (not an older endpoint). */
   private boolean probeCall(OkHttpClient http, HttpUrl base) {
     try {
-      return new Calls(http, base, null, Path.OPERATOR, false).once() >= 0;
+      return new Calls(http, base, null, Path.OPERATOR, false, api).once() >= 0;
     } catch (Exception e) {
       return false;
     }
@@ -349,13 +366,15 @@ public final class ProviderBenchCommand implements Callable<Integer> {
     final boolean stream;
     final Request request;
 
-    Calls(OkHttpClient http, HttpUrl operator, String upstream, Path path, boolean stream) {
+    Calls(
+        OkHttpClient http, HttpUrl operator, String upstream, Path path, boolean stream, Api api) {
       this.http = http;
       this.path = path;
       this.stream = stream;
       ObjectNode body = JSON.createObjectNode();
-      if (path == Path.DIRECT) {
-        body.put("model", FakeOpenAi.MODEL);
+      boolean chat = path == Path.DIRECT || api == Api.openai;
+      if (chat) {
+        body.put("model", path == Path.DIRECT ? FakeOpenAi.MODEL : "openai/" + FakeOpenAi.MODEL);
         body.putArray("messages")
             .addObject()
             .put("role", "user")
@@ -377,10 +396,12 @@ public final class ProviderBenchCommand implements Callable<Integer> {
       HttpUrl target =
           path == Path.DIRECT
               ? HttpUrl.get(upstream + "/chat/completions")
-              : operator.resolve(
-                  stream
-                      ? "/orchestrator/external/execute/stream"
-                      : "/orchestrator/external/execute");
+              : api == Api.openai
+                  ? operator.resolve("/v1/chat/completions")
+                  : operator.resolve(
+                      stream
+                          ? "/orchestrator/external/execute/stream"
+                          : "/orchestrator/external/execute");
       this.request =
           new Request.Builder()
               .url(target)

@@ -15,6 +15,9 @@ public interface ChatCompletions {
    */
   ProviderResult chat(ChatRequest request) throws ProviderException;
 
+  /** Whether calls to {@code model} (null for the client's default) can be priced. */
+  boolean prices(String model);
+
   /**
    * Makes one streaming call, handing each OpenAI {@code chat.completion.chunk} (its JSON, without
    * the SSE framing) to {@code onChunk} as it is ready. Failures before the first chunk are thrown

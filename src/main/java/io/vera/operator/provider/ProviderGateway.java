@@ -176,11 +176,13 @@ public final class ProviderGateway {
   private final MeterRegistry metrics;
   private final Clock clock;
   private final Map<ProviderKey, Live> live = new ConcurrentHashMap<>();
+  private final GenAiMetrics genAi;
 
   public ProviderGateway(UsageLedger ledger, MeterRegistry metrics, Clock clock) {
     this.ledger = ledger;
     this.metrics = metrics;
     this.clock = clock;
+    this.genAi = new GenAiMetrics(metrics);
   }
 
   /** Makes a provider callable (or replaces its client); the old client is closed. */
@@ -251,14 +253,68 @@ public final class ProviderGateway {
    * ledger as every other call.
    */
   public ProviderResult chat(ProviderKey key, ChatRequest request) throws ProviderException {
-    return invoke(key, request.timeout(), client -> chatClient(key, client).chat(request));
+    refuseUnpriced(key, request.model());
+    return observeChat(
+        key,
+        request,
+        invoke(key, request.timeout(), client -> chatClient(key, client).chat(request)));
   }
 
   /** The streaming form of {@link #chat}; see {@link ChatCompletions#chatStream}. */
   public ProviderResult chatStream(ProviderKey key, ChatRequest request, Consumer<String> onChunk)
       throws ProviderException {
-    return invoke(
-        key, request.timeout(), client -> chatClient(key, client).chatStream(request, onChunk));
+    refuseUnpriced(key, request.model());
+    return observeChat(
+        key,
+        request,
+        invoke(
+            key,
+            request.timeout(),
+            client -> chatClient(key, client).chatStream(request, onChunk)));
+  }
+
+  private ProviderResult observeChat(ProviderKey key, ChatRequest request, ProviderResult result) {
+    Live provider = live.get(key);
+    genAi.chat(key, provider == null ? null : provider.spec.type, request.model(), result);
+    return result;
+  }
+
+  /**
+   * Refuses a call whose model has no price while the Provider has a budget, unless it allows
+   * unpriced calls: its cost could not be counted, so the budget would not hold. Counted in {@code
+   * vera.provider.unpriced.calls} either way.
+   */
+  private void refuseUnpriced(ProviderKey key, String model) throws ProviderException {
+    Live provider = live.get(key);
+    if (provider == null
+        || !(provider.client instanceof ChatCompletions chat)
+        || chat.prices(model)) {
+      return;
+    }
+    ProviderSpec.Limits limits = provider.spec.limits;
+    boolean budgeted = limits != null && limits.monthlyBudgetUsd != null;
+    boolean refused = budgeted && !Boolean.TRUE.equals(limits.allowUnpricedCalls);
+    unpriced(key, model, refused ? "refused" : "served");
+    if (refused) {
+      throw new RefusedCallException(
+          400,
+          RefusedCallException.Reason.MODEL_NOT_PRICED,
+          String.format(
+              "model '%s' has no price and provider %s has a monthly budget of $%.2f: price it in"
+                  + " the Provider's spec.pricing or the pricing ConfigMap, or set"
+                  + " spec.limits.allowUnpricedCalls",
+              model, key.name(), limits.monthlyBudgetUsd));
+    }
+  }
+
+  private void unpriced(ProviderKey key, String model, String outcome) {
+    Counter.builder("vera.provider.unpriced.calls")
+        .description("Calls to a model with no price, served or refused")
+        .tag("provider", key.toString())
+        .tag("model", model == null ? "" : model)
+        .tag("outcome", outcome)
+        .register(metrics)
+        .increment();
   }
 
   private static ChatCompletions chatClient(ProviderKey key, ProviderClient client)
@@ -349,12 +405,12 @@ public final class ProviderGateway {
       return;
     }
     if (limits.monthlyBudgetUsd != null && ledger.monthCost(key) >= limits.monthlyBudgetUsd) {
-      throw new ProviderException(
+      throw new RefusedCallException(
           429,
+          RefusedCallException.Reason.BUDGET_EXCEEDED,
           String.format(
               "provider %s has spent its monthly budget of $%.2f ($%.4f this month)",
-              key.name(), limits.monthlyBudgetUsd, ledger.monthCost(key)),
-          false);
+              key.name(), limits.monthlyBudgetUsd, ledger.monthCost(key)));
     }
     Instant now = clock.instant();
     synchronized (provider) {

@@ -74,6 +74,47 @@ class ProviderBenchCommandTest {
   }
 
   @Test
+  void measuresTheOpenAiGatewayAgainstTheForwardersV1InTheSameRounds() throws Exception {
+    try (OperatorHarness harness = new OperatorHarness();
+        ForwarderBenchCommand.Forwarder reference = new ForwarderBenchCommand.Forwarder(0)) {
+      int exit =
+          execute(
+              "provider",
+              "--api",
+              "openai",
+              "--url",
+              harness.baseUrl(),
+              "--reference-url",
+              "http://127.0.0.1:" + reference.port(),
+              "--clients",
+              "2",
+              "--calls",
+              "6",
+              "--warmup",
+              "1",
+              "--upstream-delay-ms",
+              "5",
+              "--max-seconds",
+              "120",
+              "--json");
+
+      assertThat(exit).as(out + "\n" + err).isZero();
+      JsonNode figures = new ObjectMapper().readTree(out.toString());
+      assertThat(figures.path("api").asText()).isEqualTo("openai");
+      for (String mode : new String[] {"non_streaming_ms", "streaming_first_chunk_ms"}) {
+        for (String path : new String[] {"operator", "reference"}) {
+          assertThat(figures.path(mode).path(path).path("count").asInt())
+              .as(mode + " " + path)
+              .isEqualTo(6);
+        }
+        assertThat(figures.path(mode).path("operator_over_reference").path("p50").isNumber())
+            .isTrue();
+      }
+      assertThat(figures.path("errors").asInt()).isZero();
+    }
+  }
+
+  @Test
   void measuresTheBareForwarderTheSameWay() throws Exception {
     try (ForwarderBenchCommand.Forwarder forwarder = new ForwarderBenchCommand.Forwarder(0)) {
       int exit =

@@ -3,6 +3,7 @@ package io.vera.operator.facade.openai;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javalin.http.Context;
 import io.vera.operator.provider.ProviderException;
+import io.vera.operator.provider.RefusedCallException;
 import io.vera.operator.provider.UnsupportedParamException;
 
 /**
@@ -35,6 +36,11 @@ public final class OpenAiError extends RuntimeException {
   static OpenAiError of(ProviderException e) {
     if (e instanceof UnsupportedParamException unsupported) {
       return new OpenAiError(400, e.getMessage(), unsupported.param(), "unsupported_parameter");
+    }
+    if (e instanceof RefusedCallException refused) {
+      String param =
+          refused.reason() == RefusedCallException.Reason.MODEL_NOT_PRICED ? "model" : null;
+      return new OpenAiError(e.status(), e.getMessage(), param, refused.reason().code);
     }
     int status = e.status();
     return switch (status) {

@@ -262,6 +262,11 @@ abstract class LlmClient implements ProviderClient, ChatCompletions {
         : request.model().trim();
   }
 
+  @Override
+  public boolean prices(String model) {
+    return costs.pricesTokens(model == null || model.isBlank() ? defaultModel : model.trim());
+  }
+
   /** The upstream model a chat completion is for: the one it names, else the default. */
   String chatModel(ChatRequest request) {
     return request.model() == null || request.model().isBlank()

@@ -31,6 +31,11 @@ public final class CostCalculator {
         .orElse(null);
   }
 
+  /** Whether {@code model} has token rates, so its calls can be priced. */
+  public boolean pricesTokens(String model) {
+    return table.find(model).filter(ModelPrice::pricedByTokens).isPresent();
+  }
+
   /** The cost of {@code seconds} of audio on {@code model}, or null when it has no audio price. */
   public Double audioCost(String model, double seconds) {
     return table

@@ -44,8 +44,15 @@ class OpenAiSdkTest {
     provider("openai", ProviderSpec.Type.OpenAI, openai.url("/v1"));
     provider("anthropic", ProviderSpec.Type.Anthropic, anthropic.url("/"));
     provider("gemini", ProviderSpec.Type.Gemini, gemini.url("/v1beta"));
-    for (String name : List.of("openai", "anthropic", "gemini")) {
-      harness.awaitProviderReady(name, Duration.ofSeconds(20));
+    ProviderSpec.Limits limits = new ProviderSpec.Limits();
+    limits.monthlyBudgetUsd = 0.01;
+    ProviderSpec.ModelPrice price = new ProviderSpec.ModelPrice();
+    price.model = "priced-model";
+    price.inputPerMillion = 100.0;
+    price.outputPerMillion = 400.0;
+    provider("budgeted", ProviderSpec.Type.OpenAI, openai.url("/v1"), limits, List.of(price));
+    for (String name : List.of("openai", "anthropic", "gemini", "budgeted")) {
+      harness.awaitProviderReady(name, Duration.ofSeconds(90));
     }
     sdk = new NodeSdk(harness.baseUrl());
   }
@@ -63,6 +70,15 @@ class OpenAiSdkTest {
   }
 
   private void provider(String name, ProviderSpec.Type type, String endpoint) {
+    provider(name, type, endpoint, null, null);
+  }
+
+  private void provider(
+      String name,
+      ProviderSpec.Type type,
+      String endpoint,
+      ProviderSpec.Limits limits,
+      List<ProviderSpec.ModelPrice> pricing) {
     harness
         .client()
         .secrets()
@@ -80,6 +96,8 @@ class OpenAiSdkTest {
     spec.credentialsSecretRef.name = name + "-key";
     spec.retries = 0;
     spec.timeoutSeconds = 20;
+    spec.limits = limits;
+    spec.pricing = pricing;
     Provider provider = new Provider();
     provider.setMetadata(
         new ObjectMetaBuilder().withName(name).withNamespace(OperatorHarness.NAMESPACE).build());
@@ -200,6 +218,12 @@ class OpenAiSdkTest {
         .as("asked of the upstream anyway, for the ledger")
         .isTrue();
     assertThat(tokensIn("openai") - tokensBefore).isEqualTo(12);
+    assertThat(harness.get("/metrics").text())
+        .containsPattern(
+            "gen_ai_client_token_usage_bucket\\{[^}]*gen_ai_provider_name=\"openai\","
+                + "gen_ai_request_model=\"gpt-4o-mini\",gen_ai_token_type=\"input\",le=\"16\\.0\"\\} [1-9]")
+        .contains("gen_ai_client_operation_time_to_first_chunk_seconds_bucket")
+        .contains("gen_ai_client_operation_duration_seconds_bucket");
   }
 
   @Test
@@ -274,6 +298,59 @@ class OpenAiSdkTest {
         .contains("\"openai/gpt-4o-mini\"")
         .contains("\"anthropic/claude-sonnet-4-20250514\"")
         .contains("\"gemini/gemini-2.5-flash\"");
+  }
+
+  // ---- budgets and prices --------------------------------------------------------------------
+
+  private static String answerWithUsage(int promptTokens, int completionTokens) {
+    return "{\"id\":\"chatcmpl-b\",\"object\":\"chat.completion\",\"created\":1741569952,"
+        + "\"model\":\"priced-model\",\"choices\":[{\"index\":0,\"message\":{\"role\":"
+        + "\"assistant\",\"content\":\"ok\"},\"finish_reason\":\"stop\"}],\"usage\":"
+        + "{\"prompt_tokens\":"
+        + promptTokens
+        + ",\"completion_tokens\":"
+        + completionTokens
+        + ",\"total_tokens\":"
+        + (promptTokens + completionTokens)
+        + "}}";
+  }
+
+  @Test
+  void aBudgetReachedMidMonthRefusesTheNextCallWith429NamingTheBudget() throws Exception {
+    String call =
+        "{\"model\":\"budgeted/priced-model\",\"messages\":[{\"role\":\"user\",\"content\":"
+            + "\"Hi\"}]}";
+    // 20 + 20 tokens at $100/$400 per million: $0.01 exactly, the whole budget.
+    openai.answer(json(200, answerWithUsage(20, 20)));
+    sdk.ok("chat", call);
+    int callsBefore = openai.callCount();
+
+    JsonNode error = sdk.error("chat", call);
+
+    assertThat(error.path("name").asText()).isEqualTo("RateLimitError");
+    assertThat(error.path("code").asText()).isEqualTo("budget_exceeded");
+    assertThat(error.path("message").asText()).contains("monthly budget of $0.01");
+    assertThat(openai.callCount()).as("refused before the upstream").isEqualTo(callsBefore);
+  }
+
+  @Test
+  void anUnpricedModelUnderABudgetIsRefusedNamingItAndCounted() throws Exception {
+    int callsBefore = openai.callCount();
+
+    JsonNode error =
+        sdk.error(
+            "chat",
+            "{\"model\":\"budgeted/mystery-model\",\"messages\":[{\"role\":\"user\","
+                + "\"content\":\"Hi\"}]}");
+
+    assertThat(error.path("name").asText()).isEqualTo("BadRequestError");
+    assertThat(error.path("code").asText()).isEqualTo("model_not_priced");
+    assertThat(error.path("param").asText()).isEqualTo("model");
+    assertThat(error.path("message").asText()).contains("mystery-model").contains("spec.pricing");
+    assertThat(openai.callCount()).isEqualTo(callsBefore);
+    assertThat(harness.get("/metrics").text())
+        .containsPattern(
+            "vera_provider_unpriced_calls_total\\{[^}]*model=\"mystery-model\",outcome=\"refused\"");
   }
 
   // ---- Anthropic: translated both ways -------------------------------------------------------
