@@ -9,6 +9,7 @@ const live = new Live();
 
 const fmt = new Intl.NumberFormat('en-US');
 const num = (n) => (n === null || n === undefined ? '–' : fmt.format(n));
+const rate = (n) => (n >= 10 ? Math.round(n) : Math.round(n * 10) / 10);
 const money = (n) => (n === null || n === undefined ? '–' : '$' + Number(n).toFixed(n < 10 ? 4 : 2));
 
 function ago(epochSeconds) {
@@ -205,8 +206,8 @@ function Overview() {
                 <td class="num">${p.ready === undefined ? '–' : num(p.ready)}</td>
                 <td class="num">${num(p.queued)}</td>
                 <td class="num">${num(p.running)}</td>
-                <td class="num">${num(p.succeeded_per_minute)}</td>
-                <td class="num">${num(p.failed_per_minute)}</td>
+                <td class="num">${num(rate(p.succeeded_per_minute))}</td>
+                <td class="num">${num(rate(p.failed_per_minute))}</td>
                 <td class="num">${p.oldest_queued_seconds === null ? '–' : duration(p.oldest_queued_seconds)}</td>
                 <td>
                   ${p.suspended
@@ -681,8 +682,8 @@ function Login({ error, onToken }) {
   return html`<main class="login panel" id="main">
     <h1>Sign in to Vera</h1>
     <p>
-      Paste a Kubernetes bearer token (a ServiceAccount token, or
-      <code>kubectl create token NAME</code>). It is kept in this browser tab only and sent to this
+      Paste a Kubernetes bearer token (a ServiceAccount token, or <code>kubectl create token NAME</code>).
+      It is kept in this browser tab only and sent to this
       operator alone; what you may see and do follows your RBAC permissions.
     </p>
     ${error ? html`<${ErrorNote} error=${error} />` : null}

@@ -23,7 +23,12 @@ export function TimeChart({ title, times, series, summary, height = 200 }) {
       scales: { x: { time: true } },
       axes: [
         { stroke: '#56606b', grid: { stroke: '#eef0f3' } },
-        { stroke: '#56606b', grid: { stroke: '#eef0f3' }, size: 50 },
+        {
+          stroke: '#56606b',
+          grid: { stroke: '#eef0f3' },
+          size: 56,
+          values: (u, values) => values.map((v) => (v >= 1000 ? v / 1000 + 'k' : v)),
+        },
       ],
       series: [
         {},

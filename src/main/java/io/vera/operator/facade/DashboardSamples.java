@@ -84,11 +84,14 @@ final class DashboardSamples implements AutoCloseable {
     }
     Sample last = all.get(all.size() - 1);
     Sample first = last;
+    // The oldest sample within the window that knows the pool (it may have appeared since).
     for (int i = all.size() - 1; i >= 0; i--) {
       if (all.get(i).at().isBefore(last.at().minus(window))) {
         break;
       }
-      first = all.get(i);
+      if (all.get(i).pools().containsKey(pool)) {
+        first = all.get(i);
+      }
     }
     Counts from = first.pools().get(pool);
     Counts to = last.pools().get(pool);

@@ -98,8 +98,18 @@ final class WorkerLeaseRoutes {
     return grant;
   }
 
+  /** Extends the lease; the body may carry the attempt's latest {@code progress}. */
   private void renew(Context ctx) {
-    Instant expiry = dispatcher.renew(ctx.pathParam("lease")).orElseThrow(WorkerLeaseRoutes::gone);
+    String lease = ctx.pathParam("lease");
+    Instant expiry = dispatcher.renew(lease).orElseThrow(WorkerLeaseRoutes::gone);
+    ObjectNode progress = ctx.body().isBlank() ? null : JsonBody.of(ctx).object("progress");
+    if (progress != null) {
+      JsonNode message = progress.get("message");
+      dispatcher.progress(
+          lease,
+          progress.path("fraction").asDouble(0),
+          message == null || message.isNull() ? null : message.asText());
+    }
     ObjectNode response = JsonBody.MAPPER.createObjectNode();
     response.put("lease_expires_at", expiry.toString());
     ctx.json(response);

@@ -19,6 +19,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.DoubleSupplier;
 import okhttp3.Call;
 import okhttp3.ConnectionPool;
@@ -362,18 +363,27 @@ public final class RemoteWorker implements AutoCloseable {
     Instant localDeadline = Instant.now().plus(grant.timeout());
     LOG.info("running task {} ({}), attempt {}", grant.taskId(), grant.handler(), grant.attempt());
     CompletableFuture<AttemptOutcome> outcome = new CompletableFuture<>();
+    // The handler's latest progress report, sent with the next renewal.
+    AtomicReference<ObjectNode> progress = new AtomicReference<>();
     Thread attempt =
         new Thread(
             () -> {
               try {
                 outcome.complete(
                     runner.run(
+                        null,
                         grant.taskId(),
                         grant.handler(),
                         grant.payload(),
                         grant.context(),
                         grant.attempt(),
-                        localDeadline));
+                        localDeadline,
+                        (fraction, message) -> {
+                          ObjectNode report = JSON.createObjectNode();
+                          report.put("fraction", fraction);
+                          report.put("message", message);
+                          progress.set(report);
+                        }));
               } catch (Throwable t) {
                 outcome.complete(
                     AttemptOutcome.failure(TaskError.HANDLER_ERROR, t.toString(), true));
@@ -413,7 +423,7 @@ public final class RemoteWorker implements AutoCloseable {
         return;
       }
       if (now - nextRenew >= 0) {
-        switch (renew(grant)) {
+        switch (renew(grant, progress.getAndSet(null))) {
           case RENEWED -> {
             renewBackoff.reset();
             nextRenew = now + renewEvery;
@@ -479,9 +489,12 @@ public final class RemoteWorker implements AutoCloseable {
     UNREACHABLE
   }
 
-  private Renewal renew(LeaseGrant grant) {
-    try (Response response =
-        http.newCall(post(leaseAction(grant, "renew"), JSON.createObjectNode())).execute()) {
+  private Renewal renew(LeaseGrant grant, ObjectNode progress) {
+    ObjectNode body = JSON.createObjectNode();
+    if (progress != null) {
+      body.set("progress", progress);
+    }
+    try (Response response = http.newCall(post(leaseAction(grant, "renew"), body)).execute()) {
       if (response.isSuccessful()) {
         operatorReachable();
         return Renewal.RENEWED;
