@@ -199,7 +199,7 @@ public final class ProviderBenchCommand implements Callable<Integer> {
                 + " clients, %d calls per path and mode (after %d warmup), %d alternating rounds;"
                 + " arrivals %s%n",
             base,
-            api == Api.openai ? "/v1/chat/completions" : "/orchestrator/external",
+            api == Api.openai ? "v1/chat/completions" : "orchestrator/external",
             reference == null ? "" : " (bare forwarder for reference: " + reference + ")",
             upstream.baseUrl(),
             delayMs,
