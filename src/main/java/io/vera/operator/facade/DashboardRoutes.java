@@ -63,6 +63,13 @@ final class DashboardRoutes implements AutoCloseable {
 
   private final TaskService tasks;
   private final TaskDispatcher dispatcher;
+
+  /**
+   * How deep the task table pages by offset: each page reads the matching tasks once and keeps
+   * offset + limit of them; deeper rows are reached by sorting the other way or filtering.
+   */
+  private static final int MAX_OFFSET = 10_000;
+
   private final TaskQuery query;
   private final LegacyPools pools;
   private final CpuSampler cpu;
@@ -322,7 +329,7 @@ final class DashboardRoutes implements AutoCloseable {
               + "'");
     }
     int limit = (int) OrchestratorRoutes.queryNumber(ctx, "limit", 50, 1, MAX_PAGE);
-    int offset = (int) OrchestratorRoutes.queryNumber(ctx, "offset", 0, 0, Integer.MAX_VALUE);
+    int offset = (int) OrchestratorRoutes.queryNumber(ctx, "offset", 0, 0, MAX_OFFSET);
     String text = blankToNull(ctx.queryParam("q"));
     if (text != null && text.length() > 253) {
       throw ApiException.invalid("query parameter 'q' may be at most 253 characters");

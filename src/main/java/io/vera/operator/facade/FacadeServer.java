@@ -69,7 +69,7 @@ public final class FacadeServer implements AutoCloseable {
    *     {@link RestGuard} and {@link io.vera.operator.facade.auth.RouteAccess}
    */
   public FacadeServer(Services services, RestGuard guard) {
-    TaskQuery taskQuery = new TaskQuery(services.dispatcher());
+    TaskQuery taskQuery = new TaskQuery(services.tasks().history());
     OrchestratorRoutes orchestrator =
         new OrchestratorRoutes(
             services.tasks(),
@@ -77,8 +77,7 @@ public final class FacadeServer implements AutoCloseable {
             services.pools(),
             services.handlers(),
             services.remoteWorkers(),
-            services.cpu(),
-            taskQuery);
+            services.cpu());
     this.updates = new UpdatesHub(orchestrator::status);
     services.dispatcher().addListener(updates);
     AtomicInteger n = new AtomicInteger();

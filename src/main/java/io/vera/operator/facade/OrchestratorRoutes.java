@@ -19,7 +19,6 @@ import io.vera.operator.task.PoolKey;
 import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskHistory;
 import io.vera.operator.task.TaskKey;
-import io.vera.operator.task.TaskQuery;
 import io.vera.operator.task.TaskService;
 import io.vera.operator.task.TaskSnapshot;
 import io.vera.operator.worker.RemoteWorkers;
@@ -59,7 +58,6 @@ final class OrchestratorRoutes {
   private final HandlerRegistry handlers;
   private final RemoteWorkers remoteWorkers;
   private final CpuSampler cpu;
-  private final TaskQuery query;
 
   OrchestratorRoutes(
       TaskService tasks,
@@ -67,15 +65,13 @@ final class OrchestratorRoutes {
       LegacyPools pools,
       HandlerRegistry handlers,
       RemoteWorkers remoteWorkers,
-      CpuSampler cpu,
-      TaskQuery query) {
+      CpuSampler cpu) {
     this.tasks = tasks;
     this.dispatcher = dispatcher;
     this.pools = pools;
     this.handlers = handlers;
     this.remoteWorkers = remoteWorkers;
     this.cpu = cpu;
-    this.query = query;
   }
 
   void register(Javalin app) {

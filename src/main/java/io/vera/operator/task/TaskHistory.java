@@ -49,6 +49,24 @@ public final class TaskHistory {
     return newest(namespace, filter, finishedMayMatch, limit, BY_CREATION).skip(0);
   }
 
+  /**
+   * Tasks of a namespace that match, greatest first in {@code order}, from {@code offset}: the
+   * dashboard's sorted and filtered pages. Costs one pass like the others and keeps offset + limit
+   * tasks, so callers bound the offset.
+   *
+   * @param finishedMayMatch false when the filter matches no finished task, so the finished ones
+   *     need not be read
+   */
+  public Page page(
+      String namespace,
+      Predicate<TaskSnapshot> filter,
+      boolean finishedMayMatch,
+      Comparator<TaskSnapshot> order,
+      int offset,
+      int limit) {
+    return newest(namespace, filter, finishedMayMatch, offset + limit, order).skip(offset);
+  }
+
   private Ranking newest(
       String namespace,
       Predicate<TaskSnapshot> filter,

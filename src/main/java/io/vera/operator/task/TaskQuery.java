@@ -3,7 +3,6 @@ package io.vera.operator.task;
 import io.vera.operator.api.TaskPhase;
 import io.vera.operator.api.TaskPriority;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
@@ -12,8 +11,8 @@ import java.util.Set;
 /**
  * Finds tasks for people: filtered, sorted and paged on the server, for the REST history and the
  * dashboard's task table alike. It is the one place that reads many tasks at once, so where they
- * are read from (today the dispatcher's copy; finished tasks from the API server when only
- * unfinished ones are kept in memory) changes here and nowhere else.
+ * are read from ({@link TaskHistory}: the dispatcher for tasks in flight, the API server for
+ * finished ones) is decided there and nowhere else.
  */
 public final class TaskQuery {
   /** Orders a page can be sorted by. */
@@ -58,6 +57,11 @@ public final class TaskQuery {
           && (text == null || text.isBlank() || containsText(t, text.toLowerCase(Locale.ROOT)));
     }
 
+    /** Whether a finished task could match, so the finished ones must be read at all. */
+    boolean mayMatchFinished() {
+      return phases == null || phases.isEmpty() || phases.stream().anyMatch(TaskPhase::isFinished);
+    }
+
     private static boolean containsText(TaskSnapshot t, String needle) {
       return t.key().name().contains(needle)
           || t.handler().toLowerCase(Locale.ROOT).contains(needle)
@@ -68,39 +72,29 @@ public final class TaskQuery {
   /** One page of matching tasks and how many matched in all. */
   public record Page(List<TaskSnapshot> tasks, int total, int offset, int limit) {}
 
-  private final TaskDispatcher dispatcher;
+  private final TaskHistory history;
 
-  public TaskQuery(TaskDispatcher dispatcher) {
-    this.dispatcher = dispatcher;
+  public TaskQuery(TaskHistory history) {
+    this.history = history;
   }
 
   /**
    * The tasks matching {@code filter}, in {@code sort} order ({@code descending} puts the newest,
-   * latest, longest or most urgent first), from {@code offset}, at most {@code limit}.
+   * latest, longest or most urgent first), from {@code offset}, at most {@code limit}. Tasks in
+   * flight come from the dispatcher, finished ones from the API server a page at a time (only when
+   * the filter can match them), so no copy of the whole history is made.
    */
   public Page page(Filter filter, Sort sort, boolean descending, int offset, int limit) {
-    List<TaskSnapshot> matching = new ArrayList<>(dispatcher.list(filter::matches));
-    if (sort != Sort.CREATED || !descending) {
-      Comparator<TaskSnapshot> order = comparator(sort);
-      matching.sort(descending ? order.reversed() : order);
-    }
-    int from = (int) Math.min(matching.size(), (long) offset);
-    int to = (int) Math.min(matching.size(), (long) from + limit);
-    return new Page(List.copyOf(matching.subList(from, to)), matching.size(), offset, limit);
-  }
-
-  /** Finished tasks, most recently finished first: the REST {@code tasks/history}. */
-  public Page finished(String namespace, int offset, int limit) {
-    return page(
-        new Filter(namespace, finishedPhases(), null, null, null, null),
-        Sort.COMPLETED,
-        true,
-        offset,
-        limit);
-  }
-
-  private static Set<TaskPhase> finishedPhases() {
-    return Set.of(TaskPhase.Succeeded, TaskPhase.Failed, TaskPhase.Cancelled);
+    Comparator<TaskSnapshot> order = comparator(sort);
+    TaskHistory.Page page =
+        history.page(
+            filter.namespace(),
+            filter::matches,
+            filter.mayMatchFinished(),
+            descending ? order : order.reversed(),
+            offset,
+            limit);
+    return new Page(page.tasks(), (int) Math.min(Integer.MAX_VALUE, page.total()), offset, limit);
   }
 
   /** Ascending order of a sort; ties go by creation, then id, so pages never overlap. */

@@ -9,6 +9,7 @@ import io.vera.operator.api.TaskPriority;
 import io.vera.operator.api.TaskType;
 import io.vera.operator.api.VeraTask;
 import io.vera.operator.api.VeraTaskSpec;
+import io.vera.operator.embedded.EmbeddedApiServer;
 import io.vera.operator.handler.HandlerRegistry;
 import java.time.Clock;
 import java.time.Duration;
@@ -19,6 +20,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 class TaskQueryTest {
@@ -34,11 +36,23 @@ class TaskQueryTest {
           key -> {},
           new TaskDispatcher.Settings(1000, 300, 3, Duration.ofSeconds(1)),
           Clock.systemUTC());
-  private final TaskQuery query = new TaskQuery(dispatcher);
+
+  /** Where finished tasks are read from once the dispatcher has let them go; none here. */
+  private final EmbeddedApiServer apiServer = EmbeddedApiServer.start(0);
+
+  private final TaskHistory history =
+      new TaskHistory(dispatcher, new FinishedTasks(apiServer.client(), dispatcher, 1 << 20));
+  private final TaskQuery query = new TaskQuery(history);
+
+  @BeforeEach
+  void installCrds() {
+    apiServer.installCrds();
+  }
 
   @AfterEach
   void close() {
     dispatcher.close();
+    apiServer.close();
   }
 
   private void track(int n, String handler) {
@@ -134,7 +148,7 @@ class TaskQueryTest {
       Thread.sleep(5);
     }
     track(9, "echo");
-    TaskQuery.Page page = query.finished(NS, 0, 10);
+    TaskHistory.Page page = history.finished(NS, 0, 10);
     assertThat(page.total()).isEqualTo(3);
     assertThat(page.tasks())
         .extracting(t -> t.key().name())
