@@ -14,6 +14,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -77,6 +81,8 @@ class ChartProductionValuesTest {
       networkPolicy: {enabled: true}
       watchNamespaces: [team-a, team-b]
       serviceMonitor: {enabled: true}
+      prometheusRule: {enabled: true}
+      grafanaDashboard: {enabled: true}
       """;
 
   @Test
@@ -307,6 +313,90 @@ class ChartProductionValuesTest {
     assertThat(allNamespaces)
         .as("every namespace watched: one ClusterRole")
         .contains("pods/exec:create", "secrets:get");
+  }
+
+  /**
+   * The metric families the operator serves, as MetricsConventionsTest finds them in a scrape (the
+   * provider ones as ProviderMetricsTest does).
+   */
+  private static final Set<String> SERVED =
+      Set.of(
+          "vera_leader",
+          "vera_tasks_total",
+          "vera_queue_depth",
+          "vera_queue_oldest_age_seconds",
+          "vera_tasks_running",
+          "vera_task_queue_wait_seconds",
+          "vera_task_run_seconds",
+          "vera_provider_requests_total",
+          "vera_provider_latency_seconds",
+          "vera_provider_tokens_total",
+          "vera_provider_cost_usd_total",
+          "vera_provider_month_cost_usd",
+          "vera_provider_budget_monthly_usd");
+
+  private static Set<String> metricsIn(String text) {
+    Set<String> names = new TreeSet<>();
+    Matcher m = Pattern.compile("vera_[a-z_]+").matcher(text);
+    while (m.find()) {
+      names.add(m.group().replaceAll("_(bucket|count|sum)$", ""));
+    }
+    return names;
+  }
+
+  @Test
+  void alertsCoverTheOperatorsFailuresAndUseOnlyMetricsItServes() throws IOException {
+    assertThat(render("{}").stream().map(o -> o.path("kind").asText()))
+        .doesNotContain("PrometheusRule");
+    JsonNode rule = only(render(EVERYTHING_ON), "PrometheusRule");
+    List<String> alerts = new ArrayList<>();
+    StringBuilder exprs = new StringBuilder();
+    for (JsonNode r : rule.path("spec").path("groups").get(0).path("rules")) {
+      alerts.add(r.path("alert").asText());
+      exprs.append(r.path("expr").asText()).append('\n');
+      assertThat(r.path("annotations").path("summary").asText()).isNotBlank();
+      assertThat(r.path("expr").asText()).contains("job=\"vera-vera-operator\"");
+    }
+    assertThat(alerts)
+        .containsExactlyInAnyOrder(
+            "VeraOperatorNotLeading",
+            "VeraQueueStuck",
+            "VeraOldestQueuedTaskTooOld",
+            "VeraTaskErrorRate",
+            "VeraProviderNotReady",
+            "VeraProviderBudget80Percent",
+            "VeraProviderBudgetExhausted");
+    assertThat(metricsIn(exprs.toString())).isSubsetOf(SERVED);
+    assertThat(exprs.toString()).contains("> 900", "> 0.1", ">= 0.8 *");
+  }
+
+  @Test
+  void grafanaDashboardIsAConfigMapForTheSidecarOverServedMetrics() throws IOException {
+    assertThat(render("{}").stream().map(o -> o.path("kind").asText())).doesNotContain("ConfigMap");
+    JsonNode map =
+        only(
+            render(
+                "grafanaDashboard: {enabled: true, namespace: monitoring,"
+                    + " annotations: {grafana_folder: Operators}}\n"),
+            "ConfigMap");
+    assertThat(map.path("metadata").path("labels").path("grafana_dashboard").asText())
+        .isEqualTo("1");
+    assertThat(map.path("metadata").path("namespace").asText()).isEqualTo("monitoring");
+    assertThat(map.path("metadata").path("annotations").path("grafana_folder").asText())
+        .isEqualTo("Operators");
+    String json = map.path("data").path("vera-operator.json").asText();
+    JsonNode dashboard = new ObjectMapper().readTree(json);
+    assertThat(dashboard.path("uid").asText()).isEqualTo("vera-operator");
+    List<String> titles = new ArrayList<>();
+    dashboard.path("panels").forEach(p -> titles.add(p.path("title").asText()));
+    assertThat(titles)
+        .contains(
+            "Tasks and pools",
+            "Compute resources",
+            "Providers and spend",
+            "Queue depth by pool",
+            "Month spend against budget");
+    assertThat(metricsIn(json)).isSubsetOf(SERVED).contains("vera_queue_depth", "vera_leader");
   }
 
   @Test
