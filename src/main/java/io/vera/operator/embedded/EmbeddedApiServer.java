@@ -55,8 +55,9 @@ import java.util.function.Function;
  * server-side Tables kubectl prints printer columns from, validation against the CRD schemas
  * ({@link CustomResourceAdmission}), {@code /openapi/v3} ({@link OpenApiDocuments}), watches over
  * plain HTTP resumed from a resourceVersion ({@link HttpWatchServer}, {@link ResumableWatch}) and
- * field selectors on any field ({@link FieldSelector}). It rejects protobuf bodies with 415. What
- * kubectl can do against it, and what differs from a cluster: {@code docs/kubectl.md}.
+ * field selectors on any field ({@link FieldSelector}) and a simplified server-side apply. It
+ * rejects protobuf bodies with 415. What kubectl can do against it, and what differs from a
+ * cluster: {@code docs/kubectl.md}.
  */
 public final class EmbeddedApiServer implements AutoCloseable, InProcessHttpClient.Server {
 

@@ -67,6 +67,9 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
   private static final String MERGE_PATCH = "application/merge-patch+json";
   private static final String STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json";
   private static final String JSON_PATCH = "application/json-patch+json";
+  private static final String APPLY_PATCH = "application/apply-patch+yaml";
+  private static final ObjectMapper YAML =
+      new ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory());
   private static final String PROTOBUF = "application/vnd.kubernetes.protobuf";
   private static final Logger LOG = LoggerFactory.getLogger(EmbeddedDispatcher.class);
   private static final ObjectMapper MAPPER = Serialization.jsonMapper();
@@ -169,6 +172,10 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
       return scale.isPresent()
           ? scale(request, path, scale.get())
           : status(404, "NotFound", path.plural() + " has no scale subresource");
+    }
+    if (request.method() == HttpMethod.PATCH
+        && mediaType(request.getHeader(CONTENT_TYPE)).equals(APPLY_PATCH)) {
+      return serverSideApply(request, path);
     }
     if (isWrite(request) && path.plural() != null && path.groupVersion() != null) {
       Optional<ApiCatalog.CustomResource> resource =
@@ -380,6 +387,67 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
               }
             });
     return result;
+  }
+
+  /**
+   * Server-side apply, simplified: the applied configuration creates the object, or is merged into
+   * it as a JSON merge patch (validated as any write). Unlike the API server, no field ownership is
+   * tracked ({@code managedFields} stays empty), so a field dropped from the applied configuration
+   * is kept rather than removed, and there are no conflicts between managers.
+   */
+  private MockResponse serverSideApply(RecordedRequest request, Path path) {
+    if (path.name() == null) {
+      return status(405, "MethodNotAllowed", "PATCH needs an object name");
+    }
+    String fieldManager = queryParameter(request.getPath(), "fieldManager");
+    if (fieldManager == null || fieldManager.isEmpty()) {
+      return status(
+          422,
+          "Invalid",
+          "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value:"
+              + " is required for apply patch");
+    }
+    JsonNode applied;
+    try {
+      applied = YAML.readTree(request.getUtf8Body());
+    } catch (JsonProcessingException e) {
+      return status(400, "BadRequest", "The applied configuration is not YAML or JSON");
+    }
+    if (applied == null || !applied.isObject()) {
+      return status(400, "BadRequest", "The applied configuration must be an object");
+    }
+    ObjectNode configuration = (ObjectNode) applied;
+    ObjectNode metadata = configuration.with("metadata");
+    metadata.remove(List.of("managedFields", "resourceVersion", "uid", "creationTimestamp"));
+    if (!path.name().equals(metadata.path("name").asText(path.name()))) {
+      return status(400, "BadRequest", "The name in the body does not match the name in the URL");
+    }
+    metadata.put("name", path.name());
+    if (path.namespace() != null) {
+      metadata.put("namespace", path.namespace());
+    }
+    String query =
+        request.getPath().contains("?") ? "?" + request.getPath().split("\\?", 2)[1] : "";
+    String objectPath = path.withoutSubresource();
+    if (path.subresource() == null && super.handleGet(objectPath).code() == 404) {
+      String collection = objectPath.substring(0, objectPath.lastIndexOf('/'));
+      return route(
+          new RecordedRequest(
+              "HTTP/1.1",
+              HttpMethod.POST,
+              collection + query,
+              Headers.builder().add(CONTENT_TYPE, JSON_CONTENT_TYPE).build(),
+              new Buffer(configuration.toString().getBytes(StandardCharsets.UTF_8))),
+          Path.parse(collection));
+    }
+    return route(
+        new RecordedRequest(
+            "HTTP/1.1",
+            HttpMethod.PATCH,
+            request.getPath(),
+            Headers.builder().add(CONTENT_TYPE, MERGE_PATCH).build(),
+            new Buffer(configuration.toString().getBytes(StandardCharsets.UTF_8))),
+        path);
   }
 
   /** Notes deletions, so that a watch from before the latest one can be refused (410). */

@@ -195,6 +195,31 @@ class KubectlTest {
         .contains("Events:", "Queued", "queued in pool general");
   }
 
+  @Test
+  void applyServerSideCreatesUpdatesAndValidates() throws Exception {
+    Path examples = Path.of("examples").toAbsolutePath();
+    assertThat(kubectl("apply", "--server-side", "-f", examples.toString()).output())
+        .contains(
+            "veratask.vera.io/sum-10-20 serverside-applied",
+            "secret/openai-credentials serverside-applied",
+            "configmap/vera-pricing serverside-applied");
+    assertThat(kubectl(withManifests("apply", "--server-side")).output())
+        .contains("workerpool.vera.io/llm-pool serverside-applied");
+    kubectl("scale", "workerpool", "llm-pool", "--replicas=3");
+
+    kubectl(withManifests("apply", "--server-side"));
+    Result refused =
+        run(
+            "apply",
+            "--server-side",
+            "-f",
+            manifest("urgent.yaml", "priority: urgent\n  handler: compute.sum").toString());
+
+    assertThat(pool().getSpec().replicas).isEqualTo(1);
+    assertThat(refused.exitCode()).isNotZero();
+    assertThat(refused.output()).contains("spec.priority: Unsupported value: \"urgent\"");
+  }
+
   private Process start(Path output, String... args) throws IOException {
     List<String> command = new ArrayList<>();
     command.add(kubectl.toString());

@@ -182,6 +182,25 @@ class SchemaValidationTest {
         .isEqualTo(TaskPhase.Queued);
   }
 
+  @Test
+  void serverSideApplyCreatesThenMergesAndIsValidated() {
+    var tasks = server.client().resources(VeraTask.class).inNamespace(NS);
+    VeraTask applied = task("applied");
+    applied.getMetadata().setNamespace(NS);
+
+    tasks.resource(applied).fieldManager("flux").forceConflicts().serverSideApply();
+    applied.getSpec().timeoutSeconds = 30;
+    tasks.resource(applied).fieldManager("flux").forceConflicts().serverSideApply();
+    applied.getSpec().timeoutSeconds = 0;
+
+    assertThatThrownBy(
+            () -> tasks.resource(applied).fieldManager("flux").forceConflicts().serverSideApply())
+        .hasMessageContaining("spec.timeoutSeconds");
+    VeraTask stored = tasks.withName("applied").get();
+    assertThat(stored.getSpec().timeoutSeconds).isEqualTo(30);
+    assertThat(stored.getSpec().priority).isEqualTo(TaskPriority.NORMAL);
+  }
+
   private static VeraTask task(String name) {
     VeraTask task = new VeraTask();
     task.getMetadata().setName(name);
