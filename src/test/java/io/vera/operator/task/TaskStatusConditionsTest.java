@@ -47,7 +47,8 @@ class TaskStatusConditionsTest {
         error,
         null,
         null,
-        7L);
+        7L,
+        null);
   }
 
   private static Condition type(List<Condition> conditions, String type) {
