@@ -161,6 +161,7 @@ public final class VeraOperator implements AutoCloseable {
         new FinishedTasks(restClient, dispatcher, FINISHED_TASK_CACHE_BYTES);
     ttlCleaner = new TaskTtlCleaner(client, clock, leading::get, finishedTasks::forget);
     statusWriter.onMarkedFinished(ttlCleaner::markedFinished);
+    statusWriter.onMarkedFinished(finishedTasks::markedFinished);
     VeraTaskReconciler taskReconciler = new VeraTaskReconciler(dispatcher);
     taskCache =
         new DeletionAwareItemStore<>(

@@ -39,7 +39,7 @@ public final class FinishedTasks {
             .maximumWeight(cacheBytes)
             .weigher((TaskKey key, TaskSnapshot task) -> weight(task))
             // A task deleted by another client (kubectl) is seen gone this much later at most.
-            .expireAfterWrite(Duration.ofSeconds(30))
+            .expireAfterWrite(Duration.ofSeconds(60))
             .build();
   }
 
@@ -59,6 +59,15 @@ public final class FinishedTasks {
       cache.put(key, task);
     }
     return Optional.of(task);
+  }
+
+  /**
+   * A task was just marked finished with this state: cached, since a client that waited for it
+   * usually reads it right after, and so that it stays readable for a while if the API server is
+   * down.
+   */
+  public void markedFinished(TaskSnapshot task) {
+    cache.put(task.key(), task);
   }
 
   /** The task was deleted: a read must not find it in the cache. */

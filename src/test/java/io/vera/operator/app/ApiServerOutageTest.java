@@ -66,7 +66,8 @@ class ApiServerOutageTest {
         slow.add(what + " took " + took);
       }
     }
-    // What the operator keeps in memory is still served.
+    // What the operator keeps in memory is still served: tasks in flight, and the recently
+    // finished ones its bounded cache holds (older finished tasks live only on the API server).
     assertThat(harness.get("/orchestrator/health").status()).isEqualTo(200);
     assertThat(
             harness.get("/orchestrator/tasks/" + before + "/status").json().path("status").asText())
