@@ -453,8 +453,8 @@ class ClusterE2eTest {
             "get secrets --all-namespaces",
             "create deployments.apps -n default",
             "list veratasks.vera.io --all-namespaces",
-            "get namespaces kube-system",
-            "delete namespaces " + NS);
+            "get namespaces/kube-system",
+            "delete namespaces/" + NS);
     for (String check : granted) {
       assertThat(canI(check)).as("the operator may " + check).isTrue();
     }
@@ -469,12 +469,17 @@ class ClusterE2eTest {
             "auth", "can-i", "--as=system:serviceaccount:" + NS + ":" + RELEASE + "-vera-operator");
     args.addAll(List.of(check.split(" ")));
     E2e.Result answer = kubectlResult(args);
-    // "yes" (exit 0) or "no" (exit 1) on the last line, after any warning; anything else is an
-    // error of the question, not an answer.
-    List<String> lines = answer.output().strip().lines().toList();
-    String last = lines.isEmpty() ? "" : lines.get(lines.size() - 1);
-    assertThat(last).as(check + ": " + answer.output()).matches("(yes|no)( - .*)?");
-    return answer.exitCode() == 0 && last.startsWith("yes");
+    // "yes" (exit 0) or "no" (exit 1) on a line of its own, beside any warning on stderr;
+    // anything else is an error of the question, not an answer.
+    List<String> answers =
+        answer
+            .output()
+            .lines()
+            .map(String::strip)
+            .filter(l -> l.matches("(yes|no)( - .*)?"))
+            .toList();
+    assertThat(answers).as(check + ": " + answer.output()).hasSize(1);
+    return answer.exitCode() == 0 && answers.get(0).startsWith("yes");
   }
 
   /**
