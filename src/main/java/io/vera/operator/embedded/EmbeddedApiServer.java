@@ -32,6 +32,11 @@ import java.util.function.Function;
  * getting, creating, replacing, patching or deleting one object costs the same with ten thousand
  * finished tasks stored as with none, and a list costs in proportion to its kind and namespace.
  *
+ * <p>{@link #startDurable} keeps the objects in a SQLite database in a locked state directory
+ * ({@link StateDirectory}, {@link SqliteObjects}): a write is answered once committed, a restart
+ * serves what was stored, and finished tasks are read from disk rather than held in memory. {@link
+ * #start} keeps them in memory only ({@code --ephemeral}, tests). See docs/embedded-mode.md.
+ *
  * <p>What the CRUD mock does with a custom resource once its CRD is installed (checked by {@code
  * CustomResourceSemanticsTest}):
  *

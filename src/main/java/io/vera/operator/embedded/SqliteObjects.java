@@ -231,6 +231,23 @@ final class SqliteObjects implements AutoCloseable {
         });
   }
 
+  /** The database's size in pages and how many of them are free, for tests and figures. */
+  long[] pages() {
+    return withReader(
+        c -> {
+          try (Statement s = c.createStatement()) {
+            long[] pages = new long[2];
+            try (ResultSet r = s.executeQuery("PRAGMA page_count")) {
+              pages[0] = r.next() ? r.getLong(1) : 0;
+            }
+            try (ResultSet r = s.executeQuery("PRAGMA freelist_count")) {
+              pages[1] = r.next() ? r.getLong(1) : 0;
+            }
+            return pages;
+          }
+        });
+  }
+
   /** A value of the meta table; null when absent. */
   String meta(String key) {
     return withReader(
@@ -543,7 +560,12 @@ final class SqliteObjects implements AutoCloseable {
         free = r.next() ? r.getLong(1) : 0;
       }
       if (free >= VACUUM_MIN_FREE_PAGES) {
-        s.execute("PRAGMA incremental_vacuum(" + VACUUM_STEP_PAGES + ")");
+        // The pragma frees pages as it is stepped: read it to the end.
+        try (ResultSet r = s.executeQuery("PRAGMA incremental_vacuum(" + VACUUM_STEP_PAGES + ")")) {
+          while (r.next()) {
+            // One row per step.
+          }
+        }
         writer.commit();
         LOG.debug("returned up to {} of {} free pages to the file system", VACUUM_STEP_PAGES, free);
       }
