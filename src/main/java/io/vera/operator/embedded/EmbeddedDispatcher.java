@@ -227,7 +227,8 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
               response.getWebSocketListener(),
               ResumableWatch.from(queryParameter(request.getPath(), "resourceVersion")),
               fields,
-              lastDeletion::get,
+              // A restart forgets what happened before it, as a deletion would: 410 from there.
+              () -> Math.max(lastDeletion.get(), oldestWatchableVersion()),
               latestResourceVersion::get,
               tablePresentation(request, path)));
     }

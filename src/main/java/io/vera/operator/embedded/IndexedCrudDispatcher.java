@@ -114,6 +114,11 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
   /** The oldest resourceVersion a watch may resume from: none before this process started. */
   private volatile long oldestWatchableVersion;
 
+  /** The oldest resourceVersion a watch may resume from; older ones are answered 410 Gone. */
+  final long oldestWatchableVersion() {
+    return oldestWatchableVersion;
+  }
+
   private SqliteObjects disk;
   private ScheduledExecutorService spiller;
 

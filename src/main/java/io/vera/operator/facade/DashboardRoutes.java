@@ -366,9 +366,10 @@ final class DashboardRoutes implements AutoCloseable {
       throw ApiException.notFound("task " + OrchestratorRoutes.clip(id) + " not found");
     }
     TaskKey key = tasks.key(id);
+    // Finished tasks leave the dispatcher once marked; the task service reads them from the API.
     TaskSnapshot task =
-        dispatcher
-            .get(key)
+        tasks
+            .find(key)
             .orElseThrow(() -> ApiException.notFound("task " + key.name() + " not found"));
     ObjectNode view = TaskViews.view(task);
     view.put("namespace", key.namespace());

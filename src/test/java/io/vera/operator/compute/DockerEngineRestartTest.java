@@ -162,7 +162,7 @@ class DockerEngineRestartTest {
     spec.providerRef = PROVIDER;
     spec.resources = new ComputeResourceSpec.ResourceSpec();
     spec.resources.cpuCores = 0.2;
-    spec.resources.memoryMb = 64;
+    spec.resources.memoryMb = 128;
     spec.docker = new ComputeResourceSpec.DockerSpec();
     spec.docker.image = DockerTestEngine.IMAGE;
     spec.docker.networkMode = "none";

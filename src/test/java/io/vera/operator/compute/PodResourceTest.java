@@ -161,9 +161,12 @@ class PodResourceTest {
     harness.client().resource(resource).create();
 
     ComputeResource failed = awaitPhase(ComputeResourceStatus.Phase.Failed);
+    // Ready=False says why; Stalled=True (kstatus) carries the same reason.
     assertThat(failed.getStatus().conditions)
-        .singleElement()
-        .satisfies(
+        .extracting(c -> c.getType() + "=" + c.getStatus())
+        .containsExactlyInAnyOrder("Ready=False", "Stalled=True");
+    assertThat(failed.getStatus().conditions)
+        .allSatisfy(
             c -> {
               assertThat(c.getReason()).isEqualTo("InvalidSpec");
               assertThat(c.getMessage()).contains("spec.pod.image");

@@ -237,7 +237,7 @@ class RestFuzzTest {
                 + preview(body)
                 + " -> "
                 + response.body());
-      } else if (status >= 400 && !hasDetail(response.body())) {
+      } else if (status >= 400 && !saysWhy(path, response.body())) {
         failures.add(
             "no detail: " + status + " " + route[0] + " " + path + " -> " + response.body());
       }
@@ -276,12 +276,13 @@ class RestFuzzTest {
         .isEqualTo(3);
   }
 
-  private static boolean hasDetail(String body) {
+  /** A refusal says why: {@code {"detail"}} on REST, OpenAI's {@code error.message} on /v1. */
+  private static boolean saysWhy(String path, String body) {
     try {
       JsonNode json = JSON.readTree(body);
-      return json != null
-          && json.path("detail").isTextual()
-          && !json.path("detail").asText().isBlank();
+      JsonNode why =
+          path.startsWith("/v1/") ? json.path("error").path("message") : json.path("detail");
+      return why.isTextual() && !why.asText().isBlank();
     } catch (Exception e) {
       return false;
     }
