@@ -159,7 +159,9 @@ public final class VeraOperator implements AutoCloseable {
     KubernetesClient restClient = restClient(client);
     FinishedTasks finishedTasks =
         new FinishedTasks(restClient, dispatcher, FINISHED_TASK_CACHE_BYTES);
-    ttlCleaner = new TaskTtlCleaner(client, clock, leading::get, finishedTasks::forget);
+    ttlCleaner =
+        new TaskTtlCleaner(
+            client, settings.watchNamespaces(), clock, leading::get, finishedTasks::forget);
     statusWriter.onMarkedFinished(ttlCleaner::markedFinished);
     statusWriter.onMarkedFinished(finishedTasks::markedFinished);
     VeraTaskReconciler taskReconciler = new VeraTaskReconciler(dispatcher);

@@ -3,10 +3,12 @@ package io.vera.operator.task;
 import io.fabric8.kubernetes.api.model.KubernetesResourceList;
 import io.fabric8.kubernetes.api.model.ListOptionsBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.FilterWatchListDeletable;
 import io.vera.operator.api.VeraTask;
 import java.time.Clock;
 import java.util.Comparator;
 import java.util.NavigableSet;
+import java.util.Set;
 import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -47,16 +49,24 @@ public final class TaskTtlCleaner implements AutoCloseable {
             t.setDaemon(true);
             return t;
           });
+  private final Set<String> namespaces;
   private volatile boolean earlierTasksFound;
   private int failuresInARow;
 
   /**
+   * @param namespaces the namespaces this operator owns, empty for all: with namespaced RBAC it may
+   *     list tasks in no other
    * @param leading whether this replica leads; only the leader deletes
    * @param deleted told of each task deleted, so caches of finished tasks can let it go
    */
   public TaskTtlCleaner(
-      KubernetesClient client, Clock clock, BooleanSupplier leading, Consumer<TaskKey> deleted) {
+      KubernetesClient client,
+      Set<String> namespaces,
+      Clock clock,
+      BooleanSupplier leading,
+      Consumer<TaskKey> deleted) {
     this.client = client;
+    this.namespaces = Set.copyOf(namespaces);
     this.clock = clock;
     this.leading = leading;
     this.deleted = deleted;
@@ -109,12 +119,19 @@ public final class TaskTtlCleaner implements AutoCloseable {
 
   /** One paged pass over the tasks marked finished before this process, for their expiries. */
   private void findEarlierTasks() {
+    if (namespaces.isEmpty()) {
+      findEarlierTasks(client.resources(VeraTask.class).inAnyNamespace());
+    } else {
+      namespaces.forEach(ns -> findEarlierTasks(client.resources(VeraTask.class).inNamespace(ns)));
+    }
+  }
+
+  private void findEarlierTasks(
+      FilterWatchListDeletable<VeraTask, KubernetesResourceList<VeraTask>, ?> tasks) {
     String next = null;
     do {
       KubernetesResourceList<VeraTask> page =
-          client
-              .resources(VeraTask.class)
-              .inAnyNamespace()
+          tasks
               .withLabelSelector(FinishedTaskLabels.FINISHED_SELECTOR)
               .list(new ListOptionsBuilder().withLimit(PAGE_SIZE).withContinue(next).build());
       for (VeraTask task : page.getItems()) {

@@ -833,7 +833,8 @@ class ClusterE2eTest {
 
     Map<String, String> versionsBefore = versions();
     Instant start = Instant.now();
-    kubectl("apply", "-f", "crds/");
+    // The CRDs as docs/install.md upgrades them (and as crdsAreAcceptedAndEstablished did).
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", "crds/");
     for (String manifest : applied.values()) {
       // kubectl re-sends a Secret's stringData every time ("configured"); the server finds
       // nothing to change, which the resourceVersions below prove.
@@ -863,7 +864,7 @@ class ClusterE2eTest {
             .filter(k -> !versionsBefore.get(k).equals(versionsAfter.get(k)))
             .toList();
     System.out.printf(
-        "[e2e] GitOps re-apply (kubectl apply -f crds/, %d manifests, helm upgrade with the same"
+        "[e2e] GitOps re-apply (kubectl apply --server-side -f crds/, %d manifests, helm upgrade with the same"
             + " values) of %d objects: changed %s; API writes to vera.io/Deployments/CRDs"
             + " %d in %d s (idle baseline %d in %d s); reconciles started %s (baseline %s);"
             + " events received %s (baseline %s)%n",
