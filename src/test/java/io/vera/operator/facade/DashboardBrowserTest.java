@@ -174,7 +174,18 @@ class DashboardBrowserTest {
         .pollInterval(Duration.ofSeconds(1))
         .until(
             () ->
-                harness.operator().dispatcher().list(t -> t.phase().isFinished()).size() >= count);
+                // Finished tasks leave the dispatcher once marked; the API server keeps them.
+                harness
+                        .client()
+                        .resources(VeraTask.class)
+                        .inNamespace(OperatorHarness.NAMESPACE)
+                        .list()
+                        .getItems()
+                        .stream()
+                        .filter(t -> t.getStatus() != null && t.getStatus().phase != null)
+                        .filter(t -> t.getStatus().phase.isFinished())
+                        .count()
+                    >= count);
   }
 
   private Result browser(Map<String, String> env) throws Exception {
