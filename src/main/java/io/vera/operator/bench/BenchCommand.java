@@ -276,17 +276,7 @@ public final class BenchCommand implements Callable<Integer> {
             result.throughputPerSecond(),
             result.completed(),
             result.wall().toNanos() / 1e9));
-    Latency latency = result.latency();
-    text.append(
-        latency == null
-            ? String.format("latency ms         n/a (no task completed)%n")
-            : String.format(
-                Locale.ROOT,
-                "latency ms         p50 %.3f  p95 %.3f  p99 %.3f  max %.3f%n",
-                latency.p50Ms(),
-                latency.p95Ms(),
-                latency.p99Ms(),
-                latency.maxMs()));
+    text.append(Latency.line(result.latency(), "task"));
     text.append(
         String.format(
             Locale.ROOT,

@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -84,7 +85,24 @@ public final class RestBench {
   }
 
   /** Client-side submit-to-completed latency of the completed tasks, in milliseconds. */
-  public record Latency(double p50Ms, double p95Ms, double p99Ms, double maxMs) {}
+  public record Latency(double p50Ms, double p95Ms, double p99Ms, double maxMs) {
+
+    /**
+     * The "latency ms" line the bench commands print; {@code none} says what did not complete when
+     * there is no latency to show.
+     */
+    static String line(Latency latency, String none) {
+      return latency == null
+          ? String.format("latency ms         n/a (no %s completed)%n", none)
+          : String.format(
+              Locale.ROOT,
+              "latency ms         p50 %.3f  p95 %.3f  p99 %.3f  max %.3f%n",
+              latency.p50Ms(),
+              latency.p95Ms(),
+              latency.p99Ms(),
+              latency.maxMs());
+    }
+  }
 
   /**
    * Figures of the measured tasks (warmup excluded).
