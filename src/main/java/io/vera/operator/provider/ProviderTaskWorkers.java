@@ -8,6 +8,7 @@ import io.vera.operator.api.TaskType;
 import io.vera.operator.task.Lease;
 import io.vera.operator.task.PoolKey;
 import io.vera.operator.task.PoolSettings;
+import io.vera.operator.task.TaskAdmission;
 import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskError;
 import io.vera.operator.task.TaskSnapshot;
@@ -246,7 +247,7 @@ public final class ProviderTaskWorkers implements AutoCloseable {
       kwargs = input;
     }
     return new ProviderRequest(
-        target.path("task_name").asText(TaskDispatcher.PROVIDER_CALL_HANDLER),
+        target.path("task_name").asText(TaskAdmission.PROVIDER_CALL_HANDLER),
         target.path("prompt").asText(null),
         target.path("model").asText(null),
         params.isObject() ? params : MAPPER.createObjectNode(),
