@@ -377,9 +377,7 @@ public final class TaskDispatcher implements AutoCloseable {
         handler,
         priority,
         type,
-        target != null
-            ? computeQueue(key.namespace(), target, type).name()
-            : call != null ? PoolKey.ofProvider(key.namespace(), call.name).name() : spec.poolRef,
+        queue(key.namespace(), spec, type),
         spec.description,
         target != null
             ? mapper.valueToTree(target)
@@ -393,12 +391,24 @@ public final class TaskDispatcher implements AutoCloseable {
         createdAt);
   }
 
-  /** The queue of a resource task: its named resource's, or its task type's allocation queue. */
-  private static PoolKey computeQueue(
-      String namespace, VeraTaskSpec.ResourceTarget target, TaskType type) {
-    return target.name == null || target.name.isBlank()
-        ? PoolKey.ofAllocation(namespace, type)
-        : PoolKey.ofComputeResource(namespace, target.name);
+  /**
+   * The queue a task must go to: its named ComputeResource's, or its task type's allocation queue
+   * (resource tasks); its Provider's (provider calls); its poolRef's; null for the first WorkerPool
+   * of its task type.
+   */
+  private static PoolKey queue(String namespace, VeraTaskSpec spec, TaskType type) {
+    VeraTaskSpec.ResourceTarget target = spec.resourceRef;
+    if (target != null) {
+      return target.name == null || target.name.isBlank()
+          ? PoolKey.ofAllocation(namespace, type)
+          : PoolKey.ofComputeResource(namespace, target.name);
+    }
+    if (spec.providerRef != null) {
+      return PoolKey.ofProvider(namespace, spec.providerRef.name);
+    }
+    return spec.poolRef == null || spec.poolRef.isBlank()
+        ? null
+        : new PoolKey(namespace, QueueKind.WORKER_POOL, spec.poolRef);
   }
 
   /** A provider task's payload: its target, the legacy task name and the handler input. */
@@ -1139,16 +1149,16 @@ public final class TaskDispatcher implements AutoCloseable {
     pool.available.signal();
   }
 
-  /** The pool a task belongs to: its poolRef, else the first pool of its type in its namespace. */
+  /**
+   * The pool a task belongs to: its own queue, else the first pool of its type in its namespace.
+   */
   private PoolKey resolvePool(TaskEntry entry) {
-    if (entry.poolRef != null && !entry.poolRef.isBlank()) {
-      PoolKey key = new PoolKey(entry.key.namespace(), entry.poolRef);
-      return pools.containsKey(key) ? key : null;
+    if (entry.queue != null) {
+      return pools.containsKey(entry.queue) ? entry.queue : null;
     }
     for (PoolQueue pool : pools.values()) {
       if (pool.key.namespace().equals(entry.key.namespace())
-          && !pool.key.isCompute()
-          && !pool.key.isProvider()
+          && pool.key.kind() == QueueKind.WORKER_POOL
           && pool.settings.taskType() == entry.taskType) {
         return pool.key;
       }
@@ -1156,33 +1166,28 @@ public final class TaskDispatcher implements AutoCloseable {
     return null;
   }
 
-  private String noPoolReason(TaskEntry entry) {
-    if (PROVIDER_CALL_HANDLER.equals(entry.handler)) {
-      return "Provider "
-          + entry.payload.path("name").asText()
-          + " does not exist in namespace "
-          + entry.key.namespace()
-          + " or is not callable (Docker and Proxmox providers take no calls)";
+  private static String noPoolReason(TaskEntry entry) {
+    String namespace = entry.key.namespace();
+    if (entry.queue == null) {
+      return "no WorkerPool for task type " + entry.taskType + " in namespace " + namespace;
     }
-    if (RESOURCE_EXEC_HANDLER.equals(entry.handler)) {
-      String name = entry.payload == null ? null : entry.payload.path("name").asText(null);
-      return name == null
-          ? "no Available ComputeResource of task type "
+    return switch (entry.queue.kind()) {
+      case PROVIDER ->
+          "Provider "
+              + entry.queue.target()
+              + " does not exist in namespace "
+              + namespace
+              + " or is not callable (Docker and Proxmox providers take no calls)";
+      case COMPUTE_ALLOCATION ->
+          "no Available ComputeResource of task type "
               + entry.taskType
               + " in namespace "
-              + entry.key.namespace()
-          : "ComputeResource " + name + " is not Available in namespace " + entry.key.namespace();
-    }
-    if (entry.poolRef != null && !entry.poolRef.isBlank()) {
-      return "WorkerPool "
-          + entry.poolRef
-          + " does not exist in namespace "
-          + entry.key.namespace();
-    }
-    return "no WorkerPool for task type "
-        + entry.taskType
-        + " in namespace "
-        + entry.key.namespace();
+              + namespace;
+      case COMPUTE_RESOURCE ->
+          "ComputeResource " + entry.queue.target() + " is not Available in namespace " + namespace;
+      case WORKER_POOL ->
+          "WorkerPool " + entry.queue.target() + " does not exist in namespace " + namespace;
+    };
   }
 
   // ---- timers --------------------------------------------------------------------------------
@@ -1294,7 +1299,8 @@ public final class TaskDispatcher implements AutoCloseable {
             Instant now = clock.instant();
             for (TaskEntry entry : new ArrayList<>(tasks.values())) {
               Instant waitingSince = entry.queuedAt != null ? entry.queuedAt : entry.createdAt;
-              if (!RESOURCE_EXEC_HANDLER.equals(entry.handler)
+              if (entry.queue == null
+                  || !entry.queue.isCompute()
                   || (entry.phase != TaskPhase.Pending && entry.phase != TaskPhase.Queued)
                   || waitingSince == null
                   || !waitingSince.plusSeconds(entry.timeoutSeconds).isBefore(now)) {
