@@ -438,6 +438,28 @@ class HostFaultsTest {
     resource.setSpec(spec);
     harness.client().resource(resource).create();
 
+    // While it waits (20 s), the resource says for what, not only "creating the machine".
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(15))
+        .untilAsserted(
+            () -> {
+              ComputeResource seen = resource("pod-nowhere");
+              assertThat(seen.getStatus()).isNotNull();
+              assertThat(seen.getStatus().phase)
+                  .isEqualTo(io.vera.operator.api.ComputeResourceStatus.Phase.Provisioning);
+              assertThat(seen.getStatus().conditions)
+                  .anySatisfy(
+                      c -> {
+                        assertThat(c.getType()).isEqualTo("Ready");
+                        assertThat(c.getStatus()).isEqualTo("False");
+                        assertThat(c.getReason()).isEqualTo("NoNode");
+                        assertThat(c.getMessage())
+                            .contains("waits for a Node")
+                            .contains("fails after 20s");
+                      });
+              assertThat(eventReasons("pod-nowhere")).contains("NoNode");
+            });
+
     Awaitility.await()
         .atMost(Duration.ofSeconds(90))
         .untilAsserted(
