@@ -267,6 +267,11 @@ abstract class LlmClient implements ProviderClient, ChatCompletions {
     return costs.pricesTokens(model == null || model.isBlank() ? defaultModel : model.trim());
   }
 
+  @Override
+  public Double cost(String model, TokenUsage usage) {
+    return costs.tokenCost(model == null || model.isBlank() ? defaultModel : model.trim(), usage);
+  }
+
   /** The upstream model a chat completion is for: the one it names, else the default. */
   String chatModel(ChatRequest request) {
     return request.model() == null || request.model().isBlank()
