@@ -20,6 +20,7 @@ import io.vera.operator.api.TaskType;
 import io.vera.operator.kube.Conditions;
 import io.vera.operator.kube.EventRecorder;
 import io.vera.operator.provider.ProviderKey;
+import io.vera.operator.task.TaskAdmission;
 import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskSnapshot;
 import java.time.Instant;
@@ -260,7 +261,7 @@ public final class ResourceAutoscaler implements AutoCloseable {
     List<TaskSnapshot> waiting =
         dispatcher.unfinished(
             t ->
-                TaskDispatcher.RESOURCE_EXEC_HANDLER.equals(t.handler())
+                TaskAdmission.RESOURCE_EXEC_HANDLER.equals(t.handler())
                     && (t.phase() == TaskPhase.Pending || t.phase() == TaskPhase.Queued)
                     && t.payload() != null
                     && t.payload().path("name").asText("").isEmpty());

@@ -2,16 +2,11 @@ package io.vera.operator.task;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.vera.operator.api.TaskPhase;
-import io.vera.operator.api.TaskPriority;
-import io.vera.operator.api.TaskType;
 import io.vera.operator.api.VeraTask;
-import io.vera.operator.api.VeraTaskSpec;
 import io.vera.operator.api.VeraTaskStatus;
-import io.vera.operator.handler.HandlerMetadata;
 import io.vera.operator.handler.HandlerRegistry;
 import java.time.Clock;
 import java.time.Duration;
@@ -33,7 +28,6 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
@@ -64,20 +58,6 @@ public final class TaskDispatcher implements AutoCloseable {
   /** Workers whose leases die with the operator process carry this prefix. */
   public static final String EMBEDDED_WORKER_PREFIX = "embedded/";
 
-  /**
-   * The handler of tasks with a {@code resourceRef}: their command runs in a ComputeResource, and
-   * their payload is the target ({@code command}, {@code workdir}, {@code env}).
-   */
-  public static final String RESOURCE_EXEC_HANDLER = "resource.exec";
-
-  /**
-   * The handler of tasks with a {@code providerRef}: a call through the Provider's gateway, made by
-   * the operator itself (it alone holds the credentials) from the Provider's own queue ({@link
-   * PoolKey#ofProvider}). Their payload is the target ({@code name}, {@code prompt}, {@code model},
-   * {@code params}) plus {@code task_name} (spec.handler) and {@code input} (spec.payload).
-   */
-  public static final String PROVIDER_CALL_HANDLER = "provider.call";
-
   /** How often a task's progress is published at most. */
   public static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(1);
 
@@ -93,7 +73,7 @@ public final class TaskDispatcher implements AutoCloseable {
       int defaultRetries,
       Duration leaseConfirmWindow) {}
 
-  private final HandlerRegistry handlers;
+  private final TaskAdmission admission;
   private final TaskStatusSink statusSink;
   private final Settings settings;
   private final Clock clock;
@@ -115,7 +95,6 @@ public final class TaskDispatcher implements AutoCloseable {
   private final Queue<Runnable> answers = new ConcurrentLinkedQueue<>();
 
   private final ReentrantLock publishing = new ReentrantLock();
-  private final AtomicLong sequence = new AtomicLong();
   private final ScheduledThreadPoolExecutor timers;
 
   /**
@@ -145,7 +124,9 @@ public final class TaskDispatcher implements AutoCloseable {
 
   public TaskDispatcher(
       HandlerRegistry handlers, TaskStatusSink statusSink, Settings settings, Clock clock) {
-    this.handlers = handlers;
+    this.admission =
+        new TaskAdmission(
+            handlers, settings.defaultTimeoutSeconds(), settings.defaultRetries(), clock);
     this.statusSink = statusSink;
     this.settings = settings;
     this.clock = clock;
@@ -299,7 +280,7 @@ public final class TaskDispatcher implements AutoCloseable {
             entry = null;
           }
           if (entry == null) {
-            entry = newEntry(key, resource);
+            entry = admission.admit(key, resource);
             tasks.put(key, entry);
             written = restore(entry, resource.getStatus());
           }
@@ -338,114 +319,15 @@ public final class TaskDispatcher implements AutoCloseable {
         });
   }
 
-  private TaskEntry newEntry(TaskKey key, VeraTask resource) {
-    VeraTaskSpec spec = resource.getSpec() == null ? new VeraTaskSpec() : resource.getSpec();
-    VeraTaskSpec.ResourceTarget target = spec.resourceRef;
-    VeraTaskSpec.ProviderTarget call = target == null ? spec.providerRef : null;
-    String handler =
-        target != null
-            ? RESOURCE_EXEC_HANDLER
-            : call != null ? PROVIDER_CALL_HANDLER : spec.handler;
-    Optional<HandlerMetadata> meta =
-        Optional.ofNullable(handler).flatMap(handlers::find).map(h -> h.metadata());
-    TaskPriority priority =
-        spec.priority != null
-            ? spec.priority
-            : meta.map(HandlerMetadata::priority).orElse(TaskPriority.NORMAL);
-    TaskType type =
-        spec.taskType != null
-            ? spec.taskType
-            : meta.map(HandlerMetadata::taskType).orElse(TaskType.GENERAL);
-    int timeout =
-        spec.timeoutSeconds != null
-            ? spec.timeoutSeconds
-            : meta.map(HandlerMetadata::timeoutSeconds).orElse(settings.defaultTimeoutSeconds());
-    VeraTaskSpec.RetryPolicy retries = spec.retries;
-    int retryLimit =
-        retries != null && retries.limit != null
-            ? retries.limit
-            : meta.map(HandlerMetadata::maxRetries).orElse(settings.defaultRetries());
-    int backoff = retries != null && retries.backoffSeconds != null ? retries.backoffSeconds : 1;
-    int maxBackoff =
-        retries != null && retries.maxBackoffSeconds != null ? retries.maxBackoffSeconds : 300;
-    String created = resource.getMetadata().getCreationTimestamp();
-    Instant createdAt = created == null ? clock.instant() : Instant.parse(created);
-    return new TaskEntry(
-        key,
-        resource.getMetadata().getUid(),
-        sequence.incrementAndGet(),
-        handler,
-        priority,
-        type,
-        queue(key.namespace(), spec, type),
-        spec.description,
-        target != null
-            ? mapper.valueToTree(target)
-            : call != null ? callPayload(spec) : spec.payload,
-        spec.context,
-        Math.max(1, timeout),
-        Math.max(0, retryLimit),
-        Math.max(0, backoff),
-        Math.max(0, maxBackoff),
-        spec.ttlSecondsAfterFinished,
-        createdAt);
-  }
-
-  /**
-   * The queue a task must go to: its named ComputeResource's, or its task type's allocation queue
-   * (resource tasks); its Provider's (provider calls); its poolRef's; null for the first WorkerPool
-   * of its task type.
-   */
-  private static PoolKey queue(String namespace, VeraTaskSpec spec, TaskType type) {
-    VeraTaskSpec.ResourceTarget target = spec.resourceRef;
-    if (target != null) {
-      return target.name == null || target.name.isBlank()
-          ? PoolKey.ofAllocation(namespace, type)
-          : PoolKey.ofComputeResource(namespace, target.name);
-    }
-    if (spec.providerRef != null) {
-      return PoolKey.ofProvider(namespace, spec.providerRef.name);
-    }
-    return spec.poolRef == null || spec.poolRef.isBlank()
-        ? null
-        : new PoolKey(namespace, QueueKind.WORKER_POOL, spec.poolRef);
-  }
-
-  /** A provider task's payload: its target, the legacy task name and the handler input. */
-  private JsonNode callPayload(VeraTaskSpec spec) {
-    ObjectNode payload = mapper.valueToTree(spec.providerRef);
-    if (spec.handler != null) {
-      payload.put("task_name", spec.handler);
-    }
-    if (spec.payload != null) {
-      payload.set("input", spec.payload);
-    }
-    return payload;
-  }
-
   /** Puts a newly seen task in the state its status records; returns true if that changed it. */
   private boolean restore(TaskEntry entry, VeraTaskStatus status) {
-    if (entry.handler == null || entry.handler.isBlank()) {
-      finishLocked(
-          entry,
-          TaskPhase.Failed,
-          null,
-          new TaskError(
-              TaskError.INVALID_INPUT,
-              "spec.handler is required unless spec.resourceRef or spec.providerRef is set"));
+    Optional<TaskError> invalid = admission.invalid(entry);
+    if (invalid.isPresent()) {
+      finishLocked(entry, TaskPhase.Failed, null, invalid.get());
       return true;
     }
     TaskPhase phase = status == null || status.phase == null ? TaskPhase.Pending : status.phase;
-    if (status != null) {
-      entry.attempts = status.attempts == null ? 0 : status.attempts;
-      entry.queuedAt = parse(status.queuedTime);
-      entry.startedAt = parse(status.startTime);
-      entry.completedAt = parse(status.completionTime);
-      entry.result = status.result;
-      entry.usage = usage(status.usage);
-      entry.error =
-          status.error == null ? null : new TaskError(status.error.type, status.error.message);
-    }
+    TaskAdmission.readRecorded(entry, status);
     if (phase.isFinished()) {
       // Finished before this process saw it (by an older operator, or created so): writing it
       // marks it finished, so it leaves the informers and this dispatcher.
@@ -453,7 +335,7 @@ public final class TaskDispatcher implements AutoCloseable {
       return true;
     }
     if (phase == TaskPhase.Running) {
-      Instant expiry = parse(status.leaseExpireTime);
+      Instant expiry = TaskAdmission.parse(status.leaseExpireTime);
       boolean remote = status.worker != null && !status.worker.startsWith(EMBEDDED_WORKER_PREFIX);
       if (remote && status.leaseId != null && expiry != null && expiry.isAfter(clock.instant())) {
         // A worker pod may still be running it and will renew against this process.
@@ -480,7 +362,7 @@ public final class TaskDispatcher implements AutoCloseable {
           true);
       return true;
     }
-    Instant retryAt = status == null ? null : parse(status.nextRetryTime);
+    Instant retryAt = status == null ? null : TaskAdmission.parse(status.nextRetryTime);
     if (retryAt != null && retryAt.isAfter(clock.instant())) {
       entry.phase = TaskPhase.Queued;
       entry.nextRetryAt = retryAt;
@@ -500,16 +382,6 @@ public final class TaskDispatcher implements AutoCloseable {
       outbox.add(new TaskEvent(TaskEvent.Type.SUBMITTED, entry.snapshot()));
     }
     return !wasQueued;
-  }
-
-  private static TaskUsage usage(VeraTaskStatus.Usage usage) {
-    return usage == null
-        ? null
-        : new TaskUsage(
-            usage.tokensIn == null ? 0 : usage.tokensIn,
-            usage.tokensOut == null ? 0 : usage.tokensOut,
-            usage.costUsd,
-            usage.latencyMs == null ? 0 : usage.latencyMs);
   }
 
   /**
@@ -580,28 +452,7 @@ public final class TaskDispatcher implements AutoCloseable {
    * dispatcher would apply, and the state its status records. Nothing is queued or kept.
    */
   public TaskSnapshot view(VeraTask resource) {
-    TaskKey key =
-        new TaskKey(resource.getMetadata().getNamespace(), resource.getMetadata().getName());
-    TaskEntry entry = newEntry(key, resource);
-    VeraTaskStatus status = resource.getStatus();
-    entry.generation = resource.getMetadata().getGeneration();
-    if (status != null) {
-      entry.phase = status.phase == null ? TaskPhase.Pending : status.phase;
-      entry.pool = status.pool == null ? null : new PoolKey(key.namespace(), status.pool);
-      entry.attempts = status.attempts == null ? 0 : status.attempts;
-      entry.worker = status.worker;
-      entry.queuedAt = parse(status.queuedTime);
-      entry.startedAt = parse(status.startTime);
-      entry.completedAt = parse(status.completionTime);
-      entry.nextRetryAt = parse(status.nextRetryTime);
-      entry.result = status.result;
-      entry.usage = usage(status.usage);
-      entry.error =
-          status.error == null ? null : new TaskError(status.error.type, status.error.message);
-      entry.generation =
-          status.observedGeneration == null ? entry.generation : status.observedGeneration;
-    }
-    return entry.snapshot();
+    return admission.view(resource);
   }
 
   public Optional<TaskSnapshot> get(TaskKey key) {
@@ -1359,14 +1210,6 @@ public final class TaskDispatcher implements AutoCloseable {
       } finally {
         publishing.unlock();
       }
-    }
-  }
-
-  private static Instant parse(String time) {
-    try {
-      return time == null ? null : Instant.parse(time);
-    } catch (RuntimeException e) {
-      return null;
     }
   }
 
