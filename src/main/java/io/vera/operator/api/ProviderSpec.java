@@ -150,9 +150,34 @@ public class ProviderSpec {
         "Spend allowed per calendar month (UTC), in USD; calls are refused once it is reached.")
     public Double monthlyBudgetUsd;
 
+    @Min(0)
+    @JsonPropertyDescription(
+        "Spend allowed per day (UTC), in USD; calls are refused once it is reached.")
+    public Double dailyBudgetUsd;
+
+    @JsonPropertyDescription(
+        "Budget of each caller (Kubernetes user or ServiceAccount) of the OpenAI-compatible gateway on this provider.")
+    public Budget perCaller;
+
+    @JsonPropertyDescription(
+        "Budget of each namespace (of the calling ServiceAccounts) of the OpenAI-compatible gateway on this provider.")
+    public Budget perNamespace;
+
     @JsonPropertyDescription(
         "Let OpenAI-compatible gateway calls to a model with no price through while monthlyBudgetUsd is set; their cost is unknown and not counted. Off by default: such a call is refused, since it would spend without limit.")
     public Boolean allowUnpricedCalls;
+  }
+
+  /** Spend allowed to each caller or namespace, per calendar month and per day (UTC). */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class Budget {
+    @Min(0)
+    @JsonPropertyDescription("USD per calendar month (UTC).")
+    public Double monthlyUsd;
+
+    @Min(0)
+    @JsonPropertyDescription("USD per day (UTC).")
+    public Double dailyUsd;
   }
 
   /** A Docker engine. */

@@ -114,7 +114,7 @@ public class ProviderReconciler implements Reconciler<Provider> {
             Conditions.STALLED,
             clock.instant());
     status.host = Optional.ofNullable(built.get(key)).map(Built::host).orElse(previous.host);
-    status.usage = ledger.totals(key).map(UsageLedger.Totals::toStatus).orElse(previous.usage);
+    status.usage = ledger.status(key).orElse(previous.usage);
     status.observedGeneration = provider.getMetadata().getGeneration();
     if (Serialization.jsonMapper()
         .valueToTree(status)

@@ -10,6 +10,8 @@ import io.javalin.http.ContentType;
 import io.javalin.http.Context;
 import io.vera.operator.api.Provider;
 import io.vera.operator.api.ProviderSpec;
+import io.vera.operator.facade.auth.RestGuard;
+import io.vera.operator.provider.Caller;
 import io.vera.operator.provider.ChatRequest;
 import io.vera.operator.provider.LegacyProviders;
 import io.vera.operator.provider.ProviderException;
@@ -27,6 +29,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Set;
 import java.util.function.Consumer;
 
@@ -59,6 +62,9 @@ public final class OpenAiRoutes {
   private static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(60);
   private static final int DEFAULT_RETRIES = 3;
 
+  /** Names the caller where no token is checked (embedded mode); ignored where tokens are. */
+  public static final String CALLER_HEADER = "X-Vera-Caller";
+
   private final LegacyProviders providers;
   private final ProviderGateway gateway;
 
@@ -70,6 +76,7 @@ public final class OpenAiRoutes {
   public void register(Javalin app) {
     app.post(BASE + "/chat/completions", this::chatCompletions);
     app.get(BASE + "/models", this::models);
+    app.get(BASE + "/spend", this::spend);
     app.exception(OpenAiError.class, (e, ctx) -> e.write(ctx));
   }
 
@@ -98,12 +105,13 @@ public final class OpenAiRoutes {
             spec.timeoutSeconds == null ? DEFAULT_TIMEOUT : Duration.ofSeconds(spec.timeoutSeconds),
             spec.retries == null ? DEFAULT_RETRIES : spec.retries);
     if (stream) {
-      stream(ctx, target, request);
+      stream(ctx, target, request, caller(ctx, body));
       return;
     }
+    Caller caller = caller(ctx, body);
     ProviderResult result;
     try {
-      result = gateway.chat(target.provider(), request);
+      result = gateway.chat(target.provider(), request, caller);
     } catch (ProviderException e) {
       throw OpenAiError.of(e);
     }
@@ -114,11 +122,11 @@ public final class OpenAiRoutes {
     }
   }
 
-  private void stream(Context ctx, Target target, ChatRequest request) {
+  private void stream(Context ctx, Target target, ChatRequest request, Caller caller) {
     StreamWriter writer = new StreamWriter(ctx);
     ProviderResult result;
     try {
-      result = gateway.chatStream(target.provider(), request, writer);
+      result = gateway.chatStream(target.provider(), request, caller, writer);
     } catch (ProviderException e) {
       if (!writer.started) {
         throw OpenAiError.of(e);
@@ -264,12 +272,76 @@ public final class OpenAiRoutes {
     ctx.json(list);
   }
 
+  /**
+   * Spend by Provider, caller, caller namespace and end user, month to date and today, as the
+   * ledger holds it: {@code {"providers": [{"provider", "namespace", "month", "monthCostUsd",
+   * "day", "dayCostUsd", "callers": [...], "namespaces": [...], "endUsers": [...]}]}}, optionally
+   * only for {@code ?provider=} and only the entries of {@code ?caller=} or {@code ?namespace=}.
+   */
+  private void spend(Context ctx) {
+    String onlyProvider = ctx.queryParam("provider");
+    String onlyCaller = ctx.queryParam("caller");
+    String onlyNamespace = ctx.queryParam("namespace");
+    ObjectNode answer = JSON.createObjectNode();
+    ArrayNode list = answer.putArray("providers");
+    gateway
+        .ledger()
+        .spend()
+        .forEach(
+            (key, totals) -> {
+              if (onlyProvider != null && !onlyProvider.equals(key.name())) {
+                return;
+              }
+              ObjectNode entry = list.addObject();
+              entry.put("provider", key.name()).put("namespace", key.namespace());
+              ObjectNode spend = JSON.valueToTree(totals);
+              spend.remove("requests");
+              for (String kind : List.of("callers", "namespaces", "endUsers")) {
+                JsonNode entries = spend.path(kind);
+                ArrayNode kept = JSON.createArrayNode();
+                for (JsonNode one : entries) {
+                  boolean byCaller =
+                      onlyCaller == null
+                          || onlyCaller.equals(
+                              kind.equals("endUsers")
+                                  ? one.path("caller").asText()
+                                  : kind.equals("callers") ? one.path("name").asText() : null);
+                  boolean byNamespace =
+                      onlyNamespace == null
+                          || onlyNamespace.equals(
+                              kind.equals("namespaces")
+                                  ? one.path("name").asText()
+                                  : one.path("namespace").asText());
+                  if (byCaller && byNamespace) {
+                    kept.add(one);
+                  }
+                }
+                spend.set(kind, kept);
+              }
+              entry.setAll(spend);
+            });
+    ctx.json(answer);
+  }
+
   private static String defaultModel(ProviderSpec.Type type) {
     return switch (type) {
       case Anthropic -> AnthropicClient.DEFAULT_MODEL;
       case Gemini -> GeminiClient.DEFAULT_MODEL;
       default -> OpenAiClient.DEFAULT_MODEL;
     };
+  }
+
+  /**
+   * Who is calling: the Kubernetes user of the bearer token where tokens are checked, else the
+   * {@value #CALLER_HEADER} header or {@code anonymous}; OpenAI's {@code user} field names the
+   * application's end user.
+   */
+  static Caller caller(Context ctx, JsonNode body) {
+    JsonNode user = body.path("user");
+    String endUser = user.isTextual() ? user.asText() : null;
+    return RestGuard.identity(ctx)
+        .map(identity -> Caller.kubernetes(identity.username(), endUser))
+        .orElseGet(() -> Caller.unauthenticated(ctx.header(CALLER_HEADER), endUser));
   }
 
   private static ObjectNode readBody(Context ctx) {
