@@ -22,7 +22,7 @@ public class ProviderStatus {
   public Long observedGeneration;
 
   @JsonPropertyDescription(
-      "Ready (True when the last probe passed; False with reason CredentialsMissing, InvalidSpec or ProbeFailed) and Stalled (True while Ready is False, with the same reason): type, status True/False/Unknown, reason, message, lastTransitionTime and observedGeneration.")
+      "Ready (True when the last probe passed; False with reason CredentialsMissing, InvalidSpec or ProbeFailed), Stalled (True while Ready is False, with the same reason) and, for a Docker provider with docker.autoProvision, AutoProvisioning (False with reason BackingOff while a container it made failed to start and the next one waits, 30 s doubling to 10 min; True once one starts or the template changes): type, status True/False/Unknown, reason, message, lastTransitionTime and observedGeneration.")
   public List<Condition> conditions = new ArrayList<>();
 
   /** Running totals over every call made through the provider. */

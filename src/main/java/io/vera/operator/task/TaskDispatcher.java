@@ -38,7 +38,9 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.function.DoubleSupplier;
+import java.util.function.Function;
 import java.util.function.Predicate;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -180,69 +182,63 @@ public final class TaskDispatcher implements AutoCloseable {
    */
   public void upsertPool(
       PoolKey key, PoolSettings poolSettings, long succeededBaseline, long failedBaseline) {
-    List<TaskEntry> changed = new ArrayList<>();
-    lock.lock();
-    try {
-      PoolQueue pool = pools.get(key);
-      boolean takesNewTasks = pool == null || pool.settings.taskType() != poolSettings.taskType();
-      if (pool == null) {
-        pool = new PoolQueue(key, poolSettings);
-        pool.succeeded = succeededBaseline;
-        pool.failed = failedBaseline;
-        pools.put(key, pool);
-      } else {
-        pool.settings = poolSettings;
-      }
-      // Only a new pool, or one that changed its task type, can be the pool a waiting task lacks;
-      // the periodic resync of an unchanged pool must not scan every task.
-      if (takesNewTasks) {
-        for (TaskEntry entry : tasks.values()) {
-          if (entry.phase == TaskPhase.Pending && resolvePool(entry) != null) {
-            enqueue(entry);
-            changed.add(entry);
+    mutate(
+        changed -> {
+          PoolQueue pool = pools.get(key);
+          boolean takesNewTasks =
+              pool == null || pool.settings.taskType() != poolSettings.taskType();
+          if (pool == null) {
+            pool = new PoolQueue(key, poolSettings);
+            pool.succeeded = succeededBaseline;
+            pool.failed = failedBaseline;
+            pools.put(key, pool);
+          } else {
+            pool.settings = poolSettings;
           }
-        }
-      }
-      pool.available.signalAll();
-    } finally {
-      lock.unlock();
-    }
-    changed.forEach(e -> statusSink.statusChanged(e.key));
+          // Only a new pool, or one that changed its task type, can be the pool a waiting task
+          // lacks;
+          // the periodic resync of an unchanged pool must not scan every task.
+          if (takesNewTasks) {
+            for (TaskEntry entry : tasks.values()) {
+              if (entry.phase == TaskPhase.Pending && resolvePool(entry) != null) {
+                enqueue(entry);
+                changed.add(entry.key);
+              }
+            }
+          }
+          pool.available.signalAll();
+          return null;
+        });
   }
 
   /** Forgets a pool; its queued tasks wait as Pending until a pool for them appears. */
   public void removePool(PoolKey key) {
-    List<TaskEntry> changed = new ArrayList<>();
-    lock.lock();
-    try {
-      PoolQueue pool = pools.remove(key);
-      if (pool == null) {
-        return;
-      }
-      for (TaskEntry entry : pool.queued) {
-        entry.pool = null;
-        entry.phase = TaskPhase.Pending;
-        entry.pendingReason = "pool " + key + " was deleted";
-        if (resolvePool(entry) != null) {
-          enqueue(entry);
-        }
-        changed.add(entry);
-      }
-      pool.queued.clear();
-      pool.available.signalAll();
-    } finally {
-      lock.unlock();
-    }
-    changed.forEach(e -> statusSink.statusChanged(e.key));
+    mutate(
+        changed -> {
+          PoolQueue pool = pools.remove(key);
+          if (pool == null) {
+            return null;
+          }
+          for (TaskEntry entry : pool.queued) {
+            entry.pool = null;
+            entry.phase = TaskPhase.Pending;
+            entry.pendingReason = "pool " + key + " was deleted";
+            if (resolvePool(entry) != null) {
+              enqueue(entry);
+            }
+            changed.add(entry.key);
+          }
+          pool.queued.clear();
+          pool.available.signalAll();
+          return null;
+        });
   }
 
   public List<PoolKey> pools() {
-    lock.lock();
-    try {
-      return new ArrayList<>(pools.keySet());
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          return new ArrayList<>(pools.keySet());
+        });
   }
 
   /** Counts a pool reports in its status. */
@@ -250,39 +246,35 @@ public final class TaskDispatcher implements AutoCloseable {
       int queued, int running, long succeeded, long failed, Long oldestQueuedAgeSeconds) {}
 
   public Optional<PoolStats> poolStats(PoolKey key) {
-    lock.lock();
-    try {
-      PoolQueue pool = pools.get(key);
-      if (pool == null) {
-        return Optional.empty();
-      }
-      Instant now = clock.instant();
-      Long oldest =
-          pool.queued.stream()
-              .map(e -> e.queuedAt)
-              .filter(t -> t != null)
-              .min(Comparator.naturalOrder())
-              .map(t -> Math.max(0, Duration.between(t, now).toSeconds()))
-              .orElse(null);
-      return Optional.of(
-          new PoolStats(pool.queued.size(), pool.running, pool.succeeded, pool.failed, oldest));
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          PoolQueue pool = pools.get(key);
+          if (pool == null) {
+            return Optional.empty();
+          }
+          Instant now = clock.instant();
+          Long oldest =
+              pool.queued.stream()
+                  .map(e -> e.queuedAt)
+                  .filter(t -> t != null)
+                  .min(Comparator.naturalOrder())
+                  .map(t -> Math.max(0, Duration.between(t, now).toSeconds()))
+                  .orElse(null);
+          return Optional.of(
+              new PoolStats(pool.queued.size(), pool.running, pool.succeeded, pool.failed, oldest));
+        });
   }
 
   /** The queued tasks of a pool in the order they will be leased (position 1 is next). */
   public List<TaskSnapshot> queueOrder(PoolKey key) {
-    lock.lock();
-    try {
-      PoolQueue pool = pools.get(key);
-      if (pool == null) {
-        return List.of();
-      }
-      return pool.queued.stream().sorted(QUEUE_ORDER).map(TaskEntry::snapshot).toList();
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          PoolQueue pool = pools.get(key);
+          if (pool == null) {
+            return List.of();
+          }
+          return pool.queued.stream().sorted(QUEUE_ORDER).map(TaskEntry::snapshot).toList();
+        });
   }
 
   // ---- tasks ---------------------------------------------------------------------------------
@@ -298,34 +290,32 @@ public final class TaskDispatcher implements AutoCloseable {
     if (dropped.getIfPresent(resource.getMetadata().getUid()) != null) {
       return; // finished and stored: a late event of its earlier life
     }
-    boolean changed = false;
-    lock.lock();
-    try {
-      TaskEntry entry = tasks.get(key);
-      if (entry != null && !entry.uid.equals(resource.getMetadata().getUid())) {
-        dropLocked(entry);
-        entry = null;
-      }
-      if (entry == null) {
-        entry = newEntry(key, resource);
-        tasks.put(key, entry);
-        changed = restore(entry, resource.getStatus());
-      }
-      Long generation = resource.getMetadata().getGeneration();
-      if (generation != null && !generation.equals(entry.generation)) {
-        entry.generation = generation;
-        changed = true;
-      }
-      if (resource.getSpec() != null && resource.getSpec().isCancelRequested()) {
-        changed |= cancelLocked(entry, "cancelled by request");
-      }
-    } finally {
-      lock.unlock();
-    }
-    if (changed) {
-      statusSink.statusChanged(key);
-    }
-    drainOutbox();
+    mutate(
+        changed -> {
+          boolean written = false;
+          TaskEntry entry = tasks.get(key);
+          if (entry != null && !entry.uid.equals(resource.getMetadata().getUid())) {
+            dropLocked(entry);
+            entry = null;
+          }
+          if (entry == null) {
+            entry = newEntry(key, resource);
+            tasks.put(key, entry);
+            written = restore(entry, resource.getStatus());
+          }
+          Long generation = resource.getMetadata().getGeneration();
+          if (generation != null && !generation.equals(entry.generation)) {
+            entry.generation = generation;
+            written = true;
+          }
+          if (resource.getSpec() != null && resource.getSpec().isCancelRequested()) {
+            written |= cancelLocked(entry, "cancelled by request");
+          }
+          if (written) {
+            changed.add(key);
+          }
+          return null;
+        });
   }
 
   /**
@@ -339,15 +329,13 @@ public final class TaskDispatcher implements AutoCloseable {
     if (dropped.getIfPresent(resource.getMetadata().getUid()) != null) {
       return true;
     }
-    lock.lock();
-    try {
-      TaskEntry entry = tasks.get(key);
-      return entry != null
-          && entry.uid.equals(resource.getMetadata().getUid())
-          && Objects.equals(entry.generation, resource.getMetadata().getGeneration());
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          TaskEntry entry = tasks.get(key);
+          return entry != null
+              && entry.uid.equals(resource.getMetadata().getUid())
+              && Objects.equals(entry.generation, resource.getMetadata().getGeneration());
+        });
   }
 
   private TaskEntry newEntry(TaskKey key, VeraTask resource) {
@@ -389,9 +377,7 @@ public final class TaskDispatcher implements AutoCloseable {
         handler,
         priority,
         type,
-        target != null
-            ? computeQueue(key.namespace(), target, type).name()
-            : call != null ? PoolKey.ofProvider(key.namespace(), call.name).name() : spec.poolRef,
+        queue(key.namespace(), spec, type),
         spec.description,
         target != null
             ? mapper.valueToTree(target)
@@ -405,12 +391,24 @@ public final class TaskDispatcher implements AutoCloseable {
         createdAt);
   }
 
-  /** The queue of a resource task: its named resource's, or its task type's allocation queue. */
-  private static PoolKey computeQueue(
-      String namespace, VeraTaskSpec.ResourceTarget target, TaskType type) {
-    return target.name == null || target.name.isBlank()
-        ? PoolKey.ofAllocation(namespace, type)
-        : PoolKey.ofComputeResource(namespace, target.name);
+  /**
+   * The queue a task must go to: its named ComputeResource's, or its task type's allocation queue
+   * (resource tasks); its Provider's (provider calls); its poolRef's; null for the first WorkerPool
+   * of its task type.
+   */
+  private static PoolKey queue(String namespace, VeraTaskSpec spec, TaskType type) {
+    VeraTaskSpec.ResourceTarget target = spec.resourceRef;
+    if (target != null) {
+      return target.name == null || target.name.isBlank()
+          ? PoolKey.ofAllocation(namespace, type)
+          : PoolKey.ofComputeResource(namespace, target.name);
+    }
+    if (spec.providerRef != null) {
+      return PoolKey.ofProvider(namespace, spec.providerRef.name);
+    }
+    return spec.poolRef == null || spec.poolRef.isBlank()
+        ? null
+        : new PoolKey(namespace, QueueKind.WORKER_POOL, spec.poolRef);
   }
 
   /** A provider task's payload: its target, the legacy task name and the handler input. */
@@ -519,15 +517,14 @@ public final class TaskDispatcher implements AutoCloseable {
    * queue and any running attempt is interrupted.
    */
   public void forget(TaskKey key, String uid) {
-    lock.lock();
-    try {
-      TaskEntry entry = tasks.get(key);
-      if (entry != null && (uid == null || entry.uid.equals(uid))) {
-        dropLocked(entry);
-      }
-    } finally {
-      lock.unlock();
-    }
+    locked(
+        () -> {
+          TaskEntry entry = tasks.get(key);
+          if (entry != null && (uid == null || entry.uid.equals(uid))) {
+            dropLocked(entry);
+          }
+          return null;
+        });
     if (uid != null) {
       // After the lock: a concurrent stored() has put its mark by now, and no event follows this.
       dropped.invalidate(uid);
@@ -559,27 +556,23 @@ public final class TaskDispatcher implements AutoCloseable {
    * dispatcher holds only the tasks in flight. Waiters were answered when it finished.
    */
   public void stored(TaskKey key, String uid) {
-    lock.lock();
-    try {
-      TaskEntry entry = tasks.get(key);
-      if (entry != null && entry.uid.equals(uid) && entry.phase.isFinished()) {
-        dropped.put(uid, Boolean.TRUE);
-        dropLocked(entry);
-      }
-    } finally {
-      lock.unlock();
-    }
-    drainOutbox();
+    mutate(
+        changed -> {
+          TaskEntry entry = tasks.get(key);
+          if (entry != null && entry.uid.equals(uid) && entry.phase.isFinished()) {
+            dropped.put(uid, Boolean.TRUE);
+            dropLocked(entry);
+          }
+          return null;
+        });
   }
 
   /** Tasks this dispatcher holds: the queued, running and waiting ones, and the just finished. */
   public int size() {
-    lock.lock();
-    try {
-      return tasks.size();
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          return tasks.size();
+        });
   }
 
   /**
@@ -612,12 +605,10 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   public Optional<TaskSnapshot> get(TaskKey key) {
-    lock.lock();
-    try {
-      return Optional.ofNullable(tasks.get(key)).map(TaskEntry::snapshot);
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          return Optional.ofNullable(tasks.get(key)).map(TaskEntry::snapshot);
+        });
   }
 
   /** Tasks that match a filter, newest first. */
@@ -635,17 +626,17 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   private List<TaskSnapshot> matching(boolean unfinishedOnly, Predicate<TaskSnapshot> filter) {
-    List<TaskSnapshot> all = new ArrayList<>();
-    lock.lock();
-    try {
-      for (TaskEntry entry : tasks.values()) {
-        if (!unfinishedOnly || !entry.phase.isFinished()) {
-          all.add(entry.snapshot());
-        }
-      }
-    } finally {
-      lock.unlock();
-    }
+    List<TaskSnapshot> all =
+        locked(
+            () -> {
+              List<TaskSnapshot> copies = new ArrayList<>();
+              for (TaskEntry entry : tasks.values()) {
+                if (!unfinishedOnly || !entry.phase.isFinished()) {
+                  copies.add(entry.snapshot());
+                }
+              }
+              return copies;
+            });
     return all.stream()
         .filter(filter)
         .sorted(
@@ -657,21 +648,19 @@ public final class TaskDispatcher implements AutoCloseable {
 
   /** Completes when the task finishes or disappears; immediately if it already has. */
   public CompletableFuture<TaskSnapshot> awaitFinished(TaskKey key) {
-    lock.lock();
-    try {
-      TaskEntry entry = tasks.get(key);
-      if (entry == null || entry.phase.isFinished()) {
-        return CompletableFuture.completedFuture(entry == null ? null : entry.snapshot());
-      }
-      List<CompletableFuture<TaskSnapshot>> list =
-          waiters.computeIfAbsent(key, k -> new ArrayList<>());
-      list.removeIf(CompletableFuture::isDone);
-      CompletableFuture<TaskSnapshot> future = new CompletableFuture<>();
-      list.add(future);
-      return future;
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          TaskEntry entry = tasks.get(key);
+          if (entry == null || entry.phase.isFinished()) {
+            return CompletableFuture.completedFuture(entry == null ? null : entry.snapshot());
+          }
+          List<CompletableFuture<TaskSnapshot>> list =
+              waiters.computeIfAbsent(key, k -> new ArrayList<>());
+          list.removeIf(CompletableFuture::isDone);
+          CompletableFuture<TaskSnapshot> future = new CompletableFuture<>();
+          list.add(future);
+          return future;
+        });
   }
 
   /** Result of a cancel request. */
@@ -682,31 +671,21 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   public CancelOutcome cancel(TaskKey key, String reason) {
-    CancelOutcome outcome;
-    boolean changed = false;
-    lock.lock();
-    try {
-      TaskEntry entry = tasks.get(key);
-      if (entry == null) {
-        outcome = CancelOutcome.NOT_FOUND;
-      } else if (entry.phase.isFinished()) {
-        outcome =
-            entry.phase == TaskPhase.Cancelled
+    return mutate(
+        changed -> {
+          TaskEntry entry = tasks.get(key);
+          if (entry == null) {
+            return CancelOutcome.NOT_FOUND;
+          }
+          if (entry.phase.isFinished()) {
+            return entry.phase == TaskPhase.Cancelled
                 ? CancelOutcome.CANCELLED
                 : CancelOutcome.ALREADY_FINISHED;
-      } else {
-        cancelLocked(entry, reason);
-        outcome = CancelOutcome.CANCELLED;
-        changed = true;
-      }
-    } finally {
-      lock.unlock();
-    }
-    if (changed) {
-      statusSink.statusChanged(key);
-    }
-    drainOutbox();
-    return outcome;
+          }
+          cancelLocked(entry, reason);
+          changed.add(key);
+          return CancelOutcome.CANCELLED;
+        });
   }
 
   private boolean cancelLocked(TaskEntry entry, String reason) {
@@ -846,58 +825,44 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   private void onDeadline(String leaseId) {
-    TaskKey key;
-    lock.lock();
-    try {
-      TaskEntry entry = leases.get(leaseId);
-      if (entry == null) {
-        return;
-      }
-      key = entry.key;
-      attemptFailedLocked(
-          entry,
-          new TaskError(
-              TaskError.TIMEOUT,
-              "attempt "
-                  + entry.attempts
-                  + " exceeded its timeout of "
-                  + entry.timeoutSeconds
-                  + "s"),
-          true);
-    } finally {
-      lock.unlock();
-    }
-    statusSink.statusChanged(key);
-    drainOutbox();
+    onLease(
+        leaseId,
+        entry ->
+            attemptFailedLocked(
+                entry,
+                new TaskError(
+                    TaskError.TIMEOUT,
+                    "attempt "
+                        + entry.attempts
+                        + " exceeded its timeout of "
+                        + entry.timeoutSeconds
+                        + "s"),
+                true));
   }
 
   /** The pool of a lease this dispatcher holds; lets the REST layer authorize its worker. */
   public Optional<PoolKey> leasePool(String leaseId) {
-    lock.lock();
-    try {
-      TaskEntry entry = leases.get(leaseId);
-      return entry == null ? Optional.empty() : Optional.ofNullable(entry.pool);
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          TaskEntry entry = leases.get(leaseId);
+          return entry == null ? Optional.empty() : Optional.ofNullable(entry.pool);
+        });
   }
 
   /** Extends a lease; false when it was revoked, so the worker must stop the attempt. */
   public Optional<Instant> renew(String leaseId) {
-    lock.lock();
-    try {
-      TaskEntry entry = leases.get(leaseId);
-      if (entry == null) {
-        return Optional.empty();
-      }
-      PoolQueue pool = entry.pool == null ? null : pools.get(entry.pool);
-      int seconds = pool == null ? 30 : pool.settings.leaseSeconds();
-      entry.confirmBy = null;
-      entry.leaseExpiry = clock.instant().plusSeconds(seconds);
-      return Optional.of(entry.leaseExpiry);
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          TaskEntry entry = leases.get(leaseId);
+          if (entry == null) {
+            return Optional.empty();
+          }
+          PoolQueue pool = entry.pool == null ? null : pools.get(entry.pool);
+          int seconds = pool == null ? 30 : pool.settings.leaseSeconds();
+          entry.confirmBy = null;
+          entry.leaseExpiry = clock.instant().plusSeconds(seconds);
+          return Optional.of(entry.leaseExpiry);
+        });
   }
 
   /**
@@ -907,60 +872,43 @@ public final class TaskDispatcher implements AutoCloseable {
    * its end, so a handler that reports in a tight loop costs one status write a second.
    */
   public boolean progress(String leaseId, double fraction, String message) {
-    TaskKey key;
-    lock.lock();
-    try {
-      TaskEntry entry = leases.get(leaseId);
-      if (entry == null) {
-        return false;
-      }
-      Instant now = clock.instant();
-      entry.progress = new TaskProgress(fraction, message, now);
-      if (entry.progressFlushScheduled) {
-        return true;
-      }
-      Instant due =
-          entry.progressPublishedAt == null
-              ? now
-              : entry.progressPublishedAt.plus(PROGRESS_INTERVAL);
-      if (now.isBefore(due)) {
-        entry.progressFlushScheduled = true;
-        timers.schedule(
-            () -> publishProgress(leaseId),
-            Duration.between(now, due).toMillis(),
-            TimeUnit.MILLISECONDS);
-        return true;
-      }
-      key = publishProgressLocked(entry);
-    } finally {
-      lock.unlock();
-    }
-    statusSink.statusChanged(key);
-    drainOutbox();
-    return true;
+    return mutate(
+        changed -> {
+          TaskEntry entry = leases.get(leaseId);
+          if (entry == null) {
+            return false;
+          }
+          Instant now = clock.instant();
+          entry.progress = new TaskProgress(fraction, message, now);
+          if (entry.progressFlushScheduled) {
+            return true;
+          }
+          Instant due =
+              entry.progressPublishedAt == null
+                  ? now
+                  : entry.progressPublishedAt.plus(PROGRESS_INTERVAL);
+          if (now.isBefore(due)) {
+            entry.progressFlushScheduled = true;
+            timers.schedule(
+                () -> publishProgress(leaseId),
+                Duration.between(now, due).toMillis(),
+                TimeUnit.MILLISECONDS);
+            return true;
+          }
+          publishProgressLocked(entry);
+          changed.add(entry.key);
+          return true;
+        });
   }
 
   private void publishProgress(String leaseId) {
-    TaskKey key;
-    lock.lock();
-    try {
-      TaskEntry entry = leases.get(leaseId);
-      if (entry == null) {
-        return;
-      }
-      key = publishProgressLocked(entry);
-    } finally {
-      lock.unlock();
-    }
-    statusSink.statusChanged(key);
-    drainOutbox();
+    onLease(leaseId, this::publishProgressLocked);
   }
 
-  private TaskKey publishProgressLocked(TaskEntry entry) {
+  private void publishProgressLocked(TaskEntry entry) {
     entry.progressFlushScheduled = false;
     entry.progressPublishedAt = clock.instant();
     outbox.add(new TaskEvent(TaskEvent.Type.PROGRESS, entry.snapshot()));
-    return entry.key;
   }
 
   /** Records a successful attempt; false when the lease had already been revoked. */
@@ -1025,21 +973,40 @@ public final class TaskDispatcher implements AutoCloseable {
    * and publishes its events; false when the lease is unknown (expired or revoked).
    */
   private boolean onLease(String leaseId, Consumer<TaskEntry> change) {
-    TaskKey key;
+    return mutate(
+        changed -> {
+          TaskEntry entry = leases.get(leaseId);
+          if (entry == null) {
+            return false;
+          }
+          change.accept(entry);
+          changed.add(entry.key);
+          return true;
+        });
+  }
+
+  /**
+   * The one way state changes: runs {@code change} under the lock, then, outside it, writes the
+   * status of every task the change added to its list and delivers the events and answers it
+   * queued. Status writes and listeners never run under the lock, so a slow one cannot hold up
+   * leases and completions.
+   */
+  private <T> T mutate(Function<List<TaskKey>, T> change) {
+    List<TaskKey> changed = new ArrayList<>(1);
+    T outcome = locked(() -> change.apply(changed));
+    changed.forEach(statusSink::statusChanged);
+    drainOutbox();
+    return outcome;
+  }
+
+  /** Reads or changes state under the lock, with no status write or event of its own. */
+  private <T> T locked(Supplier<T> action) {
     lock.lock();
     try {
-      TaskEntry entry = leases.get(leaseId);
-      if (entry == null) {
-        return false;
-      }
-      key = entry.key;
-      change.accept(entry);
+      return action.get();
     } finally {
       lock.unlock();
     }
-    statusSink.statusChanged(key);
-    drainOutbox();
-    return true;
   }
 
   private int sizeOf(JsonNode result) {
@@ -1080,32 +1047,26 @@ public final class TaskDispatcher implements AutoCloseable {
     String uid = entry.uid;
     int attempts = entry.attempts;
     timers.schedule(
-        () -> {
-          boolean queued = false;
-          lock.lock();
-          try {
-            TaskEntry current = tasks.get(entry.key);
-            if (current == entry
-                && current.uid.equals(uid)
-                && current.attempts == attempts
-                && current.phase == TaskPhase.Queued
-                && current.nextRetryAt != null) {
-              current.nextRetryAt = null;
-              if (resolvePool(current) != null) {
-                enqueue(current);
-              } else {
-                current.phase = TaskPhase.Pending;
-                current.pendingReason = noPoolReason(current);
-              }
-              queued = true;
-            }
-          } finally {
-            lock.unlock();
-          }
-          if (queued) {
-            statusSink.statusChanged(entry.key);
-          }
-        },
+        () ->
+            mutate(
+                changed -> {
+                  TaskEntry current = tasks.get(entry.key);
+                  if (current == entry
+                      && current.uid.equals(uid)
+                      && current.attempts == attempts
+                      && current.phase == TaskPhase.Queued
+                      && current.nextRetryAt != null) {
+                    current.nextRetryAt = null;
+                    if (resolvePool(current) != null) {
+                      enqueue(current);
+                    } else {
+                      current.phase = TaskPhase.Pending;
+                      current.pendingReason = noPoolReason(current);
+                    }
+                    changed.add(entry.key);
+                  }
+                  return null;
+                }),
         Math.max(0, delay.toMillis()),
         TimeUnit.MILLISECONDS);
   }
@@ -1188,16 +1149,16 @@ public final class TaskDispatcher implements AutoCloseable {
     pool.available.signal();
   }
 
-  /** The pool a task belongs to: its poolRef, else the first pool of its type in its namespace. */
+  /**
+   * The pool a task belongs to: its own queue, else the first pool of its type in its namespace.
+   */
   private PoolKey resolvePool(TaskEntry entry) {
-    if (entry.poolRef != null && !entry.poolRef.isBlank()) {
-      PoolKey key = new PoolKey(entry.key.namespace(), entry.poolRef);
-      return pools.containsKey(key) ? key : null;
+    if (entry.queue != null) {
+      return pools.containsKey(entry.queue) ? entry.queue : null;
     }
     for (PoolQueue pool : pools.values()) {
       if (pool.key.namespace().equals(entry.key.namespace())
-          && !pool.key.isCompute()
-          && !pool.key.isProvider()
+          && pool.key.kind() == QueueKind.WORKER_POOL
           && pool.settings.taskType() == entry.taskType) {
         return pool.key;
       }
@@ -1205,75 +1166,69 @@ public final class TaskDispatcher implements AutoCloseable {
     return null;
   }
 
-  private String noPoolReason(TaskEntry entry) {
-    if (PROVIDER_CALL_HANDLER.equals(entry.handler)) {
-      return "Provider "
-          + entry.payload.path("name").asText()
-          + " does not exist in namespace "
-          + entry.key.namespace()
-          + " or is not callable (Docker and Proxmox providers take no calls)";
+  private static String noPoolReason(TaskEntry entry) {
+    String namespace = entry.key.namespace();
+    if (entry.queue == null) {
+      return "no WorkerPool for task type " + entry.taskType + " in namespace " + namespace;
     }
-    if (RESOURCE_EXEC_HANDLER.equals(entry.handler)) {
-      String name = entry.payload == null ? null : entry.payload.path("name").asText(null);
-      return name == null
-          ? "no Available ComputeResource of task type "
+    return switch (entry.queue.kind()) {
+      case PROVIDER ->
+          "Provider "
+              + entry.queue.target()
+              + " does not exist in namespace "
+              + namespace
+              + " or is not callable (Docker and Proxmox providers take no calls)";
+      case COMPUTE_ALLOCATION ->
+          "no Available ComputeResource of task type "
               + entry.taskType
               + " in namespace "
-              + entry.key.namespace()
-          : "ComputeResource " + name + " is not Available in namespace " + entry.key.namespace();
-    }
-    if (entry.poolRef != null && !entry.poolRef.isBlank()) {
-      return "WorkerPool "
-          + entry.poolRef
-          + " does not exist in namespace "
-          + entry.key.namespace();
-    }
-    return "no WorkerPool for task type "
-        + entry.taskType
-        + " in namespace "
-        + entry.key.namespace();
+              + namespace;
+      case COMPUTE_RESOURCE ->
+          "ComputeResource " + entry.queue.target() + " is not Available in namespace " + namespace;
+      case WORKER_POOL ->
+          "WorkerPool " + entry.queue.target() + " does not exist in namespace " + namespace;
+    };
   }
 
   // ---- timers --------------------------------------------------------------------------------
 
   /** Attempts whose worker stopped renewing are failed (and retried as their policy allows). */
   private void expireLeases() {
-    List<TaskKey> changed = new ArrayList<>();
-    lock.lock();
-    try {
-      Instant now = clock.instant();
-      for (Iterator<TaskEntry> it = new ArrayList<>(leases.values()).iterator(); it.hasNext(); ) {
-        TaskEntry entry = it.next();
-        if (entry.confirmBy != null && entry.confirmBy.isBefore(now)) {
-          LOG.info(
-              "worker {} never confirmed its lease of task {}; queueing it again",
-              entry.worker,
-              entry.key);
-          returnUnconfirmedLocked(entry);
-          changed.add(entry.key);
-        } else if (entry.onRevoke == null
-            && entry.leaseExpiry != null
-            && entry.leaseExpiry.isBefore(now)) {
-          LOG.info(
-              "lease of task {} held by {} expired; the attempt counts as failed",
-              entry.key,
-              entry.worker);
-          attemptFailedLocked(
-              entry,
-              new TaskError(
-                  TaskError.LEASE_EXPIRED,
-                  "worker " + entry.worker + " stopped renewing its lease"),
-              true);
-          changed.add(entry.key);
-        }
-      }
-    } catch (RuntimeException e) {
-      LOG.error("lease expiry check failed", e);
-    } finally {
-      lock.unlock();
-    }
-    changed.forEach(statusSink::statusChanged);
-    drainOutbox();
+    mutate(
+        changed -> {
+          try {
+            Instant now = clock.instant();
+            for (Iterator<TaskEntry> it = new ArrayList<>(leases.values()).iterator();
+                it.hasNext(); ) {
+              TaskEntry entry = it.next();
+              if (entry.confirmBy != null && entry.confirmBy.isBefore(now)) {
+                LOG.info(
+                    "worker {} never confirmed its lease of task {}; queueing it again",
+                    entry.worker,
+                    entry.key);
+                returnUnconfirmedLocked(entry);
+                changed.add(entry.key);
+              } else if (entry.onRevoke == null
+                  && entry.leaseExpiry != null
+                  && entry.leaseExpiry.isBefore(now)) {
+                LOG.info(
+                    "lease of task {} held by {} expired; the attempt counts as failed",
+                    entry.key,
+                    entry.worker);
+                attemptFailedLocked(
+                    entry,
+                    new TaskError(
+                        TaskError.LEASE_EXPIRED,
+                        "worker " + entry.worker + " stopped renewing its lease"),
+                    true);
+                changed.add(entry.key);
+              }
+            }
+          } catch (RuntimeException e) {
+            LOG.error("lease expiry check failed", e);
+          }
+          return null;
+        });
   }
 
   /** Undoes a lease the worker never confirmed: the task queues again as if never leased. */
@@ -1297,40 +1252,38 @@ public final class TaskDispatcher implements AutoCloseable {
    * task forever.
    */
   private void failTasksStarvedByCpu() {
-    List<TaskKey> changed = new ArrayList<>();
-    lock.lock();
-    try {
-      Instant now = clock.instant();
-      for (PoolQueue pool : pools.values()) {
-        if (pool.cpuPausedAt == null || pool.cpuPausedAt.isBefore(now.minusSeconds(3))) {
-          continue;
-        }
-        for (TaskEntry entry : new ArrayList<>(pool.queued)) {
-          if (entry.queuedAt != null
-              && entry.queuedAt.plusSeconds(entry.timeoutSeconds).isBefore(now)) {
-            pool.queued.remove(entry);
-            finishLocked(
-                entry,
-                TaskPhase.Failed,
-                null,
-                new TaskError(
-                    TaskError.TIMEOUT,
-                    "waited more than "
-                        + entry.timeoutSeconds
-                        + "s in queue while CPU use stayed at or above the pool's threshold of "
-                        + pool.settings.cpuThresholdPercent()
-                        + "%"));
-            changed.add(entry.key);
+    mutate(
+        changed -> {
+          try {
+            Instant now = clock.instant();
+            for (PoolQueue pool : pools.values()) {
+              if (pool.cpuPausedAt == null || pool.cpuPausedAt.isBefore(now.minusSeconds(3))) {
+                continue;
+              }
+              for (TaskEntry entry : new ArrayList<>(pool.queued)) {
+                if (entry.queuedAt != null
+                    && entry.queuedAt.plusSeconds(entry.timeoutSeconds).isBefore(now)) {
+                  pool.queued.remove(entry);
+                  finishLocked(
+                      entry,
+                      TaskPhase.Failed,
+                      null,
+                      new TaskError(
+                          TaskError.TIMEOUT,
+                          "waited more than "
+                              + entry.timeoutSeconds
+                              + "s in queue while CPU use stayed at or above the pool's threshold of "
+                              + pool.settings.cpuThresholdPercent()
+                              + "%"));
+                  changed.add(entry.key);
+                }
+              }
+            }
+          } catch (RuntimeException e) {
+            LOG.error("CPU starvation check failed", e);
           }
-        }
-      }
-    } catch (RuntimeException e) {
-      LOG.error("CPU starvation check failed", e);
-    } finally {
-      lock.unlock();
-    }
-    changed.forEach(statusSink::statusChanged);
-    drainOutbox();
+          return null;
+        });
   }
 
   /**
@@ -1340,41 +1293,43 @@ public final class TaskDispatcher implements AutoCloseable {
    * hold it Pending forever.
    */
   private void failResourceTasksNeverPlaced() {
-    List<TaskKey> changed = new ArrayList<>();
-    lock.lock();
-    try {
-      Instant now = clock.instant();
-      for (TaskEntry entry : new ArrayList<>(tasks.values())) {
-        Instant waitingSince = entry.queuedAt != null ? entry.queuedAt : entry.createdAt;
-        if (!RESOURCE_EXEC_HANDLER.equals(entry.handler)
-            || (entry.phase != TaskPhase.Pending && entry.phase != TaskPhase.Queued)
-            || waitingSince == null
-            || !waitingSince.plusSeconds(entry.timeoutSeconds).isBefore(now)) {
-          continue;
-        }
-        String waitedFor =
-            entry.pendingReason != null
-                ? entry.pendingReason
-                : "no ComputeResource covering its minimum became free";
-        if (entry.pool != null && pools.containsKey(entry.pool)) {
-          pools.get(entry.pool).queued.remove(entry);
-        }
-        finishLocked(
-            entry,
-            TaskPhase.Failed,
-            null,
-            new TaskError(
-                TaskError.TIMEOUT,
-                "waited more than " + entry.timeoutSeconds + "s for a resource: " + waitedFor));
-        changed.add(entry.key);
-      }
-    } catch (RuntimeException e) {
-      LOG.error("resource task placement check failed", e);
-    } finally {
-      lock.unlock();
-    }
-    changed.forEach(statusSink::statusChanged);
-    drainOutbox();
+    mutate(
+        changed -> {
+          try {
+            Instant now = clock.instant();
+            for (TaskEntry entry : new ArrayList<>(tasks.values())) {
+              Instant waitingSince = entry.queuedAt != null ? entry.queuedAt : entry.createdAt;
+              if (entry.queue == null
+                  || !entry.queue.isCompute()
+                  || (entry.phase != TaskPhase.Pending && entry.phase != TaskPhase.Queued)
+                  || waitingSince == null
+                  || !waitingSince.plusSeconds(entry.timeoutSeconds).isBefore(now)) {
+                continue;
+              }
+              String waitedFor =
+                  entry.pendingReason != null
+                      ? entry.pendingReason
+                      : "no ComputeResource covering its minimum became free";
+              if (entry.pool != null && pools.containsKey(entry.pool)) {
+                pools.get(entry.pool).queued.remove(entry);
+              }
+              finishLocked(
+                  entry,
+                  TaskPhase.Failed,
+                  null,
+                  new TaskError(
+                      TaskError.TIMEOUT,
+                      "waited more than "
+                          + entry.timeoutSeconds
+                          + "s for a resource: "
+                          + waitedFor));
+              changed.add(entry.key);
+            }
+          } catch (RuntimeException e) {
+            LOG.error("resource task placement check failed", e);
+          }
+          return null;
+        });
   }
 
   /**

@@ -9,6 +9,7 @@ import io.vera.operator.provider.ProviderResult;
 import io.vera.operator.provider.TokenUsage;
 import io.vera.operator.provider.compute.Upstream.Answer;
 import io.vera.operator.provider.compute.Upstream.Retry;
+import io.vera.operator.retry.Deadline;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;

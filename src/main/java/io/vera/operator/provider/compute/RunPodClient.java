@@ -11,6 +11,8 @@ import io.vera.operator.provider.ProviderResult;
 import io.vera.operator.provider.TokenUsage;
 import io.vera.operator.provider.compute.Upstream.Answer;
 import io.vera.operator.provider.compute.Upstream.Retry;
+import io.vera.operator.retry.Backoff;
+import io.vera.operator.retry.Deadline;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;

@@ -1,5 +1,7 @@
 package io.vera.operator.provider.compute;
 
+import io.vera.operator.retry.Backoff;
+import io.vera.operator.retry.Sleeper;
 import java.time.Clock;
 import java.time.Duration;
 import okhttp3.OkHttpClient;

@@ -1,6 +1,7 @@
 package io.vera.operator.provider.compute;
 
 import io.vera.operator.provider.ProviderException;
+import io.vera.operator.retry.Deadline;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.ConnectException;
@@ -74,7 +75,7 @@ final class Upstream {
   }
 
   Deadline deadline(Duration timeout) {
-    return Deadline.start(transport.clock(), timeout);
+    return Deadline.after(timeout, transport.clock());
   }
 
   /**

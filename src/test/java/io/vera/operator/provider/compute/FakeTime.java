@@ -1,5 +1,6 @@
 package io.vera.operator.provider.compute;
 
+import io.vera.operator.retry.Sleeper;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;

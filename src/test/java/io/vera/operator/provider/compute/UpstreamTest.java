@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.vera.operator.provider.ProviderException;
 import io.vera.operator.provider.compute.Upstream.Answer;
 import io.vera.operator.provider.compute.Upstream.Retry;
+import io.vera.operator.retry.Deadline;
 import java.net.ServerSocket;
 import java.time.Duration;
 import java.time.Instant;
@@ -34,17 +35,6 @@ class UpstreamTest {
     assertThat(upstream.retryAfter(answer("Wed, 31 Dec 2025 23:00:00 GMT"))).isZero();
     assertThat(upstream.retryAfter(answer("soon"))).isNull();
     assertThat(upstream.retryAfter(answer("-1"))).isNull();
-  }
-
-  @Test
-  void backoffDoublesUpToItsMaximum() {
-    Backoff backoff = new Backoff(Duration.ofMillis(250), Duration.ofSeconds(5));
-    assertThat(backoff.delay(0)).isEqualTo(Duration.ofMillis(250));
-    assertThat(backoff.delay(2)).isEqualTo(Duration.ofSeconds(1));
-    assertThat(backoff.delay(5)).isEqualTo(Duration.ofSeconds(5));
-    assertThat(backoff.delay(500)).isEqualTo(Duration.ofSeconds(5));
-    assertThatThrownBy(() -> new Backoff(Duration.ZERO, Duration.ofSeconds(1)))
-        .isInstanceOf(IllegalArgumentException.class);
   }
 
   @Test

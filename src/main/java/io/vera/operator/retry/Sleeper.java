@@ -1,4 +1,4 @@
-package io.vera.operator.provider.compute;
+package io.vera.operator.retry;
 
 import java.time.Duration;
 
@@ -8,7 +8,8 @@ import java.time.Duration;
 @FunctionalInterface
 public interface Sleeper {
   /** Blocks the calling thread. */
-  Sleeper SYSTEM = duration -> Thread.sleep(duration.toMillis());
+  Sleeper SYSTEM =
+      duration -> Thread.sleep(duration.toMillis(), duration.toNanosPart() % 1_000_000);
 
   void sleep(Duration duration) throws InterruptedException;
 }
