@@ -26,7 +26,6 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -92,7 +91,7 @@ public final class TaskDispatcher implements TaskQueueView, TaskLeases, AutoClos
   private final Queue<Runnable> answers = new ConcurrentLinkedQueue<>();
 
   private final ReentrantLock publishing = new ReentrantLock();
-  private final ScheduledThreadPoolExecutor timers;
+  private final TaskTimers timers = new TaskTimers();
 
   /**
    * UIDs of finished tasks dropped after their end was stored, until the informer reports them
@@ -127,25 +126,14 @@ public final class TaskDispatcher implements TaskQueueView, TaskLeases, AutoClos
     this.statusSink = statusSink;
     this.settings = settings;
     this.clock = clock;
-    this.timers =
-        new ScheduledThreadPoolExecutor(
-            1,
-            r -> {
-              Thread t = new Thread(r, "task-dispatcher-timers");
-              t.setDaemon(true);
-              return t;
-            });
-    // A finished attempt cancels its deadline; without this the cancelled timer would stay queued
-    // (with what it holds) until its time, one per task finished in the last timeout's span.
-    timers.setRemoveOnCancelPolicy(true);
-    timers.scheduleWithFixedDelay(this::expireLeases, 1, 1, TimeUnit.SECONDS);
-    timers.scheduleWithFixedDelay(this::failTasksStarvedByCpu, 1, 1, TimeUnit.SECONDS);
-    timers.scheduleWithFixedDelay(this::failResourceTasksNeverPlaced, 1, 1, TimeUnit.SECONDS);
+    timers.everySecond(this::expireLeases);
+    timers.everySecond(this::failTasksStarvedByCpu);
+    timers.everySecond(this::failResourceTasksNeverPlaced);
   }
 
   /** Timers waiting to fire (deadlines, retries, the periodic checks), for tests. */
   int pendingTimers() {
-    return timers.getQueue().size();
+    return timers.pending();
   }
 
   public void addListener(TaskListener listener) {
@@ -675,8 +663,8 @@ public final class TaskDispatcher implements TaskQueueView, TaskLeases, AutoClos
       return;
     }
     String leaseId = entry.leaseId;
-    long delay = Math.max(0, Duration.between(clock.instant(), entry.deadline).toMillis());
-    entry.deadlineTimer = timers.schedule(() -> onDeadline(leaseId), delay, TimeUnit.MILLISECONDS);
+    entry.deadlineTimer =
+        timers.after(Duration.between(clock.instant(), entry.deadline), () -> onDeadline(leaseId));
   }
 
   private void onDeadline(String leaseId) {
@@ -747,10 +735,7 @@ public final class TaskDispatcher implements TaskQueueView, TaskLeases, AutoClos
                   : entry.progressPublishedAt.plus(PROGRESS_INTERVAL);
           if (now.isBefore(due)) {
             entry.progressFlushScheduled = true;
-            timers.schedule(
-                () -> publishProgress(leaseId),
-                Duration.between(now, due).toMillis(),
-                TimeUnit.MILLISECONDS);
+            timers.after(Duration.between(now, due), () -> publishProgress(leaseId));
             return true;
           }
           publishProgressLocked(entry);
@@ -909,7 +894,8 @@ public final class TaskDispatcher implements TaskQueueView, TaskLeases, AutoClos
   private void scheduleRetry(TaskEntry entry, Duration delay) {
     String uid = entry.uid;
     int attempts = entry.attempts;
-    timers.schedule(
+    timers.after(
+        delay,
         () ->
             mutate(
                 changed -> {
@@ -929,9 +915,7 @@ public final class TaskDispatcher implements TaskQueueView, TaskLeases, AutoClos
                     changed.add(entry.key);
                   }
                   return null;
-                }),
-        Math.max(0, delay.toMillis()),
-        TimeUnit.MILLISECONDS);
+                }));
   }
 
   /** Takes a task out of its queue or running set and revokes its lease. */
@@ -963,7 +947,7 @@ public final class TaskDispatcher implements TaskQueueView, TaskLeases, AutoClos
     Runnable hook = entry.onRevoke;
     entry.onRevoke = null;
     if (hook != null) {
-      timers.execute(hook);
+      timers.run(hook);
     }
   }
 
@@ -1227,6 +1211,6 @@ public final class TaskDispatcher implements TaskQueueView, TaskLeases, AutoClos
 
   @Override
   public void close() {
-    timers.shutdownNow();
+    timers.close();
   }
 }
