@@ -338,6 +338,7 @@ function Tasks({ query }) {
       html`<div class="pager">
         <span aria-live="polite">
           ${page.total === 0 ? '0 tasks' : num(offset + 1) + '–' + num(Math.min(offset + PAGE, page.total)) + ' of ' + num(page.total)}
+          ${page.complete === false ? ' (still reading older finished tasks)' : ''}
         </span>
         <span class="buttons">
           <button disabled=${offset === 0} onClick=${() => setOffset(Math.max(0, offset - PAGE))}>Previous</button>

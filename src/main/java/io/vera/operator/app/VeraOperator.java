@@ -223,7 +223,7 @@ public final class VeraOperator implements AutoCloseable {
     orphanSweep = new OrphanSweep(compute, settings.watchNamespaces(), leading::get);
     resourceAutoscaler =
         new ResourceAutoscaler(
-            dispatcher, compute, client, leading::get, settings.watchNamespaces());
+            dispatcher, compute, client, leading::get, settings.watchNamespaces(), events);
 
     providerWorkers = new ProviderTaskWorkers(dispatcher, gateway, clock);
     pricing =

@@ -203,7 +203,14 @@ public class ComputeResourceReconciler
       patchStatus(resource, status);
     }
     long started = System.nanoTime();
-    Machine machine = host.provision(resource);
+    Machine machine =
+        host.provision(
+            resource,
+            (reason, message) -> {
+              ready(resource, status, "False", reason, message);
+              patchStatus(resource, status);
+              events.warning(resource, reason, message);
+            });
     if (status.readyTime == null || status.resourceId == null) {
       status.readyTime = clock.instant().toString();
     }

@@ -91,6 +91,8 @@ final class DashboardRoutes implements AutoCloseable {
     this.usage = services.usage();
     this.guard = guard;
     this.samples = new DashboardSamples(dispatcher, clock);
+    // Read the finished tasks into their index now rather than on the first page.
+    tasks.history().prepare(tasks.namespace());
   }
 
   void register(Javalin app) {
@@ -357,6 +359,7 @@ final class DashboardRoutes implements AutoCloseable {
     response.put("total", page.total());
     response.put("offset", page.offset());
     response.put("limit", page.limit());
+    response.put("complete", page.complete());
     ctx.json(response);
   }
 

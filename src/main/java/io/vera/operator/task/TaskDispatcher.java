@@ -2,16 +2,11 @@ package io.vera.operator.task;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.vera.operator.api.TaskPhase;
-import io.vera.operator.api.TaskPriority;
-import io.vera.operator.api.TaskType;
 import io.vera.operator.api.VeraTask;
-import io.vera.operator.api.VeraTaskSpec;
 import io.vera.operator.api.VeraTaskStatus;
-import io.vera.operator.handler.HandlerMetadata;
 import io.vera.operator.handler.HandlerRegistry;
 import java.time.Clock;
 import java.time.Duration;
@@ -33,12 +28,13 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.function.DoubleSupplier;
+import java.util.function.Function;
 import java.util.function.Predicate;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -62,20 +58,6 @@ public final class TaskDispatcher implements AutoCloseable {
   /** Workers whose leases die with the operator process carry this prefix. */
   public static final String EMBEDDED_WORKER_PREFIX = "embedded/";
 
-  /**
-   * The handler of tasks with a {@code resourceRef}: their command runs in a ComputeResource, and
-   * their payload is the target ({@code command}, {@code workdir}, {@code env}).
-   */
-  public static final String RESOURCE_EXEC_HANDLER = "resource.exec";
-
-  /**
-   * The handler of tasks with a {@code providerRef}: a call through the Provider's gateway, made by
-   * the operator itself (it alone holds the credentials) from the Provider's own queue ({@link
-   * PoolKey#ofProvider}). Their payload is the target ({@code name}, {@code prompt}, {@code model},
-   * {@code params}) plus {@code task_name} (spec.handler) and {@code input} (spec.payload).
-   */
-  public static final String PROVIDER_CALL_HANDLER = "provider.call";
-
   /** How often a task's progress is published at most. */
   public static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(1);
 
@@ -91,7 +73,7 @@ public final class TaskDispatcher implements AutoCloseable {
       int defaultRetries,
       Duration leaseConfirmWindow) {}
 
-  private final HandlerRegistry handlers;
+  private final TaskAdmission admission;
   private final TaskStatusSink statusSink;
   private final Settings settings;
   private final Clock clock;
@@ -113,7 +95,6 @@ public final class TaskDispatcher implements AutoCloseable {
   private final Queue<Runnable> answers = new ConcurrentLinkedQueue<>();
 
   private final ReentrantLock publishing = new ReentrantLock();
-  private final AtomicLong sequence = new AtomicLong();
   private final ScheduledThreadPoolExecutor timers;
 
   /**
@@ -143,7 +124,9 @@ public final class TaskDispatcher implements AutoCloseable {
 
   public TaskDispatcher(
       HandlerRegistry handlers, TaskStatusSink statusSink, Settings settings, Clock clock) {
-    this.handlers = handlers;
+    this.admission =
+        new TaskAdmission(
+            handlers, settings.defaultTimeoutSeconds(), settings.defaultRetries(), clock);
     this.statusSink = statusSink;
     this.settings = settings;
     this.clock = clock;
@@ -180,69 +163,63 @@ public final class TaskDispatcher implements AutoCloseable {
    */
   public void upsertPool(
       PoolKey key, PoolSettings poolSettings, long succeededBaseline, long failedBaseline) {
-    List<TaskEntry> changed = new ArrayList<>();
-    lock.lock();
-    try {
-      PoolQueue pool = pools.get(key);
-      boolean takesNewTasks = pool == null || pool.settings.taskType() != poolSettings.taskType();
-      if (pool == null) {
-        pool = new PoolQueue(key, poolSettings);
-        pool.succeeded = succeededBaseline;
-        pool.failed = failedBaseline;
-        pools.put(key, pool);
-      } else {
-        pool.settings = poolSettings;
-      }
-      // Only a new pool, or one that changed its task type, can be the pool a waiting task lacks;
-      // the periodic resync of an unchanged pool must not scan every task.
-      if (takesNewTasks) {
-        for (TaskEntry entry : tasks.values()) {
-          if (entry.phase == TaskPhase.Pending && resolvePool(entry) != null) {
-            enqueue(entry);
-            changed.add(entry);
+    mutate(
+        changed -> {
+          PoolQueue pool = pools.get(key);
+          boolean takesNewTasks =
+              pool == null || pool.settings.taskType() != poolSettings.taskType();
+          if (pool == null) {
+            pool = new PoolQueue(key, poolSettings);
+            pool.succeeded = succeededBaseline;
+            pool.failed = failedBaseline;
+            pools.put(key, pool);
+          } else {
+            pool.settings = poolSettings;
           }
-        }
-      }
-      pool.available.signalAll();
-    } finally {
-      lock.unlock();
-    }
-    changed.forEach(e -> statusSink.statusChanged(e.key));
+          // Only a new pool, or one that changed its task type, can be the pool a waiting task
+          // lacks;
+          // the periodic resync of an unchanged pool must not scan every task.
+          if (takesNewTasks) {
+            for (TaskEntry entry : tasks.values()) {
+              if (entry.phase == TaskPhase.Pending && resolvePool(entry) != null) {
+                enqueue(entry);
+                changed.add(entry.key);
+              }
+            }
+          }
+          pool.available.signalAll();
+          return null;
+        });
   }
 
   /** Forgets a pool; its queued tasks wait as Pending until a pool for them appears. */
   public void removePool(PoolKey key) {
-    List<TaskEntry> changed = new ArrayList<>();
-    lock.lock();
-    try {
-      PoolQueue pool = pools.remove(key);
-      if (pool == null) {
-        return;
-      }
-      for (TaskEntry entry : pool.queued) {
-        entry.pool = null;
-        entry.phase = TaskPhase.Pending;
-        entry.pendingReason = "pool " + key + " was deleted";
-        if (resolvePool(entry) != null) {
-          enqueue(entry);
-        }
-        changed.add(entry);
-      }
-      pool.queued.clear();
-      pool.available.signalAll();
-    } finally {
-      lock.unlock();
-    }
-    changed.forEach(e -> statusSink.statusChanged(e.key));
+    mutate(
+        changed -> {
+          PoolQueue pool = pools.remove(key);
+          if (pool == null) {
+            return null;
+          }
+          for (TaskEntry entry : pool.queued) {
+            entry.pool = null;
+            entry.phase = TaskPhase.Pending;
+            entry.pendingReason = "pool " + key + " was deleted";
+            if (resolvePool(entry) != null) {
+              enqueue(entry);
+            }
+            changed.add(entry.key);
+          }
+          pool.queued.clear();
+          pool.available.signalAll();
+          return null;
+        });
   }
 
   public List<PoolKey> pools() {
-    lock.lock();
-    try {
-      return new ArrayList<>(pools.keySet());
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          return new ArrayList<>(pools.keySet());
+        });
   }
 
   /** Counts a pool reports in its status. */
@@ -250,39 +227,35 @@ public final class TaskDispatcher implements AutoCloseable {
       int queued, int running, long succeeded, long failed, Long oldestQueuedAgeSeconds) {}
 
   public Optional<PoolStats> poolStats(PoolKey key) {
-    lock.lock();
-    try {
-      PoolQueue pool = pools.get(key);
-      if (pool == null) {
-        return Optional.empty();
-      }
-      Instant now = clock.instant();
-      Long oldest =
-          pool.queued.stream()
-              .map(e -> e.queuedAt)
-              .filter(t -> t != null)
-              .min(Comparator.naturalOrder())
-              .map(t -> Math.max(0, Duration.between(t, now).toSeconds()))
-              .orElse(null);
-      return Optional.of(
-          new PoolStats(pool.queued.size(), pool.running, pool.succeeded, pool.failed, oldest));
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          PoolQueue pool = pools.get(key);
+          if (pool == null) {
+            return Optional.empty();
+          }
+          Instant now = clock.instant();
+          Long oldest =
+              pool.queued.stream()
+                  .map(e -> e.queuedAt)
+                  .filter(t -> t != null)
+                  .min(Comparator.naturalOrder())
+                  .map(t -> Math.max(0, Duration.between(t, now).toSeconds()))
+                  .orElse(null);
+          return Optional.of(
+              new PoolStats(pool.queued.size(), pool.running, pool.succeeded, pool.failed, oldest));
+        });
   }
 
   /** The queued tasks of a pool in the order they will be leased (position 1 is next). */
   public List<TaskSnapshot> queueOrder(PoolKey key) {
-    lock.lock();
-    try {
-      PoolQueue pool = pools.get(key);
-      if (pool == null) {
-        return List.of();
-      }
-      return pool.queued.stream().sorted(QUEUE_ORDER).map(TaskEntry::snapshot).toList();
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          PoolQueue pool = pools.get(key);
+          if (pool == null) {
+            return List.of();
+          }
+          return pool.queued.stream().sorted(QUEUE_ORDER).map(TaskEntry::snapshot).toList();
+        });
   }
 
   // ---- tasks ---------------------------------------------------------------------------------
@@ -298,34 +271,32 @@ public final class TaskDispatcher implements AutoCloseable {
     if (dropped.getIfPresent(resource.getMetadata().getUid()) != null) {
       return; // finished and stored: a late event of its earlier life
     }
-    boolean changed = false;
-    lock.lock();
-    try {
-      TaskEntry entry = tasks.get(key);
-      if (entry != null && !entry.uid.equals(resource.getMetadata().getUid())) {
-        dropLocked(entry);
-        entry = null;
-      }
-      if (entry == null) {
-        entry = newEntry(key, resource);
-        tasks.put(key, entry);
-        changed = restore(entry, resource.getStatus());
-      }
-      Long generation = resource.getMetadata().getGeneration();
-      if (generation != null && !generation.equals(entry.generation)) {
-        entry.generation = generation;
-        changed = true;
-      }
-      if (resource.getSpec() != null && resource.getSpec().isCancelRequested()) {
-        changed |= cancelLocked(entry, "cancelled by request");
-      }
-    } finally {
-      lock.unlock();
-    }
-    if (changed) {
-      statusSink.statusChanged(key);
-    }
-    drainOutbox();
+    mutate(
+        changed -> {
+          boolean written = false;
+          TaskEntry entry = tasks.get(key);
+          if (entry != null && !entry.uid.equals(resource.getMetadata().getUid())) {
+            dropLocked(entry);
+            entry = null;
+          }
+          if (entry == null) {
+            entry = admission.admit(key, resource);
+            tasks.put(key, entry);
+            written = restore(entry, resource.getStatus());
+          }
+          Long generation = resource.getMetadata().getGeneration();
+          if (generation != null && !generation.equals(entry.generation)) {
+            entry.generation = generation;
+            written = true;
+          }
+          if (resource.getSpec() != null && resource.getSpec().isCancelRequested()) {
+            written |= cancelLocked(entry, "cancelled by request");
+          }
+          if (written) {
+            changed.add(key);
+          }
+          return null;
+        });
   }
 
   /**
@@ -339,115 +310,24 @@ public final class TaskDispatcher implements AutoCloseable {
     if (dropped.getIfPresent(resource.getMetadata().getUid()) != null) {
       return true;
     }
-    lock.lock();
-    try {
-      TaskEntry entry = tasks.get(key);
-      return entry != null
-          && entry.uid.equals(resource.getMetadata().getUid())
-          && Objects.equals(entry.generation, resource.getMetadata().getGeneration());
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  private TaskEntry newEntry(TaskKey key, VeraTask resource) {
-    VeraTaskSpec spec = resource.getSpec() == null ? new VeraTaskSpec() : resource.getSpec();
-    VeraTaskSpec.ResourceTarget target = spec.resourceRef;
-    VeraTaskSpec.ProviderTarget call = target == null ? spec.providerRef : null;
-    String handler =
-        target != null
-            ? RESOURCE_EXEC_HANDLER
-            : call != null ? PROVIDER_CALL_HANDLER : spec.handler;
-    Optional<HandlerMetadata> meta =
-        Optional.ofNullable(handler).flatMap(handlers::find).map(h -> h.metadata());
-    TaskPriority priority =
-        spec.priority != null
-            ? spec.priority
-            : meta.map(HandlerMetadata::priority).orElse(TaskPriority.NORMAL);
-    TaskType type =
-        spec.taskType != null
-            ? spec.taskType
-            : meta.map(HandlerMetadata::taskType).orElse(TaskType.GENERAL);
-    int timeout =
-        spec.timeoutSeconds != null
-            ? spec.timeoutSeconds
-            : meta.map(HandlerMetadata::timeoutSeconds).orElse(settings.defaultTimeoutSeconds());
-    VeraTaskSpec.RetryPolicy retries = spec.retries;
-    int retryLimit =
-        retries != null && retries.limit != null
-            ? retries.limit
-            : meta.map(HandlerMetadata::maxRetries).orElse(settings.defaultRetries());
-    int backoff = retries != null && retries.backoffSeconds != null ? retries.backoffSeconds : 1;
-    int maxBackoff =
-        retries != null && retries.maxBackoffSeconds != null ? retries.maxBackoffSeconds : 300;
-    String created = resource.getMetadata().getCreationTimestamp();
-    Instant createdAt = created == null ? clock.instant() : Instant.parse(created);
-    return new TaskEntry(
-        key,
-        resource.getMetadata().getUid(),
-        sequence.incrementAndGet(),
-        handler,
-        priority,
-        type,
-        target != null
-            ? computeQueue(key.namespace(), target, type).name()
-            : call != null ? PoolKey.ofProvider(key.namespace(), call.name).name() : spec.poolRef,
-        spec.description,
-        target != null
-            ? mapper.valueToTree(target)
-            : call != null ? callPayload(spec) : spec.payload,
-        spec.context,
-        Math.max(1, timeout),
-        Math.max(0, retryLimit),
-        Math.max(0, backoff),
-        Math.max(0, maxBackoff),
-        spec.ttlSecondsAfterFinished,
-        createdAt);
-  }
-
-  /** The queue of a resource task: its named resource's, or its task type's allocation queue. */
-  private static PoolKey computeQueue(
-      String namespace, VeraTaskSpec.ResourceTarget target, TaskType type) {
-    return target.name == null || target.name.isBlank()
-        ? PoolKey.ofAllocation(namespace, type)
-        : PoolKey.ofComputeResource(namespace, target.name);
-  }
-
-  /** A provider task's payload: its target, the legacy task name and the handler input. */
-  private JsonNode callPayload(VeraTaskSpec spec) {
-    ObjectNode payload = mapper.valueToTree(spec.providerRef);
-    if (spec.handler != null) {
-      payload.put("task_name", spec.handler);
-    }
-    if (spec.payload != null) {
-      payload.set("input", spec.payload);
-    }
-    return payload;
+    return locked(
+        () -> {
+          TaskEntry entry = tasks.get(key);
+          return entry != null
+              && entry.uid.equals(resource.getMetadata().getUid())
+              && Objects.equals(entry.generation, resource.getMetadata().getGeneration());
+        });
   }
 
   /** Puts a newly seen task in the state its status records; returns true if that changed it. */
   private boolean restore(TaskEntry entry, VeraTaskStatus status) {
-    if (entry.handler == null || entry.handler.isBlank()) {
-      finishLocked(
-          entry,
-          TaskPhase.Failed,
-          null,
-          new TaskError(
-              TaskError.INVALID_INPUT,
-              "spec.handler is required unless spec.resourceRef or spec.providerRef is set"));
+    Optional<TaskError> invalid = admission.invalid(entry);
+    if (invalid.isPresent()) {
+      finishLocked(entry, TaskPhase.Failed, null, invalid.get());
       return true;
     }
     TaskPhase phase = status == null || status.phase == null ? TaskPhase.Pending : status.phase;
-    if (status != null) {
-      entry.attempts = status.attempts == null ? 0 : status.attempts;
-      entry.queuedAt = parse(status.queuedTime);
-      entry.startedAt = parse(status.startTime);
-      entry.completedAt = parse(status.completionTime);
-      entry.result = status.result;
-      entry.usage = usage(status.usage);
-      entry.error =
-          status.error == null ? null : new TaskError(status.error.type, status.error.message);
-    }
+    TaskAdmission.readRecorded(entry, status);
     if (phase.isFinished()) {
       // Finished before this process saw it (by an older operator, or created so): writing it
       // marks it finished, so it leaves the informers and this dispatcher.
@@ -455,7 +335,7 @@ public final class TaskDispatcher implements AutoCloseable {
       return true;
     }
     if (phase == TaskPhase.Running) {
-      Instant expiry = parse(status.leaseExpireTime);
+      Instant expiry = TaskAdmission.parse(status.leaseExpireTime);
       boolean remote = status.worker != null && !status.worker.startsWith(EMBEDDED_WORKER_PREFIX);
       if (remote && status.leaseId != null && expiry != null && expiry.isAfter(clock.instant())) {
         // A worker pod may still be running it and will renew against this process.
@@ -482,7 +362,7 @@ public final class TaskDispatcher implements AutoCloseable {
           true);
       return true;
     }
-    Instant retryAt = status == null ? null : parse(status.nextRetryTime);
+    Instant retryAt = status == null ? null : TaskAdmission.parse(status.nextRetryTime);
     if (retryAt != null && retryAt.isAfter(clock.instant())) {
       entry.phase = TaskPhase.Queued;
       entry.nextRetryAt = retryAt;
@@ -504,30 +384,19 @@ public final class TaskDispatcher implements AutoCloseable {
     return !wasQueued;
   }
 
-  private static TaskUsage usage(VeraTaskStatus.Usage usage) {
-    return usage == null
-        ? null
-        : new TaskUsage(
-            usage.tokensIn == null ? 0 : usage.tokensIn,
-            usage.tokensOut == null ? 0 : usage.tokensOut,
-            usage.costUsd,
-            usage.latencyMs == null ? 0 : usage.latencyMs);
-  }
-
   /**
    * The resource is gone, or no longer watched because it is marked finished: the task leaves the
    * queue and any running attempt is interrupted.
    */
   public void forget(TaskKey key, String uid) {
-    lock.lock();
-    try {
-      TaskEntry entry = tasks.get(key);
-      if (entry != null && (uid == null || entry.uid.equals(uid))) {
-        dropLocked(entry);
-      }
-    } finally {
-      lock.unlock();
-    }
+    locked(
+        () -> {
+          TaskEntry entry = tasks.get(key);
+          if (entry != null && (uid == null || entry.uid.equals(uid))) {
+            dropLocked(entry);
+          }
+          return null;
+        });
     if (uid != null) {
       // After the lock: a concurrent stored() has put its mark by now, and no event follows this.
       dropped.invalidate(uid);
@@ -559,27 +428,23 @@ public final class TaskDispatcher implements AutoCloseable {
    * dispatcher holds only the tasks in flight. Waiters were answered when it finished.
    */
   public void stored(TaskKey key, String uid) {
-    lock.lock();
-    try {
-      TaskEntry entry = tasks.get(key);
-      if (entry != null && entry.uid.equals(uid) && entry.phase.isFinished()) {
-        dropped.put(uid, Boolean.TRUE);
-        dropLocked(entry);
-      }
-    } finally {
-      lock.unlock();
-    }
-    drainOutbox();
+    mutate(
+        changed -> {
+          TaskEntry entry = tasks.get(key);
+          if (entry != null && entry.uid.equals(uid) && entry.phase.isFinished()) {
+            dropped.put(uid, Boolean.TRUE);
+            dropLocked(entry);
+          }
+          return null;
+        });
   }
 
   /** Tasks this dispatcher holds: the queued, running and waiting ones, and the just finished. */
   public int size() {
-    lock.lock();
-    try {
-      return tasks.size();
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          return tasks.size();
+        });
   }
 
   /**
@@ -587,37 +452,14 @@ public final class TaskDispatcher implements AutoCloseable {
    * dispatcher would apply, and the state its status records. Nothing is queued or kept.
    */
   public TaskSnapshot view(VeraTask resource) {
-    TaskKey key =
-        new TaskKey(resource.getMetadata().getNamespace(), resource.getMetadata().getName());
-    TaskEntry entry = newEntry(key, resource);
-    VeraTaskStatus status = resource.getStatus();
-    entry.generation = resource.getMetadata().getGeneration();
-    if (status != null) {
-      entry.phase = status.phase == null ? TaskPhase.Pending : status.phase;
-      entry.pool = status.pool == null ? null : new PoolKey(key.namespace(), status.pool);
-      entry.attempts = status.attempts == null ? 0 : status.attempts;
-      entry.worker = status.worker;
-      entry.queuedAt = parse(status.queuedTime);
-      entry.startedAt = parse(status.startTime);
-      entry.completedAt = parse(status.completionTime);
-      entry.nextRetryAt = parse(status.nextRetryTime);
-      entry.result = status.result;
-      entry.usage = usage(status.usage);
-      entry.error =
-          status.error == null ? null : new TaskError(status.error.type, status.error.message);
-      entry.generation =
-          status.observedGeneration == null ? entry.generation : status.observedGeneration;
-    }
-    return entry.snapshot();
+    return admission.view(resource);
   }
 
   public Optional<TaskSnapshot> get(TaskKey key) {
-    lock.lock();
-    try {
-      return Optional.ofNullable(tasks.get(key)).map(TaskEntry::snapshot);
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          return Optional.ofNullable(tasks.get(key)).map(TaskEntry::snapshot);
+        });
   }
 
   /** Tasks that match a filter, newest first. */
@@ -635,17 +477,17 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   private List<TaskSnapshot> matching(boolean unfinishedOnly, Predicate<TaskSnapshot> filter) {
-    List<TaskSnapshot> all = new ArrayList<>();
-    lock.lock();
-    try {
-      for (TaskEntry entry : tasks.values()) {
-        if (!unfinishedOnly || !entry.phase.isFinished()) {
-          all.add(entry.snapshot());
-        }
-      }
-    } finally {
-      lock.unlock();
-    }
+    List<TaskSnapshot> all =
+        locked(
+            () -> {
+              List<TaskSnapshot> copies = new ArrayList<>();
+              for (TaskEntry entry : tasks.values()) {
+                if (!unfinishedOnly || !entry.phase.isFinished()) {
+                  copies.add(entry.snapshot());
+                }
+              }
+              return copies;
+            });
     return all.stream()
         .filter(filter)
         .sorted(
@@ -657,21 +499,19 @@ public final class TaskDispatcher implements AutoCloseable {
 
   /** Completes when the task finishes or disappears; immediately if it already has. */
   public CompletableFuture<TaskSnapshot> awaitFinished(TaskKey key) {
-    lock.lock();
-    try {
-      TaskEntry entry = tasks.get(key);
-      if (entry == null || entry.phase.isFinished()) {
-        return CompletableFuture.completedFuture(entry == null ? null : entry.snapshot());
-      }
-      List<CompletableFuture<TaskSnapshot>> list =
-          waiters.computeIfAbsent(key, k -> new ArrayList<>());
-      list.removeIf(CompletableFuture::isDone);
-      CompletableFuture<TaskSnapshot> future = new CompletableFuture<>();
-      list.add(future);
-      return future;
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          TaskEntry entry = tasks.get(key);
+          if (entry == null || entry.phase.isFinished()) {
+            return CompletableFuture.completedFuture(entry == null ? null : entry.snapshot());
+          }
+          List<CompletableFuture<TaskSnapshot>> list =
+              waiters.computeIfAbsent(key, k -> new ArrayList<>());
+          list.removeIf(CompletableFuture::isDone);
+          CompletableFuture<TaskSnapshot> future = new CompletableFuture<>();
+          list.add(future);
+          return future;
+        });
   }
 
   /** Result of a cancel request. */
@@ -682,31 +522,21 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   public CancelOutcome cancel(TaskKey key, String reason) {
-    CancelOutcome outcome;
-    boolean changed = false;
-    lock.lock();
-    try {
-      TaskEntry entry = tasks.get(key);
-      if (entry == null) {
-        outcome = CancelOutcome.NOT_FOUND;
-      } else if (entry.phase.isFinished()) {
-        outcome =
-            entry.phase == TaskPhase.Cancelled
+    return mutate(
+        changed -> {
+          TaskEntry entry = tasks.get(key);
+          if (entry == null) {
+            return CancelOutcome.NOT_FOUND;
+          }
+          if (entry.phase.isFinished()) {
+            return entry.phase == TaskPhase.Cancelled
                 ? CancelOutcome.CANCELLED
                 : CancelOutcome.ALREADY_FINISHED;
-      } else {
-        cancelLocked(entry, reason);
-        outcome = CancelOutcome.CANCELLED;
-        changed = true;
-      }
-    } finally {
-      lock.unlock();
-    }
-    if (changed) {
-      statusSink.statusChanged(key);
-    }
-    drainOutbox();
-    return outcome;
+          }
+          cancelLocked(entry, reason);
+          changed.add(key);
+          return CancelOutcome.CANCELLED;
+        });
   }
 
   private boolean cancelLocked(TaskEntry entry, String reason) {
@@ -846,58 +676,44 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   private void onDeadline(String leaseId) {
-    TaskKey key;
-    lock.lock();
-    try {
-      TaskEntry entry = leases.get(leaseId);
-      if (entry == null) {
-        return;
-      }
-      key = entry.key;
-      attemptFailedLocked(
-          entry,
-          new TaskError(
-              TaskError.TIMEOUT,
-              "attempt "
-                  + entry.attempts
-                  + " exceeded its timeout of "
-                  + entry.timeoutSeconds
-                  + "s"),
-          true);
-    } finally {
-      lock.unlock();
-    }
-    statusSink.statusChanged(key);
-    drainOutbox();
+    onLease(
+        leaseId,
+        entry ->
+            attemptFailedLocked(
+                entry,
+                new TaskError(
+                    TaskError.TIMEOUT,
+                    "attempt "
+                        + entry.attempts
+                        + " exceeded its timeout of "
+                        + entry.timeoutSeconds
+                        + "s"),
+                true));
   }
 
   /** The pool of a lease this dispatcher holds; lets the REST layer authorize its worker. */
   public Optional<PoolKey> leasePool(String leaseId) {
-    lock.lock();
-    try {
-      TaskEntry entry = leases.get(leaseId);
-      return entry == null ? Optional.empty() : Optional.ofNullable(entry.pool);
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          TaskEntry entry = leases.get(leaseId);
+          return entry == null ? Optional.empty() : Optional.ofNullable(entry.pool);
+        });
   }
 
   /** Extends a lease; false when it was revoked, so the worker must stop the attempt. */
   public Optional<Instant> renew(String leaseId) {
-    lock.lock();
-    try {
-      TaskEntry entry = leases.get(leaseId);
-      if (entry == null) {
-        return Optional.empty();
-      }
-      PoolQueue pool = entry.pool == null ? null : pools.get(entry.pool);
-      int seconds = pool == null ? 30 : pool.settings.leaseSeconds();
-      entry.confirmBy = null;
-      entry.leaseExpiry = clock.instant().plusSeconds(seconds);
-      return Optional.of(entry.leaseExpiry);
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          TaskEntry entry = leases.get(leaseId);
+          if (entry == null) {
+            return Optional.empty();
+          }
+          PoolQueue pool = entry.pool == null ? null : pools.get(entry.pool);
+          int seconds = pool == null ? 30 : pool.settings.leaseSeconds();
+          entry.confirmBy = null;
+          entry.leaseExpiry = clock.instant().plusSeconds(seconds);
+          return Optional.of(entry.leaseExpiry);
+        });
   }
 
   /**
@@ -907,60 +723,43 @@ public final class TaskDispatcher implements AutoCloseable {
    * its end, so a handler that reports in a tight loop costs one status write a second.
    */
   public boolean progress(String leaseId, double fraction, String message) {
-    TaskKey key;
-    lock.lock();
-    try {
-      TaskEntry entry = leases.get(leaseId);
-      if (entry == null) {
-        return false;
-      }
-      Instant now = clock.instant();
-      entry.progress = new TaskProgress(fraction, message, now);
-      if (entry.progressFlushScheduled) {
-        return true;
-      }
-      Instant due =
-          entry.progressPublishedAt == null
-              ? now
-              : entry.progressPublishedAt.plus(PROGRESS_INTERVAL);
-      if (now.isBefore(due)) {
-        entry.progressFlushScheduled = true;
-        timers.schedule(
-            () -> publishProgress(leaseId),
-            Duration.between(now, due).toMillis(),
-            TimeUnit.MILLISECONDS);
-        return true;
-      }
-      key = publishProgressLocked(entry);
-    } finally {
-      lock.unlock();
-    }
-    statusSink.statusChanged(key);
-    drainOutbox();
-    return true;
+    return mutate(
+        changed -> {
+          TaskEntry entry = leases.get(leaseId);
+          if (entry == null) {
+            return false;
+          }
+          Instant now = clock.instant();
+          entry.progress = new TaskProgress(fraction, message, now);
+          if (entry.progressFlushScheduled) {
+            return true;
+          }
+          Instant due =
+              entry.progressPublishedAt == null
+                  ? now
+                  : entry.progressPublishedAt.plus(PROGRESS_INTERVAL);
+          if (now.isBefore(due)) {
+            entry.progressFlushScheduled = true;
+            timers.schedule(
+                () -> publishProgress(leaseId),
+                Duration.between(now, due).toMillis(),
+                TimeUnit.MILLISECONDS);
+            return true;
+          }
+          publishProgressLocked(entry);
+          changed.add(entry.key);
+          return true;
+        });
   }
 
   private void publishProgress(String leaseId) {
-    TaskKey key;
-    lock.lock();
-    try {
-      TaskEntry entry = leases.get(leaseId);
-      if (entry == null) {
-        return;
-      }
-      key = publishProgressLocked(entry);
-    } finally {
-      lock.unlock();
-    }
-    statusSink.statusChanged(key);
-    drainOutbox();
+    onLease(leaseId, this::publishProgressLocked);
   }
 
-  private TaskKey publishProgressLocked(TaskEntry entry) {
+  private void publishProgressLocked(TaskEntry entry) {
     entry.progressFlushScheduled = false;
     entry.progressPublishedAt = clock.instant();
     outbox.add(new TaskEvent(TaskEvent.Type.PROGRESS, entry.snapshot()));
-    return entry.key;
   }
 
   /** Records a successful attempt; false when the lease had already been revoked. */
@@ -1025,21 +824,40 @@ public final class TaskDispatcher implements AutoCloseable {
    * and publishes its events; false when the lease is unknown (expired or revoked).
    */
   private boolean onLease(String leaseId, Consumer<TaskEntry> change) {
-    TaskKey key;
+    return mutate(
+        changed -> {
+          TaskEntry entry = leases.get(leaseId);
+          if (entry == null) {
+            return false;
+          }
+          change.accept(entry);
+          changed.add(entry.key);
+          return true;
+        });
+  }
+
+  /**
+   * The one way state changes: runs {@code change} under the lock, then, outside it, writes the
+   * status of every task the change added to its list and delivers the events and answers it
+   * queued. Status writes and listeners never run under the lock, so a slow one cannot hold up
+   * leases and completions.
+   */
+  private <T> T mutate(Function<List<TaskKey>, T> change) {
+    List<TaskKey> changed = new ArrayList<>(1);
+    T outcome = locked(() -> change.apply(changed));
+    changed.forEach(statusSink::statusChanged);
+    drainOutbox();
+    return outcome;
+  }
+
+  /** Reads or changes state under the lock, with no status write or event of its own. */
+  private <T> T locked(Supplier<T> action) {
     lock.lock();
     try {
-      TaskEntry entry = leases.get(leaseId);
-      if (entry == null) {
-        return false;
-      }
-      key = entry.key;
-      change.accept(entry);
+      return action.get();
     } finally {
       lock.unlock();
     }
-    statusSink.statusChanged(key);
-    drainOutbox();
-    return true;
   }
 
   private int sizeOf(JsonNode result) {
@@ -1080,32 +898,26 @@ public final class TaskDispatcher implements AutoCloseable {
     String uid = entry.uid;
     int attempts = entry.attempts;
     timers.schedule(
-        () -> {
-          boolean queued = false;
-          lock.lock();
-          try {
-            TaskEntry current = tasks.get(entry.key);
-            if (current == entry
-                && current.uid.equals(uid)
-                && current.attempts == attempts
-                && current.phase == TaskPhase.Queued
-                && current.nextRetryAt != null) {
-              current.nextRetryAt = null;
-              if (resolvePool(current) != null) {
-                enqueue(current);
-              } else {
-                current.phase = TaskPhase.Pending;
-                current.pendingReason = noPoolReason(current);
-              }
-              queued = true;
-            }
-          } finally {
-            lock.unlock();
-          }
-          if (queued) {
-            statusSink.statusChanged(entry.key);
-          }
-        },
+        () ->
+            mutate(
+                changed -> {
+                  TaskEntry current = tasks.get(entry.key);
+                  if (current == entry
+                      && current.uid.equals(uid)
+                      && current.attempts == attempts
+                      && current.phase == TaskPhase.Queued
+                      && current.nextRetryAt != null) {
+                    current.nextRetryAt = null;
+                    if (resolvePool(current) != null) {
+                      enqueue(current);
+                    } else {
+                      current.phase = TaskPhase.Pending;
+                      current.pendingReason = noPoolReason(current);
+                    }
+                    changed.add(entry.key);
+                  }
+                  return null;
+                }),
         Math.max(0, delay.toMillis()),
         TimeUnit.MILLISECONDS);
   }
@@ -1188,16 +1000,16 @@ public final class TaskDispatcher implements AutoCloseable {
     pool.available.signal();
   }
 
-  /** The pool a task belongs to: its poolRef, else the first pool of its type in its namespace. */
+  /**
+   * The pool a task belongs to: its own queue, else the first pool of its type in its namespace.
+   */
   private PoolKey resolvePool(TaskEntry entry) {
-    if (entry.poolRef != null && !entry.poolRef.isBlank()) {
-      PoolKey key = new PoolKey(entry.key.namespace(), entry.poolRef);
-      return pools.containsKey(key) ? key : null;
+    if (entry.queue != null) {
+      return pools.containsKey(entry.queue) ? entry.queue : null;
     }
     for (PoolQueue pool : pools.values()) {
       if (pool.key.namespace().equals(entry.key.namespace())
-          && !pool.key.isCompute()
-          && !pool.key.isProvider()
+          && pool.key.kind() == QueueKind.WORKER_POOL
           && pool.settings.taskType() == entry.taskType) {
         return pool.key;
       }
@@ -1205,75 +1017,69 @@ public final class TaskDispatcher implements AutoCloseable {
     return null;
   }
 
-  private String noPoolReason(TaskEntry entry) {
-    if (PROVIDER_CALL_HANDLER.equals(entry.handler)) {
-      return "Provider "
-          + entry.payload.path("name").asText()
-          + " does not exist in namespace "
-          + entry.key.namespace()
-          + " or is not callable (Docker and Proxmox providers take no calls)";
+  private static String noPoolReason(TaskEntry entry) {
+    String namespace = entry.key.namespace();
+    if (entry.queue == null) {
+      return "no WorkerPool for task type " + entry.taskType + " in namespace " + namespace;
     }
-    if (RESOURCE_EXEC_HANDLER.equals(entry.handler)) {
-      String name = entry.payload == null ? null : entry.payload.path("name").asText(null);
-      return name == null
-          ? "no Available ComputeResource of task type "
+    return switch (entry.queue.kind()) {
+      case PROVIDER ->
+          "Provider "
+              + entry.queue.target()
+              + " does not exist in namespace "
+              + namespace
+              + " or is not callable (Docker and Proxmox providers take no calls)";
+      case COMPUTE_ALLOCATION ->
+          "no Available ComputeResource of task type "
               + entry.taskType
               + " in namespace "
-              + entry.key.namespace()
-          : "ComputeResource " + name + " is not Available in namespace " + entry.key.namespace();
-    }
-    if (entry.poolRef != null && !entry.poolRef.isBlank()) {
-      return "WorkerPool "
-          + entry.poolRef
-          + " does not exist in namespace "
-          + entry.key.namespace();
-    }
-    return "no WorkerPool for task type "
-        + entry.taskType
-        + " in namespace "
-        + entry.key.namespace();
+              + namespace;
+      case COMPUTE_RESOURCE ->
+          "ComputeResource " + entry.queue.target() + " is not Available in namespace " + namespace;
+      case WORKER_POOL ->
+          "WorkerPool " + entry.queue.target() + " does not exist in namespace " + namespace;
+    };
   }
 
   // ---- timers --------------------------------------------------------------------------------
 
   /** Attempts whose worker stopped renewing are failed (and retried as their policy allows). */
   private void expireLeases() {
-    List<TaskKey> changed = new ArrayList<>();
-    lock.lock();
-    try {
-      Instant now = clock.instant();
-      for (Iterator<TaskEntry> it = new ArrayList<>(leases.values()).iterator(); it.hasNext(); ) {
-        TaskEntry entry = it.next();
-        if (entry.confirmBy != null && entry.confirmBy.isBefore(now)) {
-          LOG.info(
-              "worker {} never confirmed its lease of task {}; queueing it again",
-              entry.worker,
-              entry.key);
-          returnUnconfirmedLocked(entry);
-          changed.add(entry.key);
-        } else if (entry.onRevoke == null
-            && entry.leaseExpiry != null
-            && entry.leaseExpiry.isBefore(now)) {
-          LOG.info(
-              "lease of task {} held by {} expired; the attempt counts as failed",
-              entry.key,
-              entry.worker);
-          attemptFailedLocked(
-              entry,
-              new TaskError(
-                  TaskError.LEASE_EXPIRED,
-                  "worker " + entry.worker + " stopped renewing its lease"),
-              true);
-          changed.add(entry.key);
-        }
-      }
-    } catch (RuntimeException e) {
-      LOG.error("lease expiry check failed", e);
-    } finally {
-      lock.unlock();
-    }
-    changed.forEach(statusSink::statusChanged);
-    drainOutbox();
+    mutate(
+        changed -> {
+          try {
+            Instant now = clock.instant();
+            for (Iterator<TaskEntry> it = new ArrayList<>(leases.values()).iterator();
+                it.hasNext(); ) {
+              TaskEntry entry = it.next();
+              if (entry.confirmBy != null && entry.confirmBy.isBefore(now)) {
+                LOG.info(
+                    "worker {} never confirmed its lease of task {}; queueing it again",
+                    entry.worker,
+                    entry.key);
+                returnUnconfirmedLocked(entry);
+                changed.add(entry.key);
+              } else if (entry.onRevoke == null
+                  && entry.leaseExpiry != null
+                  && entry.leaseExpiry.isBefore(now)) {
+                LOG.info(
+                    "lease of task {} held by {} expired; the attempt counts as failed",
+                    entry.key,
+                    entry.worker);
+                attemptFailedLocked(
+                    entry,
+                    new TaskError(
+                        TaskError.LEASE_EXPIRED,
+                        "worker " + entry.worker + " stopped renewing its lease"),
+                    true);
+                changed.add(entry.key);
+              }
+            }
+          } catch (RuntimeException e) {
+            LOG.error("lease expiry check failed", e);
+          }
+          return null;
+        });
   }
 
   /** Undoes a lease the worker never confirmed: the task queues again as if never leased. */
@@ -1297,40 +1103,38 @@ public final class TaskDispatcher implements AutoCloseable {
    * task forever.
    */
   private void failTasksStarvedByCpu() {
-    List<TaskKey> changed = new ArrayList<>();
-    lock.lock();
-    try {
-      Instant now = clock.instant();
-      for (PoolQueue pool : pools.values()) {
-        if (pool.cpuPausedAt == null || pool.cpuPausedAt.isBefore(now.minusSeconds(3))) {
-          continue;
-        }
-        for (TaskEntry entry : new ArrayList<>(pool.queued)) {
-          if (entry.queuedAt != null
-              && entry.queuedAt.plusSeconds(entry.timeoutSeconds).isBefore(now)) {
-            pool.queued.remove(entry);
-            finishLocked(
-                entry,
-                TaskPhase.Failed,
-                null,
-                new TaskError(
-                    TaskError.TIMEOUT,
-                    "waited more than "
-                        + entry.timeoutSeconds
-                        + "s in queue while CPU use stayed at or above the pool's threshold of "
-                        + pool.settings.cpuThresholdPercent()
-                        + "%"));
-            changed.add(entry.key);
+    mutate(
+        changed -> {
+          try {
+            Instant now = clock.instant();
+            for (PoolQueue pool : pools.values()) {
+              if (pool.cpuPausedAt == null || pool.cpuPausedAt.isBefore(now.minusSeconds(3))) {
+                continue;
+              }
+              for (TaskEntry entry : new ArrayList<>(pool.queued)) {
+                if (entry.queuedAt != null
+                    && entry.queuedAt.plusSeconds(entry.timeoutSeconds).isBefore(now)) {
+                  pool.queued.remove(entry);
+                  finishLocked(
+                      entry,
+                      TaskPhase.Failed,
+                      null,
+                      new TaskError(
+                          TaskError.TIMEOUT,
+                          "waited more than "
+                              + entry.timeoutSeconds
+                              + "s in queue while CPU use stayed at or above the pool's threshold of "
+                              + pool.settings.cpuThresholdPercent()
+                              + "%"));
+                  changed.add(entry.key);
+                }
+              }
+            }
+          } catch (RuntimeException e) {
+            LOG.error("CPU starvation check failed", e);
           }
-        }
-      }
-    } catch (RuntimeException e) {
-      LOG.error("CPU starvation check failed", e);
-    } finally {
-      lock.unlock();
-    }
-    changed.forEach(statusSink::statusChanged);
-    drainOutbox();
+          return null;
+        });
   }
 
   /**
@@ -1340,41 +1144,43 @@ public final class TaskDispatcher implements AutoCloseable {
    * hold it Pending forever.
    */
   private void failResourceTasksNeverPlaced() {
-    List<TaskKey> changed = new ArrayList<>();
-    lock.lock();
-    try {
-      Instant now = clock.instant();
-      for (TaskEntry entry : new ArrayList<>(tasks.values())) {
-        Instant waitingSince = entry.queuedAt != null ? entry.queuedAt : entry.createdAt;
-        if (!RESOURCE_EXEC_HANDLER.equals(entry.handler)
-            || (entry.phase != TaskPhase.Pending && entry.phase != TaskPhase.Queued)
-            || waitingSince == null
-            || !waitingSince.plusSeconds(entry.timeoutSeconds).isBefore(now)) {
-          continue;
-        }
-        String waitedFor =
-            entry.pendingReason != null
-                ? entry.pendingReason
-                : "no ComputeResource covering its minimum became free";
-        if (entry.pool != null && pools.containsKey(entry.pool)) {
-          pools.get(entry.pool).queued.remove(entry);
-        }
-        finishLocked(
-            entry,
-            TaskPhase.Failed,
-            null,
-            new TaskError(
-                TaskError.TIMEOUT,
-                "waited more than " + entry.timeoutSeconds + "s for a resource: " + waitedFor));
-        changed.add(entry.key);
-      }
-    } catch (RuntimeException e) {
-      LOG.error("resource task placement check failed", e);
-    } finally {
-      lock.unlock();
-    }
-    changed.forEach(statusSink::statusChanged);
-    drainOutbox();
+    mutate(
+        changed -> {
+          try {
+            Instant now = clock.instant();
+            for (TaskEntry entry : new ArrayList<>(tasks.values())) {
+              Instant waitingSince = entry.queuedAt != null ? entry.queuedAt : entry.createdAt;
+              if (entry.queue == null
+                  || !entry.queue.isCompute()
+                  || (entry.phase != TaskPhase.Pending && entry.phase != TaskPhase.Queued)
+                  || waitingSince == null
+                  || !waitingSince.plusSeconds(entry.timeoutSeconds).isBefore(now)) {
+                continue;
+              }
+              String waitedFor =
+                  entry.pendingReason != null
+                      ? entry.pendingReason
+                      : "no ComputeResource covering its minimum became free";
+              if (entry.pool != null && pools.containsKey(entry.pool)) {
+                pools.get(entry.pool).queued.remove(entry);
+              }
+              finishLocked(
+                  entry,
+                  TaskPhase.Failed,
+                  null,
+                  new TaskError(
+                      TaskError.TIMEOUT,
+                      "waited more than "
+                          + entry.timeoutSeconds
+                          + "s for a resource: "
+                          + waitedFor));
+              changed.add(entry.key);
+            }
+          } catch (RuntimeException e) {
+            LOG.error("resource task placement check failed", e);
+          }
+          return null;
+        });
   }
 
   /**
@@ -1404,14 +1210,6 @@ public final class TaskDispatcher implements AutoCloseable {
       } finally {
         publishing.unlock();
       }
-    }
-  }
-
-  private static Instant parse(String time) {
-    try {
-      return time == null ? null : Instant.parse(time);
-    } catch (RuntimeException e) {
-      return null;
     }
   }
 

@@ -69,8 +69,13 @@ public final class TaskQuery {
     }
   }
 
-  /** One page of matching tasks and how many matched in all. */
-  public record Page(List<TaskSnapshot> tasks, int total, int offset, int limit) {}
+  /**
+   * One page of matching tasks and how many matched in all.
+   *
+   * @param complete false while the finished tasks are still being read for the first time
+   */
+  public record Page(
+      List<TaskSnapshot> tasks, int total, int offset, int limit, boolean complete) {}
 
   private final TaskHistory history;
 
@@ -81,20 +86,20 @@ public final class TaskQuery {
   /**
    * The tasks matching {@code filter}, in {@code sort} order ({@code descending} puts the newest,
    * latest, longest or most urgent first), from {@code offset}, at most {@code limit}. Tasks in
-   * flight come from the dispatcher, finished ones from the API server a page at a time (only when
-   * the filter can match them), so no copy of the whole history is made.
+   * flight come from the dispatcher, finished ones from their index (only when the filter can match
+   * them), and only the tasks on the page are read in full.
    */
   public Page page(Filter filter, Sort sort, boolean descending, int offset, int limit) {
     Comparator<TaskSnapshot> order = comparator(sort);
     TaskHistory.Page page =
         history.page(
-            filter.namespace(),
-            filter::matches,
-            filter.mayMatchFinished(),
-            descending ? order : order.reversed(),
-            offset,
-            limit);
-    return new Page(page.tasks(), (int) Math.min(Integer.MAX_VALUE, page.total()), offset, limit);
+            filter, sort, descending, descending ? order : order.reversed(), offset, limit);
+    return new Page(
+        page.tasks(),
+        (int) Math.min(Integer.MAX_VALUE, page.total()),
+        offset,
+        limit,
+        page.complete());
   }
 
   /** Ascending order of a sort; ties go by creation, then id, so pages never overlap. */
