@@ -1,7 +1,6 @@
 package io.vera.operator.facade;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
@@ -123,63 +122,33 @@ final class OrchestratorRoutes {
     ctx.json(new OrchestratorAnswers.RunningChanged(!suspend));
   }
 
+  /** The legacy status, as a tree: the WebSocket adds its timestamp to it. */
   ObjectNode status() {
     List<WorkerPool> all = pools.list();
-    ObjectNode status = JsonBody.MAPPER.createObjectNode();
     if (all.isEmpty()) {
-      status.put("initialized", false);
-      status.put("running", false);
-      return status;
+      return JsonBody.MAPPER.valueToTree(new OrchestratorAnswers.NotInitialized());
     }
     int workers = 0;
     int active = 0;
     int queued = 0;
     boolean running = false;
-    ObjectNode queueSizes = JsonBody.MAPPER.createObjectNode();
-    ObjectNode byType = JsonBody.MAPPER.createObjectNode();
+    Map<String, Integer> queueSizes = new LinkedHashMap<>();
+    Map<String, List<OrchestratorAnswers.Pool>> byType = new LinkedHashMap<>();
     for (WorkerPool pool : all) {
       OrchestratorAnswers.Pool view = poolView(pool);
       workers += view.numWorkers();
       active += view.activeTasks();
       queued += view.queueSize();
       running |= !pool.getSpec().isSuspended();
-      String type = pool.getSpec().taskType.name();
-      queueSizes.put(type, queueSizes.path(type).asInt(0) + view.queueSize());
-      ObjectNode typeView =
-          byType.has(type) ? (ObjectNode) byType.get(type) : newTypeView(byType, type);
-      add(typeView, "num_workers", view.numWorkers());
-      add(typeView, "current_workers", view.currentWorkers());
-      add(typeView, "active_workers", view.activeTasks());
-      add(typeView, "queue_size", view.queueSize());
-      ((ArrayNode) typeView.get("pools")).add(pool.getMetadata().getName());
+      queueSizes.merge(view.taskType(), view.queueSize(), Integer::sum);
+      byType.computeIfAbsent(view.taskType(), t -> new ArrayList<>()).add(view);
     }
+    Map<String, OrchestratorAnswers.TypeSummary> summaries = new LinkedHashMap<>();
     byType.forEach(
-        v ->
-            ((ObjectNode) v)
-                .put(
-                    "idle_workers",
-                    Math.max(
-                        0, v.get("current_workers").asInt() - v.get("active_workers").asInt())));
-    status.put("initialized", true);
-    status.put("running", running);
-    status.put("worker_count", workers);
-    status.put("active_workers", active);
-    status.put("active_tasks", active);
-    status.put("queue_size", queued);
-    status.set("queue_sizes", queueSizes);
-    status.set("worker_pools", byType);
-    return status;
-  }
-
-  private static ObjectNode newTypeView(ObjectNode byType, String type) {
-    ObjectNode view = byType.putObject(type);
-    view.put("task_type", type);
-    view.putArray("pools");
-    return view;
-  }
-
-  private static void add(ObjectNode view, String field, int amount) {
-    view.put(field, view.path(field).asInt(0) + amount);
+        (type, views) -> summaries.put(type, OrchestratorAnswers.TypeSummary.of(type, views)));
+    return JsonBody.MAPPER.valueToTree(
+        new OrchestratorAnswers.Status(
+            true, running, workers, active, active, queued, queueSizes, summaries));
   }
 
   private OrchestratorAnswers.Pool poolView(WorkerPool pool) {

@@ -162,4 +162,52 @@ public final class OrchestratorAnswers {
       this(tasks, tasks.size());
     }
   }
+
+  /** {@code GET /status} (and the WebSocket's status updates) before any pool exists. */
+  public record NotInitialized(boolean initialized, boolean running) {
+    public NotInitialized() {
+      this(false, false);
+    }
+  }
+
+  /**
+   * {@code GET /status}: totals over every pool, queue sizes and pool summaries by task type, the
+   * task types in the order their first pool is listed.
+   */
+  @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+  public record Status(
+      boolean initialized,
+      boolean running,
+      int workerCount,
+      int activeWorkers,
+      int activeTasks,
+      int queueSize,
+      Map<String, Integer> queueSizes,
+      Map<String, TypeSummary> workerPools) {}
+
+  /** The pools of one task type in {@code GET /status}, summed. */
+  @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+  public record TypeSummary(
+      String taskType,
+      List<String> pools,
+      int numWorkers,
+      int currentWorkers,
+      int activeWorkers,
+      int queueSize,
+      int idleWorkers) {
+
+    /** The summary of a task type's pools. */
+    public static TypeSummary of(String taskType, List<Pool> pools) {
+      int current = pools.stream().mapToInt(Pool::currentWorkers).sum();
+      int active = pools.stream().mapToInt(Pool::activeTasks).sum();
+      return new TypeSummary(
+          taskType,
+          pools.stream().map(Pool::name).toList(),
+          pools.stream().mapToInt(Pool::numWorkers).sum(),
+          current,
+          active,
+          pools.stream().mapToInt(Pool::queueSize).sum(),
+          Math.max(0, current - active));
+    }
+  }
 }

@@ -144,4 +144,29 @@ class OrchestratorAnswersTest {
                 + "\"labels\":[\"math\"],\"description\":null,\"source\":\"operator\"},"
                 + "\"ocr.page\":{\"name\":\"ocr.page\",\"source\":\"worker\"}},\"count\":2}");
   }
+
+  @Test
+  void statusSumsPoolsByTaskTypeAndSaysSoBeforeAnyPoolExists() throws Exception {
+    assertThat(json(new OrchestratorAnswers.NotInitialized()))
+        .isEqualTo("{\"initialized\":false,\"running\":false}");
+    OrchestratorAnswers.Pool a =
+        new OrchestratorAnswers.Pool(
+            "general", "GENERAL", "Embedded", 3, 3, 3, 1, false, 75.0, 4, 2, 0L, 0L, List.of());
+    OrchestratorAnswers.Pool b =
+        new OrchestratorAnswers.Pool(
+            "general-b", "GENERAL", "Pods", 2, 1, 1, 1, false, null, 1, 2, 0L, 0L, List.of());
+    Map<String, OrchestratorAnswers.TypeSummary> byType = new LinkedHashMap<>();
+    byType.put("GENERAL", OrchestratorAnswers.TypeSummary.of("GENERAL", List.of(a, b)));
+    assertThat(
+            json(
+                new OrchestratorAnswers.Status(
+                    true, true, 5, 4, 4, 5, Map.of("GENERAL", 5), byType)))
+        .isEqualTo(
+            "{\"initialized\":true,\"running\":true,\"worker_count\":5,\"active_workers\":4,"
+                + "\"active_tasks\":4,\"queue_size\":5,\"queue_sizes\":{\"GENERAL\":5},"
+                + "\"worker_pools\":{\"GENERAL\":{\"task_type\":\"GENERAL\","
+                + "\"pools\":[\"general\",\"general-b\"],\"num_workers\":5,"
+                + "\"current_workers\":4,\"active_workers\":4,\"queue_size\":5,"
+                + "\"idle_workers\":0}}}");
+  }
 }
