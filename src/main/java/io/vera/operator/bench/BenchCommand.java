@@ -26,7 +26,8 @@ import picocli.CommandLine.Spec;
       DockerBenchCommand.class,
       ProviderBenchCommand.class,
       ForwarderBenchCommand.class,
-      ApiServerBenchCommand.class
+      ApiServerBenchCommand.class,
+      TaskTableBenchCommand.class
     },
     description = {
       "Submits tasks through the REST API of a running operator from concurrent clients, each"

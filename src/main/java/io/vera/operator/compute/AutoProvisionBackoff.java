@@ -3,6 +3,7 @@ package io.vera.operator.compute;
 import io.vera.operator.api.ComputeResource;
 import io.vera.operator.api.ComputeResourceStatus;
 import io.vera.operator.provider.ProviderKey;
+import io.vera.operator.retry.Backoff;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -28,6 +29,7 @@ import java.util.concurrent.ConcurrentHashMap;
 final class AutoProvisionBackoff {
   static final Duration FIRST = Duration.ofSeconds(30);
   static final Duration MAX = Duration.ofMinutes(10);
+  private static final Backoff BACKOFF = new Backoff(FIRST, MAX);
 
   /** A Provider's failures in a row and when the next attempt may be made. */
   private static final class State {
@@ -53,8 +55,7 @@ final class AutoProvisionBackoff {
 
   /** {@code FIRST}, doubling per failure in a row, at most {@code MAX}. */
   static Duration delay(int failures) {
-    long seconds = FIRST.toSeconds() << Math.min(Math.max(failures - 1, 0), 20);
-    return Duration.ofSeconds(Math.min(seconds, MAX.toSeconds()));
+    return BACKOFF.step(Math.max(failures - 1, 0));
   }
 
   /**

@@ -190,17 +190,25 @@ public final class ProviderGateway {
   private final Clock clock;
   private final Map<ProviderKey, Live> live = new ConcurrentHashMap<>();
   private final GenAiMetrics genAi;
+  private final ModelRoutes routes;
 
   public ProviderGateway(UsageLedger ledger, MeterRegistry metrics, Clock clock) {
     this.ledger = ledger;
     this.metrics = metrics;
     this.clock = clock;
     this.genAi = new GenAiMetrics(metrics);
+    this.routes = new ModelRoutes(clock);
+  }
+
+  /** The routes the registered Providers declare, with their targets' health. */
+  public ModelRoutes routes() {
+    return routes;
   }
 
   /** Makes a provider callable (or replaces its client); the old client is closed. */
   public void register(ProviderKey key, ProviderClient client, ProviderSpec spec) {
     Live previous = live.put(key, new Live(client, spec, new Meters(metrics, key)));
+    routes.declare(key, spec.routes);
     if (previous == null) {
       registerBudgetGauges(key);
     }
@@ -232,6 +240,7 @@ public final class ProviderGateway {
   }
 
   public void unregister(ProviderKey key) {
+    routes.declare(key, null);
     Live previous = live.remove(key);
     if (previous != null) {
       previous.client.close();

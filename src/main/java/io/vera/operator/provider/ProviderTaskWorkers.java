@@ -7,6 +7,7 @@ import io.vera.operator.api.ProviderSpec;
 import io.vera.operator.api.TaskType;
 import io.vera.operator.task.PoolKey;
 import io.vera.operator.task.PoolSettings;
+import io.vera.operator.task.TaskAdmission;
 import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskError;
 import io.vera.operator.task.TaskSnapshot;
@@ -177,7 +178,7 @@ public final class ProviderTaskWorkers implements AutoCloseable {
       kwargs = input;
     }
     return new ProviderRequest(
-        target.path("task_name").asText(TaskDispatcher.PROVIDER_CALL_HANDLER),
+        target.path("task_name").asText(TaskAdmission.PROVIDER_CALL_HANDLER),
         target.path("prompt").asText(null),
         target.path("model").asText(null),
         params.isObject() ? params : MAPPER.createObjectNode(),

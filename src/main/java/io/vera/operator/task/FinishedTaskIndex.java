@@ -4,7 +4,12 @@ import io.vera.operator.api.TaskPhase;
 import io.vera.operator.api.TaskPriority;
 import io.vera.operator.api.TaskType;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -118,6 +123,102 @@ public final class FinishedTaskIndex {
       }
     }
     return complete;
+  }
+
+  /** The greatest finished tasks of a query, as indexed snapshots, and how many matched. */
+  record Top(List<TaskSnapshot> greatestFirst, long matched, boolean complete) {}
+
+  /**
+   * The {@code keep} greatest finished tasks of a namespace that match {@code filter}, in {@code
+   * sort} order, leaving out {@code excluded} names (tasks the dispatcher still holds). Filters and
+   * ranks the compact rows themselves, so only the kept ones become snapshots (with the indexed
+   * fields only, as {@link #forEach} gives them); their order agrees with {@link TaskQuery}'s.
+   */
+  Top top(
+      TaskQuery.Filter filter,
+      TaskQuery.Sort sort,
+      boolean descending,
+      Set<String> excluded,
+      int keep,
+      long waitMillis) {
+    String namespace = filter.namespace();
+    boolean complete = awaitLoaded(namespace, waitMillis);
+    Map<String, Row> rows = byNamespace.get(namespace);
+    if (rows == null) {
+      return new Top(List.of(), 0, complete);
+    }
+    Comparator<Row> ascending = order(sort);
+    Comparator<Row> order = descending ? ascending : ascending.reversed();
+    int phases = 0;
+    if (filter.phases() != null) {
+      for (TaskPhase phase : filter.phases()) {
+        phases |= 1 << phase.ordinal();
+      }
+    }
+    int priority = filter.priority() == null ? -1 : filter.priority().ordinal();
+    String text = filter.text() == null || filter.text().isBlank() ? null : filter.text();
+    PriorityQueue<Row> kept = new PriorityQueue<>(order);
+    long matched = 0;
+    for (Row row : rows.values()) {
+      if ((phases != 0 && (phases & (1 << row.phase())) == 0)
+          || (priority >= 0 && row.priority() != priority)
+          || (filter.handler() != null && !filter.handler().equals(row.handler()))
+          || (filter.pool() != null && !filter.pool().equals(row.pool()))
+          || (text != null
+              && !containsIgnoringCase(row.name(), text)
+              && !containsIgnoringCase(row.handler(), text)
+              && !containsIgnoringCase(row.description(), text))
+          || excluded.contains(row.name())) {
+        continue;
+      }
+      matched++;
+      if (kept.size() < keep) {
+        kept.add(row);
+      } else if (keep > 0 && order.compare(row, kept.peek()) > 0) {
+        kept.poll();
+        kept.add(row);
+      }
+    }
+    List<Row> greatestFirst = new ArrayList<>(kept);
+    greatestFirst.sort(order.reversed());
+    List<TaskSnapshot> snapshots = new ArrayList<>(greatestFirst.size());
+    greatestFirst.forEach(row -> snapshots.add(snapshot(namespace, row)));
+    return new Top(snapshots, matched, complete);
+  }
+
+  /** Ascending order of a sort over rows, as {@link TaskQuery} orders snapshots. */
+  private static Comparator<Row> order(TaskQuery.Sort sort) {
+    Comparator<Row> created = Comparator.comparingLong(Row::createdMillis).thenComparing(Row::name);
+    Comparator<Row> first =
+        switch (sort) {
+          case CREATED -> created;
+          case COMPLETED -> Comparator.comparingLong(Row::completedMillis);
+          case HANDLER -> Comparator.comparing(Row::handler);
+          case PHASE -> Comparator.comparingInt(Row::phase);
+          case PRIORITY -> Comparator.comparingInt(Row::priority).reversed();
+          case DURATION -> Comparator.comparingLong(FinishedTaskIndex::durationMillis);
+        };
+    return first.thenComparing(created);
+  }
+
+  /** Run time; a task that never started sorts first, as a null duration does. */
+  private static long durationMillis(Row row) {
+    return row.startedMillis() == NONE || row.completedMillis() == NONE
+        ? NONE
+        : row.completedMillis() - row.startedMillis();
+  }
+
+  private static boolean containsIgnoringCase(String haystack, String needle) {
+    if (haystack == null) {
+      return false;
+    }
+    int last = haystack.length() - needle.length();
+    for (int i = 0; i <= last; i++) {
+      if (haystack.regionMatches(true, i, needle, 0, needle.length())) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** How many finished tasks of a namespace are indexed. */

@@ -2,16 +2,11 @@ package io.vera.operator.task;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.vera.operator.api.TaskPhase;
-import io.vera.operator.api.TaskPriority;
-import io.vera.operator.api.TaskType;
 import io.vera.operator.api.VeraTask;
-import io.vera.operator.api.VeraTaskSpec;
 import io.vera.operator.api.VeraTaskStatus;
-import io.vera.operator.handler.HandlerMetadata;
 import io.vera.operator.handler.HandlerRegistry;
 import java.time.Clock;
 import java.time.Duration;
@@ -31,9 +26,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
@@ -54,29 +47,12 @@ import org.slf4j.LoggerFactory;
  * is dropped, and readers find it on the API server ({@link FinishedTasks}). Its memory grows with
  * the queued and running tasks, not with the history kept.
  */
-public final class TaskDispatcher implements AutoCloseable {
+public final class TaskDispatcher implements TaskQueueView, TaskLeases, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(TaskDispatcher.class);
   private static final Comparator<TaskEntry> QUEUE_ORDER =
       Comparator.comparing((TaskEntry e) -> e.priority)
           .thenComparing(e -> e.createdAt)
           .thenComparingLong(e -> e.sequence);
-
-  /** Workers whose leases die with the operator process carry this prefix. */
-  public static final String EMBEDDED_WORKER_PREFIX = "embedded/";
-
-  /**
-   * The handler of tasks with a {@code resourceRef}: their command runs in a ComputeResource, and
-   * their payload is the target ({@code command}, {@code workdir}, {@code env}).
-   */
-  public static final String RESOURCE_EXEC_HANDLER = "resource.exec";
-
-  /**
-   * The handler of tasks with a {@code providerRef}: a call through the Provider's gateway, made by
-   * the operator itself (it alone holds the credentials) from the Provider's own queue ({@link
-   * PoolKey#ofProvider}). Their payload is the target ({@code name}, {@code prompt}, {@code model},
-   * {@code params}) plus {@code task_name} (spec.handler) and {@code input} (spec.payload).
-   */
-  public static final String PROVIDER_CALL_HANDLER = "provider.call";
 
   /** How often a task's progress is published at most. */
   public static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(1);
@@ -93,7 +69,7 @@ public final class TaskDispatcher implements AutoCloseable {
       int defaultRetries,
       Duration leaseConfirmWindow) {}
 
-  private final HandlerRegistry handlers;
+  private final TaskAdmission admission;
   private final TaskStatusSink statusSink;
   private final Settings settings;
   private final Clock clock;
@@ -115,8 +91,7 @@ public final class TaskDispatcher implements AutoCloseable {
   private final Queue<Runnable> answers = new ConcurrentLinkedQueue<>();
 
   private final ReentrantLock publishing = new ReentrantLock();
-  private final AtomicLong sequence = new AtomicLong();
-  private final ScheduledThreadPoolExecutor timers;
+  private final TaskTimers timers = new TaskTimers();
 
   /**
    * UIDs of finished tasks dropped after their end was stored, until the informer reports them
@@ -145,29 +120,20 @@ public final class TaskDispatcher implements AutoCloseable {
 
   public TaskDispatcher(
       HandlerRegistry handlers, TaskStatusSink statusSink, Settings settings, Clock clock) {
-    this.handlers = handlers;
+    this.admission =
+        new TaskAdmission(
+            handlers, settings.defaultTimeoutSeconds(), settings.defaultRetries(), clock);
     this.statusSink = statusSink;
     this.settings = settings;
     this.clock = clock;
-    this.timers =
-        new ScheduledThreadPoolExecutor(
-            1,
-            r -> {
-              Thread t = new Thread(r, "task-dispatcher-timers");
-              t.setDaemon(true);
-              return t;
-            });
-    // A finished attempt cancels its deadline; without this the cancelled timer would stay queued
-    // (with what it holds) until its time, one per task finished in the last timeout's span.
-    timers.setRemoveOnCancelPolicy(true);
-    timers.scheduleWithFixedDelay(this::expireLeases, 1, 1, TimeUnit.SECONDS);
-    timers.scheduleWithFixedDelay(this::failTasksStarvedByCpu, 1, 1, TimeUnit.SECONDS);
-    timers.scheduleWithFixedDelay(this::failResourceTasksNeverPlaced, 1, 1, TimeUnit.SECONDS);
+    timers.everySecond(this::expireLeases);
+    timers.everySecond(this::failTasksStarvedByCpu);
+    timers.everySecond(this::failResourceTasksNeverPlaced);
   }
 
   /** Timers waiting to fire (deadlines, retries, the periodic checks), for tests. */
   int pendingTimers() {
-    return timers.getQueue().size();
+    return timers.pending();
   }
 
   public void addListener(TaskListener listener) {
@@ -234,6 +200,7 @@ public final class TaskDispatcher implements AutoCloseable {
         });
   }
 
+  @Override
   public List<PoolKey> pools() {
     return locked(
         () -> {
@@ -241,10 +208,7 @@ public final class TaskDispatcher implements AutoCloseable {
         });
   }
 
-  /** Counts a pool reports in its status. */
-  public record PoolStats(
-      int queued, int running, long succeeded, long failed, Long oldestQueuedAgeSeconds) {}
-
+  @Override
   public Optional<PoolStats> poolStats(PoolKey key) {
     return locked(
         () -> {
@@ -266,6 +230,7 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   /** The queued tasks of a pool in the order they will be leased (position 1 is next). */
+  @Override
   public List<TaskSnapshot> queueOrder(PoolKey key) {
     return locked(
         () -> {
@@ -299,7 +264,7 @@ public final class TaskDispatcher implements AutoCloseable {
             entry = null;
           }
           if (entry == null) {
-            entry = newEntry(key, resource);
+            entry = admission.admit(key, resource);
             tasks.put(key, entry);
             written = restore(entry, resource.getStatus());
           }
@@ -338,114 +303,15 @@ public final class TaskDispatcher implements AutoCloseable {
         });
   }
 
-  private TaskEntry newEntry(TaskKey key, VeraTask resource) {
-    VeraTaskSpec spec = resource.getSpec() == null ? new VeraTaskSpec() : resource.getSpec();
-    VeraTaskSpec.ResourceTarget target = spec.resourceRef;
-    VeraTaskSpec.ProviderTarget call = target == null ? spec.providerRef : null;
-    String handler =
-        target != null
-            ? RESOURCE_EXEC_HANDLER
-            : call != null ? PROVIDER_CALL_HANDLER : spec.handler;
-    Optional<HandlerMetadata> meta =
-        Optional.ofNullable(handler).flatMap(handlers::find).map(h -> h.metadata());
-    TaskPriority priority =
-        spec.priority != null
-            ? spec.priority
-            : meta.map(HandlerMetadata::priority).orElse(TaskPriority.NORMAL);
-    TaskType type =
-        spec.taskType != null
-            ? spec.taskType
-            : meta.map(HandlerMetadata::taskType).orElse(TaskType.GENERAL);
-    int timeout =
-        spec.timeoutSeconds != null
-            ? spec.timeoutSeconds
-            : meta.map(HandlerMetadata::timeoutSeconds).orElse(settings.defaultTimeoutSeconds());
-    VeraTaskSpec.RetryPolicy retries = spec.retries;
-    int retryLimit =
-        retries != null && retries.limit != null
-            ? retries.limit
-            : meta.map(HandlerMetadata::maxRetries).orElse(settings.defaultRetries());
-    int backoff = retries != null && retries.backoffSeconds != null ? retries.backoffSeconds : 1;
-    int maxBackoff =
-        retries != null && retries.maxBackoffSeconds != null ? retries.maxBackoffSeconds : 300;
-    String created = resource.getMetadata().getCreationTimestamp();
-    Instant createdAt = created == null ? clock.instant() : Instant.parse(created);
-    return new TaskEntry(
-        key,
-        resource.getMetadata().getUid(),
-        sequence.incrementAndGet(),
-        handler,
-        priority,
-        type,
-        queue(key.namespace(), spec, type),
-        spec.description,
-        target != null
-            ? mapper.valueToTree(target)
-            : call != null ? callPayload(spec) : spec.payload,
-        spec.context,
-        Math.max(1, timeout),
-        Math.max(0, retryLimit),
-        Math.max(0, backoff),
-        Math.max(0, maxBackoff),
-        spec.ttlSecondsAfterFinished,
-        createdAt);
-  }
-
-  /**
-   * The queue a task must go to: its named ComputeResource's, or its task type's allocation queue
-   * (resource tasks); its Provider's (provider calls); its poolRef's; null for the first WorkerPool
-   * of its task type.
-   */
-  private static PoolKey queue(String namespace, VeraTaskSpec spec, TaskType type) {
-    VeraTaskSpec.ResourceTarget target = spec.resourceRef;
-    if (target != null) {
-      return target.name == null || target.name.isBlank()
-          ? PoolKey.ofAllocation(namespace, type)
-          : PoolKey.ofComputeResource(namespace, target.name);
-    }
-    if (spec.providerRef != null) {
-      return PoolKey.ofProvider(namespace, spec.providerRef.name);
-    }
-    return spec.poolRef == null || spec.poolRef.isBlank()
-        ? null
-        : new PoolKey(namespace, QueueKind.WORKER_POOL, spec.poolRef);
-  }
-
-  /** A provider task's payload: its target, the legacy task name and the handler input. */
-  private JsonNode callPayload(VeraTaskSpec spec) {
-    ObjectNode payload = mapper.valueToTree(spec.providerRef);
-    if (spec.handler != null) {
-      payload.put("task_name", spec.handler);
-    }
-    if (spec.payload != null) {
-      payload.set("input", spec.payload);
-    }
-    return payload;
-  }
-
   /** Puts a newly seen task in the state its status records; returns true if that changed it. */
   private boolean restore(TaskEntry entry, VeraTaskStatus status) {
-    if (entry.handler == null || entry.handler.isBlank()) {
-      finishLocked(
-          entry,
-          TaskPhase.Failed,
-          null,
-          new TaskError(
-              TaskError.INVALID_INPUT,
-              "spec.handler is required unless spec.resourceRef or spec.providerRef is set"));
+    Optional<TaskError> invalid = admission.invalid(entry);
+    if (invalid.isPresent()) {
+      finishLocked(entry, TaskPhase.Failed, null, invalid.get());
       return true;
     }
     TaskPhase phase = status == null || status.phase == null ? TaskPhase.Pending : status.phase;
-    if (status != null) {
-      entry.attempts = status.attempts == null ? 0 : status.attempts;
-      entry.queuedAt = parse(status.queuedTime);
-      entry.startedAt = parse(status.startTime);
-      entry.completedAt = parse(status.completionTime);
-      entry.result = status.result;
-      entry.usage = usage(status.usage);
-      entry.error =
-          status.error == null ? null : new TaskError(status.error.type, status.error.message);
-    }
+    TaskAdmission.readRecorded(entry, status);
     if (phase.isFinished()) {
       // Finished before this process saw it (by an older operator, or created so): writing it
       // marks it finished, so it leaves the informers and this dispatcher.
@@ -453,7 +319,7 @@ public final class TaskDispatcher implements AutoCloseable {
       return true;
     }
     if (phase == TaskPhase.Running) {
-      Instant expiry = parse(status.leaseExpireTime);
+      Instant expiry = TaskAdmission.parse(status.leaseExpireTime);
       boolean remote = status.worker != null && !status.worker.startsWith(EMBEDDED_WORKER_PREFIX);
       if (remote && status.leaseId != null && expiry != null && expiry.isAfter(clock.instant())) {
         // A worker pod may still be running it and will renew against this process.
@@ -480,7 +346,7 @@ public final class TaskDispatcher implements AutoCloseable {
           true);
       return true;
     }
-    Instant retryAt = status == null ? null : parse(status.nextRetryTime);
+    Instant retryAt = status == null ? null : TaskAdmission.parse(status.nextRetryTime);
     if (retryAt != null && retryAt.isAfter(clock.instant())) {
       entry.phase = TaskPhase.Queued;
       entry.nextRetryAt = retryAt;
@@ -500,16 +366,6 @@ public final class TaskDispatcher implements AutoCloseable {
       outbox.add(new TaskEvent(TaskEvent.Type.SUBMITTED, entry.snapshot()));
     }
     return !wasQueued;
-  }
-
-  private static TaskUsage usage(VeraTaskStatus.Usage usage) {
-    return usage == null
-        ? null
-        : new TaskUsage(
-            usage.tokensIn == null ? 0 : usage.tokensIn,
-            usage.tokensOut == null ? 0 : usage.tokensOut,
-            usage.costUsd,
-            usage.latencyMs == null ? 0 : usage.latencyMs);
   }
 
   /**
@@ -568,6 +424,7 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   /** Tasks this dispatcher holds: the queued, running and waiting ones, and the just finished. */
+  @Override
   public int size() {
     return locked(
         () -> {
@@ -579,31 +436,12 @@ public final class TaskDispatcher implements AutoCloseable {
    * How a task resource this dispatcher does not hold reads: its spec with the defaults the
    * dispatcher would apply, and the state its status records. Nothing is queued or kept.
    */
+  @Override
   public TaskSnapshot view(VeraTask resource) {
-    TaskKey key =
-        new TaskKey(resource.getMetadata().getNamespace(), resource.getMetadata().getName());
-    TaskEntry entry = newEntry(key, resource);
-    VeraTaskStatus status = resource.getStatus();
-    entry.generation = resource.getMetadata().getGeneration();
-    if (status != null) {
-      entry.phase = status.phase == null ? TaskPhase.Pending : status.phase;
-      entry.pool = status.pool == null ? null : new PoolKey(key.namespace(), status.pool);
-      entry.attempts = status.attempts == null ? 0 : status.attempts;
-      entry.worker = status.worker;
-      entry.queuedAt = parse(status.queuedTime);
-      entry.startedAt = parse(status.startTime);
-      entry.completedAt = parse(status.completionTime);
-      entry.nextRetryAt = parse(status.nextRetryTime);
-      entry.result = status.result;
-      entry.usage = usage(status.usage);
-      entry.error =
-          status.error == null ? null : new TaskError(status.error.type, status.error.message);
-      entry.generation =
-          status.observedGeneration == null ? entry.generation : status.observedGeneration;
-    }
-    return entry.snapshot();
+    return admission.view(resource);
   }
 
+  @Override
   public Optional<TaskSnapshot> get(TaskKey key) {
     return locked(
         () -> {
@@ -612,6 +450,7 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   /** Tasks that match a filter, newest first. */
+  @Override
   public List<TaskSnapshot> list(Predicate<TaskSnapshot> filter) {
     return matching(false, filter);
   }
@@ -621,6 +460,7 @@ public final class TaskDispatcher implements AutoCloseable {
    * those kept, are passed over before they are copied, so a caller that looks often (the compute
    * autoscaler, every round) holds the dispatcher's lock only briefly.
    */
+  @Override
   public List<TaskSnapshot> unfinished(Predicate<TaskSnapshot> filter) {
     return matching(true, filter);
   }
@@ -647,6 +487,7 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   /** Completes when the task finishes or disappears; immediately if it already has. */
+  @Override
   public CompletableFuture<TaskSnapshot> awaitFinished(TaskKey key) {
     return locked(
         () -> {
@@ -708,6 +549,7 @@ public final class TaskDispatcher implements AutoCloseable {
    * @param onRevoke run (outside the lock) when the dispatcher takes the lease back; in-process
    *     workers interrupt the attempt with it, remote workers pass null and learn it on renewal
    */
+  @Override
   public Optional<Lease> lease(
       PoolKey poolKey,
       String workerId,
@@ -723,6 +565,7 @@ public final class TaskDispatcher implements AutoCloseable {
    * task in queue order that {@code accepts} allows, so a worker that cannot run every task of a
    * shared queue (a ComputeResource too small for some) leaves those for others.
    */
+  @Override
   public Optional<Lease> lease(
       PoolKey poolKey,
       String workerId,
@@ -820,8 +663,8 @@ public final class TaskDispatcher implements AutoCloseable {
       return;
     }
     String leaseId = entry.leaseId;
-    long delay = Math.max(0, Duration.between(clock.instant(), entry.deadline).toMillis());
-    entry.deadlineTimer = timers.schedule(() -> onDeadline(leaseId), delay, TimeUnit.MILLISECONDS);
+    entry.deadlineTimer =
+        timers.after(Duration.between(clock.instant(), entry.deadline), () -> onDeadline(leaseId));
   }
 
   private void onDeadline(String leaseId) {
@@ -841,6 +684,7 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   /** The pool of a lease this dispatcher holds; lets the REST layer authorize its worker. */
+  @Override
   public Optional<PoolKey> leasePool(String leaseId) {
     return locked(
         () -> {
@@ -850,6 +694,7 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   /** Extends a lease; false when it was revoked, so the worker must stop the attempt. */
+  @Override
   public Optional<Instant> renew(String leaseId) {
     return locked(
         () -> {
@@ -871,6 +716,7 @@ public final class TaskDispatcher implements AutoCloseable {
    * write) at most once per {@link #PROGRESS_INTERVAL} per task, the last report of an interval at
    * its end, so a handler that reports in a tight loop costs one status write a second.
    */
+  @Override
   public boolean progress(String leaseId, double fraction, String message) {
     return mutate(
         changed -> {
@@ -889,10 +735,7 @@ public final class TaskDispatcher implements AutoCloseable {
                   : entry.progressPublishedAt.plus(PROGRESS_INTERVAL);
           if (now.isBefore(due)) {
             entry.progressFlushScheduled = true;
-            timers.schedule(
-                () -> publishProgress(leaseId),
-                Duration.between(now, due).toMillis(),
-                TimeUnit.MILLISECONDS);
+            timers.after(Duration.between(now, due), () -> publishProgress(leaseId));
             return true;
           }
           publishProgressLocked(entry);
@@ -912,11 +755,13 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   /** Records a successful attempt; false when the lease had already been revoked. */
+  @Override
   public boolean complete(String leaseId, JsonNode result) {
     return complete(leaseId, result, null);
   }
 
   /** Like {@link #complete(String, JsonNode)}, with the provider usage the attempt recorded. */
+  @Override
   public boolean complete(String leaseId, JsonNode result, TaskUsage usage) {
     int size = sizeOf(result);
     if (size > settings.maxResultBytes()) {
@@ -943,6 +788,7 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   /** Records a failed attempt, retried if it may be and retries remain; false if revoked. */
+  @Override
   public boolean fail(String leaseId, TaskError error, boolean retryable) {
     return fail(leaseId, error, retryable, null);
   }
@@ -951,6 +797,7 @@ public final class TaskDispatcher implements AutoCloseable {
    * Like {@link #fail(String, TaskError, boolean)}, but a retry waits at least {@code retryAfter}
    * (an upstream's Retry-After), within the task's maximum backoff.
    */
+  @Override
   public boolean fail(String leaseId, TaskError error, boolean retryable, Duration retryAfter) {
     return onLease(
         leaseId,
@@ -964,6 +811,7 @@ public final class TaskDispatcher implements AutoCloseable {
    * Hands a leased task back unharmed, as a worker that is shutting down does: it queues again at
    * its place and the attempt does not count against its retries. False if the lease was revoked.
    */
+  @Override
   public boolean release(String leaseId) {
     return onLease(leaseId, this::returnUnconfirmedLocked);
   }
@@ -1046,7 +894,8 @@ public final class TaskDispatcher implements AutoCloseable {
   private void scheduleRetry(TaskEntry entry, Duration delay) {
     String uid = entry.uid;
     int attempts = entry.attempts;
-    timers.schedule(
+    timers.after(
+        delay,
         () ->
             mutate(
                 changed -> {
@@ -1066,9 +915,7 @@ public final class TaskDispatcher implements AutoCloseable {
                     changed.add(entry.key);
                   }
                   return null;
-                }),
-        Math.max(0, delay.toMillis()),
-        TimeUnit.MILLISECONDS);
+                }));
   }
 
   /** Takes a task out of its queue or running set and revokes its lease. */
@@ -1100,7 +947,7 @@ public final class TaskDispatcher implements AutoCloseable {
     Runnable hook = entry.onRevoke;
     entry.onRevoke = null;
     if (hook != null) {
-      timers.execute(hook);
+      timers.run(hook);
     }
   }
 
@@ -1362,16 +1209,8 @@ public final class TaskDispatcher implements AutoCloseable {
     }
   }
 
-  private static Instant parse(String time) {
-    try {
-      return time == null ? null : Instant.parse(time);
-    } catch (RuntimeException e) {
-      return null;
-    }
-  }
-
   @Override
   public void close() {
-    timers.shutdownNow();
+    timers.close();
   }
 }

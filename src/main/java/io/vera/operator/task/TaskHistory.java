@@ -34,10 +34,10 @@ public final class TaskHistory {
   /** How often a page is ranked again when rows it picked turned out deleted meanwhile. */
   private static final int ATTEMPTS = 3;
 
-  private final TaskDispatcher dispatcher;
+  private final TaskQueueView dispatcher;
   private final FinishedTasks finished;
 
-  public TaskHistory(TaskDispatcher dispatcher, FinishedTasks finished) {
+  public TaskHistory(TaskQueueView dispatcher, FinishedTasks finished) {
     this.dispatcher = dispatcher;
     this.finished = finished;
   }
@@ -79,23 +79,85 @@ public final class TaskHistory {
   }
 
   /**
-   * Tasks of a namespace that match, greatest first in {@code order}, from {@code offset}: the
-   * dashboard's sorted and filtered pages. The filter and the order see finished tasks with only
-   * their indexed fields (id, handler, pool, phase, priority, type, times, start of the
-   * description); the answer has them in full. Keeps offset + limit tasks, so callers bound the
-   * offset.
-   *
-   * @param finishedMayMatch false when the filter matches no finished task, so the finished ones
-   *     need not be read
+   * Tasks that match a filter, greatest first in {@code order} (which must order them as {@code
+   * sort} does), from {@code offset}: the dashboard's sorted and filtered pages. Finished tasks are
+   * filtered and ranked in their index; the answer has them in full. Keeps offset + limit tasks, so
+   * callers bound the offset.
    */
-  public Page page(
-      String namespace,
-      Predicate<TaskSnapshot> filter,
-      boolean finishedMayMatch,
+  Page page(
+      TaskQuery.Filter filter,
+      TaskQuery.Sort sort,
+      boolean descending,
       Comparator<TaskSnapshot> order,
       int offset,
       int limit) {
-    return newest(namespace, filter, finishedMayMatch, offset, limit, order, PAGE_WAIT_MILLIS);
+    String namespace = filter.namespace();
+    for (int attempt = 1; ; attempt++) {
+      Ranking ranking = new Ranking(offset + limit, order);
+      Map<String, TaskSnapshot> inFlight = inFlight(namespace, filter::matches, ranking);
+      boolean complete = true;
+      if (filter.mayMatchFinished()) {
+        FinishedTaskIndex.Top top =
+            finished
+                .index()
+                .top(filter, sort, descending, inFlight.keySet(), offset + limit, PAGE_WAIT_MILLIS);
+        top.greatestFirst().forEach(ranking::offer);
+        ranking.seen += top.matched() - top.greatestFirst().size();
+        complete = top.complete();
+      }
+      Page page = read(ranking, inFlight, offset, complete, attempt);
+      if (page != null) {
+        return page;
+      }
+    }
+  }
+
+  /** Offers the matching tasks the dispatcher holds in a namespace; returns all it holds there. */
+  private Map<String, TaskSnapshot> inFlight(
+      String namespace, Predicate<TaskSnapshot> filter, Ranking ranking) {
+    Map<String, TaskSnapshot> inFlight = new HashMap<>();
+    for (TaskSnapshot t : dispatcher.list(t -> t.key().namespace().equals(namespace))) {
+      inFlight.put(t.key().name(), t);
+      if (filter.test(t)) {
+        ranking.offer(t);
+      }
+    }
+    return inFlight;
+  }
+
+  /**
+   * The page of a ranking with finished tasks read in full; null when some turned out deleted
+   * meanwhile (they left the index) and the page is to be ranked again.
+   */
+  private Page read(
+      Ranking ranking,
+      Map<String, TaskSnapshot> inFlight,
+      int offset,
+      boolean complete,
+      int attempt) {
+    List<TaskSnapshot> shown = ranking.skip(offset);
+    List<TaskKey> toRead = new ArrayList<>();
+    for (TaskSnapshot t : shown) {
+      if (!inFlight.containsKey(t.key().name())) {
+        toRead.add(t.key());
+      }
+    }
+    List<TaskSnapshot> read = finished.getAll(toRead);
+    if (read.contains(null) && attempt < ATTEMPTS) {
+      return null;
+    }
+    List<TaskSnapshot> full = new ArrayList<>(shown.size());
+    int next = 0;
+    for (TaskSnapshot t : shown) {
+      TaskSnapshot task = inFlight.get(t.key().name());
+      if (task == null) {
+        task = read.get(next++);
+      }
+      if (task != null) {
+        full.add(task);
+      }
+    }
+    return new Page(List.copyOf(full), ranking.seen, complete);
   }
 
   private Page newest(
@@ -108,13 +170,7 @@ public final class TaskHistory {
       long waitMillis) {
     for (int attempt = 1; ; attempt++) {
       Ranking ranking = new Ranking(offset + limit, order);
-      Map<String, TaskSnapshot> inFlight = new HashMap<>();
-      for (TaskSnapshot t : dispatcher.list(t -> t.key().namespace().equals(namespace))) {
-        inFlight.put(t.key().name(), t);
-        if (filter.test(t)) {
-          ranking.offer(t);
-        }
-      }
+      Map<String, TaskSnapshot> inFlight = inFlight(namespace, filter, ranking);
       boolean complete = true;
       if (readFinished) {
         // Tasks just finished are in the dispatcher until marked, then in the index.
@@ -130,29 +186,10 @@ public final class TaskHistory {
                       }
                     });
       }
-      List<TaskSnapshot> shown = ranking.skip(offset);
-      List<TaskKey> toRead = new ArrayList<>();
-      for (TaskSnapshot t : shown) {
-        if (!inFlight.containsKey(t.key().name())) {
-          toRead.add(t.key());
-        }
+      Page page = read(ranking, inFlight, offset, complete, attempt);
+      if (page != null) {
+        return page;
       }
-      List<TaskSnapshot> read = finished.getAll(toRead);
-      if (read.contains(null) && attempt < ATTEMPTS) {
-        continue; // deleted by another client since indexed; they left the index: rank again
-      }
-      List<TaskSnapshot> full = new ArrayList<>(shown.size());
-      int next = 0;
-      for (TaskSnapshot t : shown) {
-        TaskSnapshot task = inFlight.get(t.key().name());
-        if (task == null) {
-          task = read.get(next++);
-        }
-        if (task != null) {
-          full.add(task);
-        }
-      }
-      return new Page(List.copyOf(full), ranking.seen, complete);
     }
   }
 

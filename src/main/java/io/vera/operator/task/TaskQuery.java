@@ -93,12 +93,7 @@ public final class TaskQuery {
     Comparator<TaskSnapshot> order = comparator(sort);
     TaskHistory.Page page =
         history.page(
-            filter.namespace(),
-            filter::matches,
-            filter.mayMatchFinished(),
-            descending ? order : order.reversed(),
-            offset,
-            limit);
+            filter, sort, descending, descending ? order : order.reversed(), offset, limit);
     return new Page(
         page.tasks(),
         (int) Math.min(Integer.MAX_VALUE, page.total()),

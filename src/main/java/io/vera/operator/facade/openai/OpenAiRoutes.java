@@ -14,6 +14,7 @@ import io.vera.operator.facade.auth.RestGuard;
 import io.vera.operator.provider.Caller;
 import io.vera.operator.provider.ChatRequest;
 import io.vera.operator.provider.LegacyProviders;
+import io.vera.operator.provider.ModelRoutes;
 import io.vera.operator.provider.ProviderException;
 import io.vera.operator.provider.ProviderGateway;
 import io.vera.operator.provider.ProviderKey;
@@ -65,6 +66,9 @@ public final class OpenAiRoutes {
   /** Names the caller where no token is checked (embedded mode); ignored where tokens are. */
   public static final String CALLER_HEADER = "X-Vera-Caller";
 
+  /** Names the Provider and model that answered, e.g. the route target that took the call. */
+  public static final String TARGET_HEADER = "X-Vera-Target";
+
   private final LegacyProviders providers;
   private final ProviderGateway gateway;
 
@@ -80,8 +84,11 @@ public final class OpenAiRoutes {
     app.exception(OpenAiError.class, (e, ctx) -> e.write(ctx));
   }
 
-  /** A model name resolved to the Provider that serves it and the model at its upstream. */
-  record Target(ProviderKey provider, String model) {}
+  /**
+   * A model name resolved to the Provider that serves it and the model at its upstream; {@code
+   * routed} is the route's target it stands for, null for a {@code <provider>/<model>} call.
+   */
+  record Target(ProviderKey provider, String model, ModelRoutes.Target routed) {}
 
   private void chatCompletions(Context ctx) {
     ObjectNode body = readBody(ctx);
@@ -93,28 +100,88 @@ public final class OpenAiRoutes {
     if (!messages.isArray() || messages.isEmpty()) {
       throw OpenAiError.invalid("'messages' must be a non-empty list", "messages");
     }
-    Target target = resolve(modelField.asText());
-    boolean stream = body.path("stream").asBoolean(false);
-    boolean includeUsage = body.path("stream_options").path("include_usage").asBoolean(false);
-    ProviderSpec spec = gateway.spec(target.provider()).orElseThrow();
-    ChatRequest request =
-        new ChatRequest(
-            body,
-            target.model(),
-            includeUsage,
-            spec.timeoutSeconds == null ? DEFAULT_TIMEOUT : Duration.ofSeconds(spec.timeoutSeconds),
-            spec.retries == null ? DEFAULT_RETRIES : spec.retries);
-    if (stream) {
-      stream(ctx, target, request, caller(ctx, body));
-      return;
+    List<ModelRoutes.Target> plan = null;
+    String name = modelField.asText();
+    if (name.indexOf('/') < 0) {
+      ModelRoutes.Route route =
+          gateway
+              .routes()
+              .route(name)
+              .orElseThrow(
+                  () ->
+                      OpenAiError.modelNotFound(
+                          "model '"
+                              + clip(name)
+                              + "' is neither a route nor '<provider>/<model>', e.g."
+                              + " 'openai/gpt-4o-mini'"));
+      plan = gateway.routes().plan(route);
     }
     Caller caller = caller(ctx, body);
-    ProviderResult result;
-    try {
-      result = gateway.chat(target.provider(), request, caller);
-    } catch (ProviderException e) {
-      throw OpenAiError.of(e);
+    boolean stream = body.path("stream").asBoolean(false);
+    boolean includeUsage = body.path("stream_options").path("include_usage").asBoolean(false);
+    StreamWriter writer = stream ? new StreamWriter(ctx) : null;
+    ProviderException last = null;
+    int attempts = plan == null ? 1 : plan.size();
+    for (int i = 0; i < attempts; i++) {
+      Target target;
+      try {
+        target = plan == null ? resolve(name) : resolve(plan.get(i));
+      } catch (ProviderException e) {
+        last = e;
+        continue;
+      }
+      ProviderSpec spec = gateway.spec(target.provider()).orElseThrow();
+      ChatRequest request =
+          new ChatRequest(
+              body,
+              target.model(),
+              includeUsage,
+              spec.timeoutSeconds == null
+                  ? DEFAULT_TIMEOUT
+                  : Duration.ofSeconds(spec.timeoutSeconds),
+              spec.retries == null ? DEFAULT_RETRIES : spec.retries);
+      ctx.header(TARGET_HEADER, target.provider().name() + "/" + target.model());
+      try {
+        if (stream) {
+          stream(ctx, target, request, caller, writer);
+        } else {
+          write(ctx, gateway.chat(target.provider(), request, caller));
+        }
+        answered(target);
+        return;
+      } catch (ProviderException e) {
+        last = e;
+        failed(target, e);
+        boolean fallBack = plan != null && ModelRoutes.fallsBack(e);
+        if (!fallBack || (writer != null && writer.started)) {
+          break;
+        }
+      }
     }
+    if (writer != null && writer.started) {
+      writer.last(
+          errorEvent(
+              last instanceof IncompleteStream
+                  ? new OpenAiError(502, last.getMessage(), null, "upstream_stream_incomplete")
+                  : OpenAiError.of(last)));
+      return;
+    }
+    throw OpenAiError.of(last);
+  }
+
+  private void answered(Target target) {
+    if (target.routed() != null) {
+      gateway.routes().succeeded(target.routed());
+    }
+  }
+
+  private void failed(Target target, ProviderException e) {
+    if (target.routed() != null && ModelRoutes.countsAgainstHealth(e)) {
+      gateway.routes().failed(target.routed());
+    }
+  }
+
+  private static void write(Context ctx, ProviderResult result) {
     try {
       ctx.contentType(ContentType.APPLICATION_JSON).result(JSON.writeValueAsBytes(result.output()));
     } catch (JsonProcessingException e) {
@@ -122,30 +189,31 @@ public final class OpenAiRoutes {
     }
   }
 
-  private void stream(Context ctx, Target target, ChatRequest request, Caller caller) {
-    StreamWriter writer = new StreamWriter(ctx);
-    ProviderResult result;
-    try {
-      result = gateway.chatStream(target.provider(), request, caller, writer);
-    } catch (ProviderException e) {
-      if (!writer.started) {
-        throw OpenAiError.of(e);
-      }
-      writer.last(errorEvent(OpenAiError.of(e)));
-      return;
-    }
+  /**
+   * Streams one attempt. A failure before the first chunk is thrown, so the next target can take
+   * the call; after it the stream ends with an error event, and the failure is thrown too, marked
+   * by {@code writer.started}, so it counts against the target but goes nowhere else.
+   */
+  private void stream(
+      Context ctx, Target target, ChatRequest request, Caller caller, StreamWriter writer)
+      throws ProviderException {
+    ProviderResult result = gateway.chatStream(target.provider(), request, caller, writer);
     if (result.complete()) {
       writer.last(DONE);
-    } else {
-      writer.last(
-          errorEvent(
-              new OpenAiError(
-                  502,
-                  "the upstream stream of "
-                      + target.provider().name()
-                      + " ended before it finished; the chunks sent are what arrived",
-                  null,
-                  "upstream_stream_incomplete")));
+      return;
+    }
+    throw new IncompleteStream(target.provider());
+  }
+
+  /** An upstream stream that ended before it finished, after chunks went to the caller. */
+  private static final class IncompleteStream extends ProviderException {
+    IncompleteStream(ProviderKey provider) {
+      super(
+          502,
+          "the upstream stream of "
+              + provider.name()
+              + " ended before it finished; the chunks sent are what arrived",
+          false);
     }
   }
 
@@ -206,6 +274,20 @@ public final class OpenAiRoutes {
     }
   }
 
+  /** A route's target to a registered LLM Provider, or a failure the next target can take. */
+  private Target resolve(ModelRoutes.Target target) throws ProviderException {
+    ProviderSpec.Type type = gateway.spec(target.provider()).map(s -> s.type).orElse(null);
+    if (type == null) {
+      throw new ProviderException(
+          404, "provider " + target.provider().name() + " is not configured or not ready", false);
+    }
+    if (!isLlm(type)) {
+      throw new ProviderException(
+          404, "provider " + target.provider().name() + " is a " + type + " Provider", false);
+    }
+    return new Target(target.provider(), target.model(), target);
+  }
+
   /** {@code <provider>/<model>} to a registered LLM Provider and the model at its upstream. */
   Target resolve(String name) {
     int slash = name.indexOf('/');
@@ -231,7 +313,7 @@ public final class OpenAiRoutes {
       throw OpenAiError.modelNotFound(
           "provider '" + providerName + "' is a " + type + " Provider, not an LLM");
     }
-    return new Target(key, name.substring(slash + 1));
+    return new Target(key, name.substring(slash + 1), null);
   }
 
   private static boolean isLlm(ProviderSpec.Type type) {
@@ -268,6 +350,13 @@ public final class OpenAiRoutes {
             .put("created", 0)
             .put("owned_by", key.name());
       }
+    }
+    for (ModelRoutes.Route route : gateway.routes().all()) {
+      data.addObject()
+          .put("id", route.name())
+          .put("object", "model")
+          .put("created", 0)
+          .put("owned_by", route.declaredBy().name());
     }
     ctx.json(list);
   }

@@ -1,4 +1,4 @@
-package io.vera.operator.provider.compute;
+package io.vera.operator.provider.endpoint;
 
 import io.vera.operator.retry.Backoff;
 import io.vera.operator.retry.Sleeper;
@@ -7,7 +7,7 @@ import java.time.Duration;
 import okhttp3.OkHttpClient;
 
 /**
- * How the compute clients reach their upstreams and keep time, in one value so every client is
+ * How the endpoint clients reach their upstreams and keep time, in one value so every client is
  * wired the same way and tests can swap the clock and sleeper for fast, deterministic retries.
  *
  * @param http shared by all clients (connection pool, dispatcher); the clients never close it

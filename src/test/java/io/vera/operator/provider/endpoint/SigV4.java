@@ -1,4 +1,4 @@
-package io.vera.operator.provider.compute;
+package io.vera.operator.provider.endpoint;
 
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;

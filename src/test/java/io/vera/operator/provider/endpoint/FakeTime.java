@@ -1,4 +1,4 @@
-package io.vera.operator.provider.compute;
+package io.vera.operator.provider.endpoint;
 
 import io.vera.operator.retry.Sleeper;
 import java.time.Clock;

@@ -1,4 +1,4 @@
-package io.vera.operator.provider.compute;
+package io.vera.operator.provider.endpoint;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -18,7 +18,7 @@ import java.util.Optional;
 import okhttp3.MediaType;
 
 /**
- * Reading a {@link ProviderRequest} the same way in every compute client (defaults, refused input
+ * Reading a {@link ProviderRequest} the same way in every endpoint client (defaults, refused input
  * as 422) and turning upstream bodies into output or short, credential-free excerpts.
  */
 final class Calls {
@@ -155,7 +155,7 @@ final class Calls {
     }
   }
 
-  /** Output as text for the single chunk a compute "stream" hands on. */
+  /** Output as text for the single chunk an endpoint "stream" hands on. */
   static String text(JsonNode output) {
     return output.isTextual() ? output.asText() : output.toString();
   }

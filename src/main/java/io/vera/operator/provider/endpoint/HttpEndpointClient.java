@@ -1,4 +1,4 @@
-package io.vera.operator.provider.compute;
+package io.vera.operator.provider.endpoint;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.NullNode;
@@ -10,8 +10,8 @@ import io.vera.operator.provider.ProviderException;
 import io.vera.operator.provider.ProviderRequest;
 import io.vera.operator.provider.ProviderResult;
 import io.vera.operator.provider.TokenUsage;
-import io.vera.operator.provider.compute.Upstream.Answer;
-import io.vera.operator.provider.compute.Upstream.Retry;
+import io.vera.operator.provider.endpoint.Upstream.Answer;
+import io.vera.operator.provider.endpoint.Upstream.Retry;
 import io.vera.operator.retry.Deadline;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -40,7 +40,7 @@ import okhttp3.RequestBody;
  * {@code apiKey} no template names is sent as {@code Authorization: Bearer}. Only idempotent
  * methods are retried after server errors; POST and PATCH only after 429 or 503.
  */
-public final class HttpEndpointClient extends ComputeClient {
+public final class HttpEndpointClient extends EndpointClient {
   static final Duration PROBE_TIMEOUT = Duration.ofSeconds(10);
 
   /** The credential sent as a bearer token when no header template places it. */

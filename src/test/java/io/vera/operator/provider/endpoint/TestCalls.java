@@ -1,4 +1,4 @@
-package io.vera.operator.provider.compute;
+package io.vera.operator.provider.endpoint;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -10,7 +10,7 @@ import java.time.Duration;
 import mockwebserver3.MockWebServer;
 import okhttp3.OkHttpClient;
 
-/** Requests, JSON and a loopback MockWebServer for the compute client tests. */
+/** Requests, JSON and a loopback MockWebServer for the endpoint client tests. */
 final class TestCalls {
   static final ObjectMapper JSON = new ObjectMapper();
   static final OkHttpClient HTTP = new OkHttpClient();

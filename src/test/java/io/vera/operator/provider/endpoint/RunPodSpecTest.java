@@ -1,4 +1,4 @@
-package io.vera.operator.provider.compute;
+package io.vera.operator.provider.endpoint;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -1,11 +1,11 @@
-package io.vera.operator.provider.compute;
+package io.vera.operator.provider.endpoint;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.vera.operator.provider.ProviderException;
-import io.vera.operator.provider.compute.Upstream.Answer;
-import io.vera.operator.provider.compute.Upstream.Retry;
+import io.vera.operator.provider.endpoint.Upstream.Answer;
+import io.vera.operator.provider.endpoint.Upstream.Retry;
 import io.vera.operator.retry.Deadline;
 import java.net.ServerSocket;
 import java.time.Duration;

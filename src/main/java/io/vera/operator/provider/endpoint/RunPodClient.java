@@ -1,4 +1,4 @@
-package io.vera.operator.provider.compute;
+package io.vera.operator.provider.endpoint;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -9,8 +9,8 @@ import io.vera.operator.provider.ProviderException;
 import io.vera.operator.provider.ProviderRequest;
 import io.vera.operator.provider.ProviderResult;
 import io.vera.operator.provider.TokenUsage;
-import io.vera.operator.provider.compute.Upstream.Answer;
-import io.vera.operator.provider.compute.Upstream.Retry;
+import io.vera.operator.provider.endpoint.Upstream.Answer;
+import io.vera.operator.provider.endpoint.Upstream.Retry;
 import io.vera.operator.retry.Backoff;
 import io.vera.operator.retry.Deadline;
 import java.time.Duration;
@@ -36,7 +36,7 @@ import org.slf4j.LoggerFactory;
  * {@code executionTime} when a per-second rate is known for the endpoint: the client's
  * configuration first, else {@code params.usd_per_second}; otherwise it is unpriced.
  */
-public final class RunPodClient extends ComputeClient {
+public final class RunPodClient extends EndpointClient {
   private static final Logger LOG = LoggerFactory.getLogger(RunPodClient.class);
 
   public static final String API_KEY = "apiKey";

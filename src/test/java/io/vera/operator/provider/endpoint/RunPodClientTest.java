@@ -1,6 +1,6 @@
-package io.vera.operator.provider.compute;
+package io.vera.operator.provider.endpoint;
 
-import static io.vera.operator.provider.compute.TestCalls.json;
+import static io.vera.operator.provider.endpoint.TestCalls.json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;

@@ -1,4 +1,4 @@
-package io.vera.operator.provider.compute;
+package io.vera.operator.provider.endpoint;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -7,8 +7,8 @@ import io.vera.operator.provider.ProviderException;
 import io.vera.operator.provider.ProviderRequest;
 import io.vera.operator.provider.ProviderResult;
 import io.vera.operator.provider.TokenUsage;
-import io.vera.operator.provider.compute.Upstream.Answer;
-import io.vera.operator.provider.compute.Upstream.Retry;
+import io.vera.operator.provider.endpoint.Upstream.Answer;
+import io.vera.operator.provider.endpoint.Upstream.Retry;
 import io.vera.operator.retry.Deadline;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -43,7 +43,7 @@ import software.amazon.awssdk.identity.spi.AwsSessionCredentialsIdentity;
  * <p>A function that ran and raised ({@code X-Amz-Function-Error}) fails the call with status 502,
  * not retryable: Lambda did its part, and running the function again would repeat its side effects.
  */
-public final class LambdaClient extends ComputeClient {
+public final class LambdaClient extends EndpointClient {
   public static final String ACCESS_KEY_ID = "accessKeyId";
   public static final String SECRET_ACCESS_KEY = "secretAccessKey";
   public static final String SESSION_TOKEN = "sessionToken";

@@ -1,4 +1,4 @@
-package io.vera.operator.provider.compute;
+package io.vera.operator.provider.endpoint;
 
 import io.vera.operator.provider.ProviderClient;
 import io.vera.operator.provider.ProviderException;
@@ -10,10 +10,10 @@ import java.util.function.Consumer;
  * What Lambda, RunPod and HTTP clients share: their answers arrive whole, so a "stream" is the call
  * followed by one chunk with the whole output.
  */
-abstract class ComputeClient implements ProviderClient {
+abstract class EndpointClient implements ProviderClient {
   final Upstream upstream;
 
-  ComputeClient(Transport transport) {
+  EndpointClient(Transport transport) {
     this.upstream = new Upstream(transport);
   }
 

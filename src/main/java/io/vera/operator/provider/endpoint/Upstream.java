@@ -1,4 +1,4 @@
-package io.vera.operator.provider.compute;
+package io.vera.operator.provider.endpoint;
 
 import io.vera.operator.provider.ProviderException;
 import io.vera.operator.retry.Deadline;
@@ -24,7 +24,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Sends the compute clients' requests: retries only what is safe to repeat, honours Retry-After,
+ * Sends the endpoint clients' requests: retries only what is safe to repeat, honours Retry-After,
  * caps response bodies and never runs past the call's deadline. Interpreting the final answer is
  * left to each client.
  */

@@ -1,7 +1,7 @@
-package io.vera.operator.provider.compute;
+package io.vera.operator.provider.endpoint;
 
-import static io.vera.operator.provider.compute.TestCalls.json;
-import static io.vera.operator.provider.compute.TestCalls.request;
+import static io.vera.operator.provider.endpoint.TestCalls.json;
+import static io.vera.operator.provider.endpoint.TestCalls.request;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;

@@ -1,7 +1,7 @@
-package io.vera.operator.provider.compute;
+package io.vera.operator.provider.endpoint;
 
-import static io.vera.operator.provider.compute.TestCalls.json;
-import static io.vera.operator.provider.compute.TestCalls.request;
+import static io.vera.operator.provider.endpoint.TestCalls.json;
+import static io.vera.operator.provider.endpoint.TestCalls.request;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -10,7 +10,7 @@ import io.vera.operator.provider.Credentials;
 import io.vera.operator.provider.ProviderException;
 import io.vera.operator.provider.ProviderRequest;
 import io.vera.operator.provider.ProviderResult;
-import io.vera.operator.provider.compute.HttpEndpointClient.Endpoint;
+import io.vera.operator.provider.endpoint.HttpEndpointClient.Endpoint;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
