@@ -254,6 +254,7 @@ public final class TaskTableBenchCommand implements Callable<Integer> {
         (after - before) / 1048576.0,
         (after - before) / (double) indexOnly);
     List<Double> all = new ArrayList<>();
+    List<Double> allCpu = new ArrayList<>();
     for (String query : QUERIES) {
       Map<String, String> p = new java.util.HashMap<>();
       for (String pair : query.split("&")) {
@@ -295,10 +296,13 @@ public final class TaskTableBenchCommand implements Callable<Integer> {
     }
     out.printf(
         Locale.ROOT,
-        "all %d queries (2 warm-up rounds each not counted): median %.1f ms, p95 %.1f ms%n",
+        "all %d queries (2 warm-up rounds each not counted): median %.1f ms, p95 %.1f ms;"
+            + " CPU median %.1f ms, p95 %.1f ms%n",
         all.size(),
         percentile(all, 0.5),
-        percentile(all, 0.95));
+        percentile(all, 0.95),
+        percentile(allCpu, 0.5),
+        percentile(allCpu, 0.95));
   }
 
   private static long usedAfterGc() {
