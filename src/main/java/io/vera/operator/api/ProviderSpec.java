@@ -49,6 +49,10 @@ public class ProviderSpec {
   @JsonPropertyDescription("Rate, concurrency and spend limits of calls through this provider.")
   public Limits limits;
 
+  @JsonPropertyDescription(
+      "Public model names of the OpenAI-compatible gateway, each sending calls to LLM Providers of this namespace with weights and falling back to the next target on 429, 5xx, timeouts and connection errors before the first byte.")
+  public List<Route> routes;
+
   @Min(1)
   @Max(3600)
   @Default("60")
@@ -150,9 +154,68 @@ public class ProviderSpec {
         "Spend allowed per calendar month (UTC), in USD; calls are refused once it is reached.")
     public Double monthlyBudgetUsd;
 
+    @Min(0)
+    @JsonPropertyDescription(
+        "Spend allowed per day (UTC), in USD; calls are refused once it is reached.")
+    public Double dailyBudgetUsd;
+
+    @JsonPropertyDescription(
+        "Budget of each caller (Kubernetes user or ServiceAccount) of the OpenAI-compatible gateway on this provider.")
+    public Budget perCaller;
+
+    @JsonPropertyDescription(
+        "Budget of each namespace (of the calling ServiceAccounts) of the OpenAI-compatible gateway on this provider.")
+    public Budget perNamespace;
+
     @JsonPropertyDescription(
         "Let OpenAI-compatible gateway calls to a model with no price through while monthlyBudgetUsd is set; their cost is unknown and not counted. Off by default: such a call is refused, since it would spend without limit.")
     public Boolean allowUnpricedCalls;
+  }
+
+  /** A public model name and the targets its calls go to. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class Route {
+    @Required
+    @Pattern("^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+    @JsonPropertyDescription(
+        "The model name callers send (no slash, so it never reads as <provider>/<model>).")
+    public String name;
+
+    @Required
+    @JsonPropertyDescription(
+        "Where calls go, in fallback order; the first target of a call is drawn by weight among the healthy ones.")
+    public List<RouteTarget> targets;
+  }
+
+  /** One target of a route. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class RouteTarget {
+    @Required
+    @JsonPropertyDescription(
+        "Name of an LLM Provider (OpenAI, Anthropic, Gemini) in this namespace.")
+    public String provider;
+
+    @Required
+    @JsonPropertyDescription("The model as that Provider's upstream names it.")
+    public String model;
+
+    @Min(0)
+    @Default("1")
+    @JsonPropertyDescription(
+        "Share of the calls that start at this target; 0 makes it a fallback only.")
+    public Integer weight;
+  }
+
+  /** Spend allowed to each caller or namespace, per calendar month and per day (UTC). */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class Budget {
+    @Min(0)
+    @JsonPropertyDescription("USD per calendar month (UTC).")
+    public Double monthlyUsd;
+
+    @Min(0)
+    @JsonPropertyDescription("USD per day (UTC).")
+    public Double dailyUsd;
   }
 
   /** A Docker engine. */

@@ -22,7 +22,7 @@ public class ProviderStatus {
   public Long observedGeneration;
 
   @JsonPropertyDescription(
-      "Ready (True when the last probe passed; False with reason CredentialsMissing, InvalidSpec or ProbeFailed) and Stalled (True while Ready is False, with the same reason): type, status True/False/Unknown, reason, message, lastTransitionTime and observedGeneration.")
+      "Ready (True when the last probe passed; False with reason CredentialsMissing, InvalidSpec or ProbeFailed), Stalled (True while Ready is False, with the same reason) and, for a Docker provider with docker.autoProvision, AutoProvisioning (False with reason BackingOff while a container it made failed to start and the next one waits, 30 s doubling to 10 min; True once one starts or the template changes): type, status True/False/Unknown, reason, message, lastTransitionTime and observedGeneration.")
   public List<Condition> conditions = new ArrayList<>();
 
   /** Running totals over every call made through the provider. */
@@ -60,6 +60,52 @@ public class ProviderStatus {
     @JsonPropertyDescription(
         "Spend so far in month, in USD, checked against limits.monthlyBudgetUsd.")
     public Double monthCostUsd;
+
+    @JsonPropertyDescription("The day (UTC, YYYY-MM-DD) that dayCostUsd covers.")
+    public String day;
+
+    @JsonPropertyDescription("Spend so far in day, in USD, checked against limits.dailyBudgetUsd.")
+    public Double dayCostUsd;
+
+    @JsonPropertyDescription("Spend of each caller of the OpenAI-compatible gateway.")
+    public List<Spend> callers;
+
+    @JsonPropertyDescription("Spend of each namespace of the gateway's calling ServiceAccounts.")
+    public List<Spend> namespaces;
+
+    @JsonPropertyDescription("Spend of each end user the callers named in OpenAI's user field.")
+    public List<Spend> endUsers;
+  }
+
+  /** Spend of one caller, namespace or end user. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class Spend {
+    @JsonPropertyDescription("The caller, namespace or end user.")
+    public String name;
+
+    @JsonPropertyDescription("The caller's namespace (ServiceAccounts).")
+    public String namespace;
+
+    @JsonPropertyDescription("For an end user: the caller that named it.")
+    public String caller;
+
+    @JsonPropertyDescription("Calls made.")
+    public Long requests;
+
+    @JsonPropertyDescription("Cost over all calls, in USD.")
+    public Double costUsd;
+
+    @JsonPropertyDescription("The calendar month (UTC, YYYY-MM) that monthCostUsd covers.")
+    public String month;
+
+    @JsonPropertyDescription("Spend in month, in USD.")
+    public Double monthCostUsd;
+
+    @JsonPropertyDescription("The day (UTC, YYYY-MM-DD) that dayCostUsd covers.")
+    public String day;
+
+    @JsonPropertyDescription("Spend in day, in USD.")
+    public Double dayCostUsd;
   }
 
   /** A Docker engine's or Proxmox cluster's version and capacity. */

@@ -122,6 +122,14 @@ public class RunCommand implements Callable<Integer> {
   int restTaskTtl;
 
   @Option(
+      names = "--default-cpu-threshold",
+      defaultValue = "75",
+      description =
+          "CPU gate (percent) of the default pools created at an embedded first start; 100 turns it"
+              + " off (default: ${DEFAULT-VALUE}).")
+  double defaultCpuThreshold;
+
+  @Option(
       names = "--max-result-bytes",
       defaultValue = "262144",
       description = "Largest task result kept, as JSON bytes (default: ${DEFAULT-VALUE}).")
@@ -225,6 +233,10 @@ public class RunCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (!(defaultCpuThreshold >= 0 && defaultCpuThreshold <= 100)) {
+      System.err.println("vera: --default-cpu-threshold must be between 0 and 100");
+      return 2;
+    }
     boolean useEmbedded = embedded || !ClusterDetection.clusterConfigured();
     EmbeddedApiServer apiServer = null;
     KubernetesClient client;
@@ -302,7 +314,7 @@ public class RunCommand implements Callable<Integer> {
     if (useEmbedded) {
       LegacyPools pools = new LegacyPools(client, ns, WorkerPoolSpec.Runtime.Embedded);
       if (pools.list().isEmpty()) {
-        pools.initialize(LegacyPools.DEFAULT_SIZES, 75.0);
+        pools.initialize(LegacyPools.DEFAULT_SIZES, defaultCpuThreshold);
       }
       registerLocalDocker(client, ns, operator.instanceId());
       Path kubeconfig =

@@ -28,6 +28,15 @@ public interface ComputeHost extends AutoCloseable {
   Machine provision(ComputeResource resource) throws ComputeException;
 
   /**
+   * {@link #provision(ComputeResource)}, telling {@code progress} what the machine waits for while
+   * it waits on something outside the host's control; hosts that never wait so ignore it.
+   */
+  default Machine provision(ComputeResource resource, ProvisionProgress progress)
+      throws ComputeException {
+    return provision(resource);
+  }
+
+  /**
    * The machine that carries this ComputeResource uid and this installation's id (or no id at all:
    * see {@link InstanceId#mayAdopt}), empty when there is none.
    */

@@ -2,7 +2,13 @@ package io.vera.operator.compute;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import io.fabric8.kubernetes.client.utils.Serialization;
 import io.vera.operator.api.ComputeResource;
 import io.vera.operator.api.ComputeResourceSpec;
 import io.vera.operator.api.ComputeResourceStatus;
@@ -11,7 +17,11 @@ import io.vera.operator.api.ProviderSpec;
 import io.vera.operator.api.ProviderStatus;
 import io.vera.operator.api.TaskPhase;
 import io.vera.operator.api.TaskType;
-import io.vera.operator.task.TaskDispatcher;
+import io.vera.operator.kube.Conditions;
+import io.vera.operator.kube.EventRecorder;
+import io.vera.operator.provider.ProviderKey;
+import io.vera.operator.task.TaskAdmission;
+import io.vera.operator.task.TaskQueueView;
 import io.vera.operator.task.TaskSnapshot;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -22,11 +32,13 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,21 +56,35 @@ import org.slf4j.LoggerFactory;
  * maxResources}), and when more than {@code warm} are idle the one idle longest is removed once it
  * has been idle for the template's idle timeout. Warm containers have no idle timeout of their own;
  * this class alone decides when they go.
+ *
+ * <p>A container it made that fails to start (phase {@code Failed}) holds back the next one on that
+ * Provider ({@link AutoProvisionBackoff}: 30 s doubling to 10 min), said on the Provider as
+ * condition {@value #CONDITION} {@code False} with reason {@code BackingOff} and a Warning Event
+ * {@code AutoProvisionFailed}; a container that starts afterwards, or a changed template, sets the
+ * condition back to {@code True}.
  */
 public final class ResourceAutoscaler implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ResourceAutoscaler.class);
   static final String SOURCE = "auto-provision";
   static final String SOURCE_WARM = "warm";
 
+  /** The Provider condition that says whether auto-provisioning is held back by failures. */
+  public static final String CONDITION = "AutoProvisioning";
+
   /** Warm pools are checked every this many rounds: they need no faster answer than that. */
   private static final int WARM_EVERY_ROUNDS = 5;
 
   private static final ObjectMapper MAPPER = new ObjectMapper();
 
-  private final TaskDispatcher dispatcher;
+  private final TaskQueueView dispatcher;
   private final ComputeService compute;
   private final KubernetesClient client;
   private final BooleanSupplier leading;
+  private final EventRecorder events;
+  private final AutoProvisionBackoff backoff = new AutoProvisionBackoff();
+
+  /** Namespaces with containers of ours still starting or Providers backing off: looked at. */
+  private final Set<String> watching = ConcurrentHashMap.newKeySet();
 
   /**
    * The namespaces this operator owns (empty for all): with namespaced RBAC it may list no other.
@@ -81,17 +107,20 @@ public final class ResourceAutoscaler implements AutoCloseable {
   /**
    * @param leading whether this replica leads; a standby never provisions
    * @param namespaces the namespaces whose Providers are kept warm; empty for all
+   * @param events where a container that failed to start is told, on its Provider
    */
   public ResourceAutoscaler(
-      TaskDispatcher dispatcher,
+      TaskQueueView dispatcher,
       ComputeService compute,
       KubernetesClient client,
       BooleanSupplier leading,
-      Set<String> namespaces) {
+      Set<String> namespaces,
+      EventRecorder events) {
     this.dispatcher = dispatcher;
     this.compute = compute;
     this.client = client;
     this.leading = leading;
+    this.events = events;
     this.namespaces = Set.copyOf(namespaces);
   }
 
@@ -232,18 +261,20 @@ public final class ResourceAutoscaler implements AutoCloseable {
     List<TaskSnapshot> waiting =
         dispatcher.unfinished(
             t ->
-                TaskDispatcher.RESOURCE_EXEC_HANDLER.equals(t.handler())
+                TaskAdmission.RESOURCE_EXEC_HANDLER.equals(t.handler())
                     && (t.phase() == TaskPhase.Pending || t.phase() == TaskPhase.Queued)
                     && t.payload() != null
                     && t.payload().path("name").asText("").isEmpty());
     int created = 0;
     Map<String, List<TaskSnapshot>> byNamespace =
-        waiting.stream().collect(java.util.stream.Collectors.groupingBy(t -> t.key().namespace()));
-    for (var entry : byNamespace.entrySet()) {
-      String namespace = entry.getKey();
+        waiting.stream().collect(Collectors.groupingBy(t -> t.key().namespace()));
+    Set<String> looked = new TreeSet<>(byNamespace.keySet());
+    looked.addAll(watching);
+    for (String namespace : looked) {
       List<ComputeResource> resources = compute.list(namespace);
+      followUp(namespace, resources);
       for (TaskSnapshot task :
-          entry.getValue().stream()
+          byNamespace.getOrDefault(namespace, List.of()).stream()
               .sorted(Comparator.comparing(TaskSnapshot::createdAt))
               .toList()) {
         Capacity minimum = minimum(task.payload());
@@ -259,6 +290,101 @@ public final class ResourceAutoscaler implements AutoCloseable {
       }
     }
     return created;
+  }
+
+  /**
+   * Notes which of the containers this class made started or failed, reports each change on its
+   * Provider, and says a backoff again where the condition was lost (another status writer).
+   */
+  private void followUp(String namespace, List<ComputeResource> resources) {
+    List<ComputeResource> ours = resources.stream().filter(r -> SOURCE.equals(labelOf(r))).toList();
+    for (AutoProvisionBackoff.Change change : backoff.observe(namespace, ours, Instant.now())) {
+      Provider provider = provider(change.provider());
+      if (provider == null) {
+        backoff.forget(change.provider());
+        continue;
+      }
+      if (change.kind() == AutoProvisionBackoff.Kind.FAILED) {
+        LOG.warn("Provider {}: {}", change.provider(), change.message());
+        events.warning(provider, "AutoProvisionFailed", change.message());
+        say(provider, "False", "BackingOff", change.message());
+      } else {
+        events.normal(provider, "AutoProvisionResumed", change.message());
+        say(provider, "True", "ContainerStarted", change.message());
+      }
+    }
+    boolean backingOff = false;
+    for (ProviderKey key : backoff.failing()) {
+      if (!key.namespace().equals(namespace)) {
+        continue;
+      }
+      backingOff = true;
+      Provider provider = provider(key);
+      if (provider == null) {
+        backoff.forget(key);
+      } else {
+        backoff.backingOff(key).ifPresent(m -> say(provider, "False", "BackingOff", m));
+      }
+    }
+    if (!backingOff && ours.stream().noneMatch(ResourceAutoscaler::waitingForWork)) {
+      watching.remove(namespace);
+    }
+  }
+
+  private Provider provider(ProviderKey key) {
+    return client.resources(Provider.class).inNamespace(key.namespace()).withName(key.name()).get();
+  }
+
+  /**
+   * Sets the Provider's {@value #CONDITION} condition, keeping its others; writes nothing when it
+   * already says this. A merge patch of the conditions: the Provider reconciler keeps conditions it
+   * does not own, and a lost write is said again on the next round.
+   */
+  private void say(Provider provider, String status, String reason, String message) {
+    List<Condition> current =
+        provider.getStatus() == null || provider.getStatus().conditions == null
+            ? List.of()
+            : provider.getStatus().conditions;
+    boolean said =
+        current.stream()
+            .anyMatch(
+                c ->
+                    CONDITION.equals(c.getType())
+                        && status.equals(c.getStatus())
+                        && reason.equals(c.getReason())
+                        && message.equals(c.getMessage()));
+    if (said) {
+      return;
+    }
+    Condition condition =
+        Conditions.of(
+            current,
+            CONDITION,
+            status,
+            reason,
+            message,
+            provider.getMetadata().getGeneration(),
+            Instant.now());
+    ObjectNode patch = MAPPER.createObjectNode();
+    patch
+        .putObject("status")
+        .set(
+            "conditions",
+            Serialization.jsonMapper().valueToTree(Conditions.with(current, condition)));
+    try {
+      client
+          .resources(Provider.class)
+          .inNamespace(provider.getMetadata().getNamespace())
+          .withName(provider.getMetadata().getName())
+          .subresource("status")
+          .patch(PatchContext.of(PatchType.JSON_MERGE), patch.toString());
+    } catch (KubernetesClientException e) {
+      LOG.debug(
+          "could not set {} on Provider {}: {}",
+          CONDITION,
+          provider.getMetadata().getName(),
+          e.getMessage());
+    }
   }
 
   /** A resource of the type that is big enough and running or on its way. */
@@ -284,6 +410,16 @@ public final class ResourceAutoscaler implements AutoCloseable {
         continue;
       }
       String name = provider.getMetadata().getName();
+      ProviderKey key = new ProviderKey(namespace, name);
+      String template = Serialization.asJson(spec.docker.autoProvision);
+      if (backoff.templateChanged(key, template)) {
+        String message = "the autoProvision template changed; provisioning again";
+        events.normal(provider, "AutoProvisionResumed", message);
+        say(provider, "True", "TemplateChanged", message);
+      }
+      if (backoff.blocked(key, Instant.now()).isPresent()) {
+        continue;
+      }
       int max = ComputeHosts.maxResources(provider);
       long held =
           resources.stream().filter(r -> Objects.equals(r.getSpec().providerRef, name)).count();
@@ -308,6 +444,8 @@ public final class ResourceAutoscaler implements AutoCloseable {
               "auto-" + type.name().toLowerCase(Locale.ROOT).replace('_', '-') + "-",
               wanted,
               Map.of(ComputeLabels.SOURCE, SOURCE));
+      backoff.made(key, template);
+      watching.add(namespace);
       LOG.info(
           "provisioning {} on {} for waiting {} resource tasks",
           created.getMetadata().getName(),

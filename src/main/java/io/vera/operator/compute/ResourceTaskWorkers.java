@@ -11,6 +11,10 @@ import io.vera.operator.task.PoolSettings;
 import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskError;
 import io.vera.operator.task.TaskSnapshot;
+import io.vera.operator.worker.Attempt;
+import io.vera.operator.worker.AttemptBody;
+import io.vera.operator.worker.AttemptFailure;
+import io.vera.operator.worker.AttemptLoop;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
@@ -18,8 +22,6 @@ import java.util.Iterator;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Runs VeraTasks with a {@code resourceRef} in ComputeResources. Each Available resource gets one
@@ -29,7 +31,6 @@ import org.slf4j.LoggerFactory;
  * whole task lifecycle: priority order, timeouts, retries, cancel, status and events.
  */
 public final class ResourceTaskWorkers implements AutoCloseable {
-  private static final Logger LOG = LoggerFactory.getLogger(ResourceTaskWorkers.class);
   private static final Duration LEASE_WAIT = Duration.ofMillis(250);
   private static final int LEASE_SECONDS = 60;
   private static final ObjectMapper MAPPER = new ObjectMapper();
@@ -88,149 +89,89 @@ public final class ResourceTaskWorkers implements AutoCloseable {
     return resource.getSpec().taskType == null ? TaskType.GENERAL : resource.getSpec().taskType;
   }
 
-  /** One resource's thread and the attempt it runs, so a revocation interrupts only that one. */
-  private final class Worker implements Runnable {
+  /** One resource's worker thread and the resource's latest state. */
+  private final class Worker {
     final PoolKey own;
     volatile ComputeResource resource;
-    private final Thread thread;
-    private volatile boolean stopped;
-    private final Object attemptLock = new Object();
-    private String currentLease;
+    private final AttemptLoop loop;
 
     Worker(ComputeResource resource) {
       this.resource = resource;
       this.own =
           PoolKey.ofComputeResource(
               resource.getMetadata().getNamespace(), resource.getMetadata().getName());
-      this.thread = new Thread(this, "resource-worker-" + resource.getMetadata().getName());
-      this.thread.setDaemon(true);
+      this.loop =
+          new AttemptLoop(
+              TaskDispatcher.EMBEDDED_WORKER_PREFIX
+                  + "computeresource/"
+                  + own.name().substring(own.name().indexOf(':') + 1),
+              "resource-worker-" + resource.getMetadata().getName(),
+              dispatcher,
+              this::next,
+              this::execute);
     }
 
-    synchronized void start() {
-      if (!thread.isAlive() && !stopped) {
-        thread.start();
-      }
+    void start() {
+      loop.start();
     }
 
     void stop() {
-      stopped = true;
-      thread.interrupt();
+      loop.stop(true);
     }
 
-    String id() {
-      return TaskDispatcher.EMBEDDED_WORKER_PREFIX
-          + "computeresource/"
-          + own.name().substring(own.name().indexOf(':') + 1);
+    /** A task that names this resource, else one of its type's allocation queue that fits it. */
+    private Optional<Lease> next(String workerId, Runnable onRevoke) throws InterruptedException {
+      Optional<Lease> lease = dispatcher.lease(own, workerId, LEASE_WAIT, () -> 0.0, onRevoke);
+      if (lease.isPresent()) {
+        return lease;
+      }
+      ComputeResource current = resource;
+      Capacity capacity = Capacity.of(current.getSpec().resources);
+      return dispatcher.lease(
+          PoolKey.ofAllocation(own.namespace(), taskType(current)),
+          workerId,
+          LEASE_WAIT,
+          () -> 0.0,
+          onRevoke,
+          task -> fits(capacity, task));
     }
 
-    @Override
-    public void run() {
-      while (!stopped) {
-        try {
-          Optional<Lease> lease = next();
-          if (lease.isPresent()) {
-            runAttempt(lease.get());
-          }
-        } catch (InterruptedException e) {
-          Thread.interrupted();
-        } catch (RuntimeException e) {
-          LOG.error("resource worker {} failed outside a task", id(), e);
-        }
-      }
-    }
-
-    private Optional<Lease> next() throws InterruptedException {
-      String[] leaseId = new String[1];
-      Runnable revoke = () -> interruptIfRunning(leaseId[0]);
-      Optional<Lease> lease = dispatcher.lease(own, id(), LEASE_WAIT, () -> 0.0, revoke);
-      if (lease.isEmpty()) {
-        ComputeResource current = resource;
-        Capacity capacity = Capacity.of(current.getSpec().resources);
-        lease =
-            dispatcher.lease(
-                PoolKey.ofAllocation(own.namespace(), taskType(current)),
-                id(),
-                LEASE_WAIT,
-                () -> 0.0,
-                revoke,
-                task -> fits(capacity, task));
-      }
-      lease.ifPresent(l -> leaseId[0] = l.id());
-      return lease;
-    }
-
-    private void runAttempt(Lease lease) {
-      synchronized (attemptLock) {
-        currentLease = lease.id();
-      }
-      if (dispatcher.renew(lease.id()).isEmpty()) {
-        synchronized (attemptLock) {
-          currentLease = null;
-        }
-        return;
-      }
-      try {
-        execute(lease);
-      } finally {
-        synchronized (attemptLock) {
-          currentLease = null;
-          Thread.interrupted();
-        }
-      }
-    }
-
-    private void execute(Lease lease) {
-      TaskSnapshot task = lease.task();
+    private AttemptBody.Result execute(Attempt attempt)
+        throws AttemptFailure, InterruptedException {
+      TaskSnapshot task = attempt.task();
       JsonNode target = task.payload();
       Map<String, String> env = new HashMap<>();
       target.path("env").fields().forEachRemaining(e -> env.put(e.getKey(), e.getValue().asText()));
-      Duration left = Duration.between(clock.instant(), lease.deadline());
       ExecRequest request =
           ExecRequest.shell(
               target.path("command").asText(),
               target.path("workdir").asText(null),
               env,
-              left.isNegative() ? Duration.ZERO : left,
+              attempt.timeLeft(clock),
               maxOutputBytes);
       ComputeResource current = resource;
       ExecResult result;
       try {
         result = compute.exec(current, request, task.key().name());
       } catch (ComputeException e) {
-        dispatcher.fail(
-            lease.id(),
+        throw new AttemptFailure(
             new TaskError(TaskError.RESOURCE_UNAVAILABLE, e.getMessage()),
             e.reason() != ComputeException.Reason.INVALID
                 && e.reason() != ComputeException.Reason.UNSUPPORTED);
-        return;
-      } catch (InterruptedException e) {
-        // Revoked: the dispatcher already recorded why (timeout, cancel).
-        return;
       }
       String resourceId =
           current.getStatus() == null
               ? current.getMetadata().getName()
               : current.getStatus().resourceId;
-      ObjectNode outcome = MAPPER.createObjectNode();
-      outcome.put("resource", resourceId);
-      outcome.put("exit_code", result.exitCode());
-      outcome.put("stdout", result.stdout());
-      outcome.put("stderr", result.stderr());
-      outcome.put("stdout_truncated", result.stdoutTruncated());
-      outcome.put("stderr_truncated", result.stderrTruncated());
-      outcome.put("duration_ms", result.duration().toMillis());
       if (result.timedOut()) {
-        dispatcher.fail(
-            lease.id(),
+        throw new AttemptFailure(
             new TaskError(
                 TaskError.TIMEOUT, "the command was killed at its timeout in " + resourceId),
             true);
-      } else if (result.exitCode() == 0) {
-        dispatcher.complete(lease.id(), outcome);
-      } else {
+      }
+      if (result.exitCode() != 0) {
         String stderr = result.stderr().strip();
-        dispatcher.fail(
-            lease.id(),
+        throw new AttemptFailure(
             new TaskError(
                 TaskError.COMMAND_FAILED,
                 "exit code "
@@ -242,14 +183,15 @@ public final class ResourceTaskWorkers implements AutoCloseable {
                         : ": " + stderr.substring(Math.max(0, stderr.length() - 500)))),
             true);
       }
-    }
-
-    private void interruptIfRunning(String leaseId) {
-      synchronized (attemptLock) {
-        if (leaseId != null && leaseId.equals(currentLease)) {
-          thread.interrupt();
-        }
-      }
+      ObjectNode outcome = MAPPER.createObjectNode();
+      outcome.put("resource", resourceId);
+      outcome.put("exit_code", result.exitCode());
+      outcome.put("stdout", result.stdout());
+      outcome.put("stderr", result.stderr());
+      outcome.put("stdout_truncated", result.stdoutTruncated());
+      outcome.put("stderr_truncated", result.stderrTruncated());
+      outcome.put("duration_ms", result.duration().toMillis());
+      return AttemptBody.Result.of(outcome);
     }
   }
 

@@ -220,12 +220,20 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
     spiller.scheduleWithFixedDelay(this::spillFinished, 100, 100, TimeUnit.MILLISECONDS);
   }
 
-  /** Moves committed finished tasks out of memory; see {@link IndexedStore#spill}. */
+  /**
+   * Moves finished tasks committed a moment ago out of memory; see {@link IndexedStore#spill} and
+   * {@link IndexedStore#SPILL_GRACE_NANOS}.
+   */
   final int spillFinished() {
-    if (!store.hasSpillWork()) {
+    return spillFinished(IndexedStore.SPILL_GRACE_NANOS);
+  }
+
+  /** Moves finished tasks committed at least {@code graceNanos} ago out of memory. */
+  final int spillFinished(long graceNanos) {
+    if (!store.hasSpillWork(graceNanos)) {
       return 0;
     }
-    return writeLocked(store::spill);
+    return writeLocked(() -> store.spill(graceNanos));
   }
 
   /**

@@ -14,6 +14,7 @@ import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.util.AbstractMap;
 import java.util.AbstractSet;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
@@ -106,8 +107,19 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
   /** Objects on disk only (finished, spilled). */
   private long onDiskOnly;
 
-  /** Finished states committed since the last {@link #spill}, and the latest commit. */
-  private final List<SqliteObjects.Finished> committedFinished = new ArrayList<>();
+  /**
+   * How long a finished object stays in memory after its finished state is committed: the writes
+   * that follow a task's end (the operator marks it finished right after its status, the reconciler
+   * looks at it once more) then find it in memory instead of reading it back from disk under the
+   * exclusive lock. Memory grows by the tasks finished in this time, not by history.
+   */
+  static final long SPILL_GRACE_NANOS = 2_000_000_000L;
+
+  /** A committed finished state waiting to leave memory, with the time of its commit. */
+  private record Spillable(String id, long seq, long committedAtNanos) {}
+
+  /** Finished states committed and not yet spilled, in commit order; and the latest commit. */
+  private final ArrayDeque<Spillable> committedFinished = new ArrayDeque<>();
 
   private long committedSeq;
 
@@ -203,7 +215,9 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
       }
     }
     inMemoryFound.sort(Comparator.comparingLong(Found::ord));
-    List<Found> onDisk = onDisk(query, after, limit);
+    // An object found in memory by plural, namespace and name is the only one with that id.
+    List<Found> onDisk =
+        !inMemoryFound.isEmpty() && namesOneObject(query) ? List.of() : onDisk(query, after, limit);
     List<Found> merged = new ArrayList<>(inMemoryFound.size() + onDisk.size());
     int i = 0;
     int j = 0;
@@ -236,6 +250,16 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
     return onDisk.isEmpty()
         ? null
         : new SimpleImmutableEntry<>(onDisk.get(0).key(), onDisk.get(0).json());
+  }
+
+  /**
+   * Whether a query names its object's plural, namespace and name, so that at most one object
+   * matches it: found in memory, there is no need to look on disk.
+   */
+  private static boolean namesOneObject(AttributeSet query) {
+    return indexable(query.getAttribute(PLURAL)) != null
+        && indexable(query.getAttribute(NAMESPACE)) != null
+        && indexable(query.getAttribute(NAME)) != null;
   }
 
   /**
@@ -542,21 +566,27 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
   /** Told by the database after each commit (on its writer thread). */
   synchronized void committed(long seq, List<SqliteObjects.Finished> finished) {
     committedSeq = Math.max(committedSeq, seq);
-    committedFinished.addAll(finished);
+    long now = System.nanoTime();
+    for (SqliteObjects.Finished done : finished) {
+      committedFinished.add(new Spillable(done.id(), done.seq(), now));
+    }
   }
 
   /**
-   * Drops from memory the finished objects whose latest state is committed, and forgets removals
-   * the database has committed. Runs under the dispatcher's exclusive lock, so that no lookup is
-   * between reading the database and reading memory meanwhile.
+   * Drops from memory the finished objects whose latest state was committed at least {@code grace}
+   * ago, and forgets removals the database has committed. Runs under the dispatcher's exclusive
+   * lock, so that no lookup is between reading the database and reading memory meanwhile.
    *
    * @return how many objects left memory
    */
-  synchronized int spill() {
+  synchronized int spill(long graceNanos) {
     long committed = committedSeq;
     removedFromDisk.values().removeIf(seq -> seq <= committed);
     int spilled = 0;
-    for (SqliteObjects.Finished finished : committedFinished) {
+    long now = System.nanoTime();
+    while (!committedFinished.isEmpty()
+        && now - committedFinished.peekFirst().committedAtNanos() >= graceNanos) {
+      Spillable finished = committedFinished.pollFirst();
       AttributeSet key = inMemory.get(finished.id());
       Stored stored = key == null ? null : entries.get(key);
       if (stored != null && stored.seq() == finished.seq()) {
@@ -567,13 +597,14 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
         spilled++;
       }
     }
-    committedFinished.clear();
     return spilled;
   }
 
-  /** Whether finished objects wait to leave memory. */
-  synchronized boolean hasSpillWork() {
-    return !committedFinished.isEmpty() || !removedFromDisk.isEmpty();
+  /** Whether finished objects committed at least {@code graceNanos} ago wait to leave memory. */
+  synchronized boolean hasSpillWork(long graceNanos) {
+    return !removedFromDisk.isEmpty()
+        || !committedFinished.isEmpty()
+            && System.nanoTime() - committedFinished.peekFirst().committedAtNanos() >= graceNanos;
   }
 
   /** How many finished objects are on disk only, not in memory. */

@@ -279,9 +279,14 @@ final class SqliteObjects implements AutoCloseable {
    * narrowed to a namespace and a name when they are not null.
    */
   List<Row> finished(String plural, String namespace, String name, long after, int limit) {
+    // Named, the lookup must go by name: left to itself, SQLite takes the index in stored order
+    // (for the ORDER BY ... LIMIT) and reads every finished object of the plural to find one.
     StringBuilder sql =
         new StringBuilder(
-            "SELECT id, ord, attrs, json FROM objects WHERE plural = ? AND finished = 1");
+            name != null
+                ? "SELECT id, ord, attrs, json FROM objects INDEXED BY objects_by_name"
+                    + " WHERE plural = ? AND finished = 1"
+                : "SELECT id, ord, attrs, json FROM objects WHERE plural = ? AND finished = 1");
     if (namespace != null) {
       sql.append(" AND namespace = ?");
     }

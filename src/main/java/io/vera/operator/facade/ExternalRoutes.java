@@ -291,16 +291,31 @@ final class ExternalRoutes {
       throw refusal(e);
     }
     ctx.contentType(ContentType.APPLICATION_JSON)
-        .result(
-            JsonWrite.object(
-                json -> {
-                  json.writeStringField("status", result.complete() ? "success" : "incomplete");
-                  json.writeStringField("provider", call.legacyName());
-                  json.writeStringField("task_name", call.request().taskName());
-                  json.writeFieldName("result");
-                  json.writeTree(result.output());
-                  usage(json, result);
-                }));
+        .result(executeAnswer(call.legacyName(), call.request().taskName(), result));
+  }
+
+  /**
+   * The answer to a non-stream {@code execute}. Legacy clients know only {@code success} and {@code
+   * error}: an answer that ended early is an {@code error}, with {@code "incomplete": true} saying
+   * it was cut rather than refused, and the result and usage that arrived.
+   */
+  static byte[] executeAnswer(String provider, String taskName, ProviderResult result) {
+    return JsonWrite.object(
+        json -> {
+          json.writeStringField("status", result.complete() ? "success" : "error");
+          if (!result.complete()) {
+            json.writeBooleanField("incomplete", true);
+            json.writeStringField(
+                "error",
+                "the upstream's answer ended before it finished; the result and usage are what"
+                    + " arrived");
+          }
+          json.writeStringField("provider", provider);
+          json.writeStringField("task_name", taskName);
+          json.writeFieldName("result");
+          json.writeTree(result.output());
+          usage(json, result);
+        });
   }
 
   private void executeStream(Context ctx) {

@@ -18,6 +18,9 @@ public interface ChatCompletions {
   /** Whether calls to {@code model} (null for the client's default) can be priced. */
   boolean prices(String model);
 
+  /** The cost of {@code usage} with {@code model} (null for the default), or null if unpriced. */
+  Double cost(String model, TokenUsage usage);
+
   /**
    * Makes one streaming call, handing each OpenAI {@code chat.completion.chunk} (its JSON, without
    * the SSE framing) to {@code onChunk} as it is ready. Failures before the first chunk are thrown

@@ -1,10 +1,10 @@
 package io.vera.operator.provider;
 
 import io.vera.operator.api.ProviderSpec;
-import io.vera.operator.provider.compute.HttpEndpointClient;
-import io.vera.operator.provider.compute.LambdaClient;
-import io.vera.operator.provider.compute.RunPodClient;
-import io.vera.operator.provider.compute.Transport;
+import io.vera.operator.provider.endpoint.HttpEndpointClient;
+import io.vera.operator.provider.endpoint.LambdaClient;
+import io.vera.operator.provider.endpoint.RunPodClient;
+import io.vera.operator.provider.endpoint.Transport;
 import io.vera.operator.provider.llm.AnthropicClient;
 import io.vera.operator.provider.llm.GeminiClient;
 import io.vera.operator.provider.llm.LlmConfig;
@@ -25,7 +25,10 @@ import okhttp3.OkHttpClient;
 public final class DefaultProviderClientFactory implements ProviderClientFactory {
   private final PricingTable basePricing;
 
-  /** One HTTP client for every compute provider; redirects are refused, never followed. */
+  /**
+   * One HTTP client for every endpoint provider (Lambda, RunPod, HTTP); redirects are refused,
+   * never followed.
+   */
   private final Transport transport =
       Transport.of(
           new OkHttpClient.Builder()

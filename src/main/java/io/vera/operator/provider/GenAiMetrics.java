@@ -3,9 +3,12 @@ package io.vera.operator.provider;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.vera.operator.api.ProviderSpec;
 import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The OpenTelemetry GenAI client metrics of the OpenAI-compatible gateway's calls, so dashboards
@@ -32,10 +35,59 @@ final class GenAiMetrics {
     }
   }
 
+  /**
+   * Most distinct callers, and caller namespaces, given their own label value; later ones are
+   * counted as {@value #OTHER}, so a cluster with thousands of ServiceAccounts cannot grow the
+   * series without bound. The ledger and {@code /orchestrator/external/spend} have every caller.
+   */
+  static final int MAX_CALLER_LABELS = 100;
+
+  static final String OTHER = "other";
+
   private final MeterRegistry metrics;
+  private final Set<String> callerLabels = ConcurrentHashMap.newKeySet();
+  private final Set<String> namespaceLabels = ConcurrentHashMap.newKeySet();
 
   GenAiMetrics(MeterRegistry metrics) {
     this.metrics = metrics;
+  }
+
+  /**
+   * Records one attributed gateway call: {@code vera_gateway_caller_requests_total} and {@code
+   * vera_gateway_caller_cost_usd_total} by {@code caller} and {@code caller_namespace}.
+   */
+  void caller(Caller caller, double cost) {
+    Tags tags =
+        Tags.of(
+            "caller",
+            bounded(callerLabels, caller.name()),
+            "caller_namespace",
+            bounded(namespaceLabels, caller.namespace()));
+    Counter.builder("vera.gateway.caller.requests")
+        .description("Gateway calls by caller")
+        .tags(tags)
+        .register(metrics)
+        .increment();
+    if (cost > 0) {
+      Counter.builder("vera.gateway.caller.cost.usd")
+          .description("Spend of gateway calls by caller, in USD")
+          .tags(tags)
+          .register(metrics)
+          .increment(cost);
+    }
+  }
+
+  private static String bounded(Set<String> seen, String value) {
+    if (seen.contains(value)) {
+      return value;
+    }
+    synchronized (seen) {
+      if (seen.size() < MAX_CALLER_LABELS) {
+        seen.add(value);
+        return value;
+      }
+    }
+    return seen.contains(value) ? value : OTHER;
   }
 
   /** The conventions' provider name for a Provider type. */

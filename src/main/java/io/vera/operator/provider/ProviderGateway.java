@@ -1,7 +1,6 @@
 package io.vera.operator.provider;
 
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
@@ -89,9 +88,23 @@ public final class ProviderGateway {
     Duration.ofMinutes(5)
   };
 
-  /** Time-to-first-token buckets in milliseconds, 50 ms to 60 s. */
-  private static final double[] FIRST_TOKEN_BUCKETS_MS = {
-    50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000, 20000, 30000, 60000
+  /** Time-to-first-token buckets, 50 ms to 60 s: 15 series per provider. */
+  private static final Duration[] FIRST_TOKEN_BUCKETS = {
+    Duration.ofMillis(50),
+    Duration.ofMillis(100),
+    Duration.ofMillis(200),
+    Duration.ofMillis(300),
+    Duration.ofMillis(500),
+    Duration.ofMillis(750),
+    Duration.ofSeconds(1),
+    Duration.ofMillis(1500),
+    Duration.ofSeconds(2),
+    Duration.ofSeconds(3),
+    Duration.ofSeconds(5),
+    Duration.ofSeconds(10),
+    Duration.ofSeconds(20),
+    Duration.ofSeconds(30),
+    Duration.ofSeconds(60)
   };
 
   /** One provider's meters. */
@@ -106,7 +119,7 @@ public final class ProviderGateway {
     final Lazy<Counter> outputTokens;
     final Lazy<Counter> reasoningTokens;
     final Lazy<Counter> cost;
-    final Lazy<DistributionSummary> timeToFirstToken;
+    final Lazy<Timer> timeToFirstToken;
 
     Meters(MeterRegistry metrics, ProviderKey key) {
       succeeded = requests(metrics, key, "succeeded");
@@ -135,10 +148,10 @@ public final class ProviderGateway {
       timeToFirstToken =
           new Lazy<>(
               () ->
-                  DistributionSummary.builder("vera.provider.time.to.first.token.ms")
-                      .description("Milliseconds from a streamed call's start to its first token")
+                  Timer.builder("vera.provider.time.to.first.token")
+                      .description("Time from a streamed call's start to its first token")
                       .tags(tags(key))
-                      .serviceLevelObjectives(FIRST_TOKEN_BUCKETS_MS)
+                      .serviceLevelObjectives(FIRST_TOKEN_BUCKETS)
                       .register(metrics));
     }
 
@@ -178,17 +191,25 @@ public final class ProviderGateway {
   private final Clock clock;
   private final Map<ProviderKey, Live> live = new ConcurrentHashMap<>();
   private final GenAiMetrics genAi;
+  private final ModelRoutes routes;
 
   public ProviderGateway(UsageLedger ledger, MeterRegistry metrics, Clock clock) {
     this.ledger = ledger;
     this.metrics = metrics;
     this.clock = clock;
     this.genAi = new GenAiMetrics(metrics);
+    this.routes = new ModelRoutes(clock);
+  }
+
+  /** The routes the registered Providers declare, with their targets' health. */
+  public ModelRoutes routes() {
+    return routes;
   }
 
   /** Makes a provider callable (or replaces its client); the old client is closed. */
   public void register(ProviderKey key, ProviderClient client, ProviderSpec spec) {
     Live previous = live.put(key, new Live(client, spec, new Meters(metrics, key)));
+    routes.declare(key, spec.routes);
     if (previous == null) {
       registerBudgetGauges(key);
     }
@@ -220,10 +241,16 @@ public final class ProviderGateway {
   }
 
   public void unregister(ProviderKey key) {
+    routes.declare(key, null);
     Live previous = live.remove(key);
     if (previous != null) {
       previous.client.close();
     }
+  }
+
+  /** The ledger the calls are recorded in. */
+  public UsageLedger ledger() {
+    return ledger;
   }
 
   public boolean isRegistered(ProviderKey key) {
@@ -240,38 +267,70 @@ public final class ProviderGateway {
     ProviderResult on(ProviderClient client) throws ProviderException;
   }
 
+  /** What a call may cost at most, reserved against budgets before it is made. */
+  @FunctionalInterface
+  private interface Estimate {
+    double of(ProviderClient client);
+  }
+
+  private static final Estimate NO_ESTIMATE = client -> 0;
+
   public ProviderResult call(ProviderKey key, ProviderRequest request) throws ProviderException {
-    return invoke(key, request.timeout(), client -> client.call(request));
+    return invoke(key, request.timeout(), null, NO_ESTIMATE, client -> client.call(request));
   }
 
   public ProviderResult stream(ProviderKey key, ProviderRequest request, Consumer<String> onChunk)
       throws ProviderException {
-    return invoke(key, request.timeout(), client -> client.stream(request, onChunk));
+    return invoke(
+        key, request.timeout(), null, NO_ESTIMATE, client -> client.stream(request, onChunk));
   }
 
   /**
    * An OpenAI-shaped chat completion with an LLM Provider of any type, under the same limits and
-   * ledger as every other call.
+   * ledger as every other call, attributed to {@code caller}, whose budgets apply too.
    */
-  public ProviderResult chat(ProviderKey key, ChatRequest request) throws ProviderException {
-    refuseUnpriced(key, request.model());
-    return observeChat(
-        key,
-        request,
-        invoke(key, request.timeout(), client -> chatClient(key, client).chat(request)));
-  }
-
-  /** The streaming form of {@link #chat}; see {@link ChatCompletions#chatStream}. */
-  public ProviderResult chatStream(ProviderKey key, ChatRequest request, Consumer<String> onChunk)
+  public ProviderResult chat(ProviderKey key, ChatRequest request, Caller caller)
       throws ProviderException {
-    refuseUnpriced(key, request.model());
+    refuseUnpriced(key, request.model(), caller);
     return observeChat(
         key,
         request,
         invoke(
             key,
             request.timeout(),
+            caller,
+            client -> estimate(key, client, request),
+            client -> chatClient(key, client).chat(request)));
+  }
+
+  /** The streaming form of {@link #chat}; see {@link ChatCompletions#chatStream}. */
+  public ProviderResult chatStream(
+      ProviderKey key, ChatRequest request, Caller caller, Consumer<String> onChunk)
+      throws ProviderException {
+    refuseUnpriced(key, request.model(), caller);
+    return observeChat(
+        key,
+        request,
+        invoke(
+            key,
+            request.timeout(),
+            caller,
+            client -> estimate(key, client, request),
             client -> chatClient(key, client).chatStream(request, onChunk)));
+  }
+
+  /**
+   * What a chat call may cost at most, reserved against budgets before it is made: its {@link
+   * ChatRequest#ceiling} priced for its model; 0 for a model with no price.
+   */
+  private double estimate(ProviderKey key, ProviderClient client, ChatRequest request) {
+    if (!(client instanceof ChatCompletions chat)) {
+      return 0;
+    }
+    ProviderSpec spec = spec(key).orElse(null);
+    Integer defaultMax = spec == null || spec.defaults == null ? null : spec.defaults.maxTokens;
+    Double cost = chat.cost(request.model(), request.ceiling(defaultMax));
+    return cost == null ? 0 : cost;
   }
 
   private ProviderResult observeChat(ProviderKey key, ChatRequest request, ProviderResult result) {
@@ -285,7 +344,8 @@ public final class ProviderGateway {
    * unpriced calls: its cost could not be counted, so the budget would not hold. Counted in {@code
    * vera.provider.unpriced.calls} either way.
    */
-  private void refuseUnpriced(ProviderKey key, String model) throws ProviderException {
+  private void refuseUnpriced(ProviderKey key, String model, Caller caller)
+      throws ProviderException {
     Live provider = live.get(key);
     if (provider == null
         || !(provider.client instanceof ChatCompletions chat)
@@ -293,19 +353,40 @@ public final class ProviderGateway {
       return;
     }
     ProviderSpec.Limits limits = provider.spec.limits;
-    boolean budgeted = limits != null && limits.monthlyBudgetUsd != null;
-    boolean refused = budgeted && !Boolean.TRUE.equals(limits.allowUnpricedCalls);
+    String budget = limits == null ? null : budgetOf(limits, caller);
+    boolean refused = budget != null && !Boolean.TRUE.equals(limits.allowUnpricedCalls);
     unpriced(key, model, refused ? "refused" : "served");
     if (refused) {
       throw new RefusedCallException(
           400,
           RefusedCallException.Reason.MODEL_NOT_PRICED,
           String.format(
-              "model '%s' has no price and provider %s has a monthly budget of $%.2f: price it in"
-                  + " the Provider's spec.pricing or the pricing ConfigMap, or set"
+              "model '%s' has no price and provider %s has %s: price it in the Provider's"
+                  + " spec.pricing or the pricing ConfigMap, or set"
                   + " spec.limits.allowUnpricedCalls",
-              model, key.name(), limits.monthlyBudgetUsd));
+              model, key.name(), budget));
     }
+  }
+
+  /** The first budget of {@code limits} that applies to a call of {@code caller}, or null. */
+  private static String budgetOf(ProviderSpec.Limits limits, Caller caller) {
+    if (limits.monthlyBudgetUsd != null) {
+      return String.format("a monthly budget of $%.2f", limits.monthlyBudgetUsd);
+    }
+    if (limits.dailyBudgetUsd != null) {
+      return String.format("a daily budget of $%.2f", limits.dailyBudgetUsd);
+    }
+    if (caller != null && hasBudget(limits.perCaller)) {
+      return "a budget per caller";
+    }
+    if (caller != null && !caller.namespace().isEmpty() && hasBudget(limits.perNamespace)) {
+      return "a budget per namespace";
+    }
+    return null;
+  }
+
+  private static boolean hasBudget(ProviderSpec.Budget budget) {
+    return budget != null && (budget.monthlyUsd != null || budget.dailyUsd != null);
   }
 
   private void unpriced(ProviderKey key, String model, String outcome) {
@@ -342,6 +423,8 @@ public final class ProviderGateway {
     return invoke(
         key,
         timeout,
+        null,
+        NO_ESTIMATE,
         client -> {
           if (!(client instanceof OpenAiClient openAi)) {
             throw new ProviderException(
@@ -355,14 +438,35 @@ public final class ProviderGateway {
         });
   }
 
-  private ProviderResult invoke(ProviderKey key, Duration timeout, Invocation invocation)
+  /**
+   * Makes one call under the Provider's limits: reserves its {@code estimate} against every budget
+   * that applies to the Provider and {@code caller} (null: the Provider's only), checks the rate
+   * limits, takes a concurrency slot, calls, then settles the reservation with the exact cost and
+   * records the call.
+   */
+  private ProviderResult invoke(
+      ProviderKey key, Duration timeout, Caller caller, Estimate estimate, Invocation invocation)
       throws ProviderException {
     Live provider = live.get(key);
     if (provider == null) {
       throw new ProviderException(
           404, "provider " + key.name() + " is not configured or not ready", false);
     }
-    admit(key, provider);
+    SpendAccounts.Reservation reservation =
+        ledger
+            .accounts(key)
+            .reserve(
+                key.name(),
+                provider.spec.limits,
+                caller,
+                estimate.of(provider.client),
+                clock.instant());
+    try {
+      admit(key, provider);
+    } catch (ProviderException e) {
+      reservation.release();
+      throw e;
+    }
     boolean acquired = false;
     long started = System.nanoTime();
     ProviderResult result = null;
@@ -394,7 +498,12 @@ public final class ProviderGateway {
         provider.concurrency.release();
       }
       double latencyMs = result != null ? result.latencyMs() : (System.nanoTime() - started) / 1e6;
+      double cost = result == null || result.costUsd() == null ? 0 : result.costUsd();
+      reservation.settle(cost, clock.instant());
       ledger.record(key, result, latencyMs);
+      if (caller != null) {
+        genAi.caller(caller, cost);
+      }
       observe(provider, result, latencyMs);
     }
   }
@@ -447,19 +556,11 @@ public final class ProviderGateway {
     return Optional.empty();
   }
 
-  /** Refuses a call the Provider's rate limits or monthly budget do not allow. */
+  /** Refuses a call the Provider's rate limits do not allow. */
   private void admit(ProviderKey key, Live provider) throws ProviderException {
     ProviderSpec.Limits limits = provider.spec.limits;
     if (limits == null) {
       return;
-    }
-    if (limits.monthlyBudgetUsd != null && ledger.monthCost(key) >= limits.monthlyBudgetUsd) {
-      throw new RefusedCallException(
-          429,
-          RefusedCallException.Reason.BUDGET_EXCEEDED,
-          String.format(
-              "provider %s has spent its monthly budget of $%.2f ($%.4f this month)",
-              key.name(), limits.monthlyBudgetUsd, ledger.monthCost(key)));
     }
     Instant now = clock.instant();
     synchronized (provider) {
@@ -531,7 +632,10 @@ public final class ProviderGateway {
       meters.cost.get().increment(result.costUsd());
     }
     if (result.timeToFirstTokenMs() != null) {
-      meters.timeToFirstToken.get().record(result.timeToFirstTokenMs());
+      meters
+          .timeToFirstToken
+          .get()
+          .record(Duration.ofNanos(Math.round(result.timeToFirstTokenMs() * 1_000_000)));
     }
   }
 

@@ -14,6 +14,7 @@ import io.vera.operator.kube.EventRecorder;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -54,6 +55,7 @@ public class ProviderReconciler implements Reconciler<Provider> {
   private final EventRecorder events;
   private final ProviderTaskWorkers taskWorkers;
   private final Clock clock;
+  private final ProviderReadiness readiness;
   private final Map<ProviderKey, Built> built = new ConcurrentHashMap<>();
 
   public ProviderReconciler(
@@ -64,7 +66,8 @@ public class ProviderReconciler implements Reconciler<Provider> {
       UsageLedger ledger,
       EventRecorder events,
       ProviderTaskWorkers taskWorkers,
-      Clock clock) {
+      Clock clock,
+      ProviderReadiness readiness) {
     this.factory = factory;
     this.hosts = hosts;
     this.secrets = secrets;
@@ -73,6 +76,7 @@ public class ProviderReconciler implements Reconciler<Provider> {
     this.events = events;
     this.taskWorkers = taskWorkers;
     this.clock = clock;
+    this.readiness = readiness;
   }
 
   public static ProviderKey key(Provider provider) {
@@ -87,6 +91,7 @@ public class ProviderReconciler implements Reconciler<Provider> {
     built.remove(key);
     ledger.forget(key);
     hosts.forget(key);
+    readiness.forget(key);
   }
 
   @Override
@@ -96,6 +101,7 @@ public class ProviderReconciler implements Reconciler<Provider> {
         provider.getStatus() == null ? new ProviderStatus() : provider.getStatus();
     ledger.seed(key, previous.usage);
     Condition ready = connect(provider, key, previous);
+    readiness.set(key, "True".equals(ready.getStatus()));
     if (takesCalls(provider.getSpec())) {
       taskWorkers.serve(
           key,
@@ -108,9 +114,12 @@ public class ProviderReconciler implements Reconciler<Provider> {
     // Every False here (credentials, spec, probe) waits for a person or the far end: Stalled.
     status.conditions =
         Conditions.withProgress(
-            List.of(ready), previous.conditions, Conditions.STALLED, clock.instant());
+            withOthers(ready, previous.conditions),
+            previous.conditions,
+            Conditions.STALLED,
+            clock.instant());
     status.host = Optional.ofNullable(built.get(key)).map(Built::host).orElse(previous.host);
-    status.usage = ledger.totals(key).map(UsageLedger.Totals::toStatus).orElse(previous.usage);
+    status.usage = ledger.status(key).orElse(previous.usage);
     status.observedGeneration = provider.getMetadata().getGeneration();
     if (Serialization.jsonMapper()
         .valueToTree(status)
@@ -191,6 +200,25 @@ public class ProviderReconciler implements Reconciler<Provider> {
     }
     built.put(key, new Built(specJson, credentials.version(), clock.instant(), ready, host));
     return ready;
+  }
+
+  /**
+   * {@code ready} with the conditions other writers own (the compute autoscaler's {@code
+   * AutoProvisioning}), which this reconciler keeps as they are.
+   */
+  private static List<Condition> withOthers(Condition ready, List<Condition> previous) {
+    List<Condition> conditions = new ArrayList<>();
+    conditions.add(ready);
+    if (previous != null) {
+      for (Condition c : previous) {
+        if (!READY.equals(c.getType())
+            && !Conditions.RECONCILING.equals(c.getType())
+            && !Conditions.STALLED.equals(c.getType())) {
+          conditions.add(c);
+        }
+      }
+    }
+    return conditions;
   }
 
   /** Docker hosts and Proxmox clusters run ComputeResources; every other type takes calls. */

@@ -5,22 +5,23 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vera.operator.api.ProviderSpec;
 import io.vera.operator.api.TaskType;
-import io.vera.operator.task.Lease;
 import io.vera.operator.task.PoolKey;
 import io.vera.operator.task.PoolSettings;
+import io.vera.operator.task.TaskAdmission;
 import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskError;
 import io.vera.operator.task.TaskSnapshot;
 import io.vera.operator.task.TaskUsage;
+import io.vera.operator.worker.Attempt;
+import io.vera.operator.worker.AttemptBody;
+import io.vera.operator.worker.AttemptFailure;
+import io.vera.operator.worker.AttemptLoop;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Runs VeraTasks with a {@code providerRef}. Each callable Provider gets its own dispatcher queue
@@ -38,7 +39,6 @@ import org.slf4j.LoggerFactory;
  * answers fail the task at once.
  */
 public final class ProviderTaskWorkers implements AutoCloseable {
-  private static final Logger LOG = LoggerFactory.getLogger(ProviderTaskWorkers.class);
   static final int DEFAULT_CONCURRENCY = 4;
   static final int MAX_CONCURRENCY = 64;
   private static final Duration LEASE_WAIT = Duration.ofSeconds(1);
@@ -61,7 +61,7 @@ public final class ProviderTaskWorkers implements AutoCloseable {
   private final class Served {
     final ProviderKey key;
     final PoolKey queue;
-    final List<Worker> workers = new ArrayList<>();
+    final List<AttemptLoop> workers = new ArrayList<>();
     volatile String notReady;
 
     Served(ProviderKey key) {
@@ -82,9 +82,9 @@ public final class ProviderTaskWorkers implements AutoCloseable {
         s.queue, new PoolSettings(TaskType.LLM, false, null, LEASE_SECONDS), 0, 0);
     int want = concurrency(spec);
     while (s.workers.size() < want) {
-      Worker worker = new Worker(s, s.workers.size());
+      AttemptLoop worker = worker(s, s.workers.size());
       s.workers.add(worker);
-      worker.thread.start();
+      worker.start();
     }
     while (s.workers.size() > want) {
       s.workers.remove(s.workers.size() - 1).stop(false);
@@ -113,126 +113,58 @@ public final class ProviderTaskWorkers implements AutoCloseable {
     return max == null ? DEFAULT_CONCURRENCY : Math.max(1, Math.min(MAX_CONCURRENCY, max));
   }
 
-  /** One thread of a Provider's queue and the attempt it runs. */
-  private final class Worker implements Runnable {
-    final Served served;
-    final Thread thread;
-    private final String id;
-    private volatile boolean stopped;
-    private final Object attemptLock = new Object();
-    private String currentLease;
-    private CallCancellation currentCalls;
+  /** One thread of a Provider's queue. */
+  private AttemptLoop worker(Served s, int index) {
+    String suffix = s.key.name() + "-" + (index + 1);
+    return new AttemptLoop(
+        TaskDispatcher.EMBEDDED_WORKER_PREFIX + "provider/" + suffix,
+        "provider-worker-" + suffix,
+        dispatcher,
+        (workerId, onRevoke) ->
+            dispatcher.lease(s.queue, workerId, LEASE_WAIT, () -> 0.0, onRevoke),
+        attempt -> call(s, attempt));
+  }
 
-    Worker(Served served, int index) {
-      this.served = served;
-      this.id =
-          TaskDispatcher.EMBEDDED_WORKER_PREFIX
-              + "provider/"
-              + served.key.name()
-              + "-"
-              + (index + 1);
-      this.thread = new Thread(this, "provider-worker-" + served.key.name() + "-" + (index + 1));
-      this.thread.setDaemon(true);
-    }
-
-    /** Stops taking tasks; {@code now} also aborts the attempt in progress. */
-    void stop(boolean now) {
-      stopped = true;
-      synchronized (attemptLock) {
-        if (now || currentLease == null) {
-          thread.interrupt();
-        }
-      }
-    }
-
-    @Override
-    public void run() {
-      while (!stopped) {
-        try {
-          String[] leaseId = new String[1];
-          Optional<Lease> lease =
-              dispatcher.lease(
-                  served.queue, id, LEASE_WAIT, () -> 0.0, () -> abortIfRunning(leaseId[0]));
-          if (lease.isPresent()) {
-            leaseId[0] = lease.get().id();
-            runAttempt(lease.get());
-          }
-        } catch (InterruptedException e) {
-          Thread.interrupted();
-        } catch (RuntimeException e) {
-          LOG.error("provider worker {} failed outside a task", id, e);
-        }
-      }
-    }
-
-    private void runAttempt(Lease lease) {
-      CallCancellation calls = new CallCancellation();
-      synchronized (attemptLock) {
-        currentLease = lease.id();
-        currentCalls = calls;
-      }
-      try {
-        if (dispatcher.renew(lease.id()).isPresent()) {
-          execute(lease, calls);
-        }
-      } finally {
-        synchronized (attemptLock) {
-          currentLease = null;
-          currentCalls = null;
-          Thread.interrupted();
-        }
-      }
-    }
-
-    private void abortIfRunning(String leaseId) {
-      synchronized (attemptLock) {
-        if (leaseId != null && leaseId.equals(currentLease)) {
-          thread.interrupt();
-          currentCalls.cancel();
-        }
-      }
-    }
-
-    private void execute(Lease lease, CallCancellation calls) {
-      String notReady = served.notReady;
-      if (notReady != null) {
-        dispatcher.fail(
-            lease.id(),
-            new TaskError(
-                TaskError.PROVIDER_UNAVAILABLE,
-                "Provider " + served.key.name() + " is not Ready: " + notReady),
-            true);
-        return;
-      }
-      // The dispatcher's deadline ends the attempt (revoking it cancels the call); the client's
-      // own timeout is only a backstop a little later, so a timeout is always reported as one.
-      Duration left = Duration.between(clock.instant(), lease.deadline());
-      ProviderRequest request =
-          request(lease.task(), (left.isNegative() ? Duration.ZERO : left).plus(BACKSTOP));
-      ProviderResult result;
-      try {
-        result = calls.run(() -> gateway.call(served.key, request));
-      } catch (ProviderException e) {
-        if (Thread.currentThread().isInterrupted()) {
-          return; // revoked: the dispatcher already recorded why (timeout, cancel)
-        }
-        fail(lease, e);
-        return;
-      }
-      dispatcher.complete(lease.id(), output(result), usage(result));
-    }
-
-    private void fail(Lease lease, ProviderException e) {
-      boolean unavailable = e.status() == 404 && !gateway.isRegistered(served.key);
-      boolean retryable = unavailable || e.status() == 429 || e.status() >= 500 || e.retryable();
-      dispatcher.fail(
-          lease.id(),
+  /**
+   * Makes the task's call; a revoked attempt has its HTTP calls cancelled and reports nothing (the
+   * dispatcher already recorded why: timeout, cancel).
+   */
+  private AttemptBody.Result call(Served s, Attempt attempt)
+      throws AttemptFailure, InterruptedException {
+    String notReady = s.notReady;
+    if (notReady != null) {
+      throw new AttemptFailure(
           new TaskError(
-              unavailable ? TaskError.PROVIDER_UNAVAILABLE : TaskError.PROVIDER_ERROR,
-              "Provider " + served.key.name() + " (HTTP " + e.status() + "): " + e.getMessage()),
-          retryable,
-          e.retryAfter());
+              TaskError.PROVIDER_UNAVAILABLE,
+              "Provider " + s.key.name() + " is not Ready: " + notReady),
+          true);
     }
+    CallCancellation calls = new CallCancellation();
+    attempt.onRevoke(calls::cancel);
+    // The dispatcher's deadline ends the attempt (revoking it cancels the call); the client's
+    // own timeout is only a backstop a little later, so a timeout is always reported as one.
+    ProviderRequest request = request(attempt.task(), attempt.timeLeft(clock).plus(BACKSTOP));
+    ProviderResult result;
+    try {
+      result = calls.run(() -> gateway.call(s.key, request));
+    } catch (ProviderException e) {
+      if (Thread.currentThread().isInterrupted()) {
+        throw new InterruptedException("revoked");
+      }
+      throw failure(s, e);
+    }
+    return new AttemptBody.Result(output(result), usage(result));
+  }
+
+  private AttemptFailure failure(Served s, ProviderException e) {
+    boolean unavailable = e.status() == 404 && !gateway.isRegistered(s.key);
+    boolean retryable = unavailable || e.status() == 429 || e.status() >= 500 || e.retryable();
+    return new AttemptFailure(
+        new TaskError(
+            unavailable ? TaskError.PROVIDER_UNAVAILABLE : TaskError.PROVIDER_ERROR,
+            "Provider " + s.key.name() + " (HTTP " + e.status() + "): " + e.getMessage()),
+        retryable,
+        e.retryAfter());
   }
 
   /** The gateway request a task's payload stands for; the task's retries replace the client's. */
@@ -246,7 +178,7 @@ public final class ProviderTaskWorkers implements AutoCloseable {
       kwargs = input;
     }
     return new ProviderRequest(
-        target.path("task_name").asText(TaskDispatcher.PROVIDER_CALL_HANDLER),
+        target.path("task_name").asText(TaskAdmission.PROVIDER_CALL_HANDLER),
         target.path("prompt").asText(null),
         target.path("model").asText(null),
         params.isObject() ? params : MAPPER.createObjectNode(),

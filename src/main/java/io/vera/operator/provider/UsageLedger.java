@@ -62,6 +62,7 @@ public final class UsageLedger {
 
   private final Clock clock;
   private final Map<ProviderKey, Totals> totals = new ConcurrentHashMap<>();
+  private final Map<ProviderKey, SpendAccounts> spend = new ConcurrentHashMap<>();
   private volatile Month month;
 
   public UsageLedger(Clock clock) {
@@ -70,6 +71,7 @@ public final class UsageLedger {
 
   /** Starts a provider's totals from what its status holds, once; later calls change nothing. */
   public void seed(ProviderKey provider, ProviderStatus.UsageTotals status) {
+    spend.computeIfAbsent(provider, k -> new SpendAccounts(k.name(), status));
     totals.computeIfAbsent(
         provider,
         k -> {
@@ -141,6 +143,36 @@ public final class UsageLedger {
 
   public void forget(ProviderKey provider) {
     totals.remove(provider);
+    spend.remove(provider);
+  }
+
+  /**
+   * A provider's totals as its status holds them, with the spend of its callers, namespaces and end
+   * users.
+   */
+  public Optional<ProviderStatus.UsageTotals> status(ProviderKey provider) {
+    Optional<ProviderStatus.UsageTotals> status = totals(provider).map(Totals::toStatus);
+    SpendAccounts accounts = spend.get(provider);
+    status.ifPresent(
+        s -> {
+          if (accounts != null) {
+            accounts.writeTo(s);
+          }
+        });
+    return status;
+  }
+
+  /** Spend by caller, namespace and end user of every provider, as the status holds it. */
+  public Map<ProviderKey, ProviderStatus.UsageTotals> spend() {
+    Map<ProviderKey, ProviderStatus.UsageTotals> all =
+        new java.util.TreeMap<>(java.util.Comparator.comparing(ProviderKey::toString));
+    spend.forEach((key, accounts) -> all.put(key, accounts.snapshot()));
+    return all;
+  }
+
+  /** A provider's budget accounts, made on its first call when it was never seeded. */
+  SpendAccounts accounts(ProviderKey provider) {
+    return spend.computeIfAbsent(provider, k -> new SpendAccounts(k.name(), null));
   }
 
   public Map<ProviderKey, Totals> all() {

@@ -2,16 +2,11 @@ package io.vera.operator.task;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.vera.operator.api.TaskPhase;
-import io.vera.operator.api.TaskPriority;
-import io.vera.operator.api.TaskType;
 import io.vera.operator.api.VeraTask;
-import io.vera.operator.api.VeraTaskSpec;
 import io.vera.operator.api.VeraTaskStatus;
-import io.vera.operator.handler.HandlerMetadata;
 import io.vera.operator.handler.HandlerRegistry;
 import java.time.Clock;
 import java.time.Duration;
@@ -31,14 +26,14 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.function.DoubleSupplier;
+import java.util.function.Function;
 import java.util.function.Predicate;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,29 +47,12 @@ import org.slf4j.LoggerFactory;
  * is dropped, and readers find it on the API server ({@link FinishedTasks}). Its memory grows with
  * the queued and running tasks, not with the history kept.
  */
-public final class TaskDispatcher implements AutoCloseable {
+public final class TaskDispatcher implements TaskQueueView, TaskLeases, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(TaskDispatcher.class);
   private static final Comparator<TaskEntry> QUEUE_ORDER =
       Comparator.comparing((TaskEntry e) -> e.priority)
           .thenComparing(e -> e.createdAt)
           .thenComparingLong(e -> e.sequence);
-
-  /** Workers whose leases die with the operator process carry this prefix. */
-  public static final String EMBEDDED_WORKER_PREFIX = "embedded/";
-
-  /**
-   * The handler of tasks with a {@code resourceRef}: their command runs in a ComputeResource, and
-   * their payload is the target ({@code command}, {@code workdir}, {@code env}).
-   */
-  public static final String RESOURCE_EXEC_HANDLER = "resource.exec";
-
-  /**
-   * The handler of tasks with a {@code providerRef}: a call through the Provider's gateway, made by
-   * the operator itself (it alone holds the credentials) from the Provider's own queue ({@link
-   * PoolKey#ofProvider}). Their payload is the target ({@code name}, {@code prompt}, {@code model},
-   * {@code params}) plus {@code task_name} (spec.handler) and {@code input} (spec.payload).
-   */
-  public static final String PROVIDER_CALL_HANDLER = "provider.call";
 
   /** How often a task's progress is published at most. */
   public static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(1);
@@ -91,7 +69,7 @@ public final class TaskDispatcher implements AutoCloseable {
       int defaultRetries,
       Duration leaseConfirmWindow) {}
 
-  private final HandlerRegistry handlers;
+  private final TaskAdmission admission;
   private final TaskStatusSink statusSink;
   private final Settings settings;
   private final Clock clock;
@@ -113,8 +91,7 @@ public final class TaskDispatcher implements AutoCloseable {
   private final Queue<Runnable> answers = new ConcurrentLinkedQueue<>();
 
   private final ReentrantLock publishing = new ReentrantLock();
-  private final AtomicLong sequence = new AtomicLong();
-  private final ScheduledThreadPoolExecutor timers;
+  private final TaskTimers timers = new TaskTimers();
 
   /**
    * UIDs of finished tasks dropped after their end was stored, until the informer reports them
@@ -143,29 +120,20 @@ public final class TaskDispatcher implements AutoCloseable {
 
   public TaskDispatcher(
       HandlerRegistry handlers, TaskStatusSink statusSink, Settings settings, Clock clock) {
-    this.handlers = handlers;
+    this.admission =
+        new TaskAdmission(
+            handlers, settings.defaultTimeoutSeconds(), settings.defaultRetries(), clock);
     this.statusSink = statusSink;
     this.settings = settings;
     this.clock = clock;
-    this.timers =
-        new ScheduledThreadPoolExecutor(
-            1,
-            r -> {
-              Thread t = new Thread(r, "task-dispatcher-timers");
-              t.setDaemon(true);
-              return t;
-            });
-    // A finished attempt cancels its deadline; without this the cancelled timer would stay queued
-    // (with what it holds) until its time, one per task finished in the last timeout's span.
-    timers.setRemoveOnCancelPolicy(true);
-    timers.scheduleWithFixedDelay(this::expireLeases, 1, 1, TimeUnit.SECONDS);
-    timers.scheduleWithFixedDelay(this::failTasksStarvedByCpu, 1, 1, TimeUnit.SECONDS);
-    timers.scheduleWithFixedDelay(this::failResourceTasksNeverPlaced, 1, 1, TimeUnit.SECONDS);
+    timers.everySecond(this::expireLeases);
+    timers.everySecond(this::failTasksStarvedByCpu);
+    timers.everySecond(this::failResourceTasksNeverPlaced);
   }
 
   /** Timers waiting to fire (deadlines, retries, the periodic checks), for tests. */
   int pendingTimers() {
-    return timers.getQueue().size();
+    return timers.pending();
   }
 
   public void addListener(TaskListener listener) {
@@ -180,109 +148,98 @@ public final class TaskDispatcher implements AutoCloseable {
    */
   public void upsertPool(
       PoolKey key, PoolSettings poolSettings, long succeededBaseline, long failedBaseline) {
-    List<TaskEntry> changed = new ArrayList<>();
-    lock.lock();
-    try {
-      PoolQueue pool = pools.get(key);
-      boolean takesNewTasks = pool == null || pool.settings.taskType() != poolSettings.taskType();
-      if (pool == null) {
-        pool = new PoolQueue(key, poolSettings);
-        pool.succeeded = succeededBaseline;
-        pool.failed = failedBaseline;
-        pools.put(key, pool);
-      } else {
-        pool.settings = poolSettings;
-      }
-      // Only a new pool, or one that changed its task type, can be the pool a waiting task lacks;
-      // the periodic resync of an unchanged pool must not scan every task.
-      if (takesNewTasks) {
-        for (TaskEntry entry : tasks.values()) {
-          if (entry.phase == TaskPhase.Pending && resolvePool(entry) != null) {
-            enqueue(entry);
-            changed.add(entry);
+    mutate(
+        changed -> {
+          PoolQueue pool = pools.get(key);
+          boolean takesNewTasks =
+              pool == null || pool.settings.taskType() != poolSettings.taskType();
+          if (pool == null) {
+            pool = new PoolQueue(key, poolSettings);
+            pool.succeeded = succeededBaseline;
+            pool.failed = failedBaseline;
+            pools.put(key, pool);
+          } else {
+            pool.settings = poolSettings;
           }
-        }
-      }
-      pool.available.signalAll();
-    } finally {
-      lock.unlock();
-    }
-    changed.forEach(e -> statusSink.statusChanged(e.key));
+          // Only a new pool, or one that changed its task type, can be the pool a waiting task
+          // lacks;
+          // the periodic resync of an unchanged pool must not scan every task.
+          if (takesNewTasks) {
+            for (TaskEntry entry : tasks.values()) {
+              if (entry.phase == TaskPhase.Pending && resolvePool(entry) != null) {
+                enqueue(entry);
+                changed.add(entry.key);
+              }
+            }
+          }
+          pool.available.signalAll();
+          return null;
+        });
   }
 
   /** Forgets a pool; its queued tasks wait as Pending until a pool for them appears. */
   public void removePool(PoolKey key) {
-    List<TaskEntry> changed = new ArrayList<>();
-    lock.lock();
-    try {
-      PoolQueue pool = pools.remove(key);
-      if (pool == null) {
-        return;
-      }
-      for (TaskEntry entry : pool.queued) {
-        entry.pool = null;
-        entry.phase = TaskPhase.Pending;
-        entry.pendingReason = "pool " + key + " was deleted";
-        if (resolvePool(entry) != null) {
-          enqueue(entry);
-        }
-        changed.add(entry);
-      }
-      pool.queued.clear();
-      pool.available.signalAll();
-    } finally {
-      lock.unlock();
-    }
-    changed.forEach(e -> statusSink.statusChanged(e.key));
+    mutate(
+        changed -> {
+          PoolQueue pool = pools.remove(key);
+          if (pool == null) {
+            return null;
+          }
+          for (TaskEntry entry : pool.queued) {
+            entry.pool = null;
+            entry.phase = TaskPhase.Pending;
+            entry.pendingReason = "pool " + key + " was deleted";
+            if (resolvePool(entry) != null) {
+              enqueue(entry);
+            }
+            changed.add(entry.key);
+          }
+          pool.queued.clear();
+          pool.available.signalAll();
+          return null;
+        });
   }
 
+  @Override
   public List<PoolKey> pools() {
-    lock.lock();
-    try {
-      return new ArrayList<>(pools.keySet());
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          return new ArrayList<>(pools.keySet());
+        });
   }
 
-  /** Counts a pool reports in its status. */
-  public record PoolStats(
-      int queued, int running, long succeeded, long failed, Long oldestQueuedAgeSeconds) {}
-
+  @Override
   public Optional<PoolStats> poolStats(PoolKey key) {
-    lock.lock();
-    try {
-      PoolQueue pool = pools.get(key);
-      if (pool == null) {
-        return Optional.empty();
-      }
-      Instant now = clock.instant();
-      Long oldest =
-          pool.queued.stream()
-              .map(e -> e.queuedAt)
-              .filter(t -> t != null)
-              .min(Comparator.naturalOrder())
-              .map(t -> Math.max(0, Duration.between(t, now).toSeconds()))
-              .orElse(null);
-      return Optional.of(
-          new PoolStats(pool.queued.size(), pool.running, pool.succeeded, pool.failed, oldest));
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          PoolQueue pool = pools.get(key);
+          if (pool == null) {
+            return Optional.empty();
+          }
+          Instant now = clock.instant();
+          Long oldest =
+              pool.queued.stream()
+                  .map(e -> e.queuedAt)
+                  .filter(t -> t != null)
+                  .min(Comparator.naturalOrder())
+                  .map(t -> Math.max(0, Duration.between(t, now).toSeconds()))
+                  .orElse(null);
+          return Optional.of(
+              new PoolStats(pool.queued.size(), pool.running, pool.succeeded, pool.failed, oldest));
+        });
   }
 
   /** The queued tasks of a pool in the order they will be leased (position 1 is next). */
+  @Override
   public List<TaskSnapshot> queueOrder(PoolKey key) {
-    lock.lock();
-    try {
-      PoolQueue pool = pools.get(key);
-      if (pool == null) {
-        return List.of();
-      }
-      return pool.queued.stream().sorted(QUEUE_ORDER).map(TaskEntry::snapshot).toList();
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          PoolQueue pool = pools.get(key);
+          if (pool == null) {
+            return List.of();
+          }
+          return pool.queued.stream().sorted(QUEUE_ORDER).map(TaskEntry::snapshot).toList();
+        });
   }
 
   // ---- tasks ---------------------------------------------------------------------------------
@@ -298,34 +255,32 @@ public final class TaskDispatcher implements AutoCloseable {
     if (dropped.getIfPresent(resource.getMetadata().getUid()) != null) {
       return; // finished and stored: a late event of its earlier life
     }
-    boolean changed = false;
-    lock.lock();
-    try {
-      TaskEntry entry = tasks.get(key);
-      if (entry != null && !entry.uid.equals(resource.getMetadata().getUid())) {
-        dropLocked(entry);
-        entry = null;
-      }
-      if (entry == null) {
-        entry = newEntry(key, resource);
-        tasks.put(key, entry);
-        changed = restore(entry, resource.getStatus());
-      }
-      Long generation = resource.getMetadata().getGeneration();
-      if (generation != null && !generation.equals(entry.generation)) {
-        entry.generation = generation;
-        changed = true;
-      }
-      if (resource.getSpec() != null && resource.getSpec().isCancelRequested()) {
-        changed |= cancelLocked(entry, "cancelled by request");
-      }
-    } finally {
-      lock.unlock();
-    }
-    if (changed) {
-      statusSink.statusChanged(key);
-    }
-    drainOutbox();
+    mutate(
+        changed -> {
+          boolean written = false;
+          TaskEntry entry = tasks.get(key);
+          if (entry != null && !entry.uid.equals(resource.getMetadata().getUid())) {
+            dropLocked(entry);
+            entry = null;
+          }
+          if (entry == null) {
+            entry = admission.admit(key, resource);
+            tasks.put(key, entry);
+            written = restore(entry, resource.getStatus());
+          }
+          Long generation = resource.getMetadata().getGeneration();
+          if (generation != null && !generation.equals(entry.generation)) {
+            entry.generation = generation;
+            written = true;
+          }
+          if (resource.getSpec() != null && resource.getSpec().isCancelRequested()) {
+            written |= cancelLocked(entry, "cancelled by request");
+          }
+          if (written) {
+            changed.add(key);
+          }
+          return null;
+        });
   }
 
   /**
@@ -339,115 +294,24 @@ public final class TaskDispatcher implements AutoCloseable {
     if (dropped.getIfPresent(resource.getMetadata().getUid()) != null) {
       return true;
     }
-    lock.lock();
-    try {
-      TaskEntry entry = tasks.get(key);
-      return entry != null
-          && entry.uid.equals(resource.getMetadata().getUid())
-          && Objects.equals(entry.generation, resource.getMetadata().getGeneration());
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  private TaskEntry newEntry(TaskKey key, VeraTask resource) {
-    VeraTaskSpec spec = resource.getSpec() == null ? new VeraTaskSpec() : resource.getSpec();
-    VeraTaskSpec.ResourceTarget target = spec.resourceRef;
-    VeraTaskSpec.ProviderTarget call = target == null ? spec.providerRef : null;
-    String handler =
-        target != null
-            ? RESOURCE_EXEC_HANDLER
-            : call != null ? PROVIDER_CALL_HANDLER : spec.handler;
-    Optional<HandlerMetadata> meta =
-        Optional.ofNullable(handler).flatMap(handlers::find).map(h -> h.metadata());
-    TaskPriority priority =
-        spec.priority != null
-            ? spec.priority
-            : meta.map(HandlerMetadata::priority).orElse(TaskPriority.NORMAL);
-    TaskType type =
-        spec.taskType != null
-            ? spec.taskType
-            : meta.map(HandlerMetadata::taskType).orElse(TaskType.GENERAL);
-    int timeout =
-        spec.timeoutSeconds != null
-            ? spec.timeoutSeconds
-            : meta.map(HandlerMetadata::timeoutSeconds).orElse(settings.defaultTimeoutSeconds());
-    VeraTaskSpec.RetryPolicy retries = spec.retries;
-    int retryLimit =
-        retries != null && retries.limit != null
-            ? retries.limit
-            : meta.map(HandlerMetadata::maxRetries).orElse(settings.defaultRetries());
-    int backoff = retries != null && retries.backoffSeconds != null ? retries.backoffSeconds : 1;
-    int maxBackoff =
-        retries != null && retries.maxBackoffSeconds != null ? retries.maxBackoffSeconds : 300;
-    String created = resource.getMetadata().getCreationTimestamp();
-    Instant createdAt = created == null ? clock.instant() : Instant.parse(created);
-    return new TaskEntry(
-        key,
-        resource.getMetadata().getUid(),
-        sequence.incrementAndGet(),
-        handler,
-        priority,
-        type,
-        target != null
-            ? computeQueue(key.namespace(), target, type).name()
-            : call != null ? PoolKey.ofProvider(key.namespace(), call.name).name() : spec.poolRef,
-        spec.description,
-        target != null
-            ? mapper.valueToTree(target)
-            : call != null ? callPayload(spec) : spec.payload,
-        spec.context,
-        Math.max(1, timeout),
-        Math.max(0, retryLimit),
-        Math.max(0, backoff),
-        Math.max(0, maxBackoff),
-        spec.ttlSecondsAfterFinished,
-        createdAt);
-  }
-
-  /** The queue of a resource task: its named resource's, or its task type's allocation queue. */
-  private static PoolKey computeQueue(
-      String namespace, VeraTaskSpec.ResourceTarget target, TaskType type) {
-    return target.name == null || target.name.isBlank()
-        ? PoolKey.ofAllocation(namespace, type)
-        : PoolKey.ofComputeResource(namespace, target.name);
-  }
-
-  /** A provider task's payload: its target, the legacy task name and the handler input. */
-  private JsonNode callPayload(VeraTaskSpec spec) {
-    ObjectNode payload = mapper.valueToTree(spec.providerRef);
-    if (spec.handler != null) {
-      payload.put("task_name", spec.handler);
-    }
-    if (spec.payload != null) {
-      payload.set("input", spec.payload);
-    }
-    return payload;
+    return locked(
+        () -> {
+          TaskEntry entry = tasks.get(key);
+          return entry != null
+              && entry.uid.equals(resource.getMetadata().getUid())
+              && Objects.equals(entry.generation, resource.getMetadata().getGeneration());
+        });
   }
 
   /** Puts a newly seen task in the state its status records; returns true if that changed it. */
   private boolean restore(TaskEntry entry, VeraTaskStatus status) {
-    if (entry.handler == null || entry.handler.isBlank()) {
-      finishLocked(
-          entry,
-          TaskPhase.Failed,
-          null,
-          new TaskError(
-              TaskError.INVALID_INPUT,
-              "spec.handler is required unless spec.resourceRef or spec.providerRef is set"));
+    Optional<TaskError> invalid = admission.invalid(entry);
+    if (invalid.isPresent()) {
+      finishLocked(entry, TaskPhase.Failed, null, invalid.get());
       return true;
     }
     TaskPhase phase = status == null || status.phase == null ? TaskPhase.Pending : status.phase;
-    if (status != null) {
-      entry.attempts = status.attempts == null ? 0 : status.attempts;
-      entry.queuedAt = parse(status.queuedTime);
-      entry.startedAt = parse(status.startTime);
-      entry.completedAt = parse(status.completionTime);
-      entry.result = status.result;
-      entry.usage = usage(status.usage);
-      entry.error =
-          status.error == null ? null : new TaskError(status.error.type, status.error.message);
-    }
+    TaskAdmission.readRecorded(entry, status);
     if (phase.isFinished()) {
       // Finished before this process saw it (by an older operator, or created so): writing it
       // marks it finished, so it leaves the informers and this dispatcher.
@@ -455,7 +319,7 @@ public final class TaskDispatcher implements AutoCloseable {
       return true;
     }
     if (phase == TaskPhase.Running) {
-      Instant expiry = parse(status.leaseExpireTime);
+      Instant expiry = TaskAdmission.parse(status.leaseExpireTime);
       boolean remote = status.worker != null && !status.worker.startsWith(EMBEDDED_WORKER_PREFIX);
       if (remote && status.leaseId != null && expiry != null && expiry.isAfter(clock.instant())) {
         // A worker pod may still be running it and will renew against this process.
@@ -482,7 +346,7 @@ public final class TaskDispatcher implements AutoCloseable {
           true);
       return true;
     }
-    Instant retryAt = status == null ? null : parse(status.nextRetryTime);
+    Instant retryAt = status == null ? null : TaskAdmission.parse(status.nextRetryTime);
     if (retryAt != null && retryAt.isAfter(clock.instant())) {
       entry.phase = TaskPhase.Queued;
       entry.nextRetryAt = retryAt;
@@ -504,30 +368,19 @@ public final class TaskDispatcher implements AutoCloseable {
     return !wasQueued;
   }
 
-  private static TaskUsage usage(VeraTaskStatus.Usage usage) {
-    return usage == null
-        ? null
-        : new TaskUsage(
-            usage.tokensIn == null ? 0 : usage.tokensIn,
-            usage.tokensOut == null ? 0 : usage.tokensOut,
-            usage.costUsd,
-            usage.latencyMs == null ? 0 : usage.latencyMs);
-  }
-
   /**
    * The resource is gone, or no longer watched because it is marked finished: the task leaves the
    * queue and any running attempt is interrupted.
    */
   public void forget(TaskKey key, String uid) {
-    lock.lock();
-    try {
-      TaskEntry entry = tasks.get(key);
-      if (entry != null && (uid == null || entry.uid.equals(uid))) {
-        dropLocked(entry);
-      }
-    } finally {
-      lock.unlock();
-    }
+    locked(
+        () -> {
+          TaskEntry entry = tasks.get(key);
+          if (entry != null && (uid == null || entry.uid.equals(uid))) {
+            dropLocked(entry);
+          }
+          return null;
+        });
     if (uid != null) {
       // After the lock: a concurrent stored() has put its mark by now, and no event follows this.
       dropped.invalidate(uid);
@@ -559,68 +412,45 @@ public final class TaskDispatcher implements AutoCloseable {
    * dispatcher holds only the tasks in flight. Waiters were answered when it finished.
    */
   public void stored(TaskKey key, String uid) {
-    lock.lock();
-    try {
-      TaskEntry entry = tasks.get(key);
-      if (entry != null && entry.uid.equals(uid) && entry.phase.isFinished()) {
-        dropped.put(uid, Boolean.TRUE);
-        dropLocked(entry);
-      }
-    } finally {
-      lock.unlock();
-    }
-    drainOutbox();
+    mutate(
+        changed -> {
+          TaskEntry entry = tasks.get(key);
+          if (entry != null && entry.uid.equals(uid) && entry.phase.isFinished()) {
+            dropped.put(uid, Boolean.TRUE);
+            dropLocked(entry);
+          }
+          return null;
+        });
   }
 
   /** Tasks this dispatcher holds: the queued, running and waiting ones, and the just finished. */
+  @Override
   public int size() {
-    lock.lock();
-    try {
-      return tasks.size();
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          return tasks.size();
+        });
   }
 
   /**
    * How a task resource this dispatcher does not hold reads: its spec with the defaults the
    * dispatcher would apply, and the state its status records. Nothing is queued or kept.
    */
+  @Override
   public TaskSnapshot view(VeraTask resource) {
-    TaskKey key =
-        new TaskKey(resource.getMetadata().getNamespace(), resource.getMetadata().getName());
-    TaskEntry entry = newEntry(key, resource);
-    VeraTaskStatus status = resource.getStatus();
-    entry.generation = resource.getMetadata().getGeneration();
-    if (status != null) {
-      entry.phase = status.phase == null ? TaskPhase.Pending : status.phase;
-      entry.pool = status.pool == null ? null : new PoolKey(key.namespace(), status.pool);
-      entry.attempts = status.attempts == null ? 0 : status.attempts;
-      entry.worker = status.worker;
-      entry.queuedAt = parse(status.queuedTime);
-      entry.startedAt = parse(status.startTime);
-      entry.completedAt = parse(status.completionTime);
-      entry.nextRetryAt = parse(status.nextRetryTime);
-      entry.result = status.result;
-      entry.usage = usage(status.usage);
-      entry.error =
-          status.error == null ? null : new TaskError(status.error.type, status.error.message);
-      entry.generation =
-          status.observedGeneration == null ? entry.generation : status.observedGeneration;
-    }
-    return entry.snapshot();
+    return admission.view(resource);
   }
 
+  @Override
   public Optional<TaskSnapshot> get(TaskKey key) {
-    lock.lock();
-    try {
-      return Optional.ofNullable(tasks.get(key)).map(TaskEntry::snapshot);
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          return Optional.ofNullable(tasks.get(key)).map(TaskEntry::snapshot);
+        });
   }
 
   /** Tasks that match a filter, newest first. */
+  @Override
   public List<TaskSnapshot> list(Predicate<TaskSnapshot> filter) {
     return matching(false, filter);
   }
@@ -630,22 +460,23 @@ public final class TaskDispatcher implements AutoCloseable {
    * those kept, are passed over before they are copied, so a caller that looks often (the compute
    * autoscaler, every round) holds the dispatcher's lock only briefly.
    */
+  @Override
   public List<TaskSnapshot> unfinished(Predicate<TaskSnapshot> filter) {
     return matching(true, filter);
   }
 
   private List<TaskSnapshot> matching(boolean unfinishedOnly, Predicate<TaskSnapshot> filter) {
-    List<TaskSnapshot> all = new ArrayList<>();
-    lock.lock();
-    try {
-      for (TaskEntry entry : tasks.values()) {
-        if (!unfinishedOnly || !entry.phase.isFinished()) {
-          all.add(entry.snapshot());
-        }
-      }
-    } finally {
-      lock.unlock();
-    }
+    List<TaskSnapshot> all =
+        locked(
+            () -> {
+              List<TaskSnapshot> copies = new ArrayList<>();
+              for (TaskEntry entry : tasks.values()) {
+                if (!unfinishedOnly || !entry.phase.isFinished()) {
+                  copies.add(entry.snapshot());
+                }
+              }
+              return copies;
+            });
     return all.stream()
         .filter(filter)
         .sorted(
@@ -656,22 +487,21 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   /** Completes when the task finishes or disappears; immediately if it already has. */
+  @Override
   public CompletableFuture<TaskSnapshot> awaitFinished(TaskKey key) {
-    lock.lock();
-    try {
-      TaskEntry entry = tasks.get(key);
-      if (entry == null || entry.phase.isFinished()) {
-        return CompletableFuture.completedFuture(entry == null ? null : entry.snapshot());
-      }
-      List<CompletableFuture<TaskSnapshot>> list =
-          waiters.computeIfAbsent(key, k -> new ArrayList<>());
-      list.removeIf(CompletableFuture::isDone);
-      CompletableFuture<TaskSnapshot> future = new CompletableFuture<>();
-      list.add(future);
-      return future;
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          TaskEntry entry = tasks.get(key);
+          if (entry == null || entry.phase.isFinished()) {
+            return CompletableFuture.completedFuture(entry == null ? null : entry.snapshot());
+          }
+          List<CompletableFuture<TaskSnapshot>> list =
+              waiters.computeIfAbsent(key, k -> new ArrayList<>());
+          list.removeIf(CompletableFuture::isDone);
+          CompletableFuture<TaskSnapshot> future = new CompletableFuture<>();
+          list.add(future);
+          return future;
+        });
   }
 
   /** Result of a cancel request. */
@@ -682,31 +512,21 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   public CancelOutcome cancel(TaskKey key, String reason) {
-    CancelOutcome outcome;
-    boolean changed = false;
-    lock.lock();
-    try {
-      TaskEntry entry = tasks.get(key);
-      if (entry == null) {
-        outcome = CancelOutcome.NOT_FOUND;
-      } else if (entry.phase.isFinished()) {
-        outcome =
-            entry.phase == TaskPhase.Cancelled
+    return mutate(
+        changed -> {
+          TaskEntry entry = tasks.get(key);
+          if (entry == null) {
+            return CancelOutcome.NOT_FOUND;
+          }
+          if (entry.phase.isFinished()) {
+            return entry.phase == TaskPhase.Cancelled
                 ? CancelOutcome.CANCELLED
                 : CancelOutcome.ALREADY_FINISHED;
-      } else {
-        cancelLocked(entry, reason);
-        outcome = CancelOutcome.CANCELLED;
-        changed = true;
-      }
-    } finally {
-      lock.unlock();
-    }
-    if (changed) {
-      statusSink.statusChanged(key);
-    }
-    drainOutbox();
-    return outcome;
+          }
+          cancelLocked(entry, reason);
+          changed.add(key);
+          return CancelOutcome.CANCELLED;
+        });
   }
 
   private boolean cancelLocked(TaskEntry entry, String reason) {
@@ -729,6 +549,7 @@ public final class TaskDispatcher implements AutoCloseable {
    * @param onRevoke run (outside the lock) when the dispatcher takes the lease back; in-process
    *     workers interrupt the attempt with it, remote workers pass null and learn it on renewal
    */
+  @Override
   public Optional<Lease> lease(
       PoolKey poolKey,
       String workerId,
@@ -744,6 +565,7 @@ public final class TaskDispatcher implements AutoCloseable {
    * task in queue order that {@code accepts} allows, so a worker that cannot run every task of a
    * shared queue (a ComputeResource too small for some) leaves those for others.
    */
+  @Override
   public Optional<Lease> lease(
       PoolKey poolKey,
       String workerId,
@@ -841,63 +663,51 @@ public final class TaskDispatcher implements AutoCloseable {
       return;
     }
     String leaseId = entry.leaseId;
-    long delay = Math.max(0, Duration.between(clock.instant(), entry.deadline).toMillis());
-    entry.deadlineTimer = timers.schedule(() -> onDeadline(leaseId), delay, TimeUnit.MILLISECONDS);
+    entry.deadlineTimer =
+        timers.after(Duration.between(clock.instant(), entry.deadline), () -> onDeadline(leaseId));
   }
 
   private void onDeadline(String leaseId) {
-    TaskKey key;
-    lock.lock();
-    try {
-      TaskEntry entry = leases.get(leaseId);
-      if (entry == null) {
-        return;
-      }
-      key = entry.key;
-      attemptFailedLocked(
-          entry,
-          new TaskError(
-              TaskError.TIMEOUT,
-              "attempt "
-                  + entry.attempts
-                  + " exceeded its timeout of "
-                  + entry.timeoutSeconds
-                  + "s"),
-          true);
-    } finally {
-      lock.unlock();
-    }
-    statusSink.statusChanged(key);
-    drainOutbox();
+    onLease(
+        leaseId,
+        entry ->
+            attemptFailedLocked(
+                entry,
+                new TaskError(
+                    TaskError.TIMEOUT,
+                    "attempt "
+                        + entry.attempts
+                        + " exceeded its timeout of "
+                        + entry.timeoutSeconds
+                        + "s"),
+                true));
   }
 
   /** The pool of a lease this dispatcher holds; lets the REST layer authorize its worker. */
+  @Override
   public Optional<PoolKey> leasePool(String leaseId) {
-    lock.lock();
-    try {
-      TaskEntry entry = leases.get(leaseId);
-      return entry == null ? Optional.empty() : Optional.ofNullable(entry.pool);
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          TaskEntry entry = leases.get(leaseId);
+          return entry == null ? Optional.empty() : Optional.ofNullable(entry.pool);
+        });
   }
 
   /** Extends a lease; false when it was revoked, so the worker must stop the attempt. */
+  @Override
   public Optional<Instant> renew(String leaseId) {
-    lock.lock();
-    try {
-      TaskEntry entry = leases.get(leaseId);
-      if (entry == null) {
-        return Optional.empty();
-      }
-      PoolQueue pool = entry.pool == null ? null : pools.get(entry.pool);
-      int seconds = pool == null ? 30 : pool.settings.leaseSeconds();
-      entry.confirmBy = null;
-      entry.leaseExpiry = clock.instant().plusSeconds(seconds);
-      return Optional.of(entry.leaseExpiry);
-    } finally {
-      lock.unlock();
-    }
+    return locked(
+        () -> {
+          TaskEntry entry = leases.get(leaseId);
+          if (entry == null) {
+            return Optional.empty();
+          }
+          PoolQueue pool = entry.pool == null ? null : pools.get(entry.pool);
+          int seconds = pool == null ? 30 : pool.settings.leaseSeconds();
+          entry.confirmBy = null;
+          entry.leaseExpiry = clock.instant().plusSeconds(seconds);
+          return Optional.of(entry.leaseExpiry);
+        });
   }
 
   /**
@@ -906,69 +716,52 @@ public final class TaskDispatcher implements AutoCloseable {
    * write) at most once per {@link #PROGRESS_INTERVAL} per task, the last report of an interval at
    * its end, so a handler that reports in a tight loop costs one status write a second.
    */
+  @Override
   public boolean progress(String leaseId, double fraction, String message) {
-    TaskKey key;
-    lock.lock();
-    try {
-      TaskEntry entry = leases.get(leaseId);
-      if (entry == null) {
-        return false;
-      }
-      Instant now = clock.instant();
-      entry.progress = new TaskProgress(fraction, message, now);
-      if (entry.progressFlushScheduled) {
-        return true;
-      }
-      Instant due =
-          entry.progressPublishedAt == null
-              ? now
-              : entry.progressPublishedAt.plus(PROGRESS_INTERVAL);
-      if (now.isBefore(due)) {
-        entry.progressFlushScheduled = true;
-        timers.schedule(
-            () -> publishProgress(leaseId),
-            Duration.between(now, due).toMillis(),
-            TimeUnit.MILLISECONDS);
-        return true;
-      }
-      key = publishProgressLocked(entry);
-    } finally {
-      lock.unlock();
-    }
-    statusSink.statusChanged(key);
-    drainOutbox();
-    return true;
+    return mutate(
+        changed -> {
+          TaskEntry entry = leases.get(leaseId);
+          if (entry == null) {
+            return false;
+          }
+          Instant now = clock.instant();
+          entry.progress = new TaskProgress(fraction, message, now);
+          if (entry.progressFlushScheduled) {
+            return true;
+          }
+          Instant due =
+              entry.progressPublishedAt == null
+                  ? now
+                  : entry.progressPublishedAt.plus(PROGRESS_INTERVAL);
+          if (now.isBefore(due)) {
+            entry.progressFlushScheduled = true;
+            timers.after(Duration.between(now, due), () -> publishProgress(leaseId));
+            return true;
+          }
+          publishProgressLocked(entry);
+          changed.add(entry.key);
+          return true;
+        });
   }
 
   private void publishProgress(String leaseId) {
-    TaskKey key;
-    lock.lock();
-    try {
-      TaskEntry entry = leases.get(leaseId);
-      if (entry == null) {
-        return;
-      }
-      key = publishProgressLocked(entry);
-    } finally {
-      lock.unlock();
-    }
-    statusSink.statusChanged(key);
-    drainOutbox();
+    onLease(leaseId, this::publishProgressLocked);
   }
 
-  private TaskKey publishProgressLocked(TaskEntry entry) {
+  private void publishProgressLocked(TaskEntry entry) {
     entry.progressFlushScheduled = false;
     entry.progressPublishedAt = clock.instant();
     outbox.add(new TaskEvent(TaskEvent.Type.PROGRESS, entry.snapshot()));
-    return entry.key;
   }
 
   /** Records a successful attempt; false when the lease had already been revoked. */
+  @Override
   public boolean complete(String leaseId, JsonNode result) {
     return complete(leaseId, result, null);
   }
 
   /** Like {@link #complete(String, JsonNode)}, with the provider usage the attempt recorded. */
+  @Override
   public boolean complete(String leaseId, JsonNode result, TaskUsage usage) {
     int size = sizeOf(result);
     if (size > settings.maxResultBytes()) {
@@ -995,6 +788,7 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   /** Records a failed attempt, retried if it may be and retries remain; false if revoked. */
+  @Override
   public boolean fail(String leaseId, TaskError error, boolean retryable) {
     return fail(leaseId, error, retryable, null);
   }
@@ -1003,6 +797,7 @@ public final class TaskDispatcher implements AutoCloseable {
    * Like {@link #fail(String, TaskError, boolean)}, but a retry waits at least {@code retryAfter}
    * (an upstream's Retry-After), within the task's maximum backoff.
    */
+  @Override
   public boolean fail(String leaseId, TaskError error, boolean retryable, Duration retryAfter) {
     return onLease(
         leaseId,
@@ -1016,6 +811,7 @@ public final class TaskDispatcher implements AutoCloseable {
    * Hands a leased task back unharmed, as a worker that is shutting down does: it queues again at
    * its place and the attempt does not count against its retries. False if the lease was revoked.
    */
+  @Override
   public boolean release(String leaseId) {
     return onLease(leaseId, this::returnUnconfirmedLocked);
   }
@@ -1025,21 +821,40 @@ public final class TaskDispatcher implements AutoCloseable {
    * and publishes its events; false when the lease is unknown (expired or revoked).
    */
   private boolean onLease(String leaseId, Consumer<TaskEntry> change) {
-    TaskKey key;
+    return mutate(
+        changed -> {
+          TaskEntry entry = leases.get(leaseId);
+          if (entry == null) {
+            return false;
+          }
+          change.accept(entry);
+          changed.add(entry.key);
+          return true;
+        });
+  }
+
+  /**
+   * The one way state changes: runs {@code change} under the lock, then, outside it, writes the
+   * status of every task the change added to its list and delivers the events and answers it
+   * queued. Status writes and listeners never run under the lock, so a slow one cannot hold up
+   * leases and completions.
+   */
+  private <T> T mutate(Function<List<TaskKey>, T> change) {
+    List<TaskKey> changed = new ArrayList<>(1);
+    T outcome = locked(() -> change.apply(changed));
+    changed.forEach(statusSink::statusChanged);
+    drainOutbox();
+    return outcome;
+  }
+
+  /** Reads or changes state under the lock, with no status write or event of its own. */
+  private <T> T locked(Supplier<T> action) {
     lock.lock();
     try {
-      TaskEntry entry = leases.get(leaseId);
-      if (entry == null) {
-        return false;
-      }
-      key = entry.key;
-      change.accept(entry);
+      return action.get();
     } finally {
       lock.unlock();
     }
-    statusSink.statusChanged(key);
-    drainOutbox();
-    return true;
   }
 
   private int sizeOf(JsonNode result) {
@@ -1079,35 +894,28 @@ public final class TaskDispatcher implements AutoCloseable {
   private void scheduleRetry(TaskEntry entry, Duration delay) {
     String uid = entry.uid;
     int attempts = entry.attempts;
-    timers.schedule(
-        () -> {
-          boolean queued = false;
-          lock.lock();
-          try {
-            TaskEntry current = tasks.get(entry.key);
-            if (current == entry
-                && current.uid.equals(uid)
-                && current.attempts == attempts
-                && current.phase == TaskPhase.Queued
-                && current.nextRetryAt != null) {
-              current.nextRetryAt = null;
-              if (resolvePool(current) != null) {
-                enqueue(current);
-              } else {
-                current.phase = TaskPhase.Pending;
-                current.pendingReason = noPoolReason(current);
-              }
-              queued = true;
-            }
-          } finally {
-            lock.unlock();
-          }
-          if (queued) {
-            statusSink.statusChanged(entry.key);
-          }
-        },
-        Math.max(0, delay.toMillis()),
-        TimeUnit.MILLISECONDS);
+    timers.after(
+        delay,
+        () ->
+            mutate(
+                changed -> {
+                  TaskEntry current = tasks.get(entry.key);
+                  if (current == entry
+                      && current.uid.equals(uid)
+                      && current.attempts == attempts
+                      && current.phase == TaskPhase.Queued
+                      && current.nextRetryAt != null) {
+                    current.nextRetryAt = null;
+                    if (resolvePool(current) != null) {
+                      enqueue(current);
+                    } else {
+                      current.phase = TaskPhase.Pending;
+                      current.pendingReason = noPoolReason(current);
+                    }
+                    changed.add(entry.key);
+                  }
+                  return null;
+                }));
   }
 
   /** Takes a task out of its queue or running set and revokes its lease. */
@@ -1139,7 +947,7 @@ public final class TaskDispatcher implements AutoCloseable {
     Runnable hook = entry.onRevoke;
     entry.onRevoke = null;
     if (hook != null) {
-      timers.execute(hook);
+      timers.run(hook);
     }
   }
 
@@ -1188,16 +996,16 @@ public final class TaskDispatcher implements AutoCloseable {
     pool.available.signal();
   }
 
-  /** The pool a task belongs to: its poolRef, else the first pool of its type in its namespace. */
+  /**
+   * The pool a task belongs to: its own queue, else the first pool of its type in its namespace.
+   */
   private PoolKey resolvePool(TaskEntry entry) {
-    if (entry.poolRef != null && !entry.poolRef.isBlank()) {
-      PoolKey key = new PoolKey(entry.key.namespace(), entry.poolRef);
-      return pools.containsKey(key) ? key : null;
+    if (entry.queue != null) {
+      return pools.containsKey(entry.queue) ? entry.queue : null;
     }
     for (PoolQueue pool : pools.values()) {
       if (pool.key.namespace().equals(entry.key.namespace())
-          && !pool.key.isCompute()
-          && !pool.key.isProvider()
+          && pool.key.kind() == QueueKind.WORKER_POOL
           && pool.settings.taskType() == entry.taskType) {
         return pool.key;
       }
@@ -1205,75 +1013,69 @@ public final class TaskDispatcher implements AutoCloseable {
     return null;
   }
 
-  private String noPoolReason(TaskEntry entry) {
-    if (PROVIDER_CALL_HANDLER.equals(entry.handler)) {
-      return "Provider "
-          + entry.payload.path("name").asText()
-          + " does not exist in namespace "
-          + entry.key.namespace()
-          + " or is not callable (Docker and Proxmox providers take no calls)";
+  private static String noPoolReason(TaskEntry entry) {
+    String namespace = entry.key.namespace();
+    if (entry.queue == null) {
+      return "no WorkerPool for task type " + entry.taskType + " in namespace " + namespace;
     }
-    if (RESOURCE_EXEC_HANDLER.equals(entry.handler)) {
-      String name = entry.payload == null ? null : entry.payload.path("name").asText(null);
-      return name == null
-          ? "no Available ComputeResource of task type "
+    return switch (entry.queue.kind()) {
+      case PROVIDER ->
+          "Provider "
+              + entry.queue.target()
+              + " does not exist in namespace "
+              + namespace
+              + " or is not callable (Docker and Proxmox providers take no calls)";
+      case COMPUTE_ALLOCATION ->
+          "no Available ComputeResource of task type "
               + entry.taskType
               + " in namespace "
-              + entry.key.namespace()
-          : "ComputeResource " + name + " is not Available in namespace " + entry.key.namespace();
-    }
-    if (entry.poolRef != null && !entry.poolRef.isBlank()) {
-      return "WorkerPool "
-          + entry.poolRef
-          + " does not exist in namespace "
-          + entry.key.namespace();
-    }
-    return "no WorkerPool for task type "
-        + entry.taskType
-        + " in namespace "
-        + entry.key.namespace();
+              + namespace;
+      case COMPUTE_RESOURCE ->
+          "ComputeResource " + entry.queue.target() + " is not Available in namespace " + namespace;
+      case WORKER_POOL ->
+          "WorkerPool " + entry.queue.target() + " does not exist in namespace " + namespace;
+    };
   }
 
   // ---- timers --------------------------------------------------------------------------------
 
   /** Attempts whose worker stopped renewing are failed (and retried as their policy allows). */
   private void expireLeases() {
-    List<TaskKey> changed = new ArrayList<>();
-    lock.lock();
-    try {
-      Instant now = clock.instant();
-      for (Iterator<TaskEntry> it = new ArrayList<>(leases.values()).iterator(); it.hasNext(); ) {
-        TaskEntry entry = it.next();
-        if (entry.confirmBy != null && entry.confirmBy.isBefore(now)) {
-          LOG.info(
-              "worker {} never confirmed its lease of task {}; queueing it again",
-              entry.worker,
-              entry.key);
-          returnUnconfirmedLocked(entry);
-          changed.add(entry.key);
-        } else if (entry.onRevoke == null
-            && entry.leaseExpiry != null
-            && entry.leaseExpiry.isBefore(now)) {
-          LOG.info(
-              "lease of task {} held by {} expired; the attempt counts as failed",
-              entry.key,
-              entry.worker);
-          attemptFailedLocked(
-              entry,
-              new TaskError(
-                  TaskError.LEASE_EXPIRED,
-                  "worker " + entry.worker + " stopped renewing its lease"),
-              true);
-          changed.add(entry.key);
-        }
-      }
-    } catch (RuntimeException e) {
-      LOG.error("lease expiry check failed", e);
-    } finally {
-      lock.unlock();
-    }
-    changed.forEach(statusSink::statusChanged);
-    drainOutbox();
+    mutate(
+        changed -> {
+          try {
+            Instant now = clock.instant();
+            for (Iterator<TaskEntry> it = new ArrayList<>(leases.values()).iterator();
+                it.hasNext(); ) {
+              TaskEntry entry = it.next();
+              if (entry.confirmBy != null && entry.confirmBy.isBefore(now)) {
+                LOG.info(
+                    "worker {} never confirmed its lease of task {}; queueing it again",
+                    entry.worker,
+                    entry.key);
+                returnUnconfirmedLocked(entry);
+                changed.add(entry.key);
+              } else if (entry.onRevoke == null
+                  && entry.leaseExpiry != null
+                  && entry.leaseExpiry.isBefore(now)) {
+                LOG.info(
+                    "lease of task {} held by {} expired; the attempt counts as failed",
+                    entry.key,
+                    entry.worker);
+                attemptFailedLocked(
+                    entry,
+                    new TaskError(
+                        TaskError.LEASE_EXPIRED,
+                        "worker " + entry.worker + " stopped renewing its lease"),
+                    true);
+                changed.add(entry.key);
+              }
+            }
+          } catch (RuntimeException e) {
+            LOG.error("lease expiry check failed", e);
+          }
+          return null;
+        });
   }
 
   /** Undoes a lease the worker never confirmed: the task queues again as if never leased. */
@@ -1297,40 +1099,38 @@ public final class TaskDispatcher implements AutoCloseable {
    * task forever.
    */
   private void failTasksStarvedByCpu() {
-    List<TaskKey> changed = new ArrayList<>();
-    lock.lock();
-    try {
-      Instant now = clock.instant();
-      for (PoolQueue pool : pools.values()) {
-        if (pool.cpuPausedAt == null || pool.cpuPausedAt.isBefore(now.minusSeconds(3))) {
-          continue;
-        }
-        for (TaskEntry entry : new ArrayList<>(pool.queued)) {
-          if (entry.queuedAt != null
-              && entry.queuedAt.plusSeconds(entry.timeoutSeconds).isBefore(now)) {
-            pool.queued.remove(entry);
-            finishLocked(
-                entry,
-                TaskPhase.Failed,
-                null,
-                new TaskError(
-                    TaskError.TIMEOUT,
-                    "waited more than "
-                        + entry.timeoutSeconds
-                        + "s in queue while CPU use stayed at or above the pool's threshold of "
-                        + pool.settings.cpuThresholdPercent()
-                        + "%"));
-            changed.add(entry.key);
+    mutate(
+        changed -> {
+          try {
+            Instant now = clock.instant();
+            for (PoolQueue pool : pools.values()) {
+              if (pool.cpuPausedAt == null || pool.cpuPausedAt.isBefore(now.minusSeconds(3))) {
+                continue;
+              }
+              for (TaskEntry entry : new ArrayList<>(pool.queued)) {
+                if (entry.queuedAt != null
+                    && entry.queuedAt.plusSeconds(entry.timeoutSeconds).isBefore(now)) {
+                  pool.queued.remove(entry);
+                  finishLocked(
+                      entry,
+                      TaskPhase.Failed,
+                      null,
+                      new TaskError(
+                          TaskError.TIMEOUT,
+                          "waited more than "
+                              + entry.timeoutSeconds
+                              + "s in queue while CPU use stayed at or above the pool's threshold of "
+                              + pool.settings.cpuThresholdPercent()
+                              + "%"));
+                  changed.add(entry.key);
+                }
+              }
+            }
+          } catch (RuntimeException e) {
+            LOG.error("CPU starvation check failed", e);
           }
-        }
-      }
-    } catch (RuntimeException e) {
-      LOG.error("CPU starvation check failed", e);
-    } finally {
-      lock.unlock();
-    }
-    changed.forEach(statusSink::statusChanged);
-    drainOutbox();
+          return null;
+        });
   }
 
   /**
@@ -1340,41 +1140,43 @@ public final class TaskDispatcher implements AutoCloseable {
    * hold it Pending forever.
    */
   private void failResourceTasksNeverPlaced() {
-    List<TaskKey> changed = new ArrayList<>();
-    lock.lock();
-    try {
-      Instant now = clock.instant();
-      for (TaskEntry entry : new ArrayList<>(tasks.values())) {
-        Instant waitingSince = entry.queuedAt != null ? entry.queuedAt : entry.createdAt;
-        if (!RESOURCE_EXEC_HANDLER.equals(entry.handler)
-            || (entry.phase != TaskPhase.Pending && entry.phase != TaskPhase.Queued)
-            || waitingSince == null
-            || !waitingSince.plusSeconds(entry.timeoutSeconds).isBefore(now)) {
-          continue;
-        }
-        String waitedFor =
-            entry.pendingReason != null
-                ? entry.pendingReason
-                : "no ComputeResource covering its minimum became free";
-        if (entry.pool != null && pools.containsKey(entry.pool)) {
-          pools.get(entry.pool).queued.remove(entry);
-        }
-        finishLocked(
-            entry,
-            TaskPhase.Failed,
-            null,
-            new TaskError(
-                TaskError.TIMEOUT,
-                "waited more than " + entry.timeoutSeconds + "s for a resource: " + waitedFor));
-        changed.add(entry.key);
-      }
-    } catch (RuntimeException e) {
-      LOG.error("resource task placement check failed", e);
-    } finally {
-      lock.unlock();
-    }
-    changed.forEach(statusSink::statusChanged);
-    drainOutbox();
+    mutate(
+        changed -> {
+          try {
+            Instant now = clock.instant();
+            for (TaskEntry entry : new ArrayList<>(tasks.values())) {
+              Instant waitingSince = entry.queuedAt != null ? entry.queuedAt : entry.createdAt;
+              if (entry.queue == null
+                  || !entry.queue.isCompute()
+                  || (entry.phase != TaskPhase.Pending && entry.phase != TaskPhase.Queued)
+                  || waitingSince == null
+                  || !waitingSince.plusSeconds(entry.timeoutSeconds).isBefore(now)) {
+                continue;
+              }
+              String waitedFor =
+                  entry.pendingReason != null
+                      ? entry.pendingReason
+                      : "no ComputeResource covering its minimum became free";
+              if (entry.pool != null && pools.containsKey(entry.pool)) {
+                pools.get(entry.pool).queued.remove(entry);
+              }
+              finishLocked(
+                  entry,
+                  TaskPhase.Failed,
+                  null,
+                  new TaskError(
+                      TaskError.TIMEOUT,
+                      "waited more than "
+                          + entry.timeoutSeconds
+                          + "s for a resource: "
+                          + waitedFor));
+              changed.add(entry.key);
+            }
+          } catch (RuntimeException e) {
+            LOG.error("resource task placement check failed", e);
+          }
+          return null;
+        });
   }
 
   /**
@@ -1407,16 +1209,8 @@ public final class TaskDispatcher implements AutoCloseable {
     }
   }
 
-  private static Instant parse(String time) {
-    try {
-      return time == null ? null : Instant.parse(time);
-    } catch (RuntimeException e) {
-      return null;
-    }
-  }
-
   @Override
   public void close() {
-    timers.shutdownNow();
+    timers.close();
   }
 }

@@ -16,7 +16,10 @@ final class TaskEntry {
   final String handler;
   final TaskPriority priority;
   final TaskType taskType;
-  final String poolRef;
+
+  /** The queue it must go to; null for the first WorkerPool of its task type in its namespace. */
+  final PoolKey queue;
+
   final String description;
   final JsonNode payload;
   final JsonNode context;
@@ -80,7 +83,7 @@ final class TaskEntry {
       String handler,
       TaskPriority priority,
       TaskType taskType,
-      String poolRef,
+      PoolKey queue,
       String description,
       JsonNode payload,
       JsonNode context,
@@ -96,7 +99,7 @@ final class TaskEntry {
     this.handler = handler;
     this.priority = priority;
     this.taskType = taskType;
-    this.poolRef = poolRef;
+    this.queue = queue;
     this.description = description;
     this.payload = payload;
     this.context = context;

@@ -7,23 +7,21 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.DoubleSupplier;
 import java.util.function.IntSupplier;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * Worker threads inside the operator for pools with runtime Embedded. Each thread leases from the
- * dispatcher (blocking, no polling loop), runs the handler, and reports the outcome. A revoked
- * lease (timeout, cancel) interrupts exactly the attempt it belongs to.
+ * Worker threads inside the operator for pools with runtime Embedded: each is an {@link
+ * AttemptLoop} that leases from the pool's queue (blocking, no polling loop) and runs the task's
+ * handler.
  *
  * <p>While more than {@link #MAX_UNWRITTEN_FINALS} finished tasks wait for their status to be
  * stored, the threads lease nothing new: results kept only in memory are what an operator crash
  * runs again, so running ahead of the status writer trades durability for nothing.
  */
 public final class EmbeddedWorkers implements AutoCloseable {
-  private static final Logger LOG = LoggerFactory.getLogger(EmbeddedWorkers.class);
   private static final Duration LEASE_WAIT = Duration.ofSeconds(1);
   static final int MAX_UNWRITTEN_FINALS = 128;
   private static final long BACKLOG_PAUSE_MILLIS = 20;
@@ -76,7 +74,7 @@ public final class EmbeddedWorkers implements AutoCloseable {
   /** The threads of one pool. */
   private final class Group {
     private final PoolKey pool;
-    private final List<Worker> workers = new ArrayList<>();
+    private final List<Slot> slots = new ArrayList<>();
     private volatile int target;
 
     Group(PoolKey pool) {
@@ -85,110 +83,59 @@ public final class EmbeddedWorkers implements AutoCloseable {
 
     synchronized void resize(int threads) {
       target = threads;
-      workers.removeIf(w -> !w.thread.isAlive());
+      slots.removeIf(s -> !s.loop.isAlive());
       for (int index = 0; index < threads; index++) {
         final int slot = index;
-        if (workers.stream().noneMatch(w -> w.slot == slot && w.thread.isAlive())) {
-          Worker worker = new Worker(this, slot);
-          workers.add(worker);
-          worker.thread.start();
+        if (slots.stream().noneMatch(s -> s.index == slot && s.loop.isAlive())) {
+          Slot added = new Slot(slot, loop(slot));
+          slots.add(added);
+          added.loop.start();
         }
       }
     }
 
     synchronized int alive() {
-      return (int) workers.stream().filter(w -> w.thread.isAlive() && w.slot < target).count();
+      return (int) slots.stream().filter(s -> s.loop.isAlive() && s.index < target).count();
+    }
+
+    /** A thread of this pool; it ends once the pool shrinks below its slot or goes. */
+    private AttemptLoop loop(int slot) {
+      return new AttemptLoop(
+          TaskDispatcher.EMBEDDED_WORKER_PREFIX + pool.name() + "/" + slot,
+          "embedded-worker-" + pool.name() + "-" + slot,
+          dispatcher,
+          this::lease,
+          EmbeddedWorkers.this::run,
+          () -> slot < target && groups.get(pool) == this);
+    }
+
+    private Optional<Lease> lease(String workerId, Runnable onRevoke) throws InterruptedException {
+      if (unwrittenFinals.getAsInt() > MAX_UNWRITTEN_FINALS) {
+        Thread.sleep(BACKLOG_PAUSE_MILLIS);
+        return Optional.empty();
+      }
+      return dispatcher.lease(pool, workerId, LEASE_WAIT, cpuPercent, onRevoke);
     }
   }
 
-  /** One worker thread and the attempt it is running, so a revocation hits only that attempt. */
-  private final class Worker implements Runnable {
-    private final Group group;
-    private final int slot;
-    private final Thread thread;
-    private final Object attemptLock = new Object();
-    private String currentLease;
+  private record Slot(int index, AttemptLoop loop) {}
 
-    Worker(Group group, int slot) {
-      this.group = group;
-      this.slot = slot;
-      this.thread = new Thread(this, "embedded-worker-" + group.pool.name() + "-" + slot);
-      this.thread.setDaemon(true);
+  /** Runs the task's handler; its failures keep the classification {@link TaskRunner} gave. */
+  private AttemptBody.Result run(Attempt attempt) throws AttemptFailure {
+    var task = attempt.task();
+    AttemptOutcome outcome =
+        runner.run(
+            task.key().namespace(),
+            task.key().name(),
+            task.handler(),
+            task.payload(),
+            task.context(),
+            task.attempts(),
+            attempt.lease().deadline(),
+            attempt::progress);
+    if (!outcome.succeeded()) {
+      throw new AttemptFailure(outcome.error(), outcome.retryable());
     }
-
-    private String id() {
-      return TaskDispatcher.EMBEDDED_WORKER_PREFIX + group.pool.name() + "/" + slot;
-    }
-
-    @Override
-    public void run() {
-      while (slot < group.target && groups.get(group.pool) == group) {
-        try {
-          if (unwrittenFinals.getAsInt() > MAX_UNWRITTEN_FINALS) {
-            Thread.sleep(BACKLOG_PAUSE_MILLIS);
-            continue;
-          }
-          String[] leaseId = new String[1];
-          var lease =
-              dispatcher.lease(
-                  group.pool, id(), LEASE_WAIT, cpuPercent, () -> interruptIfRunning(leaseId[0]));
-          if (lease.isEmpty()) {
-            continue;
-          }
-          leaseId[0] = lease.get().id();
-          runAttempt(lease.get());
-        } catch (InterruptedException e) {
-          // A revocation that raced with the end of the previous attempt; keep serving.
-          Thread.interrupted();
-        } catch (RuntimeException e) {
-          LOG.error("embedded worker {} failed outside a task", id(), e);
-        }
-      }
-    }
-
-    private void runAttempt(Lease lease) {
-      synchronized (attemptLock) {
-        currentLease = lease.id();
-      }
-      if (dispatcher.renew(lease.id()).isEmpty()) {
-        // Revoked (cancelled) before this thread registered the attempt: nothing to run.
-        synchronized (attemptLock) {
-          currentLease = null;
-        }
-        return;
-      }
-      AttemptOutcome outcome;
-      try {
-        var task = lease.task();
-        outcome =
-            runner.run(
-                task.key().namespace(),
-                task.key().name(),
-                task.handler(),
-                task.payload(),
-                task.context(),
-                task.attempts(),
-                lease.deadline(),
-                (fraction, message) -> dispatcher.progress(lease.id(), fraction, message));
-      } finally {
-        synchronized (attemptLock) {
-          currentLease = null;
-          Thread.interrupted();
-        }
-      }
-      if (outcome.succeeded()) {
-        dispatcher.complete(lease.id(), outcome.result());
-      } else {
-        dispatcher.fail(lease.id(), outcome.error(), outcome.retryable());
-      }
-    }
-
-    private void interruptIfRunning(String leaseId) {
-      synchronized (attemptLock) {
-        if (leaseId != null && leaseId.equals(currentLease)) {
-          thread.interrupt();
-        }
-      }
-    }
+    return AttemptBody.Result.of(outcome.result());
   }
 }

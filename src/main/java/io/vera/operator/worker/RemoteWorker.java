@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.management.OperatingSystemMXBean;
 import io.vera.operator.handler.HandlerRegistry;
+import io.vera.operator.retry.Backoff;
 import io.vera.operator.task.TaskError;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -63,6 +64,13 @@ public final class RemoteWorker implements AutoCloseable {
 
   /** How often to warn about an attempt that ignores its interruption. */
   private static final Duration STUCK_WARNING = Duration.ofSeconds(10);
+
+  /**
+   * Retries towards the operator: 100 ms doubling to 10 s, each wait in the upper half of its step,
+   * so workers that lost the operator come back quickly at first, then rarely, and not all at once.
+   */
+  private static final Backoff RECONNECT =
+      new Backoff(Duration.ofMillis(100), Duration.ofSeconds(10), 0.5);
 
   private static final int MAX_ERROR_TYPE = 64;
   private static final int MAX_ERROR_MESSAGE = 16_000;
@@ -255,7 +263,7 @@ public final class RemoteWorker implements AutoCloseable {
 
     @Override
     public void run() {
-      Backoff backoff = Backoff.standard();
+      Backoff.Sequence backoff = RECONNECT.sequence(Backoff.RANDOM);
       while (!stopRequested.isDone()) {
         Duration pause;
         try {
@@ -392,7 +400,7 @@ public final class RemoteWorker implements AutoCloseable {
             "vera-attempt-" + grant.taskId());
     attempt.setDaemon(true);
     attempt.start();
-    Backoff renewBackoff = Backoff.standard();
+    Backoff.Sequence renewBackoff = RECONNECT.sequence(Backoff.RANDOM);
     while (true) {
       if (outcome.isDone()) {
         report(grant, outcome.join());
@@ -533,7 +541,7 @@ public final class RemoteWorker implements AutoCloseable {
             ? grant.leaseDuration()
             : MAX_REPORT_RETRY;
     long giveUpAt = System.nanoTime() + retryFor.toNanos();
-    Backoff backoff = Backoff.standard();
+    Backoff.Sequence backoff = RECONNECT.sequence(Backoff.RANDOM);
     while (true) {
       try (Response response = http.newCall(request).execute()) {
         int code = response.code();
@@ -597,7 +605,7 @@ public final class RemoteWorker implements AutoCloseable {
   private void handBack(LeaseGrant grant, String when) {
     Request request = post(leaseAction(grant, "release"), JSON.createObjectNode());
     long giveUpAt = System.nanoTime() + MAX_REPORT_RETRY.toNanos();
-    Backoff backoff = Backoff.standard();
+    Backoff.Sequence backoff = RECONNECT.sequence(Backoff.RANDOM);
     while (true) {
       try (Response response = http.newCall(request).execute()) {
         int code = response.code();

@@ -348,6 +348,82 @@ class HostFaultsTest {
   }
 
   @Test
+  void autoProvisioningStopsAfterAContainerFailsToStartAndSaysSoOnTheProvider() throws Exception {
+    try (RefusingDockerEngine engine = new RefusingDockerEngine()) {
+      assertThat(
+              post(
+                      BASE + "/initialize",
+                      "{\"docker_url\": \"" + engine.url() + "\", \"auto_scale\": true}")
+                  .status())
+          .isEqualTo(200);
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () -> {
+                Provider p = dockerProvider();
+                return p.getStatus() != null
+                    && p.getStatus().host != null
+                    && p.getStatus().host.capacity != null;
+              });
+      VeraTask task = new VeraTask();
+      task.setMetadata(
+          new ObjectMetaBuilder()
+              .withName("never-starts")
+              .withNamespace(OperatorHarness.NAMESPACE)
+              .build());
+      task.setSpec(new VeraTaskSpec());
+      task.getSpec().resourceRef = new VeraTaskSpec.ResourceTarget();
+      task.getSpec().resourceRef.command = "true";
+      task.getSpec().timeoutSeconds = 8;
+      harness.client().resource(task).create();
+
+      // The task waits 8 s, four autoscaler rounds: without a backoff each round made another
+      // container after the previous one failed.
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(60))
+          .untilAsserted(
+              () -> {
+                assertThat(dockerProvider().getStatus().conditions)
+                    .anySatisfy(
+                        c -> {
+                          assertThat(c.getType()).isEqualTo(ResourceAutoscaler.CONDITION);
+                          assertThat(c.getStatus()).isEqualTo("False");
+                          assertThat(c.getReason()).isEqualTo("BackingOff");
+                          assertThat(c.getMessage())
+                              .contains("failed to start")
+                              .contains(RefusingDockerEngine.REFUSAL)
+                              .contains("next attempt in 30 s");
+                        });
+                assertThat(eventReasons(LegacyInfrastructure.DOCKER))
+                    .contains("AutoProvisionFailed");
+                assertThat(harness.task("never-starts").getStatus().phase)
+                    .isEqualTo(TaskPhase.Failed);
+              });
+      assertThat(resources())
+          .as("containers made while the first one's failure holds auto-provisioning back")
+          .hasSize(1)
+          .allSatisfy(
+              r ->
+                  assertThat(r.getStatus().phase)
+                      .isEqualTo(io.vera.operator.api.ComputeResourceStatus.Phase.Failed));
+      assertThat(engine.refusedCreates()).isEqualTo(1);
+      // The Provider's own reconciler keeps the condition when it writes Ready.
+      assertThat(dockerProvider().getStatus().conditions)
+          .extracting(c -> c.getType())
+          .contains("Ready", ResourceAutoscaler.CONDITION);
+    }
+  }
+
+  private Provider dockerProvider() {
+    return harness
+        .client()
+        .resources(Provider.class)
+        .inNamespace(OperatorHarness.NAMESPACE)
+        .withName(LegacyInfrastructure.DOCKER)
+        .get();
+  }
+
+  @Test
   void aPodResourceWhereNoNodeCanRunPodsFailsSayingSo() {
     ComputeResource resource = new ComputeResource();
     resource.setMetadata(
@@ -361,6 +437,28 @@ class HostFaultsTest {
     spec.pod.image = "vera.local/busybox:1";
     resource.setSpec(spec);
     harness.client().resource(resource).create();
+
+    // While it waits (20 s), the resource says for what, not only "creating the machine".
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(15))
+        .untilAsserted(
+            () -> {
+              ComputeResource seen = resource("pod-nowhere");
+              assertThat(seen.getStatus()).isNotNull();
+              assertThat(seen.getStatus().phase)
+                  .isEqualTo(io.vera.operator.api.ComputeResourceStatus.Phase.Provisioning);
+              assertThat(seen.getStatus().conditions)
+                  .anySatisfy(
+                      c -> {
+                        assertThat(c.getType()).isEqualTo("Ready");
+                        assertThat(c.getStatus()).isEqualTo("False");
+                        assertThat(c.getReason()).isEqualTo("NoNode");
+                        assertThat(c.getMessage())
+                            .contains("waits for a Node")
+                            .contains("fails after 20s");
+                      });
+              assertThat(eventReasons("pod-nowhere")).contains("NoNode");
+            });
 
     Awaitility.await()
         .atMost(Duration.ofSeconds(90))

@@ -129,7 +129,7 @@ class DurableStoreTest {
         .atMost(Duration.ofSeconds(20))
         .untilAsserted(
             () -> {
-              server.dispatcher().spillFinished();
+              server.dispatcher().spillFinished(0);
               assertThat(store.onDiskOnly()).isEqualTo(finished);
             });
     assertThat(store.sizeInMemory() - others).as("tasks held in memory").isEqualTo(running);

@@ -4,8 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.TextNode;
 import io.vera.operator.app.OperatorHarness;
 import io.vera.operator.app.OperatorHarness.Response;
+import io.vera.operator.provider.ProviderResult;
+import io.vera.operator.provider.TokenUsage;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -172,5 +175,57 @@ class ProviderFaultsTest {
     assertThat(harness.get("/metrics").text())
         .containsPattern(
             "vera_provider_requests_total\\{[^}]*outcome=\"incomplete\"[^}]*\\} 1\\.0");
+  }
+
+  @Test
+  void aNonStreamExecuteWhoseUpstreamIsCutAnswersWithAStatusLegacyClientsKnow() throws Exception {
+    Response answer =
+        harness.post(
+            "/orchestrator/external/execute",
+            "{\"provider\": \"openai\", \"prompt\": \"be cut\", \"model\": \"gpt-4o\","
+                + " \"max_retries\": 0}");
+
+    // The cut body cannot be read as an answer: a clear gateway error, never a 200 "incomplete".
+    assertThat(answer.status()).as(answer.text()).isEqualTo(502);
+    assertThat(answer.json().path("detail").asText()).isNotBlank();
+    assertThat(answer.text()).doesNotContain("\"incomplete\"");
+  }
+
+  @Test
+  void anExecuteAnswerThatEndedEarlyIsAnErrorWithTheDetailBesideIt() throws Exception {
+    ProviderResult cut =
+        new ProviderResult(
+            TextNode.valueOf("Once upon"),
+            "gpt-4o",
+            new TokenUsage(9, 2, 0, 0, 0),
+            0.0001,
+            12.5,
+            null,
+            false);
+
+    JsonNode answer = JSON.readTree(ExternalRoutes.executeAnswer("openai", "llm.complete", cut));
+
+    assertThat(answer.path("status").asText())
+        .as("legacy clients know only success and error")
+        .isEqualTo("error");
+    assertThat(answer.path("incomplete").asBoolean()).isTrue();
+    assertThat(answer.path("error").asText()).contains("ended before it finished");
+    assertThat(answer.path("result").asText()).isEqualTo("Once upon");
+    assertThat(answer.path("tokens_out").asLong()).isEqualTo(2);
+    JsonNode whole =
+        JSON.readTree(
+            ExternalRoutes.executeAnswer(
+                "openai",
+                "llm.complete",
+                new ProviderResult(
+                    TextNode.valueOf("done"),
+                    "gpt-4o",
+                    new TokenUsage(9, 2, 0, 0, 0),
+                    0.0,
+                    1,
+                    null,
+                    true)));
+    assertThat(whole.path("status").asText()).isEqualTo("success");
+    assertThat(whole.has("incomplete")).isFalse();
   }
 }

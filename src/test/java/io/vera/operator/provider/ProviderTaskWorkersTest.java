@@ -14,6 +14,7 @@ import io.vera.operator.api.VeraTaskStatus;
 import io.vera.operator.handler.HandlerRegistry;
 import io.vera.operator.provider.llm.LlmConfig;
 import io.vera.operator.provider.llm.OpenAiClient;
+import io.vera.operator.task.TaskAdmission;
 import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskError;
 import io.vera.operator.task.TaskKey;
@@ -157,7 +158,7 @@ class ProviderTaskWorkersTest {
     dispatcher.track(task("summary", "openai", 0, 60));
 
     TaskSnapshot done = awaitPhase("summary", TaskPhase.Succeeded);
-    assertThat(done.handler()).isEqualTo(TaskDispatcher.PROVIDER_CALL_HANDLER);
+    assertThat(done.handler()).isEqualTo(TaskAdmission.PROVIDER_CALL_HANDLER);
     assertThat(done.pool().name()).isEqualTo("provider:openai");
     assertThat(done.result().path("output").asText()).isEqualTo("Queues put urgent work first.");
     assertThat(done.result().path("model").asText()).isEqualTo("gpt-4o-2024-08-06");

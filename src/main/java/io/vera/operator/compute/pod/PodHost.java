@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.PodCondition;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.metrics.v1beta1.ContainerMetrics;
 import io.fabric8.kubernetes.api.model.metrics.v1beta1.PodMetrics;
@@ -27,6 +28,7 @@ import io.vera.operator.compute.HostProbe;
 import io.vera.operator.compute.InstanceId;
 import io.vera.operator.compute.Machine;
 import io.vera.operator.compute.MachineStats;
+import io.vera.operator.compute.ProvisionProgress;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -61,6 +63,9 @@ public final class PodHost implements ComputeHost {
   private static final Logger LOG = LoggerFactory.getLogger(PodHost.class);
   private static final Duration START_WAIT = Duration.ofMinutes(5);
 
+  /** How often a wait for an unscheduled pod asks whether the cluster has any Node. */
+  private static final Duration NODES_CHECK_EVERY = Duration.ofSeconds(5);
+
   /** How long a pod may stay unscheduled before a cluster with no Node at all fails it. */
   private static final Duration UNSCHEDULED_WAIT = Duration.ofSeconds(20);
 
@@ -91,12 +96,23 @@ public final class PodHost implements ComputeHost {
 
   @Override
   public Machine provision(ComputeResource resource) throws ComputeException {
+    return provision(resource, ProvisionProgress.NONE);
+  }
+
+  /**
+   * Creates the pod and waits until it runs, telling {@code progress} while no Node takes it:
+   * reason {@code NoNode} when the cluster has none (it fails after {@link #UNSCHEDULED_WAIT}),
+   * {@code Unschedulable} with the scheduler's message otherwise.
+   */
+  @Override
+  public Machine provision(ComputeResource resource, ProvisionProgress progress)
+      throws ComputeException {
     String uid = resource.getMetadata().getUid();
     Optional<Pod> existing = podOf(uid);
     if (existing.isPresent()) {
       Machine.State state = state(existing.get());
       if (state == Machine.State.RUNNING || state == Machine.State.STARTING) {
-        return awaitRunning(existing.get().getMetadata().getName());
+        return awaitRunning(existing.get().getMetadata().getName(), progress);
       }
       delete(existing.get().getMetadata().getName());
     }
@@ -105,7 +121,7 @@ public final class PodHost implements ComputeHost {
       client.pods().inNamespace(namespace).resource(pod).create();
     } catch (KubernetesClientException e) {
       if (e.getCode() == 409) {
-        return awaitRunning(pod.getMetadata().getName());
+        return awaitRunning(pod.getMetadata().getName(), progress);
       }
       throw new ComputeException(
           e.getCode() == 422
@@ -113,7 +129,7 @@ public final class PodHost implements ComputeHost {
               : ComputeException.Reason.UNAVAILABLE,
           "the pod could not be created: " + message(e));
     }
-    return awaitRunning(pod.getMetadata().getName());
+    return awaitRunning(pod.getMetadata().getName(), progress);
   }
 
   private Pod podFor(ComputeResource resource) throws ComputeException {
@@ -201,19 +217,33 @@ public final class PodHost implements ComputeHost {
     return name + suffix;
   }
 
-  private Machine awaitRunning(String podName) throws ComputeException {
+  private Machine awaitRunning(String podName, ProvisionProgress progress) throws ComputeException {
     Instant until = clock.instant().plus(START_WAIT);
     Instant unscheduledUntil = clock.instant().plus(UNSCHEDULED_WAIT);
+    Waiting told = null;
+    boolean noNodes = false;
+    Instant nodesCheckDue = clock.instant();
     while (true) {
       Pod pod = client.pods().inNamespace(namespace).withName(podName).get();
       if (pod == null) {
         throw new ComputeException(
             ComputeException.Reason.UNAVAILABLE, "pod " + podName + " disappeared while starting");
       }
-      if (!clock.instant().isBefore(unscheduledUntil)
-          && (pod.getSpec() == null || pod.getSpec().getNodeName() == null)
-          && (pod.getStatus() == null || !"Running".equals(pod.getStatus().getPhase()))
-          && noNodes()) {
+      boolean unscheduled =
+          (pod.getSpec() == null || pod.getSpec().getNodeName() == null)
+              && (pod.getStatus() == null || !"Running".equals(pod.getStatus().getPhase()));
+      if (unscheduled && !clock.instant().isBefore(nodesCheckDue)) {
+        // A Node list every look would load a big cluster's API server: every few seconds.
+        noNodes = noNodes();
+        nodesCheckDue = clock.instant().plus(NODES_CHECK_EVERY);
+      }
+      Optional<Waiting> waiting =
+          unscheduled ? unscheduledReason(pod, podName, noNodes) : Optional.empty();
+      if (waiting.isPresent() && !waiting.get().equals(told)) {
+        progress.waiting(waiting.get().reason(), waiting.get().message());
+        told = waiting.get();
+      }
+      if (!clock.instant().isBefore(unscheduledUntil) && unscheduled && noNodes()) {
         delete(podName);
         throw new ComputeException(
             ComputeException.Reason.INVALID,
@@ -248,6 +278,47 @@ public final class PodHost implements ComputeHost {
         throw new ComputeException(ComputeException.Reason.UNAVAILABLE, "interrupted");
       }
     }
+  }
+
+  /** Why a pod is not running yet, as said in the resource's Ready condition. */
+  private record Waiting(String reason, String message) {}
+
+  /**
+   * Why an unscheduled pod waits; empty while the scheduler has said nothing yet in a cluster with
+   * Nodes (it may be about to place it).
+   */
+  private static Optional<Waiting> unscheduledReason(Pod pod, String podName, boolean noNodes) {
+    if (noNodes) {
+      return Optional.of(
+          new Waiting(
+              "NoNode",
+              "pod "
+                  + podName
+                  + " waits for a Node and the cluster has none (embedded mode has no kubelet);"
+                  + " it fails after "
+                  + UNSCHEDULED_WAIT.toSeconds()
+                  + "s unless one appears: use a Docker or Proxmox ComputeResource to run"
+                  + " commands here"));
+    }
+    if (pod.getStatus() != null && pod.getStatus().getConditions() != null) {
+      for (PodCondition c : pod.getStatus().getConditions()) {
+        if ("PodScheduled".equals(c.getType())
+            && "False".equals(c.getStatus())
+            && "Unschedulable".equals(c.getReason())) {
+          return Optional.of(
+              new Waiting(
+                  "Unschedulable",
+                  "pod "
+                      + podName
+                      + " waits for a Node: "
+                      + (c.getMessage() == null ? "no Node fits it" : c.getMessage())
+                      + " (waiting up to "
+                      + START_WAIT.toSeconds()
+                      + "s in all; a cluster autoscaler may add one)"));
+        }
+      }
+    }
+    return Optional.empty();
   }
 
   /**

@@ -127,6 +127,7 @@ public final class RouteAccess {
     // The OpenAI-compatible gateway: calling a model spends money like an external call.
     put("POST", "/v1/chat/completions", ns("call", PROVIDERS));
     put("GET", "/v1/models", ns("call", PROVIDERS));
+    put("GET", "/v1/spend", ns("list", PROVIDERS));
 
     // Infrastructure (compute resources). No object name: a legacy resource_id is the
     // ComputeResource's status.resourceId when it has one, not its name, so a name check could

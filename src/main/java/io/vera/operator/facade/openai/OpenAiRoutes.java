@@ -10,8 +10,11 @@ import io.javalin.http.ContentType;
 import io.javalin.http.Context;
 import io.vera.operator.api.Provider;
 import io.vera.operator.api.ProviderSpec;
+import io.vera.operator.facade.auth.RestGuard;
+import io.vera.operator.provider.Caller;
 import io.vera.operator.provider.ChatRequest;
 import io.vera.operator.provider.LegacyProviders;
+import io.vera.operator.provider.ModelRoutes;
 import io.vera.operator.provider.ProviderException;
 import io.vera.operator.provider.ProviderGateway;
 import io.vera.operator.provider.ProviderKey;
@@ -27,6 +30,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Set;
 import java.util.function.Consumer;
 
@@ -59,6 +63,12 @@ public final class OpenAiRoutes {
   private static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(60);
   private static final int DEFAULT_RETRIES = 3;
 
+  /** Names the caller where no token is checked (embedded mode); ignored where tokens are. */
+  public static final String CALLER_HEADER = "X-Vera-Caller";
+
+  /** Names the Provider and model that answered, e.g. the route target that took the call. */
+  public static final String TARGET_HEADER = "X-Vera-Target";
+
   private final LegacyProviders providers;
   private final ProviderGateway gateway;
 
@@ -70,11 +80,15 @@ public final class OpenAiRoutes {
   public void register(Javalin app) {
     app.post(BASE + "/chat/completions", this::chatCompletions);
     app.get(BASE + "/models", this::models);
+    app.get(BASE + "/spend", this::spend);
     app.exception(OpenAiError.class, (e, ctx) -> e.write(ctx));
   }
 
-  /** A model name resolved to the Provider that serves it and the model at its upstream. */
-  record Target(ProviderKey provider, String model) {}
+  /**
+   * A model name resolved to the Provider that serves it and the model at its upstream; {@code
+   * routed} is the route's target it stands for, null for a {@code <provider>/<model>} call.
+   */
+  record Target(ProviderKey provider, String model, ModelRoutes.Target routed) {}
 
   private void chatCompletions(Context ctx) {
     ObjectNode body = readBody(ctx);
@@ -86,27 +100,88 @@ public final class OpenAiRoutes {
     if (!messages.isArray() || messages.isEmpty()) {
       throw OpenAiError.invalid("'messages' must be a non-empty list", "messages");
     }
-    Target target = resolve(modelField.asText());
+    List<ModelRoutes.Target> plan = null;
+    String name = modelField.asText();
+    if (name.indexOf('/') < 0) {
+      ModelRoutes.Route route =
+          gateway
+              .routes()
+              .route(name)
+              .orElseThrow(
+                  () ->
+                      OpenAiError.modelNotFound(
+                          "model '"
+                              + clip(name)
+                              + "' is neither a route nor '<provider>/<model>', e.g."
+                              + " 'openai/gpt-4o-mini'"));
+      plan = gateway.routes().plan(route);
+    }
+    Caller caller = caller(ctx, body);
     boolean stream = body.path("stream").asBoolean(false);
     boolean includeUsage = body.path("stream_options").path("include_usage").asBoolean(false);
-    ProviderSpec spec = gateway.spec(target.provider()).orElseThrow();
-    ChatRequest request =
-        new ChatRequest(
-            body,
-            target.model(),
-            includeUsage,
-            spec.timeoutSeconds == null ? DEFAULT_TIMEOUT : Duration.ofSeconds(spec.timeoutSeconds),
-            spec.retries == null ? DEFAULT_RETRIES : spec.retries);
-    if (stream) {
-      stream(ctx, target, request);
+    StreamWriter writer = stream ? new StreamWriter(ctx) : null;
+    ProviderException last = null;
+    int attempts = plan == null ? 1 : plan.size();
+    for (int i = 0; i < attempts; i++) {
+      Target target;
+      try {
+        target = plan == null ? resolve(name) : resolve(plan.get(i));
+      } catch (ProviderException e) {
+        last = e;
+        continue;
+      }
+      ProviderSpec spec = gateway.spec(target.provider()).orElseThrow();
+      ChatRequest request =
+          new ChatRequest(
+              body,
+              target.model(),
+              includeUsage,
+              spec.timeoutSeconds == null
+                  ? DEFAULT_TIMEOUT
+                  : Duration.ofSeconds(spec.timeoutSeconds),
+              spec.retries == null ? DEFAULT_RETRIES : spec.retries);
+      ctx.header(TARGET_HEADER, target.provider().name() + "/" + target.model());
+      try {
+        if (stream) {
+          stream(ctx, target, request, caller, writer);
+        } else {
+          write(ctx, gateway.chat(target.provider(), request, caller));
+        }
+        answered(target);
+        return;
+      } catch (ProviderException e) {
+        last = e;
+        failed(target, e);
+        boolean fallBack = plan != null && ModelRoutes.fallsBack(e);
+        if (!fallBack || (writer != null && writer.started)) {
+          break;
+        }
+      }
+    }
+    if (writer != null && writer.started) {
+      writer.last(
+          errorEvent(
+              last instanceof IncompleteStream
+                  ? new OpenAiError(502, last.getMessage(), null, "upstream_stream_incomplete")
+                  : OpenAiError.of(last)));
       return;
     }
-    ProviderResult result;
-    try {
-      result = gateway.chat(target.provider(), request);
-    } catch (ProviderException e) {
-      throw OpenAiError.of(e);
+    throw OpenAiError.of(last);
+  }
+
+  private void answered(Target target) {
+    if (target.routed() != null) {
+      gateway.routes().succeeded(target.routed());
     }
+  }
+
+  private void failed(Target target, ProviderException e) {
+    if (target.routed() != null && ModelRoutes.countsAgainstHealth(e)) {
+      gateway.routes().failed(target.routed());
+    }
+  }
+
+  private static void write(Context ctx, ProviderResult result) {
     try {
       ctx.contentType(ContentType.APPLICATION_JSON).result(JSON.writeValueAsBytes(result.output()));
     } catch (JsonProcessingException e) {
@@ -114,30 +189,31 @@ public final class OpenAiRoutes {
     }
   }
 
-  private void stream(Context ctx, Target target, ChatRequest request) {
-    StreamWriter writer = new StreamWriter(ctx);
-    ProviderResult result;
-    try {
-      result = gateway.chatStream(target.provider(), request, writer);
-    } catch (ProviderException e) {
-      if (!writer.started) {
-        throw OpenAiError.of(e);
-      }
-      writer.last(errorEvent(OpenAiError.of(e)));
-      return;
-    }
+  /**
+   * Streams one attempt. A failure before the first chunk is thrown, so the next target can take
+   * the call; after it the stream ends with an error event, and the failure is thrown too, marked
+   * by {@code writer.started}, so it counts against the target but goes nowhere else.
+   */
+  private void stream(
+      Context ctx, Target target, ChatRequest request, Caller caller, StreamWriter writer)
+      throws ProviderException {
+    ProviderResult result = gateway.chatStream(target.provider(), request, caller, writer);
     if (result.complete()) {
       writer.last(DONE);
-    } else {
-      writer.last(
-          errorEvent(
-              new OpenAiError(
-                  502,
-                  "the upstream stream of "
-                      + target.provider().name()
-                      + " ended before it finished; the chunks sent are what arrived",
-                  null,
-                  "upstream_stream_incomplete")));
+      return;
+    }
+    throw new IncompleteStream(target.provider());
+  }
+
+  /** An upstream stream that ended before it finished, after chunks went to the caller. */
+  private static final class IncompleteStream extends ProviderException {
+    IncompleteStream(ProviderKey provider) {
+      super(
+          502,
+          "the upstream stream of "
+              + provider.name()
+              + " ended before it finished; the chunks sent are what arrived",
+          false);
     }
   }
 
@@ -198,6 +274,20 @@ public final class OpenAiRoutes {
     }
   }
 
+  /** A route's target to a registered LLM Provider, or a failure the next target can take. */
+  private Target resolve(ModelRoutes.Target target) throws ProviderException {
+    ProviderSpec.Type type = gateway.spec(target.provider()).map(s -> s.type).orElse(null);
+    if (type == null) {
+      throw new ProviderException(
+          404, "provider " + target.provider().name() + " is not configured or not ready", false);
+    }
+    if (!isLlm(type)) {
+      throw new ProviderException(
+          404, "provider " + target.provider().name() + " is a " + type + " Provider", false);
+    }
+    return new Target(target.provider(), target.model(), target);
+  }
+
   /** {@code <provider>/<model>} to a registered LLM Provider and the model at its upstream. */
   Target resolve(String name) {
     int slash = name.indexOf('/');
@@ -223,7 +313,7 @@ public final class OpenAiRoutes {
       throw OpenAiError.modelNotFound(
           "provider '" + providerName + "' is a " + type + " Provider, not an LLM");
     }
-    return new Target(key, name.substring(slash + 1));
+    return new Target(key, name.substring(slash + 1), null);
   }
 
   private static boolean isLlm(ProviderSpec.Type type) {
@@ -261,7 +351,65 @@ public final class OpenAiRoutes {
             .put("owned_by", key.name());
       }
     }
+    for (ModelRoutes.Route route : gateway.routes().all()) {
+      data.addObject()
+          .put("id", route.name())
+          .put("object", "model")
+          .put("created", 0)
+          .put("owned_by", route.declaredBy().name());
+    }
     ctx.json(list);
+  }
+
+  /**
+   * Spend by Provider, caller, caller namespace and end user, month to date and today, as the
+   * ledger holds it: {@code {"providers": [{"provider", "namespace", "month", "monthCostUsd",
+   * "day", "dayCostUsd", "callers": [...], "namespaces": [...], "endUsers": [...]}]}}, optionally
+   * only for {@code ?provider=} and only the entries of {@code ?caller=} or {@code ?namespace=}.
+   */
+  private void spend(Context ctx) {
+    String onlyProvider = ctx.queryParam("provider");
+    String onlyCaller = ctx.queryParam("caller");
+    String onlyNamespace = ctx.queryParam("namespace");
+    ObjectNode answer = JSON.createObjectNode();
+    ArrayNode list = answer.putArray("providers");
+    gateway
+        .ledger()
+        .spend()
+        .forEach(
+            (key, totals) -> {
+              if (onlyProvider != null && !onlyProvider.equals(key.name())) {
+                return;
+              }
+              ObjectNode entry = list.addObject();
+              entry.put("provider", key.name()).put("namespace", key.namespace());
+              ObjectNode spend = JSON.valueToTree(totals);
+              spend.remove("requests");
+              for (String kind : List.of("callers", "namespaces", "endUsers")) {
+                JsonNode entries = spend.path(kind);
+                ArrayNode kept = JSON.createArrayNode();
+                for (JsonNode one : entries) {
+                  boolean byCaller =
+                      onlyCaller == null
+                          || onlyCaller.equals(
+                              kind.equals("endUsers")
+                                  ? one.path("caller").asText()
+                                  : kind.equals("callers") ? one.path("name").asText() : null);
+                  boolean byNamespace =
+                      onlyNamespace == null
+                          || onlyNamespace.equals(
+                              kind.equals("namespaces")
+                                  ? one.path("name").asText()
+                                  : one.path("namespace").asText());
+                  if (byCaller && byNamespace) {
+                    kept.add(one);
+                  }
+                }
+                spend.set(kind, kept);
+              }
+              entry.setAll(spend);
+            });
+    ctx.json(answer);
   }
 
   private static String defaultModel(ProviderSpec.Type type) {
@@ -270,6 +418,19 @@ public final class OpenAiRoutes {
       case Gemini -> GeminiClient.DEFAULT_MODEL;
       default -> OpenAiClient.DEFAULT_MODEL;
     };
+  }
+
+  /**
+   * Who is calling: the Kubernetes user of the bearer token where tokens are checked, else the
+   * {@value #CALLER_HEADER} header or {@code anonymous}; OpenAI's {@code user} field names the
+   * application's end user.
+   */
+  static Caller caller(Context ctx, JsonNode body) {
+    JsonNode user = body.path("user");
+    String endUser = user.isTextual() ? user.asText() : null;
+    return RestGuard.identity(ctx)
+        .map(identity -> Caller.kubernetes(identity.username(), endUser))
+        .orElseGet(() -> Caller.unauthenticated(ctx.header(CALLER_HEADER), endUser));
   }
 
   private static ObjectNode readBody(Context ctx) {

@@ -14,8 +14,8 @@ import io.vera.operator.provider.ProviderException;
 import io.vera.operator.provider.ProviderRequest;
 import io.vera.operator.provider.ProviderResult;
 import io.vera.operator.provider.TokenUsage;
-import io.vera.operator.provider.llm.UpstreamRetry.Deadline;
 import io.vera.operator.provider.pricing.CostCalculator;
+import io.vera.operator.retry.Deadline;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
@@ -265,6 +265,11 @@ abstract class LlmClient implements ProviderClient, ChatCompletions {
   @Override
   public boolean prices(String model) {
     return costs.pricesTokens(model == null || model.isBlank() ? defaultModel : model.trim());
+  }
+
+  @Override
+  public Double cost(String model, TokenUsage usage) {
+    return costs.tokenCost(model == null || model.isBlank() ? defaultModel : model.trim(), usage);
   }
 
   /** The upstream model a chat completion is for: the one it names, else the default. */

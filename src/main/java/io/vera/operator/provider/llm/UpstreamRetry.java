@@ -1,8 +1,10 @@
 package io.vera.operator.provider.llm;
 
 import io.vera.operator.provider.ProviderException;
+import io.vera.operator.retry.Backoff;
+import io.vera.operator.retry.Deadline;
+import io.vera.operator.retry.Sleeper;
 import java.time.Duration;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.DoubleSupplier;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
@@ -21,33 +23,13 @@ import org.slf4j.LoggerFactory;
  */
 public final class UpstreamRetry {
   private static final Logger LOG = LoggerFactory.getLogger(UpstreamRetry.class);
-  private static final long INITIAL_BACKOFF_NANOS = Duration.ofMillis(500).toNanos();
-  private static final long MAX_BACKOFF_NANOS = Duration.ofSeconds(8).toNanos();
-
-  /** Waits between attempts; tests pass one that records instead of sleeping. */
-  @FunctionalInterface
-  public interface Sleeper {
-    void sleep(Duration duration) throws InterruptedException;
-  }
+  private static final Backoff BACKOFF =
+      new Backoff(Duration.ofMillis(500), Duration.ofSeconds(8), 0.25);
 
   /** One attempt, given the time left for the whole call. */
   @FunctionalInterface
   public interface Attempt<T> {
     T run(Deadline deadline) throws ProviderException;
-  }
-
-  /** The instant a call must be over by, on this retrier's clock. */
-  public final class Deadline {
-    private final long atNanos;
-
-    private Deadline(long atNanos) {
-      this.atNanos = atNanos;
-    }
-
-    /** Time left, never negative. */
-    public Duration remaining() {
-      return Duration.ofNanos(Math.max(0, atNanos - nanoTime.getAsLong()));
-    }
   }
 
   private final Sleeper sleeper;
@@ -56,13 +38,11 @@ public final class UpstreamRetry {
 
   /** Real sleeping, the system's monotonic clock and random jitter. */
   public UpstreamRetry() {
-    this(
-        duration -> Thread.sleep(duration.toMillis(), duration.toNanosPart() % 1_000_000),
-        System::nanoTime,
-        () -> ThreadLocalRandom.current().nextDouble());
+    this(Sleeper.SYSTEM, System::nanoTime, Backoff.RANDOM);
   }
 
   /**
+   * @param sleeper waits between attempts; tests pass one that records instead of sleeping
    * @param nanoTime a monotonic clock in nanoseconds, for the deadline
    * @param random values in [0, 1) for the jitter
    */
@@ -78,7 +58,7 @@ public final class UpstreamRetry {
    */
   public <T> T run(String provider, Duration timeout, int maxRetries, Attempt<T> attempt)
       throws ProviderException {
-    Deadline deadline = new Deadline(nanoTime.getAsLong() + timeout.toNanos());
+    Deadline deadline = Deadline.after(timeout, nanoTime);
     for (int retry = 0; ; retry++) {
       try {
         return attempt.run(deadline);
@@ -86,7 +66,7 @@ public final class UpstreamRetry {
         if (!e.retryable() || retry >= maxRetries) {
           throw e;
         }
-        Duration wait = e.retryAfter() != null ? e.retryAfter() : backoff(retry);
+        Duration wait = e.retryAfter() != null ? e.retryAfter() : BACKOFF.delay(retry, random);
         if (wait.compareTo(deadline.remaining()) >= 0) {
           throw e.retryAfter() == null
               ? e
@@ -111,11 +91,6 @@ public final class UpstreamRetry {
         sleep(provider, wait);
       }
     }
-  }
-
-  private Duration backoff(int retry) {
-    long cap = Math.min(MAX_BACKOFF_NANOS, INITIAL_BACKOFF_NANOS << Math.min(retry, 20));
-    return Duration.ofNanos((long) (cap * (1 - 0.25 * random.getAsDouble())));
   }
 
   private void sleep(String provider, Duration wait) throws ProviderException {

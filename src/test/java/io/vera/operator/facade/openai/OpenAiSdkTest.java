@@ -51,7 +51,17 @@ class OpenAiSdkTest {
     price.inputPerMillion = 100.0;
     price.outputPerMillion = 400.0;
     provider("budgeted", ProviderSpec.Type.OpenAI, openai.url("/v1"), limits, List.of(price));
-    for (String name : List.of("openai", "anthropic", "gemini", "budgeted")) {
+    provider(
+        "router",
+        ProviderSpec.Type.OpenAI,
+        openai.url("/v1"),
+        null,
+        null,
+        List.of(
+            route("fallback-chat", "openai", "gpt-4o-mini", "anthropic", CLAUDE),
+            route("cut-stream", "openai", "gpt-4o", "anthropic", CLAUDE),
+            route("stream-fallback", "anthropic", CLAUDE, "openai", "gpt-4.1-mini")));
+    for (String name : List.of("openai", "anthropic", "gemini", "budgeted", "router")) {
       harness.awaitProviderReady(name, Duration.ofSeconds(90));
     }
     sdk = new NodeSdk(harness.baseUrl());
@@ -73,12 +83,40 @@ class OpenAiSdkTest {
     provider(name, type, endpoint, null, null);
   }
 
+  private static final String CLAUDE = "claude-sonnet-4-20250514";
+
+  /** A route to {@code provider}/{@code model}, falling back to the second target. */
+  private static ProviderSpec.Route route(
+      String name, String provider, String model, String fallbackProvider, String fallbackModel) {
+    ProviderSpec.RouteTarget first = new ProviderSpec.RouteTarget();
+    first.provider = provider;
+    first.model = model;
+    ProviderSpec.RouteTarget fallback = new ProviderSpec.RouteTarget();
+    fallback.provider = fallbackProvider;
+    fallback.model = fallbackModel;
+    fallback.weight = 0;
+    ProviderSpec.Route route = new ProviderSpec.Route();
+    route.name = name;
+    route.targets = List.of(first, fallback);
+    return route;
+  }
+
   private void provider(
       String name,
       ProviderSpec.Type type,
       String endpoint,
       ProviderSpec.Limits limits,
       List<ProviderSpec.ModelPrice> pricing) {
+    provider(name, type, endpoint, limits, pricing, null);
+  }
+
+  private void provider(
+      String name,
+      ProviderSpec.Type type,
+      String endpoint,
+      ProviderSpec.Limits limits,
+      List<ProviderSpec.ModelPrice> pricing,
+      List<ProviderSpec.Route> routes) {
     harness
         .client()
         .secrets()
@@ -98,6 +136,7 @@ class OpenAiSdkTest {
     spec.timeoutSeconds = 20;
     spec.limits = limits;
     spec.pricing = pricing;
+    spec.routes = routes;
     Provider provider = new Provider();
     provider.setMetadata(
         new ObjectMetaBuilder().withName(name).withNamespace(OperatorHarness.NAMESPACE).build());
@@ -297,7 +336,8 @@ class OpenAiSdkTest {
     assertThat(ids.toString())
         .contains("\"openai/gpt-4o-mini\"")
         .contains("\"anthropic/claude-sonnet-4-20250514\"")
-        .contains("\"gemini/gemini-2.5-flash\"");
+        .contains("\"gemini/gemini-2.5-flash\"")
+        .contains("\"fallback-chat\"");
   }
 
   // ---- budgets and prices --------------------------------------------------------------------
@@ -317,9 +357,10 @@ class OpenAiSdkTest {
 
   @Test
   void aBudgetReachedMidMonthRefusesTheNextCallWith429NamingTheBudget() throws Exception {
+    // The call reserves its worst case first: a few prompt tokens and max_tokens 20, under $0.01.
     String call =
-        "{\"model\":\"budgeted/priced-model\",\"messages\":[{\"role\":\"user\",\"content\":"
-            + "\"Hi\"}]}";
+        "{\"model\":\"budgeted/priced-model\",\"max_tokens\":20,\"messages\":[{\"role\":"
+            + "\"user\",\"content\":\"Hi\"}]}";
     // 20 + 20 tokens at $100/$400 per million: $0.01 exactly, the whole budget.
     openai.answer(json(200, answerWithUsage(20, 20)));
     sdk.ok("chat", call);
@@ -600,5 +641,94 @@ class OpenAiSdkTest {
         .json()
         .path("total_tokens_in")
         .asLong();
+  }
+
+  // ---- routes: fallback before the first byte, never after ----------------------------------
+
+  private static final String ANTHROPIC_MESSAGE =
+      "{\"id\":\"msg_01XFDUDYJgAACzvnptvVoYEL\",\"type\":\"message\",\"role\":\"assistant\","
+          + "\"model\":\"claude-sonnet-4-20250514\",\"content\":[{\"type\":\"text\",\"text\":"
+          + "\"Hello from the fallback\"}],\"stop_reason\":\"end_turn\",\"stop_sequence\":null,"
+          + "\"usage\":{\"input_tokens\":12,\"output_tokens\":6}}";
+
+  @Test
+  void aRouteFallsBackToItsNextTargetWhenTheFirstAnswers5xx() throws Exception {
+    int openaiCalls = openai.callCount();
+    int anthropicCalls = anthropic.callCount();
+    openai.answer(
+        json(
+            503,
+            "{\"error\":{\"message\":\"The engine is currently overloaded, please try again"
+                + " later\",\"type\":\"server_error\",\"param\":null,\"code\":null}}"));
+    anthropic.answer(json(200, ANTHROPIC_MESSAGE));
+
+    JsonNode completion =
+        sdk.ok(
+            "chat",
+            "{\"model\":\"fallback-chat\",\"messages\":[{\"role\":\"user\",\"content\":"
+                + "\"Hi\"}]}");
+
+    assertThat(completion.at("/choices/0/message/content").asText())
+        .isEqualTo("Hello from the fallback");
+    assertThat(openai.callCount()).isEqualTo(openaiCalls + 1);
+    assertThat(anthropic.callCount()).isEqualTo(anthropicCalls + 1);
+    assertThat(anthropic.lastBody().path("model").asText()).isEqualTo(CLAUDE);
+  }
+
+  @Test
+  void aStreamWhoseFirstTargetIsOverloadedBeforeItsFirstByteIsServedByTheNext() throws Exception {
+    anthropic.answer(
+        json(
+            529,
+            "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":"
+                + "\"Overloaded\"}}"));
+    openai.answer(
+        sse(openAiChunk("{\"role\":\"assistant\",\"content\":\"Still\"}", null, null)
+                + openAiChunk("{\"content\":\" here\"}", "stop", null)
+                + OPENAI_USAGE_CHUNK
+                + "data: [DONE]\n\n")
+            .build());
+
+    JsonNode result =
+        sdk.ok(
+            "stream",
+            "{\"model\":\"stream-fallback\",\"messages\":[{\"role\":\"user\",\"content\":"
+                + "\"Hi\"}]}");
+
+    assertThat(result.has("error")).as(result.toString()).isFalse();
+    assertThat(contents(result.path("chunks"))).containsExactly("Still", " here");
+    assertThat(openai.lastBody().path("model").asText()).isEqualTo("gpt-4.1-mini");
+  }
+
+  @Test
+  void aStreamCutAfterItsFirstByteIsNeverReplayedOnTheNextTarget() throws Exception {
+    int anthropicCalls = anthropic.callCount();
+    String first =
+        openAiChunk("{\"role\":\"assistant\",\"content\":\"Once upon a time\"}", null, null);
+    String rest = openAiChunk("{\"content\":\" there was\"}", null, null).repeat(200);
+    openai.answer(sse(first + rest).onResponseBody(new SocketEffect.CloseSocket()).build());
+
+    JsonNode result =
+        sdk.ok(
+            "stream",
+            "{\"model\":\"cut-stream\",\"messages\":[{\"role\":\"user\",\"content\":"
+                + "\"Tell a story\"}]}");
+
+    assertThat(contents(result.path("chunks"))).startsWith("Once upon a time");
+    assertThat(result.path("error").path("message").asText()).contains("ended before it finished");
+    assertThat(anthropic.callCount())
+        .as("no second target after the first byte")
+        .isEqualTo(anthropicCalls);
+  }
+
+  @Test
+  void anUnknownRouteIsA404() throws Exception {
+    JsonNode error =
+        sdk.error(
+            "chat",
+            "{\"model\":\"no-such-route\",\"messages\":[{\"role\":\"user\",\"content\":"
+                + "\"Hi\"}]}");
+    assertThat(error.path("status").asInt()).isEqualTo(404);
+    assertThat(error.path("message").asText()).contains("neither a route");
   }
 }
