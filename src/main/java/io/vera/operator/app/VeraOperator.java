@@ -44,6 +44,7 @@ import io.vera.operator.pool.WorkerPoolReconciler;
 import io.vera.operator.provider.DefaultProviderClientFactory;
 import io.vera.operator.provider.LegacyProviders;
 import io.vera.operator.provider.ProviderGateway;
+import io.vera.operator.provider.ProviderReadiness;
 import io.vera.operator.provider.ProviderReconciler;
 import io.vera.operator.provider.ProviderTaskWorkers;
 import io.vera.operator.provider.SecretCredentials;
@@ -240,7 +241,8 @@ public final class VeraOperator implements AutoCloseable {
             usage,
             events,
             providerWorkers,
-            clock);
+            clock,
+            new ProviderReadiness(metrics));
     operator.register(
         providerReconciler,
         (ControllerConfigurationOverrider<Provider> o) -> {

@@ -1,14 +1,19 @@
 package io.vera.operator.compute;
 
 import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.utils.Serialization;
+import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.DeleteControl;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
 import io.vera.operator.api.ComputeResource;
 import io.vera.operator.api.ComputeResourceSpec;
 import io.vera.operator.api.ComputeResourceStatus;
@@ -18,6 +23,7 @@ import io.vera.operator.kube.EventRecorder;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -38,6 +44,14 @@ public class ComputeResourceReconciler
   public static final String NAME = "computeresource";
   static final Duration RESYNC = Duration.ofSeconds(10);
   static final Duration RETRY = Duration.ofSeconds(15);
+
+  /**
+   * Safety net for an Available Pod resource: its pod is watched (an informer mapped back through
+   * the owner reference), so a deleted or failed pod is seen at once, not at the next resync.
+   * Docker and Proxmox machines have no watch and keep {@link #RESYNC}.
+   */
+  static final Duration WATCHED_RESYNC = Duration.ofSeconds(60);
+
   private static final Logger LOG = LoggerFactory.getLogger(ComputeResourceReconciler.class);
   private static final String READY = "Ready";
   private static final String DISK_LIMITED = "DiskLimited";
@@ -79,6 +93,23 @@ public class ComputeResourceReconciler
   }
 
   @Override
+  public List<EventSource<?, ComputeResource>> prepareEventSources(
+      EventSourceContext<ComputeResource> context) {
+    InformerEventSourceConfiguration<Pod> pods =
+        InformerEventSourceConfiguration.from(Pod.class, ComputeResource.class)
+            .withName("resource-pods")
+            .withLabelSelector(
+                ComputeLabels.MANAGED_BY
+                    + "="
+                    + ComputeLabels.MANAGED_BY_VALUE
+                    + ","
+                    + ComputeLabels.RESOURCE_UID)
+            .withNamespacesInheritedFromController()
+            .build();
+    return List.of(new InformerEventSource<>(pods, context));
+  }
+
+  @Override
   public UpdateControl<ComputeResource> reconcile(
       ComputeResource resource, Context<ComputeResource> context) {
     String uid = resource.getMetadata().getUid();
@@ -97,6 +128,10 @@ public class ComputeResourceReconciler
         describe(status, machine);
         ready(resource, status, "True", "Running", "the machine runs");
         diskLimited(resource, status, machine);
+        if (resource.getSpec().type == ComputeResourceSpec.Type.Pod
+            && status.phase == ComputeResourceStatus.Phase.Available) {
+          next = WATCHED_RESYNC;
+        }
         Optional<Duration> idleLeft = idleTimeLeft(resource, status);
         if (idleLeft.isPresent() && idleLeft.get().isZero()) {
           events.normal(

@@ -21,7 +21,7 @@ import io.vera.operator.kube.Conditions;
 import io.vera.operator.kube.EventRecorder;
 import io.vera.operator.provider.ProviderKey;
 import io.vera.operator.task.TaskAdmission;
-import io.vera.operator.task.TaskDispatcher;
+import io.vera.operator.task.TaskQueueView;
 import io.vera.operator.task.TaskSnapshot;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -76,7 +76,7 @@ public final class ResourceAutoscaler implements AutoCloseable {
 
   private static final ObjectMapper MAPPER = new ObjectMapper();
 
-  private final TaskDispatcher dispatcher;
+  private final TaskQueueView dispatcher;
   private final ComputeService compute;
   private final KubernetesClient client;
   private final BooleanSupplier leading;
@@ -110,7 +110,7 @@ public final class ResourceAutoscaler implements AutoCloseable {
    * @param events where a container that failed to start is told, on its Provider
    */
   public ResourceAutoscaler(
-      TaskDispatcher dispatcher,
+      TaskQueueView dispatcher,
       ComputeService compute,
       KubernetesClient client,
       BooleanSupplier leading,

@@ -27,6 +27,7 @@ import io.vera.operator.task.PoolKey;
 import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskKey;
 import io.vera.operator.task.TaskQuery;
+import io.vera.operator.task.TaskQueueView;
 import io.vera.operator.task.TaskService;
 import io.vera.operator.task.TaskSnapshot;
 import java.io.IOException;
@@ -62,7 +63,7 @@ final class DashboardRoutes implements AutoCloseable {
   private static final Duration RATE_WINDOW = Duration.ofMinutes(5);
 
   private final TaskService tasks;
-  private final TaskDispatcher dispatcher;
+  private final TaskQueueView dispatcher;
 
   /**
    * How deep the task table pages by offset: each page reads the matching tasks once and keeps

@@ -1,7 +1,7 @@
 package io.vera.operator.facade;
 
 import io.vera.operator.task.PoolKey;
-import io.vera.operator.task.TaskDispatcher;
+import io.vera.operator.task.TaskQueueView;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -31,7 +31,7 @@ final class DashboardSamples implements AutoCloseable {
   /** All pools' counts at one moment. */
   record Sample(Instant at, Map<PoolKey, Counts> pools) {}
 
-  private final TaskDispatcher dispatcher;
+  private final TaskQueueView dispatcher;
   private final Clock clock;
   private final ArrayDeque<Sample> samples = new ArrayDeque<>();
   private final ScheduledExecutorService timer =
@@ -42,7 +42,7 @@ final class DashboardSamples implements AutoCloseable {
             return t;
           });
 
-  DashboardSamples(TaskDispatcher dispatcher, Clock clock) {
+  DashboardSamples(TaskQueueView dispatcher, Clock clock) {
     this.dispatcher = dispatcher;
     this.clock = clock;
     timer.scheduleAtFixedRate(this::sample, 0, INTERVAL.toMillis(), TimeUnit.MILLISECONDS);

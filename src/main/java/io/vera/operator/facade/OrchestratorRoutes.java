@@ -19,6 +19,7 @@ import io.vera.operator.task.PoolKey;
 import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskHistory;
 import io.vera.operator.task.TaskKey;
+import io.vera.operator.task.TaskQueueView;
 import io.vera.operator.task.TaskService;
 import io.vera.operator.task.TaskSnapshot;
 import io.vera.operator.worker.RemoteWorkers;
@@ -53,7 +54,7 @@ final class OrchestratorRoutes {
   private static final int MAX_HISTORY_OFFSET = 10_000;
 
   private final TaskService tasks;
-  private final TaskDispatcher dispatcher;
+  private final TaskQueueView dispatcher;
   private final LegacyPools pools;
   private final HandlerRegistry handlers;
   private final RemoteWorkers remoteWorkers;
@@ -61,7 +62,7 @@ final class OrchestratorRoutes {
 
   OrchestratorRoutes(
       TaskService tasks,
-      TaskDispatcher dispatcher,
+      TaskQueueView dispatcher,
       LegacyPools pools,
       HandlerRegistry handlers,
       RemoteWorkers remoteWorkers,

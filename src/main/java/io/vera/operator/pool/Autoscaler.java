@@ -45,6 +45,11 @@ final class Autoscaler {
     return from;
   }
 
+  /** Whether no scale-down is waiting out its delay, so time alone will not change the size. */
+  boolean settled(PoolKey pool) {
+    return !shrinkWantedSince.containsKey(pool);
+  }
+
   void forget(PoolKey pool) {
     shrinkWantedSince.remove(pool);
   }

@@ -5,10 +5,16 @@ import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.utils.Serialization;
+import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
+import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.inbound.SimpleInboundEventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
 import io.vera.operator.api.WorkerPool;
 import io.vera.operator.api.WorkerPoolSpec;
 import io.vera.operator.api.WorkerPoolStatus;
@@ -26,17 +32,31 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Turns a WorkerPool into workers (threads for runtime Embedded, a Deployment of worker pods for
  * runtime Pods), registers its queue with the dispatcher, sizes it (by hand, /scale, or the
  * autoscaler) and reports its queue and workers in status. Never writes the pool's spec, so it does
  * not fight GitOps tools: the autoscaler's decision lives in status.replicas.
+ *
+ * <p>Its worker Deployment is watched (an informer event source mapped back through the owner
+ * reference), so a deleted or changed Deployment is put right at once and reading it costs no API
+ * call. The queue is in memory, not in Kubernetes: a pool with work is looked at every {@link
+ * #RESYNC} for its status and autoscaling; an idle pool only every {@link #IDLE_RESYNC}, and its
+ * first task wakes it.
  */
 @ControllerConfiguration(name = WorkerPoolReconciler.NAME)
 public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
   public static final String NAME = "workerpool";
   static final Duration RESYNC = Duration.ofSeconds(5);
+
+  /** Safety net for an idle pool; its own events (spec, Deployment, first task) come at once. */
+  static final Duration IDLE_RESYNC = Duration.ofSeconds(60);
+
+  private static final String DEPLOYMENTS = "worker-deployments";
   private static final String READY = "Ready";
 
   private final TaskDispatcher dispatcher;
@@ -48,6 +68,12 @@ public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
   private final WorkerDeployment.Defaults deploymentDefaults;
   private final Clock clock;
   private final Autoscaler autoscaler = new Autoscaler();
+
+  /** Pools last seen idle: the next event of a task in one of them reconciles it. */
+  private final Set<PoolKey> idle = ConcurrentHashMap.newKeySet();
+
+  private final SimpleInboundEventSource<WorkerPool> wakeUps =
+      new SimpleInboundEventSource<>("idle-pool-wake-ups");
 
   public WorkerPoolReconciler(
       TaskDispatcher dispatcher,
@@ -97,6 +123,25 @@ public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
     this.deploymentDefaults =
         new WorkerDeployment.Defaults(workerImage, operatorUrl, workerServiceAccount);
     this.clock = clock;
+    dispatcher.addListener(
+        event -> {
+          PoolKey pool = event.task().pool();
+          if (pool != null && idle.remove(pool)) {
+            wakeUps.propagateEvent(new ResourceID(pool.target(), pool.namespace()));
+          }
+        });
+  }
+
+  @Override
+  public List<EventSource<?, WorkerPool>> prepareEventSources(
+      EventSourceContext<WorkerPool> context) {
+    InformerEventSourceConfiguration<Deployment> deployments =
+        InformerEventSourceConfiguration.from(Deployment.class, WorkerPool.class)
+            .withName(DEPLOYMENTS)
+            .withLabelSelector(WorkerDeployment.POOL_LABEL)
+            .withNamespacesInheritedFromController()
+            .build();
+    return List.of(new InformerEventSource<>(deployments, context), wakeUps);
   }
 
   /** Called when a pool leaves the informer cache: its workers stop and its queue is released. */
@@ -106,6 +151,7 @@ public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
     dispatcher.removePool(key);
     remoteWorkers.forget(key);
     autoscaler.forget(key);
+    idle.remove(key);
   }
 
   @Override
@@ -131,14 +177,15 @@ public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
 
     int ready;
     List<String> offered;
+    Optional<Deployment> live = context.getSecondaryResource(Deployment.class);
     if (spec.runtimeOrDefault() == WorkerPoolSpec.Runtime.Embedded) {
-      deleteWorkerDeployment(pool);
+      live.ifPresent(d -> deleteWorkerDeployment(pool, d));
       embeddedWorkers.resize(key, replicas * spec.concurrencyOrDefault());
       ready = embeddedWorkers.alive(key) / spec.concurrencyOrDefault();
       offered = new ArrayList<>(handlers.names());
     } else {
       embeddedWorkers.stop(key);
-      ready = applyWorkerDeployment(pool, replicas);
+      ready = applyWorkerDeployment(pool, replicas, live.orElse(null), context);
       offered = new ArrayList<>(remoteWorkers.handlers(key));
     }
 
@@ -176,11 +223,40 @@ public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
             pool.getSpec().isSuspended() ? null : Conditions.RECONCILING,
             now);
 
+    Duration next = resyncAfter(key, spec, stats, replicas, ready);
     if (sameJson(status, pool.getStatus())) {
-      return UpdateControl.<WorkerPool>noUpdate().rescheduleAfter(RESYNC);
+      return UpdateControl.<WorkerPool>noUpdate().rescheduleAfter(next);
     }
     pool.setStatus(status);
-    return UpdateControl.patchStatus(pool).rescheduleAfter(RESYNC);
+    return UpdateControl.patchStatus(pool).rescheduleAfter(next);
+  }
+
+  /**
+   * {@link #IDLE_RESYNC} when nothing about the pool can change without an event (no tasks, no
+   * pending scale-down, all embedded threads up; for Pods, no remote workers whose handlers expire,
+   * since Deployment readiness comes as events), else {@link #RESYNC}. The pool is marked idle
+   * before its queue is looked at again, so a task that arrives in between either shows in that
+   * second look or wakes the pool.
+   */
+  private Duration resyncAfter(
+      PoolKey key, WorkerPoolSpec spec, TaskDispatcher.PoolStats stats, int replicas, int ready) {
+    boolean quiet =
+        stats.queued() == 0
+            && stats.running() == 0
+            && autoscaler.settled(key)
+            && (spec.runtimeOrDefault() == WorkerPoolSpec.Runtime.Embedded
+                ? ready >= replicas
+                : remoteWorkers.handlers(key).isEmpty());
+    if (!quiet) {
+      idle.remove(key);
+      return RESYNC;
+    }
+    idle.add(key);
+    if (!stats.equals(dispatcher.poolStats(key).orElse(null))) {
+      idle.remove(key);
+      return RESYNC;
+    }
+    return IDLE_RESYNC;
   }
 
   private Condition readyCondition(
@@ -211,7 +287,13 @@ public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
         now);
   }
 
-  private int applyWorkerDeployment(WorkerPool pool, int replicas) {
+  /**
+   * Creates or updates the pool's Deployment from the informer's copy ({@code live}, null when
+   * there is none) and returns its ready replicas. What it writes goes into the informer's
+   * temporary cache, so the next reconcile sees it even before the watch event arrives.
+   */
+  private int applyWorkerDeployment(
+      WorkerPool pool, int replicas, Deployment live, Context<WorkerPool> context) {
     Deployment desired = WorkerDeployment.desired(pool, replicas, deploymentDefaults);
     var resource =
         client
@@ -219,10 +301,16 @@ public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
             .deployments()
             .inNamespace(pool.getMetadata().getNamespace())
             .withName(WorkerDeployment.name(pool));
-    Deployment live = resource.get();
+    InformerEventSource<Deployment, WorkerPool> informer = deploymentInformer(context);
+    ResourceID primary = ResourceID.fromResource(pool);
+    if (live == null) {
+      live = resource.get(); // not in the cache yet: made a moment ago, or never
+    }
     if (live == null) {
       live = resource.create(desired);
+      informer.handleRecentResourceCreate(primary, live);
     } else if (!WorkerDeployment.matches(live, desired)) {
+      Deployment before = live;
       live =
           resource.edit(
               d -> {
@@ -232,24 +320,30 @@ public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
                 d.getSpec().setTemplate(desired.getSpec().getTemplate());
                 return d;
               });
+      informer.handleRecentResourceUpdate(primary, live, before);
     }
     Integer ready = live.getStatus() == null ? null : live.getStatus().getReadyReplicas();
     return ready == null ? 0 : ready;
   }
 
-  private void deleteWorkerDeployment(WorkerPool pool) {
-    var resource =
-        client
-            .apps()
-            .deployments()
-            .inNamespace(pool.getMetadata().getNamespace())
-            .withName(WorkerDeployment.name(pool));
-    Deployment live = resource.get();
-    if (live != null
-        && live.getMetadata().getOwnerReferences().stream()
-            .anyMatch(o -> o.getUid().equals(pool.getMetadata().getUid()))) {
-      resource.delete();
+  /** Deletes the pool's Deployment (from its Pods days) if this pool owns it. */
+  private void deleteWorkerDeployment(WorkerPool pool, Deployment live) {
+    if (live.getMetadata().getOwnerReferences().stream()
+        .anyMatch(o -> o.getUid().equals(pool.getMetadata().getUid()))) {
+      client
+          .apps()
+          .deployments()
+          .inNamespace(pool.getMetadata().getNamespace())
+          .withName(live.getMetadata().getName())
+          .delete();
     }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static InformerEventSource<Deployment, WorkerPool> deploymentInformer(
+      Context<WorkerPool> context) {
+    return (InformerEventSource<Deployment, WorkerPool>)
+        context.eventSourceRetriever().getEventSourceFor(Deployment.class, DEPLOYMENTS);
   }
 
   private static boolean sameJson(WorkerPoolStatus a, WorkerPoolStatus b) {

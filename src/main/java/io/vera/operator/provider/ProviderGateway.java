@@ -1,7 +1,6 @@
 package io.vera.operator.provider;
 
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
@@ -88,9 +87,23 @@ public final class ProviderGateway {
     Duration.ofMinutes(5)
   };
 
-  /** Time-to-first-token buckets in milliseconds, 50 ms to 60 s. */
-  private static final double[] FIRST_TOKEN_BUCKETS_MS = {
-    50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000, 20000, 30000, 60000
+  /** Time-to-first-token buckets, 50 ms to 60 s: 15 series per provider. */
+  private static final Duration[] FIRST_TOKEN_BUCKETS = {
+    Duration.ofMillis(50),
+    Duration.ofMillis(100),
+    Duration.ofMillis(200),
+    Duration.ofMillis(300),
+    Duration.ofMillis(500),
+    Duration.ofMillis(750),
+    Duration.ofSeconds(1),
+    Duration.ofMillis(1500),
+    Duration.ofSeconds(2),
+    Duration.ofSeconds(3),
+    Duration.ofSeconds(5),
+    Duration.ofSeconds(10),
+    Duration.ofSeconds(20),
+    Duration.ofSeconds(30),
+    Duration.ofSeconds(60)
   };
 
   /** One provider's meters. */
@@ -105,7 +118,7 @@ public final class ProviderGateway {
     final Lazy<Counter> outputTokens;
     final Lazy<Counter> reasoningTokens;
     final Lazy<Counter> cost;
-    final Lazy<DistributionSummary> timeToFirstToken;
+    final Lazy<Timer> timeToFirstToken;
 
     Meters(MeterRegistry metrics, ProviderKey key) {
       succeeded = requests(metrics, key, "succeeded");
@@ -134,10 +147,10 @@ public final class ProviderGateway {
       timeToFirstToken =
           new Lazy<>(
               () ->
-                  DistributionSummary.builder("vera.provider.time.to.first.token.ms")
-                      .description("Milliseconds from a streamed call's start to its first token")
+                  Timer.builder("vera.provider.time.to.first.token")
+                      .description("Time from a streamed call's start to its first token")
                       .tags(tags(key))
-                      .serviceLevelObjectives(FIRST_TOKEN_BUCKETS_MS)
+                      .serviceLevelObjectives(FIRST_TOKEN_BUCKETS)
                       .register(metrics));
     }
 
@@ -570,7 +583,10 @@ public final class ProviderGateway {
       meters.cost.get().increment(result.costUsd());
     }
     if (result.timeToFirstTokenMs() != null) {
-      meters.timeToFirstToken.get().record(result.timeToFirstTokenMs());
+      meters
+          .timeToFirstToken
+          .get()
+          .record(Duration.ofNanos(Math.round(result.timeToFirstTokenMs() * 1_000_000)));
     }
   }
 

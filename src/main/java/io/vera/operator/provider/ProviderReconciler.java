@@ -55,6 +55,7 @@ public class ProviderReconciler implements Reconciler<Provider> {
   private final EventRecorder events;
   private final ProviderTaskWorkers taskWorkers;
   private final Clock clock;
+  private final ProviderReadiness readiness;
   private final Map<ProviderKey, Built> built = new ConcurrentHashMap<>();
 
   public ProviderReconciler(
@@ -65,7 +66,8 @@ public class ProviderReconciler implements Reconciler<Provider> {
       UsageLedger ledger,
       EventRecorder events,
       ProviderTaskWorkers taskWorkers,
-      Clock clock) {
+      Clock clock,
+      ProviderReadiness readiness) {
     this.factory = factory;
     this.hosts = hosts;
     this.secrets = secrets;
@@ -74,6 +76,7 @@ public class ProviderReconciler implements Reconciler<Provider> {
     this.events = events;
     this.taskWorkers = taskWorkers;
     this.clock = clock;
+    this.readiness = readiness;
   }
 
   public static ProviderKey key(Provider provider) {
@@ -88,6 +91,7 @@ public class ProviderReconciler implements Reconciler<Provider> {
     built.remove(key);
     ledger.forget(key);
     hosts.forget(key);
+    readiness.forget(key);
   }
 
   @Override
@@ -97,6 +101,7 @@ public class ProviderReconciler implements Reconciler<Provider> {
         provider.getStatus() == null ? new ProviderStatus() : provider.getStatus();
     ledger.seed(key, previous.usage);
     Condition ready = connect(provider, key, previous);
+    readiness.set(key, "True".equals(ready.getStatus()));
     if (takesCalls(provider.getSpec())) {
       taskWorkers.serve(
           key,

@@ -33,7 +33,7 @@ public final class FinishedTasks {
   private static final int PARALLEL_READS = 8;
 
   private final KubernetesClient client;
-  private final TaskDispatcher dispatcher;
+  private final TaskQueueView dispatcher;
   private final Cache<TaskKey, TaskSnapshot> cache;
   private final FinishedTaskIndex index = new FinishedTaskIndex(this::forEach);
 
@@ -54,7 +54,7 @@ public final class FinishedTasks {
   /**
    * @param cacheBytes about how much of the heap the cache of single reads may take
    */
-  public FinishedTasks(KubernetesClient client, TaskDispatcher dispatcher, long cacheBytes) {
+  public FinishedTasks(KubernetesClient client, TaskQueueView dispatcher, long cacheBytes) {
     this.client = client;
     this.dispatcher = dispatcher;
     this.cache =

@@ -26,7 +26,6 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -48,15 +47,12 @@ import org.slf4j.LoggerFactory;
  * is dropped, and readers find it on the API server ({@link FinishedTasks}). Its memory grows with
  * the queued and running tasks, not with the history kept.
  */
-public final class TaskDispatcher implements AutoCloseable {
+public final class TaskDispatcher implements TaskQueueView, TaskLeases, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(TaskDispatcher.class);
   private static final Comparator<TaskEntry> QUEUE_ORDER =
       Comparator.comparing((TaskEntry e) -> e.priority)
           .thenComparing(e -> e.createdAt)
           .thenComparingLong(e -> e.sequence);
-
-  /** Workers whose leases die with the operator process carry this prefix. */
-  public static final String EMBEDDED_WORKER_PREFIX = "embedded/";
 
   /** How often a task's progress is published at most. */
   public static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(1);
@@ -95,7 +91,7 @@ public final class TaskDispatcher implements AutoCloseable {
   private final Queue<Runnable> answers = new ConcurrentLinkedQueue<>();
 
   private final ReentrantLock publishing = new ReentrantLock();
-  private final ScheduledThreadPoolExecutor timers;
+  private final TaskTimers timers = new TaskTimers();
 
   /**
    * UIDs of finished tasks dropped after their end was stored, until the informer reports them
@@ -130,25 +126,14 @@ public final class TaskDispatcher implements AutoCloseable {
     this.statusSink = statusSink;
     this.settings = settings;
     this.clock = clock;
-    this.timers =
-        new ScheduledThreadPoolExecutor(
-            1,
-            r -> {
-              Thread t = new Thread(r, "task-dispatcher-timers");
-              t.setDaemon(true);
-              return t;
-            });
-    // A finished attempt cancels its deadline; without this the cancelled timer would stay queued
-    // (with what it holds) until its time, one per task finished in the last timeout's span.
-    timers.setRemoveOnCancelPolicy(true);
-    timers.scheduleWithFixedDelay(this::expireLeases, 1, 1, TimeUnit.SECONDS);
-    timers.scheduleWithFixedDelay(this::failTasksStarvedByCpu, 1, 1, TimeUnit.SECONDS);
-    timers.scheduleWithFixedDelay(this::failResourceTasksNeverPlaced, 1, 1, TimeUnit.SECONDS);
+    timers.everySecond(this::expireLeases);
+    timers.everySecond(this::failTasksStarvedByCpu);
+    timers.everySecond(this::failResourceTasksNeverPlaced);
   }
 
   /** Timers waiting to fire (deadlines, retries, the periodic checks), for tests. */
   int pendingTimers() {
-    return timers.getQueue().size();
+    return timers.pending();
   }
 
   public void addListener(TaskListener listener) {
@@ -215,6 +200,7 @@ public final class TaskDispatcher implements AutoCloseable {
         });
   }
 
+  @Override
   public List<PoolKey> pools() {
     return locked(
         () -> {
@@ -222,10 +208,7 @@ public final class TaskDispatcher implements AutoCloseable {
         });
   }
 
-  /** Counts a pool reports in its status. */
-  public record PoolStats(
-      int queued, int running, long succeeded, long failed, Long oldestQueuedAgeSeconds) {}
-
+  @Override
   public Optional<PoolStats> poolStats(PoolKey key) {
     return locked(
         () -> {
@@ -247,6 +230,7 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   /** The queued tasks of a pool in the order they will be leased (position 1 is next). */
+  @Override
   public List<TaskSnapshot> queueOrder(PoolKey key) {
     return locked(
         () -> {
@@ -440,6 +424,7 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   /** Tasks this dispatcher holds: the queued, running and waiting ones, and the just finished. */
+  @Override
   public int size() {
     return locked(
         () -> {
@@ -451,10 +436,12 @@ public final class TaskDispatcher implements AutoCloseable {
    * How a task resource this dispatcher does not hold reads: its spec with the defaults the
    * dispatcher would apply, and the state its status records. Nothing is queued or kept.
    */
+  @Override
   public TaskSnapshot view(VeraTask resource) {
     return admission.view(resource);
   }
 
+  @Override
   public Optional<TaskSnapshot> get(TaskKey key) {
     return locked(
         () -> {
@@ -463,6 +450,7 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   /** Tasks that match a filter, newest first. */
+  @Override
   public List<TaskSnapshot> list(Predicate<TaskSnapshot> filter) {
     return matching(false, filter);
   }
@@ -472,6 +460,7 @@ public final class TaskDispatcher implements AutoCloseable {
    * those kept, are passed over before they are copied, so a caller that looks often (the compute
    * autoscaler, every round) holds the dispatcher's lock only briefly.
    */
+  @Override
   public List<TaskSnapshot> unfinished(Predicate<TaskSnapshot> filter) {
     return matching(true, filter);
   }
@@ -498,6 +487,7 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   /** Completes when the task finishes or disappears; immediately if it already has. */
+  @Override
   public CompletableFuture<TaskSnapshot> awaitFinished(TaskKey key) {
     return locked(
         () -> {
@@ -559,6 +549,7 @@ public final class TaskDispatcher implements AutoCloseable {
    * @param onRevoke run (outside the lock) when the dispatcher takes the lease back; in-process
    *     workers interrupt the attempt with it, remote workers pass null and learn it on renewal
    */
+  @Override
   public Optional<Lease> lease(
       PoolKey poolKey,
       String workerId,
@@ -574,6 +565,7 @@ public final class TaskDispatcher implements AutoCloseable {
    * task in queue order that {@code accepts} allows, so a worker that cannot run every task of a
    * shared queue (a ComputeResource too small for some) leaves those for others.
    */
+  @Override
   public Optional<Lease> lease(
       PoolKey poolKey,
       String workerId,
@@ -671,8 +663,8 @@ public final class TaskDispatcher implements AutoCloseable {
       return;
     }
     String leaseId = entry.leaseId;
-    long delay = Math.max(0, Duration.between(clock.instant(), entry.deadline).toMillis());
-    entry.deadlineTimer = timers.schedule(() -> onDeadline(leaseId), delay, TimeUnit.MILLISECONDS);
+    entry.deadlineTimer =
+        timers.after(Duration.between(clock.instant(), entry.deadline), () -> onDeadline(leaseId));
   }
 
   private void onDeadline(String leaseId) {
@@ -692,6 +684,7 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   /** The pool of a lease this dispatcher holds; lets the REST layer authorize its worker. */
+  @Override
   public Optional<PoolKey> leasePool(String leaseId) {
     return locked(
         () -> {
@@ -701,6 +694,7 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   /** Extends a lease; false when it was revoked, so the worker must stop the attempt. */
+  @Override
   public Optional<Instant> renew(String leaseId) {
     return locked(
         () -> {
@@ -722,6 +716,7 @@ public final class TaskDispatcher implements AutoCloseable {
    * write) at most once per {@link #PROGRESS_INTERVAL} per task, the last report of an interval at
    * its end, so a handler that reports in a tight loop costs one status write a second.
    */
+  @Override
   public boolean progress(String leaseId, double fraction, String message) {
     return mutate(
         changed -> {
@@ -740,10 +735,7 @@ public final class TaskDispatcher implements AutoCloseable {
                   : entry.progressPublishedAt.plus(PROGRESS_INTERVAL);
           if (now.isBefore(due)) {
             entry.progressFlushScheduled = true;
-            timers.schedule(
-                () -> publishProgress(leaseId),
-                Duration.between(now, due).toMillis(),
-                TimeUnit.MILLISECONDS);
+            timers.after(Duration.between(now, due), () -> publishProgress(leaseId));
             return true;
           }
           publishProgressLocked(entry);
@@ -763,11 +755,13 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   /** Records a successful attempt; false when the lease had already been revoked. */
+  @Override
   public boolean complete(String leaseId, JsonNode result) {
     return complete(leaseId, result, null);
   }
 
   /** Like {@link #complete(String, JsonNode)}, with the provider usage the attempt recorded. */
+  @Override
   public boolean complete(String leaseId, JsonNode result, TaskUsage usage) {
     int size = sizeOf(result);
     if (size > settings.maxResultBytes()) {
@@ -794,6 +788,7 @@ public final class TaskDispatcher implements AutoCloseable {
   }
 
   /** Records a failed attempt, retried if it may be and retries remain; false if revoked. */
+  @Override
   public boolean fail(String leaseId, TaskError error, boolean retryable) {
     return fail(leaseId, error, retryable, null);
   }
@@ -802,6 +797,7 @@ public final class TaskDispatcher implements AutoCloseable {
    * Like {@link #fail(String, TaskError, boolean)}, but a retry waits at least {@code retryAfter}
    * (an upstream's Retry-After), within the task's maximum backoff.
    */
+  @Override
   public boolean fail(String leaseId, TaskError error, boolean retryable, Duration retryAfter) {
     return onLease(
         leaseId,
@@ -815,6 +811,7 @@ public final class TaskDispatcher implements AutoCloseable {
    * Hands a leased task back unharmed, as a worker that is shutting down does: it queues again at
    * its place and the attempt does not count against its retries. False if the lease was revoked.
    */
+  @Override
   public boolean release(String leaseId) {
     return onLease(leaseId, this::returnUnconfirmedLocked);
   }
@@ -897,7 +894,8 @@ public final class TaskDispatcher implements AutoCloseable {
   private void scheduleRetry(TaskEntry entry, Duration delay) {
     String uid = entry.uid;
     int attempts = entry.attempts;
-    timers.schedule(
+    timers.after(
+        delay,
         () ->
             mutate(
                 changed -> {
@@ -917,9 +915,7 @@ public final class TaskDispatcher implements AutoCloseable {
                     changed.add(entry.key);
                   }
                   return null;
-                }),
-        Math.max(0, delay.toMillis()),
-        TimeUnit.MILLISECONDS);
+                }));
   }
 
   /** Takes a task out of its queue or running set and revokes its lease. */
@@ -951,7 +947,7 @@ public final class TaskDispatcher implements AutoCloseable {
     Runnable hook = entry.onRevoke;
     entry.onRevoke = null;
     if (hook != null) {
-      timers.execute(hook);
+      timers.run(hook);
     }
   }
 
@@ -1215,6 +1211,6 @@ public final class TaskDispatcher implements AutoCloseable {
 
   @Override
   public void close() {
-    timers.shutdownNow();
+    timers.close();
   }
 }

@@ -34,10 +34,10 @@ public final class TaskHistory {
   /** How often a page is ranked again when rows it picked turned out deleted meanwhile. */
   private static final int ATTEMPTS = 3;
 
-  private final TaskDispatcher dispatcher;
+  private final TaskQueueView dispatcher;
   private final FinishedTasks finished;
 
-  public TaskHistory(TaskDispatcher dispatcher, FinishedTasks finished) {
+  public TaskHistory(TaskQueueView dispatcher, FinishedTasks finished) {
     this.dispatcher = dispatcher;
     this.finished = finished;
   }

@@ -39,12 +39,12 @@ public final class TaskMetrics implements TaskListener {
   };
 
   private final MeterRegistry registry;
-  private final TaskDispatcher dispatcher;
+  private final TaskQueueView dispatcher;
   private final Map<String, Counter> counters = new ConcurrentHashMap<>();
   private final Map<String, Timer> timers = new ConcurrentHashMap<>();
   private final Set<PoolKey> gauged = ConcurrentHashMap.newKeySet();
 
-  public TaskMetrics(MeterRegistry registry, TaskDispatcher dispatcher) {
+  public TaskMetrics(MeterRegistry registry, TaskQueueView dispatcher) {
     this.registry = registry;
     this.dispatcher = dispatcher;
   }

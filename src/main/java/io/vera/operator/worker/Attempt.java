@@ -1,7 +1,7 @@
 package io.vera.operator.worker;
 
 import io.vera.operator.task.Lease;
-import io.vera.operator.task.TaskDispatcher;
+import io.vera.operator.task.TaskLeases;
 import io.vera.operator.task.TaskSnapshot;
 import java.time.Clock;
 import java.time.Duration;
@@ -15,7 +15,7 @@ import java.util.List;
  * and is never lost, however early it comes.
  */
 public final class Attempt {
-  private final TaskDispatcher dispatcher;
+  private final TaskLeases dispatcher;
   private final Thread thread;
   private final Object lock;
   private final List<Runnable> onRevoke = new ArrayList<>();
@@ -27,7 +27,7 @@ public final class Attempt {
    * @param thread the thread that runs the body, interrupted on revocation
    * @param lock the loop's lock, which orders revocation against the body's start and end
    */
-  Attempt(TaskDispatcher dispatcher, Thread thread, Object lock) {
+  Attempt(TaskLeases dispatcher, Thread thread, Object lock) {
     this.dispatcher = dispatcher;
     this.thread = thread;
     this.lock = lock;

@@ -1,7 +1,7 @@
 package io.vera.operator.worker;
 
 import io.vera.operator.task.Lease;
-import io.vera.operator.task.TaskDispatcher;
+import io.vera.operator.task.TaskLeases;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
@@ -35,7 +35,7 @@ public final class AttemptLoop {
   }
 
   private final String workerId;
-  private final TaskDispatcher dispatcher;
+  private final TaskLeases dispatcher;
   private final LeaseSource leases;
   private final AttemptBody body;
   private final BooleanSupplier wanted;
@@ -54,7 +54,7 @@ public final class AttemptLoop {
   public AttemptLoop(
       String workerId,
       String threadName,
-      TaskDispatcher dispatcher,
+      TaskLeases dispatcher,
       LeaseSource leases,
       AttemptBody body,
       BooleanSupplier wanted) {
@@ -70,7 +70,7 @@ public final class AttemptLoop {
   public AttemptLoop(
       String workerId,
       String threadName,
-      TaskDispatcher dispatcher,
+      TaskLeases dispatcher,
       LeaseSource leases,
       AttemptBody body) {
     this(workerId, threadName, dispatcher, leases, body, () -> true);

@@ -333,7 +333,9 @@ class ChartProductionValuesTest {
           "vera_provider_tokens_total",
           "vera_provider_cost_usd_total",
           "vera_provider_month_cost_usd",
-          "vera_provider_budget_monthly_usd");
+          "vera_provider_budget_monthly_usd",
+          "vera_provider_ready",
+          "vera_provider_time_to_first_token_seconds");
 
   private static Set<String> metricsIn(String text) {
     Set<String> names = new TreeSet<>();
@@ -368,6 +370,9 @@ class ChartProductionValuesTest {
             "VeraProviderBudgetExhausted");
     assertThat(metricsIn(exprs.toString())).isSubsetOf(SERVED);
     assertThat(exprs.toString()).contains("> 900", "> 0.1", ">= 0.8 *");
+    assertThat(exprs.toString())
+        .as("provider not Ready from the readiness gauge, not from failed calls")
+        .contains("vera_provider_ready");
   }
 
   @Test
@@ -395,7 +400,9 @@ class ChartProductionValuesTest {
             "Compute resources",
             "Providers and spend",
             "Queue depth by pool",
-            "Month spend against budget");
+            "Month spend against budget",
+            "Provider Ready",
+            "Time to first token p95");
     assertThat(metricsIn(json)).isSubsetOf(SERVED).contains("vera_queue_depth", "vera_leader");
   }
 

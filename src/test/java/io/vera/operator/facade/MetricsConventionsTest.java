@@ -76,6 +76,9 @@ class MetricsConventionsTest {
     }
     assertThat(withoutHelp).as("families with empty help text").isEmpty();
 
+    assertThat(veraFamilies)
+        .as("units in base units (seconds, bytes), never milliseconds")
+        .noneMatch(name -> name.matches(".*_(ms|milliseconds)(_.*)?$"));
     for (String family : veraFamilies) {
       String kind = types.get(family);
       if (kind.equals("histogram")) {

@@ -92,7 +92,16 @@ class ProviderMetricsTest {
           .isEqualTo(2);
       assertThat(value(scrape, "vera_provider_latency_seconds_count", null)).isEqualTo(2);
       assertThat(value(scrape, "vera_provider_latency_seconds_sum", null)).isPositive();
-      assertThat(value(scrape, "vera_provider_time_to_first_token_ms_count", null)).isEqualTo(1);
+      assertThat(value(scrape, "vera_provider_time_to_first_token_seconds_count", null))
+          .isEqualTo(1);
+      assertThat(value(scrape, "vera_provider_time_to_first_token_seconds_sum", null))
+          .as("in seconds, the base unit")
+          .isPositive()
+          .isLessThan(60);
+      assertThat(scrape)
+          .as("the probe passed: Ready")
+          .containsPattern(
+              "(?m)^vera_provider_ready\\{name=\"openai\",namespace=\"default\"\\} 1\\.0$");
       assertThat(scrape).contains("vera_provider_latency_seconds_bucket{");
       assertThat(scrape).doesNotContain(KEY).doesNotContain("METRICS-9876543210");
     }

@@ -114,6 +114,17 @@ class PodsRuntimeTest {
         .atMost(Duration.ofSeconds(10))
         .until(() -> deployment("tools").getSpec().getReplicas() == 5);
     await().atMost(Duration.ofSeconds(10)).until(() -> live("tools").getStatus().replicas == 5);
+
+    // Deleted behind the operator's back: its watch puts it back.
+    String before = deployment("tools").getMetadata().getUid();
+    harness.client().resource(deployment("tools")).delete();
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                deployment("tools") != null
+                    && !deployment("tools").getMetadata().getUid().equals(before)
+                    && deployment("tools").getSpec().getReplicas() == 5);
   }
 
   @Test
