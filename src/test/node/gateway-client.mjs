@@ -1,7 +1,7 @@
 // Drives Vera's /v1 gateway with the official OpenAI SDK, as an application would, and prints
 // what the SDK returned (or raised) as one JSON line for OpenAiSdkTest to check.
-// Usage: node gateway-client.mjs <baseURL> <chat|stream|models> '<request JSON>'
-import OpenAI from 'openai';
+// Usage: node gateway-client.mjs <baseURL> <chat|stream|models|embeddings|transcription> '<request JSON>'
+import OpenAI, { toFile } from 'openai';
 
 const [baseURL, scenario, requestJson] = process.argv.slice(2);
 const client = new OpenAI({
@@ -41,6 +41,14 @@ async function run() {
       const ids = [];
       for await (const model of client.models.list()) ids.push(model.id);
       return { ids };
+    }
+    case 'embeddings':
+      return await client.embeddings.create(request);
+    case 'transcription': {
+      // The audio comes as base64 in the request; the SDK uploads it as a multipart file.
+      const { audio_base64: audio, file_name: name, ...rest } = request;
+      const file = await toFile(Buffer.from(audio, 'base64'), name, { type: 'audio/wav' });
+      return await client.audio.transcriptions.create({ ...rest, file });
     }
     default:
       throw new Error(`unknown scenario ${scenario}`);

@@ -50,7 +50,14 @@ public record ChatRequest(
     return new TokenUsage(input, output, 0, 0, 0);
   }
 
-  private static long textTokens(JsonNode node) {
+  /**
+   * Tokens of the text in {@code node} at 3 characters a token, {@value #IMAGE_TOKENS} per image;
+   * an array of numbers (token ids, as embeddings accept) counts a token each.
+   */
+  static long textTokens(JsonNode node) {
+    if (node.isNumber()) {
+      return 1;
+    }
     if (node.isTextual()) {
       String text = node.asText();
       return text.startsWith("data:") ? IMAGE_TOKENS : text.length() / 3 + 1;

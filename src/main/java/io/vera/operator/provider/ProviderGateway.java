@@ -1,5 +1,6 @@
 package io.vera.operator.provider;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -13,6 +14,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -410,6 +412,70 @@ public final class ProviderGateway {
             + " is not an LLM provider; chat completions need OpenAI,"
             + " Anthropic or Gemini",
         false);
+  }
+
+  /**
+   * OpenAI's embeddings with an OpenAI or OpenAI-compatible Provider, attributed to {@code caller}
+   * under the same limits, budgets and ledger as chat; see {@link OpenAiClient#embeddings}.
+   */
+  public ProviderResult embeddings(
+      ProviderKey key, ObjectNode body, String model, Duration timeout, int retries, Caller caller)
+      throws ProviderException {
+    refuseUnpriced(key, model, caller);
+    return invoke(
+        key,
+        timeout,
+        caller,
+        client -> {
+          if (!(client instanceof ChatCompletions priced)) {
+            return 0;
+          }
+          Double cost =
+              priced.cost(
+                  model, new TokenUsage(ChatRequest.textTokens(body.path("input")), 0, 0, 0, 0));
+          return cost == null ? 0 : cost;
+        },
+        client -> openAi(key, client, "embeddings").embeddings(body, model, timeout, retries));
+  }
+
+  /**
+   * OpenAI's audio transcriptions as a gateway caller sent them, attributed to {@code caller}; see
+   * {@link OpenAiClient#transcription}. The audio's length is unknown before the call, so nothing
+   * is reserved: budgets refuse transcriptions once spent, and count them after each call.
+   */
+  public ProviderResult transcription(
+      ProviderKey key,
+      byte[] audio,
+      String fileName,
+      String mediaType,
+      String model,
+      Map<String, List<String>> fields,
+      Duration timeout,
+      int retries,
+      Caller caller)
+      throws ProviderException {
+    return invoke(
+        key,
+        timeout,
+        caller,
+        NO_ESTIMATE,
+        client ->
+            openAi(key, client, "audio transcriptions")
+                .transcription(audio, fileName, mediaType, model, fields, timeout, retries));
+  }
+
+  private static OpenAiClient openAi(ProviderKey key, ProviderClient client, String what)
+      throws ProviderException {
+    if (client instanceof OpenAiClient openAi) {
+      return openAi;
+    }
+    throw new UnsupportedParamException(
+        "model",
+        "provider "
+            + key.name()
+            + " has no "
+            + what
+            + " API in OpenAI's format; use an OpenAI or OpenAI-compatible Provider");
   }
 
   /**

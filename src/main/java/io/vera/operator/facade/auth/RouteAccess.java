@@ -128,6 +128,8 @@ public final class RouteAccess {
     put("POST", "/v1/chat/completions", ns("call", PROVIDERS));
     put("GET", "/v1/models", ns("call", PROVIDERS));
     put("GET", "/v1/spend", ns("list", PROVIDERS));
+    put("POST", "/v1/embeddings", ns("call", PROVIDERS));
+    put("POST", "/v1/audio/transcriptions", ns("call", PROVIDERS));
 
     // Infrastructure (compute resources). No object name: a legacy resource_id is the
     // ComputeResource's status.resourceId when it has one, not its name, so a name check could

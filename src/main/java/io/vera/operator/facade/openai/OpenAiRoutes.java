@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javalin.Javalin;
 import io.javalin.http.ContentType;
 import io.javalin.http.Context;
+import io.javalin.http.UploadedFile;
 import io.vera.operator.api.Provider;
 import io.vera.operator.api.ProviderSpec;
 import io.vera.operator.facade.auth.RestGuard;
@@ -81,6 +82,8 @@ public final class OpenAiRoutes {
     app.post(BASE + "/chat/completions", this::chatCompletions);
     app.get(BASE + "/models", this::models);
     app.get(BASE + "/spend", this::spend);
+    app.post(BASE + "/embeddings", this::embeddings);
+    app.post(BASE + "/audio/transcriptions", this::transcriptions);
     app.exception(OpenAiError.class, (e, ctx) -> e.write(ctx));
   }
 
@@ -132,14 +135,7 @@ public final class OpenAiRoutes {
       }
       ProviderSpec spec = gateway.spec(target.provider()).orElseThrow();
       ChatRequest request =
-          new ChatRequest(
-              body,
-              target.model(),
-              includeUsage,
-              spec.timeoutSeconds == null
-                  ? DEFAULT_TIMEOUT
-                  : Duration.ofSeconds(spec.timeoutSeconds),
-              spec.retries == null ? DEFAULT_RETRIES : spec.retries);
+          new ChatRequest(body, target.model(), includeUsage, timeout(spec), retries(spec));
       ctx.header(TARGET_HEADER, target.provider().name() + "/" + target.model());
       try {
         if (stream) {
@@ -272,6 +268,118 @@ public final class OpenAiRoutes {
       response.setHeader("X-Accel-Buffering", "no");
       out = response.getOutputStream();
     }
+  }
+
+  /**
+   * OpenAI's embeddings, for OpenAI and OpenAI-compatible Providers: the body passed on with the
+   * model after {@code <provider>/}, the answer as the upstream wrote it.
+   */
+  private void embeddings(Context ctx) {
+    ObjectNode body = readBody(ctx);
+    JsonNode modelField = body.path("model");
+    if (!modelField.isTextual() || modelField.asText().isBlank()) {
+      throw OpenAiError.invalid("'model' is required: '<provider>/<model>'", "model");
+    }
+    if (body.path("input").isMissingNode() || body.path("input").isNull()) {
+      throw OpenAiError.invalid("'input' is required", "input");
+    }
+    Target target = openAiTarget(modelField.asText(), "embeddings");
+    ProviderSpec spec = gateway.spec(target.provider()).orElseThrow();
+    try {
+      write(
+          ctx,
+          gateway.embeddings(
+              target.provider(),
+              body,
+              target.model(),
+              timeout(spec),
+              retries(spec),
+              caller(ctx, body)));
+    } catch (ProviderException e) {
+      throw OpenAiError.of(e);
+    }
+  }
+
+  /**
+   * OpenAI's audio transcriptions (multipart), for OpenAI and OpenAI-compatible Providers: the file
+   * and the other fields passed on, the answer (JSON or text, as {@code response_format} asks) as
+   * the upstream wrote it.
+   */
+  private void transcriptions(Context ctx) {
+    if (!ctx.isMultipartFormData()) {
+      throw OpenAiError.invalid("the body must be multipart/form-data with a 'file'", "file");
+    }
+    UploadedFile file = ctx.uploadedFile("file");
+    if (file == null) {
+      throw OpenAiError.invalid("'file' is required", "file");
+    }
+    String model = ctx.formParam("model");
+    if (model == null || model.isBlank()) {
+      throw OpenAiError.invalid("'model' is required: '<provider>/<model>'", "model");
+    }
+    Target target = openAiTarget(model, "audio transcriptions");
+    ProviderSpec spec = gateway.spec(target.provider()).orElseThrow();
+    byte[] audio;
+    try (InputStream in = file.content()) {
+      audio = in.readNBytes(MAX_BODY_BYTES + 1);
+    } catch (IOException e) {
+      throw OpenAiError.invalid("the uploaded file could not be read", "file");
+    }
+    if (audio.length > MAX_BODY_BYTES) {
+      throw new OpenAiError(
+          413, "the file is larger than " + MAX_BODY_BYTES + " bytes", "file", null);
+    }
+    String user = ctx.formParam("user");
+    Caller caller = caller(ctx, JSON.createObjectNode().put("user", user));
+    ProviderResult result;
+    try {
+      result =
+          gateway.transcription(
+              target.provider(),
+              audio,
+              file.filename(),
+              file.contentType(),
+              target.model(),
+              ctx.formParamMap(),
+              timeout(spec),
+              retries(spec),
+              caller);
+    } catch (ProviderException e) {
+      throw OpenAiError.of(e);
+    }
+    if (result.output().isTextual()) {
+      ctx.contentType("text/plain; charset=utf-8").result(result.output().asText());
+    } else {
+      write(ctx, result);
+    }
+  }
+
+  /** {@code <provider>/<model>} of an OpenAI or OpenAI-compatible Provider, else a clear 400. */
+  private Target openAiTarget(String name, String what) {
+    Target target = resolve(name);
+    ProviderSpec.Type type = gateway.spec(target.provider()).map(s -> s.type).orElse(null);
+    if (type != ProviderSpec.Type.OpenAI) {
+      throw new OpenAiError(
+          400,
+          "provider '"
+              + target.provider().name()
+              + "' is a "
+              + type
+              + " Provider, which has no "
+              + what
+              + " in OpenAI's format; use an OpenAI or OpenAI-compatible Provider",
+          "model",
+          "unsupported_model");
+    }
+    return target;
+  }
+
+  private static Duration timeout(ProviderSpec spec) {
+    return spec.timeoutSeconds == null ? DEFAULT_TIMEOUT : Duration.ofSeconds(spec.timeoutSeconds);
+  }
+
+  private static int retries(ProviderSpec spec) {
+    return spec.retries == null ? DEFAULT_RETRIES : spec.retries;
   }
 
   /** A route's target to a registered LLM Provider, or a failure the next target can take. */

@@ -12,6 +12,8 @@ import io.vera.operator.provider.ProviderRequest;
 import io.vera.operator.provider.ProviderResult;
 import io.vera.operator.provider.TokenUsage;
 import io.vera.operator.provider.llm.Params.Kind;
+import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import okhttp3.HttpUrl;
@@ -153,6 +155,105 @@ public final class OpenAiClient extends LlmClient {
         millisSince(start),
         null,
         true);
+  }
+
+  /**
+   * OpenAI's {@code POST embeddings} with the gateway caller's body passed on ({@code model} set to
+   * {@code model}); the answer comes back as the upstream wrote it, priced by its {@code
+   * usage.prompt_tokens}.
+   */
+  public ProviderResult embeddings(
+      ObjectNode callerBody, String model, Duration timeout, int retries) throws ProviderException {
+    ObjectNode body = callerBody.deepCopy().put("model", model);
+    Request http = authorized(url("embeddings")).post(jsonBody(body)).build();
+    long start = System.nanoTime();
+    JsonNode answer =
+        retrying(
+            timeout,
+            retries,
+            deadline -> {
+              try (Response response = execute(http, deadline)) {
+                return readJson(response, deadline);
+              }
+            });
+    TokenUsage usage =
+        new TokenUsage(answer.path("usage").path("prompt_tokens").asLong(), 0, 0, 0, 0);
+    String answered = answer.path("model").asText(model);
+    Double cost = costs().tokenCost(answered, usage);
+    if (cost == null && !answered.equals(model)) {
+      cost = costs().tokenCost(model, usage);
+    }
+    return new ProviderResult(answer, answered, usage, cost, millisSince(start), null, true);
+  }
+
+  /**
+   * OpenAI's {@code POST audio/transcriptions} as a gateway caller sent it: the file and every
+   * other form field passed on, {@code model} set to {@code model}. A JSON answer ({@code json},
+   * {@code verbose_json}) comes back as a JSON tree and is priced from its {@code usage} (seconds
+   * or tokens) or {@code duration}; a text answer ({@code text}, {@code srt}, {@code vtt}) as a
+   * text node, unpriced, since it carries neither.
+   */
+  public ProviderResult transcription(
+      byte[] audio,
+      String fileName,
+      String mediaType,
+      String model,
+      Map<String, List<String>> fields,
+      Duration timeout,
+      int retries)
+      throws ProviderException {
+    MultipartBody.Builder form =
+        new MultipartBody.Builder()
+            .setType(MultipartBody.FORM)
+            .addFormDataPart(
+                "file",
+                fileName,
+                RequestBody.create(
+                    audio,
+                    MediaType.parse(mediaType == null ? "application/octet-stream" : mediaType)))
+            .addFormDataPart("model", model);
+    fields.forEach(
+        (name, values) -> {
+          if (!name.equals("model") && !name.equals("file")) {
+            values.forEach(value -> form.addFormDataPart(name, value));
+          }
+        });
+    Request http = authorized(url("audio/transcriptions")).post(form.build()).build();
+    long start = System.nanoTime();
+    JsonNode answer =
+        retrying(
+            timeout,
+            retries,
+            deadline -> {
+              try (Response response = execute(http, deadline)) {
+                if (!response.isSuccessful()) {
+                  throw errors.fromResponse(response);
+                }
+                MediaType type = response.body().contentType();
+                if (type != null && "json".equals(type.subtype())) {
+                  return readJson(response, deadline);
+                }
+                try {
+                  return JSON.getNodeFactory().textNode(response.body().string());
+                } catch (java.io.IOException e) {
+                  throw errors.fromIOException(e, deadline.remaining());
+                }
+              }
+            });
+    JsonNode usage = answer.path("usage");
+    TokenUsage tokens = TokenUsage.NONE;
+    Double cost = null;
+    if ("tokens".equals(usage.path("type").asText())) {
+      tokens =
+          new TokenUsage(
+              usage.path("input_tokens").asLong(), usage.path("output_tokens").asLong(), 0, 0, 0);
+      cost = costs().tokenCost(model, tokens);
+    } else if ("duration".equals(usage.path("type").asText()) && usage.path("seconds").isNumber()) {
+      cost = costs().audioCost(model, usage.path("seconds").asDouble());
+    } else if (answer.path("duration").isNumber()) {
+      cost = costs().audioCost(model, answer.path("duration").asDouble());
+    }
+    return new ProviderResult(answer, model, tokens, cost, millisSince(start), null, true);
   }
 
   @Override

@@ -731,4 +731,101 @@ class OpenAiSdkTest {
     assertThat(error.path("status").asInt()).isEqualTo(404);
     assertThat(error.path("message").asText()).contains("neither a route");
   }
+
+  // ---- embeddings and audio transcriptions ----------------------------------------------------
+
+  @Test
+  void embeddingsGoToAnOpenAiProviderAndAreRecordedWithTheirCost() throws Exception {
+    double before = anonymousSpendOnOpenai();
+    openai.answer(
+        json(
+            200,
+            "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"index\":0,"
+                + "\"embedding\":[0.0023064255,-0.009327292,-0.0028842222]}],\"model\":"
+                + "\"text-embedding-3-small\",\"usage\":{\"prompt_tokens\":500000,"
+                + "\"total_tokens\":500000}}"));
+
+    JsonNode answer =
+        sdk.ok(
+            "embeddings",
+            "{\"model\":\"openai/text-embedding-3-small\",\"input\":\"The food was delicious\","
+                + "\"encoding_format\":\"float\"}");
+
+    assertThat(answer.at("/data/0/embedding/1").asDouble()).isEqualTo(-0.009327292);
+    assertThat(answer.at("/usage/prompt_tokens").asInt()).isEqualTo(500000);
+    JsonNode sent = openai.lastBody();
+    assertThat(openai.lastCall().getUrl().encodedPath()).isEqualTo("/v1/embeddings");
+    assertThat(sent.path("model").asText()).isEqualTo("text-embedding-3-small");
+    assertThat(sent.path("encoding_format").asText()).isEqualTo("float");
+    // 500,000 tokens at $0.02 per million.
+    assertThat(anonymousSpendOnOpenai())
+        .isCloseTo(before + 0.01, org.assertj.core.data.Offset.offset(1e-9));
+    assertThat(harness.get("/metrics").text())
+        .contains("vera_gateway_caller_cost_usd_total{caller=\"anonymous\",caller_namespace=\"\"");
+  }
+
+  /** What GET /v1/spend says the anonymous caller spent on Provider openai in all. */
+  private double anonymousSpendOnOpenai() {
+    JsonNode spend = harness.get("/v1/spend?provider=openai&caller=anonymous").json();
+    JsonNode callers = spend.at("/providers/0/callers");
+    return callers.isEmpty() ? 0 : callers.get(0).path("costUsd").asDouble();
+  }
+
+  @Test
+  void embeddingsOfAProviderWithoutThemAreA400NamingTheModel() throws Exception {
+    JsonNode error =
+        sdk.error(
+            "embeddings", "{\"model\":\"anthropic/claude-sonnet-4-20250514\",\"input\":\"Hi\"}");
+    assertThat(error.path("status").asInt()).isEqualTo(400);
+    assertThat(error.path("param").asText()).isEqualTo("model");
+    assertThat(error.path("code").asText()).isEqualTo("unsupported_model");
+    assertThat(error.path("message").asText()).contains("Anthropic", "no embeddings");
+  }
+
+  @Test
+  void anAudioFileIsTranscribedThroughTheSdkAsMultipartAndPricedByItsDuration() throws Exception {
+    double before = anonymousSpendOnOpenai();
+    openai.answer(
+        json(
+            200,
+            "{\"task\":\"transcribe\",\"language\":\"english\",\"duration\":30.0,\"text\":"
+                + "\"The quick brown fox.\",\"segments\":[],\"usage\":{\"type\":\"duration\","
+                + "\"seconds\":30}}"));
+    byte[] wav =
+        "RIFF....WAVEfmt fake audio bytes".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+    JsonNode answer =
+        sdk.ok(
+            "transcription",
+            "{\"model\":\"openai/whisper-1\",\"response_format\":\"verbose_json\",\"language\":"
+                + "\"en\",\"file_name\":\"speech.wav\",\"audio_base64\":\""
+                + java.util.Base64.getEncoder().encodeToString(wav)
+                + "\"}");
+
+    assertThat(answer.path("text").asText()).isEqualTo("The quick brown fox.");
+    assertThat(answer.path("duration").asDouble()).isEqualTo(30.0);
+    var call = openai.lastCall();
+    assertThat(call.getUrl().encodedPath()).isEqualTo("/v1/audio/transcriptions");
+    String form = call.getBody().utf8();
+    assertThat(call.getHeaders().get("Content-Type")).startsWith("multipart/form-data");
+    assertThat(form)
+        .contains("filename=\"speech.wav\"")
+        .contains("RIFF....WAVEfmt fake audio bytes")
+        .contains("name=\"model\"\r\n\r\nwhisper-1\r\n")
+        .contains("name=\"language\"\r\n\r\nen\r\n");
+    // 30 billed seconds of whisper-1 at $0.006 a minute.
+    assertThat(anonymousSpendOnOpenai())
+        .isCloseTo(before + 0.003, org.assertj.core.data.Offset.offset(1e-9));
+  }
+
+  @Test
+  void aTranscriptionWithAProviderWithoutItIsA400() throws Exception {
+    JsonNode error =
+        sdk.error(
+            "transcription",
+            "{\"model\":\"gemini/gemini-2.5-flash\",\"file_name\":\"a.wav\",\"audio_base64\":"
+                + "\"UklGRg==\"}");
+    assertThat(error.path("status").asInt()).isEqualTo(400);
+    assertThat(error.path("code").asText()).isEqualTo("unsupported_model");
+  }
 }
