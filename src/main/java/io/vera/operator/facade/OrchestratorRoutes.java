@@ -286,13 +286,12 @@ final class OrchestratorRoutes {
     }
     ctx.future(
         () ->
-            dispatcher
+            tasks
                 .awaitFinished(key)
                 .completeOnTimeout(null, (long) (timeout * 1000), TimeUnit.MILLISECONDS)
                 .thenApply(
                     done -> {
-                      TaskSnapshot latest =
-                          dispatcher.get(key).or(() -> tasks.find(key)).orElse(done);
+                      TaskSnapshot latest = tasks.find(key).orElse(null);
                       if (latest == null) {
                         throw ApiException.notFound("task " + key.name() + " was deleted");
                       }
