@@ -1,7 +1,6 @@
 package io.vera.operator.compute.docker;
 
 import com.github.dockerjava.api.DockerClient;
-import com.github.dockerjava.api.async.ResultCallback;
 import com.github.dockerjava.api.command.ExecCreateCmdResponse;
 import com.github.dockerjava.api.command.InspectExecResponse;
 import com.github.dockerjava.api.exception.BadRequestException;
@@ -197,10 +196,9 @@ final class DockerExec {
   }
 
   /** Collects an exec's frames into two capped buffers. */
-  private static final class OutputCollector extends ResultCallback.Adapter<Frame> {
+  private static final class OutputCollector extends FailureKeepingCallback<Frame> {
     private final CappedOutput stdout;
     private final CappedOutput stderr;
-    private volatile Throwable failure;
 
     OutputCollector(int cap) {
       this.stdout = new CappedOutput(cap);
@@ -218,22 +216,6 @@ final class DockerExec {
       } else if (frame.getStreamType() == StreamType.STDOUT
           || frame.getStreamType() == StreamType.RAW) {
         stdout.write(payload, 0, payload.length);
-      }
-    }
-
-    @Override
-    public void onError(Throwable throwable) {
-      failure = throwable;
-      super.onError(throwable);
-    }
-
-    void rethrow() {
-      Throwable t = failure;
-      if (t instanceof RuntimeException runtime) {
-        throw runtime;
-      }
-      if (t != null) {
-        throw new IllegalStateException(t.getMessage(), t);
       }
     }
 

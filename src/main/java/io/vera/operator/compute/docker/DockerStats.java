@@ -1,7 +1,6 @@
 package io.vera.operator.compute.docker;
 
 import com.github.dockerjava.api.DockerClient;
-import com.github.dockerjava.api.async.ResultCallback;
 import com.github.dockerjava.api.exception.NotFoundException;
 import com.github.dockerjava.api.model.CpuStatsConfig;
 import com.github.dockerjava.api.model.MemoryStatsConfig;
@@ -134,30 +133,13 @@ final class DockerStats {
     return sum;
   }
 
-  private static final class StatsCollector extends ResultCallback.Adapter<Statistics> {
+  private static final class StatsCollector extends FailureKeepingCallback<Statistics> {
     private volatile Statistics stats;
-    private volatile Throwable failure;
 
     @Override
     public void onNext(Statistics statistics) {
       if (stats == null) {
         stats = statistics;
-      }
-    }
-
-    @Override
-    public void onError(Throwable throwable) {
-      failure = throwable;
-      super.onError(throwable);
-    }
-
-    void rethrow() {
-      Throwable t = failure;
-      if (t instanceof RuntimeException runtime) {
-        throw runtime;
-      }
-      if (t != null) {
-        throw new IllegalStateException(t.getMessage(), t);
       }
     }
   }
