@@ -258,6 +258,7 @@ public final class VeraOperator implements AutoCloseable {
             settings.namespace(),
             settings.restTaskTtlSeconds(),
             finishedTasks);
+    tasks.answerFromStore(statusWriter);
     LegacyPools pools =
         new LegacyPools(restClient, settings.namespace(), settings.legacyPoolRuntime());
     facade =

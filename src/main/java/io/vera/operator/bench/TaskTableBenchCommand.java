@@ -15,7 +15,12 @@ import io.vera.operator.api.VeraTaskSpec;
 import io.vera.operator.api.VeraTaskStatus;
 import io.vera.operator.cli.ProgressLine;
 import io.vera.operator.embedded.EmbeddedApiServer;
+import io.vera.operator.task.FinishedTaskIndex;
 import io.vera.operator.task.FinishedTaskLabels;
+import io.vera.operator.task.PoolKey;
+import io.vera.operator.task.TaskKey;
+import io.vera.operator.task.TaskQuery;
+import io.vera.operator.task.TaskSnapshot;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.URI;
@@ -31,6 +36,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -132,6 +139,15 @@ public final class TaskTableBenchCommand implements Callable<Integer> {
   private int rounds;
 
   @Option(
+      names = "--index-only",
+      defaultValue = "0",
+      description =
+          "Instead of asking an operator: fill this process's finished-task index with this many"
+              + " tasks and time the same queries on it alone (what a page costs beyond reading"
+              + " its 50 rows), with the heap it takes per task.")
+  private int indexOnly;
+
+  @Option(
       names = "--operator-pid",
       description = "The operator's process id, to read its heap after a full collection.")
   private Long operatorPid;
@@ -143,6 +159,10 @@ public final class TaskTableBenchCommand implements Callable<Integer> {
           spec.commandLine(), "--seed must be at least 0, --rounds and --concurrency at least 1");
     }
     PrintWriter out = spec.commandLine().getOut();
+    if (indexOnly > 0) {
+      indexOnly(out);
+      return 0;
+    }
     if (seed > 0) {
       seed(out);
       out.println("Seeded. Restart the operator so it reads them, then run again without --seed.");
@@ -182,6 +202,130 @@ public final class TaskTableBenchCommand implements Callable<Integer> {
     }
     out.flush();
     return 0;
+  }
+
+  /** Times the queries on an index of {@code indexOnly} tasks in this process, and its heap. */
+  private void indexOnly(PrintWriter out) {
+    long before = usedAfterGc();
+    FinishedTaskIndex index = new FinishedTaskIndex((ns, each) -> {});
+    Instant start = Instant.parse("2026-01-01T00:00:00Z");
+    for (int n = 0; n < indexOnly; n++) {
+      VeraTaskSpec spec = spec(n);
+      Instant created = start.plusMillis(n * 37L);
+      index.add(
+          new TaskSnapshot(
+              new TaskKey(
+                  namespace,
+                  UUID.nameUUIDFromBytes(new byte[] {(byte) n, (byte) (n >> 8), (byte) (n >> 16)})
+                      .toString()),
+              null,
+              new String(spec.handler),
+              spec.priority,
+              spec.taskType,
+              new PoolKey(namespace, spec.poolRef),
+              spec.description,
+              null,
+              null,
+              phase(n),
+              null,
+              1,
+              0,
+              0,
+              null,
+              null,
+              null,
+              created,
+              created,
+              created.plusMillis(5),
+              created.plusMillis(10 + n % 997),
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null));
+    }
+    long after = usedAfterGc();
+    out.printf(
+        Locale.ROOT,
+        "Index of %,d finished tasks in this process: %.1f MB, %.0f bytes per task%n",
+        indexOnly,
+        (after - before) / 1048576.0,
+        (after - before) / (double) indexOnly);
+    List<Double> all = new ArrayList<>();
+    List<Double> allCpu = new ArrayList<>();
+    for (String query : QUERIES) {
+      Map<String, String> p = new java.util.HashMap<>();
+      for (String pair : query.split("&")) {
+        String[] kv = pair.split("=", 2);
+        p.put(kv[0], kv[1]);
+      }
+      TaskQuery.Filter filter =
+          new TaskQuery.Filter(
+              namespace,
+              p.containsKey("state")
+                  ? Set.of(
+                      p.get("state").equals("completed") ? TaskPhase.Succeeded : TaskPhase.Failed)
+                  : Set.of(),
+              p.get("pool"),
+              p.get("handler"),
+              p.containsKey("priority")
+                  ? TaskPriority.parse(p.get("priority")).orElseThrow()
+                  : null,
+              p.get("q"));
+      TaskQuery.Sort sort = TaskQuery.Sort.parse(p.get("sort")).orElseThrow();
+      int keep = Integer.parseInt(p.get("offset")) + Integer.parseInt(p.get("limit"));
+      List<Double> times = new ArrayList<>();
+      long matched = 0;
+      for (int round = 0; round < rounds + 2; round++) {
+        long started = System.nanoTime();
+        matched =
+            index.top(filter, sort, p.get("order").equals("desc"), Set.of(), keep, 0).matched();
+        if (round >= 2) {
+          times.add((System.nanoTime() - started) / 1e6);
+        }
+      }
+      all.addAll(times);
+      out.printf(
+          Locale.ROOT,
+          "  %-62s %,8d matching  median %7.1f ms%n",
+          query,
+          matched,
+          percentile(times, 0.5));
+    }
+    out.printf(
+        Locale.ROOT,
+        "all %d queries (2 warm-up rounds each not counted): median %.1f ms, p95 %.1f ms;"
+            + " CPU median %.1f ms, p95 %.1f ms%n",
+        all.size(),
+        percentile(all, 0.5),
+        percentile(all, 0.95),
+        percentile(allCpu, 0.5),
+        percentile(allCpu, 0.95));
+  }
+
+  private static long usedAfterGc() {
+    for (int i = 0; i < 3; i++) {
+      System.gc();
+    }
+    Runtime runtime = Runtime.getRuntime();
+    return runtime.totalMemory() - runtime.freeMemory();
+  }
+
+  private static TaskPhase phase(int n) {
+    return n % 10 == 0 ? TaskPhase.Failed : TaskPhase.Succeeded;
+  }
+
+  private VeraTaskSpec spec(int n) {
+    VeraTaskSpec spec = new VeraTaskSpec();
+    spec.handler = HANDLERS[n % HANDLERS.length];
+    spec.priority = PRIORITIES[n % PRIORITIES.length];
+    spec.taskType = TaskType.GENERAL;
+    spec.poolRef = n % 3 == 0 ? "background" : "general";
+    spec.description = "bench task " + n;
+    spec.payload = JSON.createObjectNode().put("n", n);
+    return spec;
   }
 
   /** The first page, once the operator has read every finished task (at most 10 minutes). */
@@ -265,17 +409,11 @@ public final class TaskTableBenchCommand implements Callable<Integer> {
             .withName(String.format("table-%06d", n))
             .withLabels(Map.of(FinishedTaskLabels.FINISHED, "true"))
             .build());
-    VeraTaskSpec spec = new VeraTaskSpec();
-    spec.handler = HANDLERS[n % HANDLERS.length];
-    spec.priority = PRIORITIES[n % PRIORITIES.length];
-    spec.taskType = TaskType.GENERAL;
-    spec.poolRef = n % 3 == 0 ? "background" : "general";
-    spec.description = "bench task " + n;
-    spec.payload = JSON.createObjectNode().put("n", n);
+    VeraTaskSpec spec = spec(n);
     task.setSpec(spec);
     VeraTask stored = client.resource(task).create();
     VeraTaskStatus status = new VeraTaskStatus();
-    status.phase = n % 10 == 0 ? TaskPhase.Failed : TaskPhase.Succeeded;
+    status.phase = phase(n);
     status.attempts = 1;
     status.startTime = created.plusMillis(5).toString();
     status.completionTime = created.plusMillis(10 + n % 997).toString();

@@ -565,10 +565,13 @@ final class SqliteObjects implements AutoCloseable {
         free = r.next() ? r.getLong(1) : 0;
       }
       if (free >= VACUUM_MIN_FREE_PAGES) {
-        // The pragma frees pages as it is stepped: read it to the end.
-        try (ResultSet r = s.executeQuery("PRAGMA incremental_vacuum(" + VACUUM_STEP_PAGES + ")")) {
-          while (r.next()) {
-            // One row per step.
+        // The pragma frees one page per step of its statement and answers rows without columns,
+        // which the driver's executeQuery refuses and its execute steps only once: so one page
+        // per statement, each stepped once.
+        long pages = Math.min(free, VACUUM_STEP_PAGES);
+        for (long i = 0; i < pages; i++) {
+          try (Statement step = writer.createStatement()) {
+            step.execute("PRAGMA incremental_vacuum(1)");
           }
         }
         writer.commit();

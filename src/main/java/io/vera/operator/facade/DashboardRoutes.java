@@ -21,6 +21,7 @@ import io.vera.operator.facade.auth.RouteAccess;
 import io.vera.operator.pool.CpuSampler;
 import io.vera.operator.pool.LegacyPools;
 import io.vera.operator.provider.LegacyProviders;
+import io.vera.operator.provider.ProviderGateway;
 import io.vera.operator.provider.ProviderKey;
 import io.vera.operator.provider.UsageLedger;
 import io.vera.operator.task.PoolKey;
@@ -77,6 +78,7 @@ final class DashboardRoutes implements AutoCloseable {
   private final ComputeService compute;
   private final LegacyProviders providers;
   private final UsageLedger usage;
+  private final ProviderGateway gateway;
   private final RestGuard guard;
   private final DashboardSamples samples;
   private final Map<String, byte[]> assets = new HashMap<>();
@@ -90,6 +92,7 @@ final class DashboardRoutes implements AutoCloseable {
     this.compute = services.compute();
     this.providers = services.providers();
     this.usage = services.usage();
+    this.gateway = services.gateway();
     this.guard = guard;
     this.samples = new DashboardSamples(dispatcher, clock);
     // Read the finished tasks into their index now rather than on the first page.
@@ -422,12 +425,18 @@ final class DashboardRoutes implements AutoCloseable {
       WorkerPool pool = byName.get(key.name());
       TaskDispatcher.PoolStats stats = dispatcher.poolStats(key).orElse(null);
       int running = stats == null ? 0 : stats.running();
+      Optional<String> hold = providerHold(key);
       int position = 0;
       for (TaskSnapshot task : dispatcher.queueOrder(key)) {
         position++;
         ObjectNode item = queuedView(task, now);
         item.put("position", position);
-        item.put("reason", waitReason(key, pool, running, position, cpuPercent));
+        String ahead = position > 1 ? "; " + (position - 1) + " task(s) ahead" : "";
+        item.put(
+            "reason",
+            hold.isPresent()
+                ? hold.get() + ahead
+                : waitReason(key, pool, running, position, cpuPercent));
         list.add(item);
       }
     }
@@ -443,13 +452,38 @@ final class DashboardRoutes implements AutoCloseable {
           "reason",
           task.phase() == TaskPhase.Pending
               ? Optional.ofNullable(task.pendingReason()).orElse("no pool takes this task yet")
-              : "retrying after a failed attempt; queues again at "
-                  + task.nextRetryAt().toString().replaceFirst("\\.\\d+Z$", "Z"));
+              : retryReason(task));
       list.add(item);
     }
     response.put("total", list.size());
     response.put("cpu_percent", round(cpuPercent));
     return response;
+  }
+
+  /** The budget or rate limit that holds calls to a provider's queue, if it is one. */
+  private Optional<String> providerHold(PoolKey key) {
+    if (!key.isProvider()) {
+      return Optional.empty();
+    }
+    String provider = key.name().substring(key.name().indexOf(':') + 1);
+    return gateway.hold(new ProviderKey(key.namespace(), provider));
+  }
+
+  /**
+   * Why a task waits out a retry's backoff: its provider's budget or rate limit when one holds
+   * calls (a refused call is retried after the limit's window), else the last attempt's error.
+   */
+  private String retryReason(TaskSnapshot task) {
+    String when = task.nextRetryAt().toString().replaceFirst("\\.\\d+Z$", "Z");
+    Optional<String> hold = task.pool() == null ? Optional.empty() : providerHold(task.pool());
+    if (hold.isPresent()) {
+      return hold.get() + "; tries again at " + when;
+    }
+    String error = task.error() == null ? null : task.error().message();
+    return "retrying after a failed attempt"
+        + (error == null ? "" : " (" + OrchestratorRoutes.clip(error) + ")")
+        + "; queues again at "
+        + when;
   }
 
   private static ObjectNode queuedView(TaskSnapshot task, Instant now) {

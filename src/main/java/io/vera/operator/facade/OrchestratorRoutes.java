@@ -1,7 +1,6 @@
 package io.vera.operator.facade;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
@@ -11,6 +10,7 @@ import io.vera.operator.api.TaskType;
 import io.vera.operator.api.VeraTaskSpec;
 import io.vera.operator.api.WorkerPool;
 import io.vera.operator.api.WorkerPoolStatus;
+import io.vera.operator.facade.legacy.OrchestratorAnswers;
 import io.vera.operator.handler.HandlerMetadata;
 import io.vera.operator.handler.HandlerRegistry;
 import io.vera.operator.pool.CpuSampler;
@@ -28,6 +28,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -107,13 +108,9 @@ final class OrchestratorRoutes {
     }
     double threshold = body.number("cpu_threshold", 75.0, 0, 100);
     pools.initialize(sizes, threshold);
-    ObjectNode response = JsonBody.MAPPER.createObjectNode();
-    response.put("status", "success");
-    response.put("message", "Orchestrator initialized");
-    ObjectNode sized = response.putObject("worker_pools");
+    Map<String, Integer> sized = new LinkedHashMap<>();
     sizes.forEach((type, n) -> sized.put(type.name(), n));
-    response.put("cpu_threshold", threshold);
-    ctx.json(response);
+    ctx.json(new OrchestratorAnswers.Initialized(sized, threshold));
   }
 
   private void startStop(Context ctx, boolean suspend) {
@@ -122,97 +119,57 @@ final class OrchestratorRoutes {
           "the orchestrator is not initialized: POST " + BASE + "/initialize first");
     }
     pools.setSuspended(suspend);
-    ObjectNode response = JsonBody.MAPPER.createObjectNode();
-    response.put("status", "success");
-    response.put("message", suspend ? "Orchestrator stopped" : "Orchestrator started");
-    response.put("running", !suspend);
-    ctx.json(response);
+    ctx.json(new OrchestratorAnswers.RunningChanged(!suspend));
   }
 
+  /** The legacy status, as a tree: the WebSocket adds its timestamp to it. */
   ObjectNode status() {
     List<WorkerPool> all = pools.list();
-    ObjectNode status = JsonBody.MAPPER.createObjectNode();
     if (all.isEmpty()) {
-      status.put("initialized", false);
-      status.put("running", false);
-      return status;
+      return JsonBody.MAPPER.valueToTree(new OrchestratorAnswers.NotInitialized());
     }
     int workers = 0;
     int active = 0;
     int queued = 0;
     boolean running = false;
-    ObjectNode queueSizes = JsonBody.MAPPER.createObjectNode();
-    ObjectNode byType = JsonBody.MAPPER.createObjectNode();
+    Map<String, Integer> queueSizes = new LinkedHashMap<>();
+    Map<String, List<OrchestratorAnswers.Pool>> byType = new LinkedHashMap<>();
     for (WorkerPool pool : all) {
-      ObjectNode view = poolView(pool);
-      workers += view.get("num_workers").asInt();
-      active += view.get("active_tasks").asInt();
-      queued += view.get("queue_size").asInt();
+      OrchestratorAnswers.Pool view = poolView(pool);
+      workers += view.numWorkers();
+      active += view.activeTasks();
+      queued += view.queueSize();
       running |= !pool.getSpec().isSuspended();
-      String type = pool.getSpec().taskType.name();
-      queueSizes.put(type, queueSizes.path(type).asInt(0) + view.get("queue_size").asInt());
-      ObjectNode typeView =
-          byType.has(type) ? (ObjectNode) byType.get(type) : newTypeView(byType, type);
-      add(typeView, "num_workers", view.get("num_workers").asInt());
-      add(typeView, "current_workers", view.get("current_workers").asInt());
-      add(typeView, "active_workers", view.get("active_tasks").asInt());
-      add(typeView, "queue_size", view.get("queue_size").asInt());
-      ((ArrayNode) typeView.get("pools")).add(pool.getMetadata().getName());
+      queueSizes.merge(view.taskType(), view.queueSize(), Integer::sum);
+      byType.computeIfAbsent(view.taskType(), t -> new ArrayList<>()).add(view);
     }
+    Map<String, OrchestratorAnswers.TypeSummary> summaries = new LinkedHashMap<>();
     byType.forEach(
-        v ->
-            ((ObjectNode) v)
-                .put(
-                    "idle_workers",
-                    Math.max(
-                        0, v.get("current_workers").asInt() - v.get("active_workers").asInt())));
-    status.put("initialized", true);
-    status.put("running", running);
-    status.put("worker_count", workers);
-    status.put("active_workers", active);
-    status.put("active_tasks", active);
-    status.put("queue_size", queued);
-    status.set("queue_sizes", queueSizes);
-    status.set("worker_pools", byType);
-    return status;
+        (type, views) -> summaries.put(type, OrchestratorAnswers.TypeSummary.of(type, views)));
+    return JsonBody.MAPPER.valueToTree(
+        new OrchestratorAnswers.Status(
+            true, running, workers, active, active, queued, queueSizes, summaries));
   }
 
-  private static ObjectNode newTypeView(ObjectNode byType, String type) {
-    ObjectNode view = byType.putObject(type);
-    view.put("task_type", type);
-    view.putArray("pools");
-    return view;
-  }
-
-  private static void add(ObjectNode view, String field, int amount) {
-    view.put(field, view.path(field).asInt(0) + amount);
-  }
-
-  private ObjectNode poolView(WorkerPool pool) {
+  private OrchestratorAnswers.Pool poolView(WorkerPool pool) {
     PoolKey key = new PoolKey(pool.getMetadata().getNamespace(), pool.getMetadata().getName());
-    Optional<TaskDispatcher.PoolStats> stats = dispatcher.poolStats(key);
+    Optional<TaskQueueView.PoolStats> stats = dispatcher.poolStats(key);
     WorkerPoolStatus status = pool.getStatus() == null ? new WorkerPoolStatus() : pool.getStatus();
-    ObjectNode view = JsonBody.MAPPER.createObjectNode();
-    view.put("name", pool.getMetadata().getName());
-    view.put("task_type", pool.getSpec().taskType.name());
-    view.put("runtime", pool.getSpec().runtimeOrDefault().name());
-    view.put("num_workers", pool.getSpec().replicasOrDefault());
-    view.put("current_workers", status.replicas == null ? 0 : status.replicas);
-    view.put("ready_workers", status.readyReplicas == null ? 0 : status.readyReplicas);
-    view.put("concurrency_per_worker", pool.getSpec().concurrencyOrDefault());
-    view.put("suspended", pool.getSpec().isSuspended());
-    if (pool.getSpec().cpuThresholdPercent == null) {
-      view.putNull("cpu_threshold");
-    } else {
-      view.put("cpu_threshold", pool.getSpec().cpuThresholdPercent);
-    }
-    view.put("queue_size", stats.map(TaskDispatcher.PoolStats::queued).orElse(0));
-    view.put("active_tasks", stats.map(TaskDispatcher.PoolStats::running).orElse(0));
-    view.put("completed_tasks", stats.map(TaskDispatcher.PoolStats::succeeded).orElse(0L));
-    view.put("failed_tasks", stats.map(TaskDispatcher.PoolStats::failed).orElse(0L));
-    ArrayNode offered = view.putArray("handlers");
-    status.handlers.forEach(offered::add);
-    return view;
+    return new OrchestratorAnswers.Pool(
+        pool.getMetadata().getName(),
+        pool.getSpec().taskType.name(),
+        pool.getSpec().runtimeOrDefault().name(),
+        pool.getSpec().replicasOrDefault(),
+        status.replicas == null ? 0 : status.replicas,
+        status.readyReplicas == null ? 0 : status.readyReplicas,
+        pool.getSpec().concurrencyOrDefault(),
+        pool.getSpec().isSuspended(),
+        pool.getSpec().cpuThresholdPercent,
+        stats.map(TaskQueueView.PoolStats::queued).orElse(0),
+        stats.map(TaskQueueView.PoolStats::running).orElse(0),
+        stats.map(TaskQueueView.PoolStats::succeeded).orElse(0L),
+        stats.map(TaskQueueView.PoolStats::failed).orElse(0L),
+        new ArrayList<>(status.handlers));
   }
 
   private void scale(Context ctx) {
@@ -233,20 +190,11 @@ final class OrchestratorRoutes {
                             + "; POST "
                             + BASE
                             + "/initialize creates them"));
-    ObjectNode response = JsonBody.MAPPER.createObjectNode();
-    response.put("status", "success");
-    response.put("task_type", type.name());
-    response.put("num_workers", replicas);
-    response.put("pool", pool.getMetadata().getName());
-    ctx.json(response);
+    ctx.json(new OrchestratorAnswers.Scaled(type.name(), replicas, pool.getMetadata().getName()));
   }
 
   private void listPools(Context ctx) {
-    ObjectNode response = JsonBody.MAPPER.createObjectNode();
-    ArrayNode list = response.putArray("pools");
-    pools.list().forEach(p -> list.add(poolView(p)));
-    response.put("count", list.size());
-    ctx.json(response);
+    ctx.json(new OrchestratorAnswers.Pools(pools.list().stream().map(this::poolView).toList()));
   }
 
   // ---- tasks ---------------------------------------------------------------------------------
@@ -313,17 +261,15 @@ final class OrchestratorRoutes {
         tasks
             .find(key)
             .orElseThrow(() -> ApiException.notFound("task " + key.name() + " was deleted"));
-    ObjectNode response = JsonBody.MAPPER.createObjectNode();
-    response.put("task_id", key.name());
-    response.put("status", task.phase().legacyName());
-    response.put("name", name);
-    response.put("priority", task.priority().wireName());
-    response.put("task_type", task.taskType().name());
-    response.put("pool", task.pool() == null ? null : task.pool().name());
-    if (task.pendingReason() != null) {
-      response.put("pending_reason", task.pendingReason());
-    }
-    ctx.json(response);
+    ctx.json(
+        new OrchestratorAnswers.Submitted(
+            key.name(),
+            task.phase().legacyName(),
+            name,
+            task.priority().wireName(),
+            task.taskType().name(),
+            task.pool() == null ? null : task.pool().name(),
+            task.pendingReason()));
   }
 
   private void result(Context ctx) {
@@ -340,13 +286,12 @@ final class OrchestratorRoutes {
     }
     ctx.future(
         () ->
-            dispatcher
+            tasks
                 .awaitFinished(key)
                 .completeOnTimeout(null, (long) (timeout * 1000), TimeUnit.MILLISECONDS)
                 .thenApply(
                     done -> {
-                      TaskSnapshot latest =
-                          dispatcher.get(key).or(() -> tasks.find(key)).orElse(done);
+                      TaskSnapshot latest = tasks.find(key).orElse(null);
                       if (latest == null) {
                         throw ApiException.notFound("task " + key.name() + " was deleted");
                       }
@@ -368,13 +313,7 @@ final class OrchestratorRoutes {
         throw ApiException.conflict(
             "task " + key.name() + " already finished as " + task.phase().legacyName());
       }
-      default -> {
-        ObjectNode response = JsonBody.MAPPER.createObjectNode();
-        response.put("status", "success");
-        response.put("task_id", key.name());
-        response.put("message", "Task cancelled");
-        ctx.json(response);
-      }
+      default -> ctx.json(new OrchestratorAnswers.Cancelled(key.name()));
     }
   }
 
@@ -391,56 +330,42 @@ final class OrchestratorRoutes {
         tasks
             .resubmit(task.key())
             .orElseThrow(() -> ApiException.notFound("task " + task.key().name() + " not found"));
-    ObjectNode response = JsonBody.MAPPER.createObjectNode();
-    response.put("status", "success");
-    response.put("task_id", copy.name());
-    response.put("retry_of", task.key().name());
-    response.put("message", "Task resubmitted");
-    ctx.json(response);
+    ctx.json(new OrchestratorAnswers.Resubmitted(copy.name(), task.key().name()));
   }
 
   private void registry(Context ctx) {
-    ObjectNode response = JsonBody.MAPPER.createObjectNode();
-    ObjectNode list = response.putObject("tasks");
+    Map<String, Object> list = new LinkedHashMap<>();
     for (HandlerRegistry.RegisteredHandler handler : handlers.all()) {
       HandlerMetadata m = handler.metadata();
-      ObjectNode item = list.putObject(m.name());
-      item.put("name", m.name());
-      item.put("task_type", m.taskType().name());
-      item.put("priority", m.priority().wireName());
-      item.put("estimated_duration", m.estimatedDurationSeconds());
-      item.put("max_retries", m.maxRetries());
-      item.put("timeout", m.timeoutSeconds());
-      item.put("requires_gpu", m.requiresGpu());
-      item.put("cpu_cores", m.cpuCores());
-      item.put("memory_mb", m.memoryMb());
-      ArrayNode labels = item.putArray("labels");
-      m.labels().forEach(labels::add);
-      item.put("description", m.description());
-      item.put("source", "operator");
+      list.put(
+          m.name(),
+          new OrchestratorAnswers.Handler(
+              m.name(),
+              m.taskType().name(),
+              m.priority().wireName(),
+              m.estimatedDurationSeconds(),
+              m.maxRetries(),
+              m.timeoutSeconds(),
+              m.requiresGpu(),
+              m.cpuCores(),
+              m.memoryMb(),
+              new ArrayList<>(m.labels()),
+              m.description(),
+              "operator"));
     }
     for (String remote : remoteWorkers.allHandlers()) {
-      if (!list.has(remote)) {
-        ObjectNode item = list.putObject(remote);
-        item.put("name", remote);
-        item.put("source", "worker");
-      }
+      list.putIfAbsent(remote, new OrchestratorAnswers.WorkerHandler(remote));
     }
-    response.put("count", list.size());
-    ctx.json(response);
+    ctx.json(new OrchestratorAnswers.Registry(list));
   }
 
   private void history(Context ctx) {
     int limit = (int) queryNumber(ctx, "limit", 50, 1, 1000);
     int offset = (int) queryNumber(ctx, "offset", 0, 0, MAX_HISTORY_OFFSET);
     TaskHistory.Page finished = tasks.history().finished(tasks.namespace(), offset, limit);
-    ObjectNode response = JsonBody.MAPPER.createObjectNode();
-    ArrayNode list = response.putArray("tasks");
-    finished.tasks().forEach(t -> list.add(TaskViews.view(t)));
-    response.put("total", finished.total());
-    response.put("limit", limit);
-    response.put("offset", offset);
-    ctx.json(response);
+    ctx.json(
+        new OrchestratorAnswers.HistoryPage(
+            taskViews(finished.tasks()), finished.total(), limit, offset));
   }
 
   private void historyQuery(Context ctx) {
@@ -469,28 +394,18 @@ final class OrchestratorRoutes {
     boolean finishedMayMatch = states.isEmpty() || states.stream().anyMatch(TaskPhase::isFinished);
     TaskHistory.Page matching =
         tasks.history().matching(tasks.namespace(), filter, finishedMayMatch, limit);
-    ObjectNode response = JsonBody.MAPPER.createObjectNode();
-    ArrayNode list = response.putArray("tasks");
-    matching.tasks().forEach(t -> list.add(TaskViews.view(t)));
-    response.put("count", list.size());
-    response.put("total_matching", matching.total());
-    ctx.json(response);
+    ctx.json(new OrchestratorAnswers.HistoryMatches(taskViews(matching.tasks()), matching.total()));
   }
 
   private void active(Context ctx) {
     List<TaskSnapshot> running =
         dispatcher.unfinished(
             t -> t.phase() == TaskPhase.Running && t.key().namespace().equals(tasks.namespace()));
-    ObjectNode response = JsonBody.MAPPER.createObjectNode();
-    ArrayNode list = response.putArray("tasks");
-    running.forEach(t -> list.add(TaskViews.view(t)));
-    response.put("count", list.size());
-    ctx.json(response);
+    ctx.json(new OrchestratorAnswers.Active(taskViews(running)));
   }
 
   private void queueDetailed(Context ctx) {
-    ObjectNode response = JsonBody.MAPPER.createObjectNode();
-    ObjectNode queues = response.putObject("queues");
+    Map<String, List<OrchestratorAnswers.Queued>> queues = new LinkedHashMap<>();
     int total = 0;
     Instant now = Instant.now();
     for (PoolKey pool : dispatcher.pools()) {
@@ -500,28 +415,23 @@ final class OrchestratorRoutes {
       List<TaskSnapshot> order = dispatcher.queueOrder(pool);
       int position = 0;
       for (TaskSnapshot task : order) {
-        ArrayNode list =
-            queues.has(task.taskType().name())
-                ? (ArrayNode) queues.get(task.taskType().name())
-                : queues.putArray(task.taskType().name());
-        ObjectNode item = JsonBody.MAPPER.createObjectNode();
-        item.put("task_id", task.key().name());
-        item.put("name", task.handler());
-        item.put("priority", task.priority().wireName());
-        item.put("pool", pool.name());
-        item.put("position", ++position);
-        TaskViews.epoch(item, "queued_at", task.queuedAt());
-        item.put(
-            "wait_seconds",
-            task.queuedAt() == null
-                ? 0
-                : Duration.between(task.queuedAt(), now).toMillis() / 1000.0);
-        list.add(item);
+        queues
+            .computeIfAbsent(task.taskType().name(), t -> new ArrayList<>())
+            .add(
+                new OrchestratorAnswers.Queued(
+                    task.key().name(),
+                    task.handler(),
+                    task.priority().wireName(),
+                    pool.name(),
+                    ++position,
+                    task.queuedAt() == null ? null : epoch(task.queuedAt()),
+                    task.queuedAt() == null
+                        ? 0
+                        : Duration.between(task.queuedAt(), now).toMillis() / 1000.0));
         total++;
       }
     }
-    response.put("total_queued", total);
-    ctx.json(response);
+    ctx.json(new OrchestratorAnswers.QueueDetail(queues, total));
   }
 
   private ObjectNode systemMetrics() {
@@ -533,8 +443,8 @@ final class OrchestratorRoutes {
         continue;
       }
       var stats = dispatcher.poolStats(pool);
-      queued += stats.map(TaskDispatcher.PoolStats::queued).orElse(0);
-      running += stats.map(TaskDispatcher.PoolStats::running).orElse(0);
+      queued += stats.map(TaskQueueView.PoolStats::queued).orElse(0);
+      running += stats.map(TaskQueueView.PoolStats::running).orElse(0);
     }
     metrics.put("queue_size", queued);
     metrics.put("active_tasks", running);
@@ -544,6 +454,10 @@ final class OrchestratorRoutes {
   }
 
   // ---- helpers -------------------------------------------------------------------------------
+
+  private static List<JsonNode> taskViews(List<TaskSnapshot> tasks) {
+    return tasks.stream().<JsonNode>map(TaskViews::view).toList();
+  }
 
   private List<String> registeredNames() {
     List<String> names = new ArrayList<>(handlers.names());

@@ -15,6 +15,7 @@ import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -571,6 +572,54 @@ public final class ProviderGateway {
       }
       observe(provider, result, latencyMs);
     }
+  }
+
+  /**
+   * Why a call to a provider would be refused right now by its monthly budget or its rate limits,
+   * without taking a place in them: for people looking at the queue (why tasks for it wait). Empty
+   * when a call would be let through, or the provider is unknown.
+   */
+  public Optional<String> hold(ProviderKey key) {
+    Live provider = live.get(key);
+    ProviderSpec.Limits limits = provider == null ? null : provider.spec.limits;
+    if (limits == null) {
+      return Optional.empty();
+    }
+    if (limits.monthlyBudgetUsd != null && ledger.monthCost(key) >= limits.monthlyBudgetUsd) {
+      return Optional.of(
+          String.format(
+              Locale.ROOT,
+              "budget: provider %s has spent its monthly budget of $%.2f",
+              key.name(),
+              limits.monthlyBudgetUsd));
+    }
+    Instant windowStart = clock.instant().minus(MINUTE);
+    synchronized (provider) {
+      long requests =
+          provider.recentRequests.stream().filter(t -> !t.isBefore(windowStart)).count();
+      if (limits.requestsPerMinute != null && requests >= limits.requestsPerMinute) {
+        return Optional.of(
+            "rate limit: provider "
+                + key.name()
+                + " made its "
+                + limits.requestsPerMinute
+                + " requests of the last minute");
+      }
+      long tokens =
+          provider.recentTokens.stream()
+              .filter(e -> !e.getKey().isBefore(windowStart))
+              .mapToLong(Map.Entry::getValue)
+              .sum();
+      if (limits.tokensPerMinute != null && tokens >= limits.tokensPerMinute) {
+        return Optional.of(
+            "rate limit: provider "
+                + key.name()
+                + " used its "
+                + limits.tokensPerMinute
+                + " tokens of the last minute");
+      }
+    }
+    return Optional.empty();
   }
 
   /** Refuses a call the Provider's rate limits do not allow. */

@@ -6,7 +6,9 @@ import io.vera.operator.api.TaskType;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.Set;
@@ -48,7 +50,7 @@ public final class FinishedTaskIndex {
   private static final TaskPriority[] PRIORITIES = TaskPriority.values();
   private static final TaskType[] TYPES = TaskType.values();
 
-  /** One finished task: primitives and shared strings only. */
+  /** One finished task: primitives and shared strings only; the description in lower case. */
   private record Row(
       String name,
       String handler,
@@ -126,7 +128,7 @@ public final class FinishedTaskIndex {
   }
 
   /** The greatest finished tasks of a query, as indexed snapshots, and how many matched. */
-  record Top(List<TaskSnapshot> greatestFirst, long matched, boolean complete) {}
+  public record Top(List<TaskSnapshot> greatestFirst, long matched, boolean complete) {}
 
   /**
    * The {@code keep} greatest finished tasks of a namespace that match {@code filter}, in {@code
@@ -134,7 +136,7 @@ public final class FinishedTaskIndex {
    * ranks the compact rows themselves, so only the kept ones become snapshots (with the indexed
    * fields only, as {@link #forEach} gives them); their order agrees with {@link TaskQuery}'s.
    */
-  Top top(
+  public Top top(
       TaskQuery.Filter filter,
       TaskQuery.Sort sort,
       boolean descending,
@@ -156,7 +158,12 @@ public final class FinishedTaskIndex {
       }
     }
     int priority = filter.priority() == null ? -1 : filter.priority().ordinal();
-    String text = filter.text() == null || filter.text().isBlank() ? null : filter.text();
+    // Names are lower case (Kubernetes names) and descriptions are kept so; handlers are few.
+    String text =
+        filter.text() == null || filter.text().isBlank()
+            ? null
+            : filter.text().toLowerCase(Locale.ROOT);
+    Map<String, Boolean> handlerMatches = new HashMap<>();
     PriorityQueue<Row> kept = new PriorityQueue<>(order);
     long matched = 0;
     for (Row row : rows.values()) {
@@ -165,9 +172,10 @@ public final class FinishedTaskIndex {
           || (filter.handler() != null && !filter.handler().equals(row.handler()))
           || (filter.pool() != null && !filter.pool().equals(row.pool()))
           || (text != null
-              && !containsIgnoringCase(row.name(), text)
-              && !containsIgnoringCase(row.handler(), text)
-              && !containsIgnoringCase(row.description(), text))
+              && !row.name().contains(text)
+              && !handlerMatches.computeIfAbsent(
+                  row.handler(), h -> h.toLowerCase(Locale.ROOT).contains(text))
+              && (row.description() == null || !row.description().contains(text)))
           || excluded.contains(row.name())) {
         continue;
       }
@@ -206,19 +214,6 @@ public final class FinishedTaskIndex {
     return row.startedMillis() == NONE || row.completedMillis() == NONE
         ? NONE
         : row.completedMillis() - row.startedMillis();
-  }
-
-  private static boolean containsIgnoringCase(String haystack, String needle) {
-    if (haystack == null) {
-      return false;
-    }
-    int last = haystack.length() - needle.length();
-    for (int i = 0; i <= last; i++) {
-      if (haystack.regionMatches(true, i, needle, 0, needle.length())) {
-        return true;
-      }
-    }
-    return false;
   }
 
   /** How many finished tasks of a namespace are indexed. */
@@ -271,8 +266,11 @@ public final class FinishedTaskIndex {
 
   private Row row(TaskSnapshot task) {
     String description = task.description();
-    if (description != null && description.length() > DESCRIPTION_CHARS) {
-      description = description.substring(0, DESCRIPTION_CHARS);
+    if (description != null) {
+      description =
+          description
+              .substring(0, Math.min(description.length(), DESCRIPTION_CHARS))
+              .toLowerCase(Locale.ROOT);
     }
     return new Row(
         task.key().name(),

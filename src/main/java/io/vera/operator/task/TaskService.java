@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Submits, cancels and retries tasks on behalf of REST clients, by writing VeraTask resources. A
@@ -67,10 +68,37 @@ public final class TaskService {
     return history;
   }
 
-  /** A task in flight (from the dispatcher) or finished (from the API server); empty if gone. */
+  /**
+   * REST answers show what is stored rather than the dispatcher's latest state, which a crash could
+   * still take back; see {@link TaskStatusWriter#storedView}. Set once, at wiring.
+   */
+  public void answerFromStore(TaskStatusWriter writer) {
+    this.stored = writer;
+  }
+
+  private volatile TaskStatusWriter stored;
+
+  /**
+   * A task in flight (from the dispatcher, as stored when {@link #answerFromStore} is set) or
+   * finished (from the API server); empty if gone.
+   */
   public Optional<TaskSnapshot> find(TaskKey key) {
     Optional<TaskSnapshot> inFlight = dispatcher.get(key);
-    return inFlight.isPresent() ? inFlight : finished.get(key);
+    TaskStatusWriter writer = stored;
+    if (inFlight.isPresent()) {
+      return writer == null ? inFlight : inFlight.map(writer::storedView);
+    }
+    return finished.get(key);
+  }
+
+  /**
+   * Completes when a task's end is stored (or the task is gone): its finish as the dispatcher sees
+   * it, then, when answers come from the store, its finished state written.
+   */
+  public CompletableFuture<?> awaitFinished(TaskKey key) {
+    TaskStatusWriter writer = stored;
+    CompletableFuture<TaskSnapshot> finish = dispatcher.awaitFinished(key);
+    return writer == null ? finish : finish.thenCompose(done -> writer.awaitFinalWritten(key));
   }
 
   public String namespace() {

@@ -8,11 +8,13 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.utils.Serialization;
+import io.vera.operator.api.TaskPhase;
 import io.vera.operator.api.VeraTask;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.DelayQueue;
@@ -95,6 +97,15 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
   private volatile boolean closed;
 
   /**
+   * Per task in flight, the latest state whose status write the API server acknowledged: what a
+   * restart would find. REST answers show this, never a state that a crash could still take back.
+   */
+  private final Map<TaskKey, TaskSnapshot> written = new ConcurrentHashMap<>();
+
+  /** Answers waiting for a task's finished state to be written. */
+  private final Map<TaskKey, CompletableFuture<Void>> finalWritten = new ConcurrentHashMap<>();
+
+  /**
    * @param coalesceWindow how long a change waits before it is written, so the further changes of a
    *     short task (queued, running, finished) go out as one write
    */
@@ -120,6 +131,8 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
     for (int i = 0; i < threads; i++) {
       writers.execute(this::drain);
     }
+    // Tasks that left the dispatcher without a last write (deleted while in flight).
+    retries.scheduleWithFixedDelay(this::forgetGoneTasks, 60, 60, TimeUnit.SECONDS);
   }
 
   /** The dispatcher whose state is written; set once, before any task is tracked. */
@@ -161,6 +174,83 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
     TaskDispatcher source = dispatcher;
     return source != null
         && source.get(key).map(t -> t.phase() != null && t.phase().isFinished()).orElse(false);
+  }
+
+  /**
+   * How a task in flight reads from what is stored: its latest written state; before its first
+   * write, the task as submitted (queued, no attempt). Never ahead of the store, so a task answered
+   * as finished (or running, with its attempts) is so after a crash too.
+   */
+  public TaskSnapshot storedView(TaskSnapshot current) {
+    TaskSnapshot stored = written.get(current.key());
+    if (stored != null && stored.uid().equals(current.uid())) {
+      return stored;
+    }
+    return asSubmitted(current);
+  }
+
+  /**
+   * Completes once the finished state of a task is written, or once the task is no longer in flight
+   * (written and marked, or deleted): then the stored state is its end.
+   */
+  public CompletableFuture<Void> awaitFinalWritten(TaskKey key) {
+    CompletableFuture<Void> future =
+        finalWritten.computeIfAbsent(key, k -> new CompletableFuture<>());
+    TaskDispatcher source = dispatcher;
+    TaskSnapshot stored = written.get(key);
+    if (source == null
+        || source.get(key).isEmpty()
+        || stored != null && stored.phase() != null && stored.phase().isFinished()) {
+      releaseFinalWaiters(key);
+    }
+    return future;
+  }
+
+  private void releaseFinalWaiters(TaskKey key) {
+    CompletableFuture<Void> waiting = finalWritten.remove(key);
+    if (waiting != null) {
+      waiting.complete(null);
+    }
+  }
+
+  private void forgetGoneTasks() {
+    TaskDispatcher source = dispatcher;
+    if (source != null) {
+      written.keySet().removeIf(key -> source.get(key).isEmpty());
+    }
+  }
+
+  private static TaskSnapshot asSubmitted(TaskSnapshot t) {
+    TaskPhase phase = t.phase() == TaskPhase.Pending ? TaskPhase.Pending : TaskPhase.Queued;
+    return new TaskSnapshot(
+        t.key(),
+        t.uid(),
+        t.handler(),
+        t.priority(),
+        t.taskType(),
+        t.pool(),
+        t.description(),
+        t.payload(),
+        t.context(),
+        phase,
+        t.pendingReason(),
+        0,
+        t.maxRetries(),
+        t.timeoutSeconds(),
+        null,
+        null,
+        null,
+        t.createdAt(),
+        t.queuedAt(),
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        t.ttlSecondsAfterFinished(),
+        t.observedGeneration(),
+        null);
   }
 
   /** Number of tasks with a status change not yet written; zero once the writer caught up. */
@@ -234,6 +324,8 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
     TaskSnapshot task = source == null ? null : source.get(key).orElse(null);
     if (task == null) {
       unwrittenFinals.remove(key);
+      written.remove(key);
+      releaseFinalWaiters(key);
       return true;
     }
     // A JSON patch that adds /status replaces the whole status, as the real API server and the
@@ -251,7 +343,9 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
           .resource(target(key))
           .subresource("status")
           .patch(PatchContext.of(PatchType.JSON), mapper.writeValueAsString(patch));
+      written.put(key, task);
       if (task.phase() != null && task.phase().isFinished()) {
+        releaseFinalWaiters(key);
         client
             .resources(VeraTask.class)
             .inNamespace(key.namespace())
@@ -259,6 +353,7 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
             .patch(PatchContext.of(PatchType.JSON_MERGE), FinishedTaskLabels.mergePatch(task));
         unwrittenFinals.remove(key);
         source.stored(key, task.uid());
+        written.remove(key, task);
         for (var listener : markedFinished) {
           try {
             listener.accept(task);
@@ -273,6 +368,8 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
       if (e.getCode() == 404) {
         unwrittenFinals.remove(key);
         source.forget(key, task.uid());
+        written.remove(key);
+        releaseFinalWaiters(key);
         return true;
       }
       int failures = failuresInARow.incrementAndGet();

@@ -8,6 +8,8 @@ import com.github.dockerjava.api.exception.ConflictException;
 import com.github.dockerjava.api.exception.NotFoundException;
 import com.github.dockerjava.api.model.Container;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.vera.operator.api.ComputeResource;
 import io.vera.operator.api.ComputeResourceSpec;
 import io.vera.operator.api.ComputeResourceStatus;
@@ -384,12 +386,10 @@ class InfrastructureApiTest {
         .resources(Provider.class)
         .inNamespace(OperatorHarness.NAMESPACE)
         .withName(LegacyInfrastructure.DOCKER)
-        .edit(
-            p -> {
-              p.getSpec().docker.autoProvision.warm = 2;
-              p.getSpec().docker.autoProvision.idleTimeoutSeconds = 2;
-              return p;
-            });
+        // A merge patch: an edit's resourceVersion check loses to the reconciler's status writes.
+        .patch(
+            PatchContext.of(PatchType.JSON_MERGE),
+            "{\"spec\": {\"docker\": {\"autoProvision\": {\"warm\": 2, \"idleTimeoutSeconds\": 2}}}}");
 
     Duration converge = Duration.ofSeconds(90);
     Awaitility.await()

@@ -264,6 +264,29 @@ class DurableStoreTest {
         .hasMessageContaining("Cannot create the state directory");
   }
 
+  @Test
+  void deletedTasksGiveTheirSpaceBack() {
+    EmbeddedApiServer server = start(state);
+    KubernetesClient client = server.client();
+    String big = "y".repeat(20_000);
+    for (int i = 0; i < 300; i++) {
+      VeraTask task = task("big-" + i);
+      task.getSpec().payload = JsonNodeFactory.instance.objectNode().put("text", big);
+      client.resource(task).create();
+    }
+    long[] full = server.database().pages();
+    for (int i = 0; i < 300; i++) {
+      client.resources(VeraTask.class).inNamespace(NS).withName("big-" + i).delete();
+    }
+    server.database().vacuumNow();
+    server.database().vacuumNow();
+    long[] after = server.database().pages();
+    assertThat(after[0])
+        .as("pages in the database file after deleting about %d pages' worth", full[0])
+        .isLessThan(full[0] / 2);
+    assertThat(after[1]).as("free pages left").isLessThan(1024);
+  }
+
   static VeraTask task(String name) {
     VeraTask task = new VeraTask();
     task.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(NS).build());

@@ -184,7 +184,11 @@ class ProviderGatewayTest {
               assertThat(e.status()).isEqualTo(429);
               assertThat(e.getMessage()).contains("monthly budget of $1.00");
             });
+    assertThat(gateway.hold(KEY))
+        .as("why its queue waits, for the dashboard")
+        .contains("budget: provider " + KEY.name() + " has spent its monthly budget of $1.00");
     clock.set(Instant.parse("2026-12-01T00:00:01Z"));
+    assertThat(gateway.hold(KEY)).isEmpty();
     assertThat(gateway.call(KEY, request()).complete()).isTrue();
   }
 
@@ -193,7 +197,11 @@ class ProviderGatewayTest {
     gateway.register(KEY, new FixedClient(0, null), spec(2, null, null));
     gateway.call(KEY, request());
     clock.advance(Duration.ofSeconds(20));
+    assertThat(gateway.hold(KEY)).isEmpty();
     gateway.call(KEY, request());
+    assertThat(gateway.hold(KEY))
+        .hasValueSatisfying(
+            why -> assertThat(why).startsWith("rate limit: ").contains("2 requests"));
     assertThatThrownBy(() -> gateway.call(KEY, request()))
         .isInstanceOfSatisfying(
             ProviderException.class,

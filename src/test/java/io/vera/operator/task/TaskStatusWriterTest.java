@@ -131,6 +131,38 @@ class TaskStatusWriterTest {
     assertThat(dispatcher.get(new TaskKey(NS, "deleted-meanwhile"))).isEmpty();
   }
 
+  @Test
+  void answersShowATaskAsStoredNotAheadOfItsStatusWrite() throws Exception {
+    TaskService service = new TaskService(client, dispatcher, NS, 3600);
+    service.answerFromStore(writer);
+    TaskKey key = new TaskKey(NS, "not-yet-stored");
+    dispatcher.track(client.resource(task(key.name())).create());
+    Lease lease = dispatcher.lease(POOL, "w", Duration.ZERO, () -> 0, null).orElseThrow();
+    java.util.concurrent.CompletableFuture<?> end = service.awaitFinished(key);
+
+    server.suspend(); // the API server is down: the finished state cannot be written
+    assertThat(dispatcher.complete(lease.id(), TextNode.valueOf("done"))).isTrue();
+    assertThat(dispatcher.get(key).orElseThrow().phase()).isEqualTo(TaskPhase.Succeeded);
+    TaskSnapshot answered = service.find(key).orElseThrow();
+    assertThat(answered.phase()).as("as stored: submitted, never run").isEqualTo(TaskPhase.Queued);
+    assertThat(answered.attempts()).isZero();
+    assertThat(answered.result()).isNull();
+    Thread.sleep(500);
+    assertThat(end).as("the end is not stored yet").isNotDone();
+
+    server.resume();
+    end.get(30, java.util.concurrent.TimeUnit.SECONDS);
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () -> {
+              TaskSnapshot after = service.find(key).orElseThrow();
+              assertThat(after.phase()).isEqualTo(TaskPhase.Succeeded);
+              assertThat(after.result().asText()).isEqualTo("done");
+            });
+    assertThat(phase(key.name())).isEqualTo(TaskPhase.Succeeded);
+  }
+
   private VeraTask stored(String name) {
     return client.resources(VeraTask.class).inNamespace(NS).withName(name).get();
   }

@@ -627,15 +627,16 @@ class DockerHostTest {
 
   @Test
   void diskCapsAreReadBackInGibibytes() {
-    assertThat(DockerHost.diskGb(null)).isZero();
-    assertThat(DockerHost.diskGb(new HostConfig())).isZero();
-    assertThat(DockerHost.diskGb(new HostConfig().withStorageOpt(Map.of("size", "10G"))))
+    assertThat(ContainerMachines.diskGb(null)).isZero();
+    assertThat(ContainerMachines.diskGb(new HostConfig())).isZero();
+    assertThat(ContainerMachines.diskGb(new HostConfig().withStorageOpt(Map.of("size", "10G"))))
         .isEqualTo(10);
-    assertThat(DockerHost.diskGb(new HostConfig().withStorageOpt(Map.of("size", "2048m"))))
+    assertThat(ContainerMachines.diskGb(new HostConfig().withStorageOpt(Map.of("size", "2048m"))))
         .isEqualTo(2);
-    assertThat(DockerHost.diskGb(new HostConfig().withStorageOpt(Map.of("size", "1TiB"))))
+    assertThat(ContainerMachines.diskGb(new HostConfig().withStorageOpt(Map.of("size", "1TiB"))))
         .isEqualTo(1024);
-    assertThat(DockerHost.diskGb(new HostConfig().withStorageOpt(Map.of("size", "lots")))).isZero();
+    assertThat(ContainerMachines.diskGb(new HostConfig().withStorageOpt(Map.of("size", "lots"))))
+        .isZero();
   }
 
   /**
