@@ -16,6 +16,9 @@
 //   values) as exact aliases, plus the rule itself for reference. Vera resolves an id exactly or
 //   after dropping one version suffix (see PricingTable), never by prefix, so a dated id such as
 //   gpt-4o-2024-08-06 or claude-sonnet-4-5-20250929 finds its model either way;
+// - audio-first models (ids naming transcribe, audio, realtime or live, with an audio input rate):
+//   their audio rates, since Vera's token usage does not split tokens by modality; other models'
+//   audio or image tokens are charged at the text rates;
 // - tiered prices (long-context surcharges): the base tier; prices that change on a date: the one
 //   in effect on the day of the refresh; prices by time of day: the unconstrained one.
 // An id or alias claimed by an earlier model (the list's own first-match order, providers in the
@@ -84,10 +87,14 @@ for (const providerId of PROVIDERS) {
     if (claimed.has(id)) continue;
     const p = current(model.prices) ?? {};
     const entry = { id, provider: providerId };
+    // Vera's usage does not split tokens by modality, so an audio-first model (transcription,
+    // realtime, audio chat, live) is priced at its audio rates, the text ones would undercharge.
+    const audioFirst = /transcribe|audio|realtime|live/.test(id) && p.input_audio_mtok !== undefined;
     if (p.input_mtok !== undefined) {
-      entry.input = rate(p.input_mtok);
-      entry.output = rate(p.output_mtok) ?? '0'; // embeddings have no output tokens
-      const cacheRead = rate(p.cache_read_mtok);
+      entry.input = rate(audioFirst ? p.input_audio_mtok : p.input_mtok);
+      // embeddings have no output tokens
+      entry.output = rate((audioFirst && p.output_audio_mtok) || p.output_mtok) ?? '0';
+      const cacheRead = rate(audioFirst ? p.cache_audio_read_mtok : p.cache_read_mtok);
       const cacheWrite = rate(p.cache_write_mtok);
       if (cacheRead !== undefined) entry.cachedInput = cacheRead;
       if (cacheWrite !== undefined) entry.cacheWrite = cacheWrite;
@@ -116,7 +123,8 @@ const data = {
     command: 'cd src/build/prices && npm ci && node refresh-prices.mjs',
     notes:
       'USD per million tokens (perAudioHour: per hour of audio). Base tier of tiered prices; ' +
-      'the price in effect on the refresh date; Anthropic cacheWrite is the 5-minute rate. ' +
+      'the price in effect on the refresh date; Anthropic cacheWrite is the 5-minute rate; ' +
+      'audio-first models (transcribe, audio, realtime, live) at their audio rates. ' +
       'Generated: edit refresh-prices.mjs, not this file.',
     models: perProvider,
   },

@@ -109,6 +109,10 @@ class PricingTableTest {
     ModelPrice small = table.find("text-embedding-3-small").orElseThrow();
     assertThat(List.of(small.input(), small.output())).containsExactly(0.02, 0.0);
     assertThat(table.find("text-embedding-ada-002").orElseThrow().input()).isEqualTo(0.10);
+    ModelPrice transcribe = table.find("gpt-4o-transcribe").orElseThrow();
+    assertThat(List.of(transcribe.input(), transcribe.output()))
+        .as("an audio-first model at its audio input rate, not the text one (2.50)")
+        .containsExactly(6.00, 10.00);
     // The list prices whisper-1 at $0.36 an hour.
     assertThat(table.find("whisper-1").orElseThrow().perMinute()).isEqualTo(0.006);
   }
