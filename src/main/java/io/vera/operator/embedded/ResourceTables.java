@@ -60,6 +60,12 @@ final class ResourceTables {
     if (listOrObject.has("items") && resourceVersion.isTextual()) {
       metadata.set("resourceVersion", resourceVersion);
     }
+    // kubectl asks for lists in chunks of 500 and follows the Table's continue token, so a page
+    // without it ends the listing there.
+    JsonNode next = listOrObject.path("metadata").path("continue");
+    if (listOrObject.has("items") && next.isTextual() && !next.asText().isEmpty()) {
+      metadata.set("continue", next);
+    }
     ArrayNode definitions = table.putArray("columnDefinitions");
     definitions.add(
         column("Name", "string", "name", "Name of the object, unique within its namespace.", 0));

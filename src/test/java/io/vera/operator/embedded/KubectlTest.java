@@ -97,6 +97,32 @@ class KubectlTest {
   }
 
   @Test
+  void getFollowsListChunksToTheLastObject() throws Exception {
+    StringBuilder pools = new StringBuilder();
+    for (int i = 0; i < 7; i++) {
+      pools.append(
+          """
+          ---
+          apiVersion: vera.io/v1alpha1
+          kind: WorkerPool
+          metadata:
+            name: chunk-%d
+          spec:
+            taskType: LLM
+            runtime: Embedded
+            replicas: 1
+          """
+              .formatted(i));
+    }
+    kubectl("apply", "-f", Files.writeString(dir.resolve("pools.yaml"), pools).toString());
+
+    List<String> rows =
+        kubectl("get", "workerpools", "--chunk-size=3", "--no-headers").output().lines().toList();
+
+    assertThat(rows).hasSize(7);
+  }
+
+  @Test
   void everyExampleAppliesAsWritten() throws Exception {
     Path examples = Path.of("examples").toAbsolutePath();
     Result applied = kubectl("apply", "-f", examples.toString());
