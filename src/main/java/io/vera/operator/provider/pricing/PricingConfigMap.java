@@ -20,9 +20,9 @@ import org.slf4j.LoggerFactory;
  * table and each Provider's {@code spec.pricing}, so an operator can correct or add a price without
  * a new release or a restart.
  *
- * <p>The ConfigMap's key {@value #KEY} holds a list in the built-in {@code models.yaml} format. It
- * is watched: every change applies to the next call; a deleted (or never created) ConfigMap means
- * the built-in table alone. An entry that cannot be read is refused with a warning log line and a
+ * <p>The ConfigMap's key {@value #KEY} holds a list in {@link PricingTable#parse}'s format. It is
+ * watched: every change applies to the next call; a deleted (or never created) ConfigMap means the
+ * built-in table alone. An entry that cannot be read is refused with a warning log line and a
  * Warning Event on the ConfigMap while the valid entries still apply; nothing here ever stops the
  * operator.
  */

@@ -10,6 +10,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.lang.reflect.RecordComponent;
+import java.math.BigDecimal;
+import java.math.MathContext;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
@@ -36,13 +38,17 @@ import java.util.regex.Pattern;
  * <p>Tables are immutable and layered with {@link #withOverrides}: the built-in table, then entries
  * from a ConfigMap, then a Provider's own {@code spec.pricing}; a later layer replaces an entry
  * with the same id. The ConfigMap layer changes while the operator runs, so a table can also read
- * through to a base that is looked up on every call ({@link #over}). Token prices are the standard
- * (non-batch) rates for prompts within each model's base context tier; long-context surcharges
- * (e.g. Gemini 2.5 Pro above 200k prompt tokens) are not modelled and can be set per Provider when
- * they matter.
+ * through to a base that is looked up on every call ({@link #over}).
+ *
+ * <p>The built-in table is {@code genai-prices.json}, generated from Pydantic's genai-prices list
+ * (MIT) by {@code src/build/prices/refresh-prices.mjs}; docs/gateway.md says how to refresh it. Its
+ * rates are decimal strings, read as {@link BigDecimal} and refused unless a {@code double} holds
+ * them exactly, so costs computed from them stay exact. Token prices are the standard (non-batch)
+ * rates of each model's base context tier; long-context surcharges (e.g. Gemini 2.5 Pro above 200k
+ * prompt tokens) are not modelled and can be set per Provider when they matter.
  */
 public final class PricingTable {
-  private static final String BUILT_IN = "models.yaml";
+  private static final String BUILT_IN = "genai-prices.json";
   private static final Pattern VERSION_SUFFIX =
       Pattern.compile("-(?:\\d{4}-\\d{2}-\\d{2}|\\d{8}|latest|\\d{3})$");
   private static final ObjectMapper YAML =
@@ -65,7 +71,7 @@ public final class PricingTable {
   /** The entries of a hand-written list that could be read, and why each other one was not. */
   public record Parsed(List<ModelPrice> prices, List<String> errors) {}
 
-  /** The curated table shipped with the operator. */
+  /** The table shipped with the operator, from the generated public price list. */
   public static PricingTable builtIn() {
     return BUILT_IN_TABLE;
   }
@@ -205,10 +211,63 @@ public final class PricingTable {
       if (in == null) {
         throw new IllegalStateException("built-in pricing table " + BUILT_IN + " is missing");
       }
-      List<ModelPrice> prices = YAML.readValue(in, new TypeReference<List<ModelPrice>>() {});
+      List<ModelPrice> prices = new ArrayList<>();
+      for (JsonNode model : new ObjectMapper().readTree(in).path("models")) {
+        prices.add(fromPriceList(model));
+      }
+      if (prices.isEmpty()) {
+        throw new IllegalStateException("built-in pricing table " + BUILT_IN + " has no models");
+      }
       return of(prices).byId;
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read the built-in pricing table", e);
     }
+  }
+
+  /** One model of the generated price list; its hourly audio rate becomes a per-minute one. */
+  private static ModelPrice fromPriceList(JsonNode model) {
+    String id = model.path("id").asText();
+    List<String> named = new ArrayList<>(List.of(id));
+    model.path("aliases").forEach(alias -> named.add(alias.asText()));
+    // A dated alias (gpt-4o-2024-08-06) already finds this entry by its base id; kept as an exact
+    // key it would keep this price when a ConfigMap or spec.pricing overrides the base id.
+    List<String> aliases =
+        named.stream()
+            .skip(1)
+            .filter(
+                alias -> {
+                  String base = VERSION_SUFFIX.matcher(alias).replaceFirst("");
+                  return base.equals(alias) || !named.contains(base);
+                })
+            .toList();
+    BigDecimal perHour = decimal(model, "perAudioHour");
+    BigDecimal perMinute =
+        perHour == null ? null : perHour.divide(BigDecimal.valueOf(60), MathContext.DECIMAL64);
+    return new ModelPrice(
+        id,
+        aliases,
+        exactDouble(id, decimal(model, "input")),
+        exactDouble(id, decimal(model, "output")),
+        exactDouble(id, decimal(model, "cachedInput")),
+        exactDouble(id, decimal(model, "cacheWrite")),
+        exactDouble(id, perMinute));
+  }
+
+  private static BigDecimal decimal(JsonNode model, String field) {
+    JsonNode value = model.get(field);
+    return value == null || value.isNull() ? null : new BigDecimal(value.asText());
+  }
+
+  /** The rate as a double that reads back as the same decimal, or a refusal to load. */
+  private static Double exactDouble(String model, BigDecimal rate) {
+    if (rate == null) {
+      return null;
+    }
+    double value = rate.doubleValue();
+    if (BigDecimal.valueOf(value).compareTo(rate) != 0) {
+      throw new IllegalStateException(
+          "built-in price of " + model + " has a rate " + rate + " a double cannot hold exactly");
+    }
+    return value;
   }
 }

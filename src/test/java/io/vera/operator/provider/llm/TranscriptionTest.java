@@ -107,7 +107,7 @@ class TranscriptionTest {
                 + " \"output_tokens\": 45, \"total_tokens\": 59}}"));
 
     ProviderResult result =
-        client().transcribe(request("gpt-4o-transcribe", "{\"response_format\": \"json\"}"));
+        client().transcribe(request("local-transcriber", "{\"response_format\": \"json\"}"));
 
     assertThat(result.usage()).isEqualTo(new TokenUsage(14, 45, 0, 0, 0));
     assertThat(result.costUsd()).isNull();

@@ -3,6 +3,8 @@ package io.vera.operator.provider.pricing;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.vera.operator.provider.TokenUsage;
+import java.math.BigDecimal;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
@@ -21,11 +23,14 @@ class PricingTableTest {
     "gpt-4o-mini-2024-07-18, gpt-4o-mini",
     "gpt-4.1-2025-04-14, gpt-4.1",
     "o3-2025-04-16, o3",
-    "claude-sonnet-4-20250514, claude-sonnet-4",
-    "claude-sonnet-4-0, claude-sonnet-4",
-    "claude-3-7-sonnet-latest, claude-3-7-sonnet",
-    "claude-3-5-haiku-20241022, claude-3-5-haiku",
-    "chatgpt-4o-latest, gpt-4o",
+    "claude-sonnet-4-20250514, claude-sonnet-4-0",
+    "claude-sonnet-4, claude-sonnet-4-0",
+    "claude-3-7-sonnet-latest, claude-3-7-sonnet-latest",
+    "claude-3-7-sonnet-20250219, claude-3-7-sonnet-latest",
+    "claude-3-5-haiku-20241022, claude-3-5-haiku-latest",
+    "claude-sonnet-4-5-20250929, claude-sonnet-4-5",
+    "gpt-4-0613, gpt-4",
+    "chatgpt-4o-latest, chatgpt-4o-latest",
     "models/gemini-2.5-pro, gemini-2.5-pro",
     "gemini-2.0-flash-001, gemini-2.0-flash",
     "GPT-4O, gpt-4o",
@@ -38,11 +43,11 @@ class PricingTableTest {
   @ParameterizedTest
   @ValueSource(
       strings = {
-        "gpt-4o-mini-tts",
-        "gpt-4-0613",
-        "gpt-4o-audio-preview",
-        "claude-sonnet-4-5-20250929",
-        "gemini-2.5-flash-preview-05-20",
+        "gpt-4o-mini-tts-2099",
+        "gpt-4o-audio",
+        "claude-sonnet",
+        "gemini-2.5",
+        "gemini-2.5-pro-preview-05-06",
         "llama-3.1-70b-instruct",
         "gpt",
         "ft:gpt-4o-mini:acme::abc123"
@@ -66,7 +71,7 @@ class PricingTableTest {
   }
 
   @Test
-  void hasTheCuratedRates() {
+  void hasThePriceListsRates() {
     ModelPrice gpt4o = table.find("gpt-4o").orElseThrow();
     assertThat(List.of(gpt4o.input(), gpt4o.output(), gpt4o.cachedInput()))
         .containsExactly(2.50, 10.00, 1.25);
@@ -83,6 +88,43 @@ class PricingTableTest {
     assertThat(List.of(pro.input(), pro.output())).containsExactly(1.25, 10.00);
     assertThat(table.find("whisper-1").orElseThrow().perMinute()).isEqualTo(0.006);
     assertThat(table.find("whisper-1").orElseThrow().pricedByTokens()).isFalse();
+  }
+
+  @Test
+  void pricesModelsTheOldHandKeptTableLackedWithThePriceListsFigures() {
+    ModelPrice haiku = table.find("claude-haiku-4-5-20251001").orElseThrow();
+    assertThat(haiku.model()).isEqualTo("claude-haiku-4-5");
+    assertThat(List.of(haiku.input(), haiku.output(), haiku.cachedInput(), haiku.cacheWrite()))
+        .containsExactly(1.00, 5.00, 0.10, 1.25);
+    ModelPrice gemini3 = table.find("models/gemini-3-pro-preview").orElseThrow();
+    assertThat(List.of(gemini3.input(), gemini3.output(), gemini3.cachedInput()))
+        .containsExactly(2.00, 12.00, 0.20);
+    ModelPrice gpt51 = table.find("gpt-5.1-2025-11-13").orElseThrow();
+    assertThat(gpt51.model()).isEqualTo("gpt-5.1");
+    assertThat(List.of(gpt51.input(), gpt51.output())).containsExactly(1.25, 10.00);
+  }
+
+  @Test
+  void keepsEmbeddingAndAudioPricesFromTheList() {
+    ModelPrice small = table.find("text-embedding-3-small").orElseThrow();
+    assertThat(List.of(small.input(), small.output())).containsExactly(0.02, 0.0);
+    assertThat(table.find("text-embedding-ada-002").orElseThrow().input()).isEqualTo(0.10);
+    ModelPrice transcribe = table.find("gpt-4o-transcribe").orElseThrow();
+    assertThat(List.of(transcribe.input(), transcribe.output()))
+        .as("an audio-first model at its audio input rate, not the text one (2.50)")
+        .containsExactly(6.00, 10.00);
+    // The list prices whisper-1 at $0.36 an hour.
+    assertThat(table.find("whisper-1").orElseThrow().perMinute()).isEqualTo(0.006);
+  }
+
+  @Test
+  void costsFromListPricesAreExactDecimals() {
+    ModelPrice flash = table.find("gemini-1.5-flash-002").orElseThrow();
+    assertThat(flash.input()).isEqualTo(0.075);
+    assertThat(
+            CostCalculator.tokenCost(flash, new TokenUsage(1_000_000, 0, 0, 0, 0))
+                .compareTo(new BigDecimal("0.075")))
+        .isZero();
   }
 
   @Test
