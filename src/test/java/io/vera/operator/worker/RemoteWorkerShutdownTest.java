@@ -94,8 +94,11 @@ class RemoteWorkerShutdownTest {
       Thread.sleep(2000);
       first.shutdown();
       assertThat(first.awaitTermination()).as("the attempt was interrupted").isFalse();
+      // REST answers what the store acknowledged, so the hand-back shows once its write lands.
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> "queued".equals(status(harness, task).path("status").asText()));
       JsonNode back = status(harness, task);
-      assertThat(back.path("status").asText()).isEqualTo("queued");
       assertThat(back.path("attempts").asInt()).isZero();
 
       RemoteWorker second = worker(url, "handback", "worker-staying", Duration.ofSeconds(10));
