@@ -430,16 +430,7 @@ public final class ApiServerBenchCommand implements Callable<Integer> {
     json.put("timed_out", result.timedOut());
     json.put("wall_seconds", result.wall().toNanos() / 1e9);
     json.put("completed_per_second", result.perSecond());
-    Latency latency = result.latency();
-    if (latency == null) {
-      json.putNull("latency_ms");
-    } else {
-      ObjectNode latencyJson = json.putObject("latency_ms");
-      latencyJson.put("p50", latency.p50Ms());
-      latencyJson.put("p95", latency.p95Ms());
-      latencyJson.put("p99", latency.p99Ms());
-      latencyJson.put("max", latency.maxMs());
-    }
+    Latency.putJson(json, result.latency());
     json.putArray("error_samples")
         .addAll(result.errorSamples().stream().map(JSON.getNodeFactory()::textNode).toList());
     return json;

@@ -323,16 +323,7 @@ public final class BenchCommand implements Callable<Integer> {
     json.put("timed_out", result.timedOut());
     json.put("wall_seconds", result.wall().toNanos() / 1e9);
     json.put("completed_per_second", result.throughputPerSecond());
-    Latency latency = result.latency();
-    if (latency == null) {
-      json.putNull("latency_ms");
-    } else {
-      ObjectNode latencyJson = json.putObject("latency_ms");
-      latencyJson.put("p50", latency.p50Ms());
-      latencyJson.put("p95", latency.p95Ms());
-      latencyJson.put("p99", latency.p99Ms());
-      latencyJson.put("max", latency.maxMs());
-    }
+    Latency.putJson(json, result.latency());
     json.put("heap_used_mb", result.heapUsedMb());
     json.put("heap_max_mb", result.heapMaxMb());
     json.put("heap_after_gc_mb", result.heapAfterGcMb());

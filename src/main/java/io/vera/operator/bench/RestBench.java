@@ -102,6 +102,19 @@ public final class RestBench {
               latency.p99Ms(),
               latency.maxMs());
     }
+
+    /** Puts the figures under {@code latency_ms} of a bench's JSON answer; null when none. */
+    static void putJson(ObjectNode json, Latency latency) {
+      if (latency == null) {
+        json.putNull("latency_ms");
+        return;
+      }
+      ObjectNode figures = json.putObject("latency_ms");
+      figures.put("p50", latency.p50Ms());
+      figures.put("p95", latency.p95Ms());
+      figures.put("p99", latency.p99Ms());
+      figures.put("max", latency.maxMs());
+    }
   }
 
   /**
