@@ -116,6 +116,10 @@ public class ComputeResourceReconciler
     ComputeResourceStatus previous =
         resource.getStatus() == null ? new ComputeResourceStatus() : resource.getStatus();
     usage.seed(uid, previous);
+    if (failedForGood(resource, previous)) {
+      workers.unavailable(uid);
+      return UpdateControl.noUpdate();
+    }
     ComputeResourceStatus status = copy(previous);
     Duration next = RESYNC;
     try {
@@ -339,6 +343,28 @@ public class ComputeResourceReconciler
     }
     Duration left = Duration.between(clock.instant(), since.plusSeconds(timeout));
     return Optional.of(left.isNegative() ? Duration.ZERO : left);
+  }
+
+  /**
+   * Whether the resource failed, for its current spec, for a reason a retry cannot mend (the host
+   * cannot run its kind, or its broken machine may not be recreated). It stays {@code Failed} until
+   * its spec changes: a retry would only make a machine again and fail it again, and would show
+   * {@code Provisioning} meanwhile, hiding the failure (a Pod resource where no Node exists made a
+   * pod every 20 s). Other failures ({@code InvalidSpec}: a Provider or Secret that may be fixed
+   * later) are retried, since nothing is made before they fail.
+   */
+  private static boolean failedForGood(ComputeResource resource, ComputeResourceStatus status) {
+    if (status.phase != ComputeResourceStatus.Phase.Failed
+        || !Objects.equals(status.observedGeneration, resource.getMetadata().getGeneration())
+        || status.conditions == null) {
+      return false;
+    }
+    return status.conditions.stream()
+        .anyMatch(
+            c ->
+                READY.equals(c.getType())
+                    && ("Unsupported".equals(c.getReason())
+                        || "MachineFailed".equals(c.getReason())));
   }
 
   private Duration failed(
