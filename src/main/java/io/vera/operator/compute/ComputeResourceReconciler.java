@@ -64,6 +64,13 @@ public class ComputeResourceReconciler
 
   static final Duration REMOVAL_RETRY_MAX = Duration.ofMinutes(5);
 
+  /**
+   * Resources that failed for good (see {@link #failedForGood}), by uid, with the generation they
+   * failed at. Their status says so too, but the reconcile that an event of the failure itself
+   * starts (the deleted pod) may still be handed the resource as cached before that status write.
+   */
+  private final Map<String, Long> failedAtGeneration = new ConcurrentHashMap<>();
+
   /** Failed removals per resource uid, for the backoff; cleared once the resource goes. */
   private final Map<String, Integer> removalAttempts = new ConcurrentHashMap<>();
 
@@ -116,7 +123,8 @@ public class ComputeResourceReconciler
     ComputeResourceStatus previous =
         resource.getStatus() == null ? new ComputeResourceStatus() : resource.getStatus();
     usage.seed(uid, previous);
-    if (failedForGood(resource, previous)) {
+    if (Objects.equals(failedAtGeneration.get(uid), resource.getMetadata().getGeneration())
+        || failedForGood(resource, previous)) {
       workers.unavailable(uid);
       return UpdateControl.noUpdate();
     }
@@ -380,6 +388,10 @@ public class ComputeResourceReconciler
     boolean terminal =
         e.reason() == ComputeException.Reason.FAILED && !recreates(resource)
             || e.reason() == ComputeException.Reason.UNSUPPORTED;
+    if (terminal) {
+      failedAtGeneration.put(
+          resource.getMetadata().getUid(), resource.getMetadata().getGeneration());
+    }
     if (terminal || e.reason() == ComputeException.Reason.INVALID) {
       status.phase = ComputeResourceStatus.Phase.Failed;
     } else if (status.phase == null) {
@@ -477,6 +489,7 @@ public class ComputeResourceReconciler
       }
     }
     removalAttempts.remove(uid);
+    failedAtGeneration.remove(uid);
     machines.remove(uid);
     usage.forget(uid);
     return DeleteControl.defaultDelete();
