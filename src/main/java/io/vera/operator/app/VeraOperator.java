@@ -38,6 +38,7 @@ import io.vera.operator.facade.auth.RestGuard;
 import io.vera.operator.handler.HandlerRegistry;
 import io.vera.operator.kube.DeletionAwareItemStore;
 import io.vera.operator.kube.EventRecorder;
+import io.vera.operator.kube.UnreadableObjects;
 import io.vera.operator.pool.CpuSampler;
 import io.vera.operator.pool.LegacyPools;
 import io.vera.operator.pool.WorkerPoolReconciler;
@@ -93,6 +94,7 @@ public final class VeraOperator implements AutoCloseable {
   private final TaskDispatcher dispatcher;
   private final CpuSampler cpu = new CpuSampler();
   private final EventRecorder events;
+  private final UnreadableObjects unreadable;
   private final EmbeddedWorkers embeddedWorkers;
   private final TaskTtlCleaner ttlCleaner;
   private final Operator operator;
@@ -139,6 +141,7 @@ public final class VeraOperator implements AutoCloseable {
             clock);
     statusWriter.attach(dispatcher);
     events = new EventRecorder(client);
+    unreadable = new UnreadableObjects(client, events);
     dispatcher.addListener(new TaskEventRecorder(events));
     dispatcher.addListener(new TaskMetrics(metrics, dispatcher));
     embeddedWorkers =
@@ -346,8 +349,13 @@ public final class VeraOperator implements AutoCloseable {
     return client.newClient(requestConfig).adapt(KubernetesClient.class);
   }
 
-  private static <R extends io.fabric8.kubernetes.api.model.HasMetadata> void watch(
+  /**
+   * The namespaces a controller watches; and it skips (and reports) objects it cannot read, see
+   * {@link UnreadableObjects}, instead of stopping.
+   */
+  private <R extends io.fabric8.kubernetes.api.model.HasMetadata> void watch(
       ControllerConfigurationOverrider<R> o, OperatorSettings settings) {
+    o.withGenericFilter(unreadable::readable);
     if (settings.watchNamespaces().isEmpty()) {
       o.watchingAllNamespaces();
     } else {
@@ -398,6 +406,7 @@ public final class VeraOperator implements AutoCloseable {
     closeQuietly(dispatcher::close);
     closeQuietly(this::flushStatus);
     closeQuietly(statusWriter::close);
+    closeQuietly(unreadable::close);
     closeQuietly(events::close);
     closeQuietly(ttlCleaner::close);
     closeQuietly(cpu::close);

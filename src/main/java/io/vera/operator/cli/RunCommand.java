@@ -16,6 +16,7 @@ import io.vera.operator.compute.docker.DockerHost;
 import io.vera.operator.embedded.EmbeddedApiServer;
 import io.vera.operator.embedded.KubeconfigWriter;
 import io.vera.operator.facade.auth.RestGuard;
+import io.vera.operator.kube.TolerantReads;
 import io.vera.operator.pool.LegacyPools;
 import io.vera.operator.provider.pricing.PricingConfigMap;
 import java.nio.file.Files;
@@ -262,6 +263,7 @@ public class RunCommand implements Callable<Integer> {
       client =
           new KubernetesClientBuilder()
               .withHttpClientFactory(new JdkHttpClientFactory())
+              .withKubernetesSerialization(TolerantReads.serialization())
               .withConfig(ClusterClientConfig.load())
               .build();
       LOG.warn(

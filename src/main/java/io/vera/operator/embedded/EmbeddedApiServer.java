@@ -14,6 +14,7 @@ import io.vera.operator.api.ComputeResource;
 import io.vera.operator.api.Provider;
 import io.vera.operator.api.VeraTask;
 import io.vera.operator.api.WorkerPool;
+import io.vera.operator.kube.TolerantReads;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -93,6 +94,7 @@ public final class EmbeddedApiServer implements AutoCloseable, InProcessHttpClie
     this.client =
         new KubernetesClientBuilder()
             .withHttpClientFactory(new InProcessHttpClient.Factory(this))
+            .withKubernetesSerialization(TolerantReads.serialization())
             .withConfig(
                 new ConfigBuilder(Config.empty())
                     .withMasterUrl(url())

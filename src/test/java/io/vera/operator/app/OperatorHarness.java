@@ -68,8 +68,13 @@ public final class OperatorHarness implements AutoCloseable {
    */
   public OperatorHarness(
       Function<RecordedRequest, Optional<MockResponse>> override, ClusterSettings cluster) {
+    this(EmbeddedApiServer.start(0, override), cluster);
+  }
+
+  /** An operator against an API server already started (e.g. a durable one); closed with it. */
+  public OperatorHarness(EmbeddedApiServer server, ClusterSettings cluster) {
     this.cluster = cluster;
-    server = EmbeddedApiServer.start(0, override);
+    this.server = server;
     server.installCrds();
     client = server.client();
     settings =
