@@ -34,7 +34,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Standby: with leader election, only the leader holds the queues, so a standby replica answers
  * every route except the open ones (health, readiness, metrics, docs) with 503 and {@code
- * Retry-After}; its {@code /readyz} is 503 too, so the Service sends REST to the leader only.
+ * Retry-After}; its {@code /readyz} is 503 too, so the Service sends REST to the leader only
+ * (unless the Service selects the leader by its pod label: {@link
+ * io.vera.operator.app.LeaderPodLabel}).
  */
 public final class RestGuard {
   private static final Logger LOG = LoggerFactory.getLogger(RestGuard.class);
