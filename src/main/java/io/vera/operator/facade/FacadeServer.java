@@ -116,7 +116,7 @@ public final class FacadeServer implements AutoCloseable {
     // latency has a sub-millisecond goal, come first. No two routers' paths overlap, so the order
     // changes no match (OpenApiMatchesRoutesTest checks that no route shadows a later one).
     new ExternalRoutes(services.providers(), services.gateway(), services.usage()).register(app);
-    new OpenAiRoutes(services.providers(), services.gateway()).register(app);
+    new OpenAiRoutes(services.providers(), services.gateway(), guard).register(app);
     orchestrator.register(app);
     app.ws(OrchestratorRoutes.BASE + "/ws/updates", updates::configure);
     new InfrastructureRoutes(

@@ -378,11 +378,21 @@ public final class ProviderGateway {
     if (limits.dailyBudgetUsd != null) {
       return String.format("a daily budget of $%.2f", limits.dailyBudgetUsd);
     }
-    if (caller != null && hasBudget(limits.perCaller)) {
-      return "a budget per caller";
+    if (caller == null) {
+      return null;
     }
-    if (caller != null && !caller.namespace().isEmpty() && hasBudget(limits.perNamespace)) {
-      return "a budget per namespace";
+    ProviderSpec.NamedBudget named = SpendAccounts.named(limits.callers, caller.name());
+    if (named != null ? hasBudget(named) : hasBudget(limits.perCaller)) {
+      return named != null ? "a budget for caller " + caller.name() : "a budget per caller";
+    }
+    if (caller.namespace().isEmpty()) {
+      return null;
+    }
+    ProviderSpec.NamedBudget namespace = SpendAccounts.named(limits.namespaces, caller.namespace());
+    if (namespace != null ? hasBudget(namespace) : hasBudget(limits.perNamespace)) {
+      return namespace != null
+          ? "a budget for namespace " + caller.namespace()
+          : "a budget per namespace";
     }
     return null;
   }
@@ -416,8 +426,8 @@ public final class ProviderGateway {
   }
 
   /**
-   * OpenAI's embeddings with an OpenAI or OpenAI-compatible Provider, attributed to {@code caller}
-   * under the same limits, budgets and ledger as chat; see {@link OpenAiClient#embeddings}.
+   * OpenAI-shaped embeddings with an OpenAI, OpenAI-compatible or Gemini Provider, attributed to
+   * {@code caller} under the same limits, budgets and ledger as chat; see {@link Embeddings}.
    */
   public ProviderResult embeddings(
       ProviderKey key, ObjectNode body, String model, Duration timeout, int retries, Caller caller)
@@ -436,7 +446,16 @@ public final class ProviderGateway {
                   model, new TokenUsage(ChatRequest.textTokens(body.path("input")), 0, 0, 0, 0));
           return cost == null ? 0 : cost;
         },
-        client -> openAi(key, client, "embeddings").embeddings(body, model, timeout, retries));
+        client -> {
+          if (!(client instanceof Embeddings embeddings)) {
+            throw new UnsupportedParamException(
+                "model",
+                "provider "
+                    + key.name()
+                    + " has no embeddings; use an OpenAI, OpenAI-compatible or Gemini Provider");
+          }
+          return embeddings.embeddings(body, model, timeout, retries);
+        });
   }
 
   /**

@@ -174,10 +174,12 @@ public final class OperatorHarness implements AutoCloseable {
   public Response send(String method, String path, String body, Map<String, String> headers) {
     HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create(baseUrl() + path));
     headers.forEach(builder::header);
+    if (!headers.containsKey("Content-Type")) {
+      builder.header("Content-Type", "application/json");
+    }
     HttpRequest request =
         builder
             .timeout(Duration.ofSeconds(60))
-            .header("Content-Type", "application/json")
             .method(
                 method,
                 body == null
