@@ -37,6 +37,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * CallCancellation}. The client itself does not retry: 429 (rate limit, budget) and 5xx failures
  * are retried by the task's own policy, waiting at least the upstream's Retry-After; other 4xx
  * answers fail the task at once.
+ *
+ * <p>A task whose {@code params} say {@code "stream": true} is made as a streamed call, and reports
+ * about how many tokens arrived so far as its progress while the stream runs ({@link
+ * StreamProgress}); its result is the same as a whole answer's.
  */
 public final class ProviderTaskWorkers implements AutoCloseable {
   static final int DEFAULT_CONCURRENCY = 4;
@@ -144,9 +148,18 @@ public final class ProviderTaskWorkers implements AutoCloseable {
     // The dispatcher's deadline ends the attempt (revoking it cancels the call); the client's
     // own timeout is only a backstop a little later, so a timeout is always reported as one.
     ProviderRequest request = request(attempt.task(), attempt.timeLeft(clock).plus(BACKSTOP));
+    boolean stream = attempt.task().payload().path("params").path("stream").asBoolean(false);
     ProviderResult result;
     try {
-      result = calls.run(() -> gateway.call(s.key, request));
+      result =
+          calls.run(
+              () ->
+                  stream
+                      ? gateway.stream(
+                          s.key,
+                          request,
+                          new StreamProgress(maxTokens(s.key, request), attempt::progress))
+                      : gateway.call(s.key, request));
     } catch (ProviderException e) {
       if (Thread.currentThread().isInterrupted()) {
         throw new InterruptedException("revoked");
@@ -167,11 +180,30 @@ public final class ProviderTaskWorkers implements AutoCloseable {
         e.retryAfter());
   }
 
-  /** The gateway request a task's payload stands for; the task's retries replace the client's. */
+  /** The output token limit of a call: its {@code max_tokens}, else the Provider's default. */
+  private Integer maxTokens(ProviderKey key, ProviderRequest request) {
+    for (String name : new String[] {"max_tokens", "max_completion_tokens"}) {
+      if (request.params().path(name).canConvertToInt()) {
+        return request.params().path(name).asInt();
+      }
+    }
+    return gateway
+        .spec(key)
+        .map(spec -> spec.defaults == null ? null : spec.defaults.maxTokens)
+        .orElse(null);
+  }
+
+  /**
+   * The gateway request a task's payload stands for; the task's retries replace the client's. A
+   * {@code stream} param says how to call, so it is not passed on.
+   */
   static ProviderRequest request(TaskSnapshot task, Duration timeout) {
     JsonNode target = task.payload();
     JsonNode input = target.path("input");
     JsonNode params = target.path("params");
+    if (params.has("stream")) {
+      params = ((ObjectNode) params).deepCopy().without("stream");
+    }
     JsonNode args = input.path("args");
     JsonNode kwargs = input.path("kwargs");
     if (!kwargs.isObject() && input.isObject() && !input.has("args")) {

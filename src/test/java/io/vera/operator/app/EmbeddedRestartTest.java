@@ -321,6 +321,17 @@ class EmbeddedRestartTest {
         .isEqualTo(statsBefore.path("total_requests").asLong());
     assertThat(statsAfterRestart.path("total_cost_usd").asDouble())
         .isEqualTo(statsBefore.path("total_cost_usd").asDouble());
+    // So did its calls by day and model, as the dashboard's Providers page shows them.
+    JsonNode month = null;
+    for (JsonNode provider : getJson(again, "/ui/api/providers").path("providers")) {
+      if (provider.path("name").asText().equals("openai")) {
+        month = provider.path("this_month");
+      }
+    }
+    assertThat(month).as("openai on the Providers page").isNotNull();
+    assertThat(month.path("totals").path("requests").asLong()).isEqualTo(3);
+    assertThat(month.path("totals").path("cost_usd").decimalValue())
+        .isEqualByComparingTo(statsBefore.path("total_cost_usd").decimalValue());
     assertThat(execute(again)).isEqualTo(200);
     assertThat(again.getJson("/orchestrator/external/stats/openai").path("total_requests").asLong())
         .isEqualTo(statsBefore.path("total_requests").asLong() + 1);

@@ -99,7 +99,16 @@ public final class OperatorHarness implements AutoCloseable {
    * operator process would; the REST port changes.
    */
   public void restartOperator() {
+    restartOperator(() -> {});
+  }
+
+  /**
+   * Like {@link #restartOperator()}, running {@code whileStopped} between the stop and the start,
+   * e.g. to change what the next operator reads at start.
+   */
+  public void restartOperator(Runnable whileStopped) {
     operator.close();
+    whileStopped.run();
     operator = new VeraOperator(client, settings, cluster).start(settings);
   }
 
