@@ -63,6 +63,9 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
   private static final String NAME = KubernetesAttributesExtractor.NAME;
   private static final String WILDCARD = "*";
 
+  /** How the mock names a label's attribute in keys and queries. */
+  private static final String LABEL_PREFIX = "labels:";
+
   /**
    * The entries in memory, in the mock's order: insertion order, as the mock's {@link
    * LinkedHashMap}.
@@ -290,6 +293,7 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
             pluralValue,
             namespace == null ? null : valueOf(namespace),
             name == null ? null : valueOf(name),
+            labelTests(query),
             after,
             limit);
     diskPageFull = limit != Integer.MAX_VALUE && rows.size() >= limit;
@@ -307,6 +311,32 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
       }
     }
     return found;
+  }
+
+  /**
+   * What a query asks of the labels the database indexes ({@link SqliteObjects#INDEXED_LABELS}), in
+   * the terms of the mock's label selectors: {@code l=v} (WITH), {@code l} (EXISTS) and {@code !l}
+   * (NOT_EXISTS). Other requirements are left to {@link AttributeSet#matches} alone.
+   */
+  private static Map<String, SqliteObjects.LabelTest> labelTests(AttributeSet query) {
+    Map<String, SqliteObjects.LabelTest> tests = new HashMap<>();
+    for (String label : SqliteObjects.INDEXED_LABELS.keySet()) {
+      Attribute attribute = query.getAttribute(LABEL_PREFIX + label);
+      if (attribute == null) {
+        continue;
+      }
+      switch (attribute.getType()) {
+        case WITH -> {
+          if (attribute.getValues().size() == 1 && !hasWildcard(attribute)) {
+            tests.put(label, SqliteObjects.LabelTest.equalTo(valueOf(attribute)));
+          }
+        }
+        case EXISTS -> tests.put(label, SqliteObjects.LabelTest.PRESENT);
+        case NOT_EXISTS -> tests.put(label, SqliteObjects.LabelTest.ABSENT);
+        default -> {}
+      }
+    }
+    return tests;
   }
 
   /** How many keys {@link #matching} and {@link #first} have tested against queries so far. */

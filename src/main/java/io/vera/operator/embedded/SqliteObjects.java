@@ -3,6 +3,7 @@ package io.vera.operator.embedded;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import io.vera.operator.task.FinishedTaskLabels;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -71,6 +72,53 @@ final class SqliteObjects implements AutoCloseable {
 
   /** A stored object as read back. */
   record Row(String id, long ord, String attrs, String json) {}
+
+  /**
+   * What a query asks of one of the {@link #INDEXED_LABELS}: nothing, that the label is absent,
+   * present, or has a value. The database narrows finished objects by it through an index; the
+   * caller still tests each row against its whole query.
+   */
+  record LabelTest(Presence presence, String value) {
+    enum Presence {
+      ANY,
+      ABSENT,
+      PRESENT,
+      EQUAL
+    }
+
+    static final LabelTest ANY = new LabelTest(Presence.ANY, null);
+    static final LabelTest ABSENT = new LabelTest(Presence.ABSENT, null);
+    static final LabelTest PRESENT = new LabelTest(Presence.PRESENT, null);
+
+    static LabelTest equalTo(String value) {
+      return new LabelTest(Presence.EQUAL, value);
+    }
+
+    /** Appends this test of a column to a WHERE clause, and its value to the parameters. */
+    void appendTo(StringBuilder sql, String column, List<String> parameters) {
+      switch (presence) {
+        case ANY -> {}
+        case ABSENT -> sql.append(" AND ").append(column).append(" IS NULL");
+        case PRESENT -> sql.append(" AND ").append(column).append(" IS NOT NULL");
+        case EQUAL -> {
+          sql.append(" AND ").append(column).append(" = ?");
+          parameters.add(value);
+        }
+      }
+    }
+  }
+
+  /**
+   * The labels kept as columns of their own, derived from each object's JSON by the database
+   * (virtual generated columns, indexed): the operator's task informers watch {@code
+   * !vera.io/finished}, history and the TTL sweep list {@code vera.io/finished=true} and {@code
+   * vera.io/expires-at=<second>}. Without them every such query read every finished task from disk
+   * to test its labels, which made a restart with 100,000 finished tasks take minutes.
+   */
+  static final Map<String, String> INDEXED_LABELS =
+      Map.of(
+          FinishedTaskLabels.FINISHED, "finished_label",
+          FinishedTaskLabels.EXPIRES_AT, "expires_at");
 
   /** A committed write that left its object finished, so it may leave memory. */
   record Finished(String id, long seq) {}
@@ -160,8 +208,17 @@ final class SqliteObjects implements AutoCloseable {
                 + " id TEXT PRIMARY KEY, plural TEXT NOT NULL, namespace TEXT NOT NULL,"
                 + " name TEXT NOT NULL, ord INTEGER NOT NULL, finished INTEGER NOT NULL,"
                 + " attrs TEXT NOT NULL, json TEXT NOT NULL)");
+        addLabelColumns(s);
         s.execute("CREATE INDEX IF NOT EXISTS objects_by_name ON objects(plural, namespace, name)");
         s.execute("CREATE INDEX IF NOT EXISTS objects_in_order ON objects(plural, finished, ord)");
+        s.execute(
+            "CREATE INDEX IF NOT EXISTS objects_by_finished_label"
+                + " ON objects(plural, finished, finished_label, ord)");
+        s.execute(
+            "CREATE INDEX IF NOT EXISTS objects_by_expiry"
+                + " ON objects(plural, finished, expires_at, ord)");
+        s.execute(
+            "CREATE INDEX IF NOT EXISTS objects_unfinished ON objects(ord) WHERE finished = 0");
         s.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
       }
       writer.setAutoCommit(false);
@@ -186,6 +243,31 @@ final class SqliteObjects implements AutoCloseable {
       }
       throw new IllegalStateException(
           "Cannot open the state database " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Adds the {@link #INDEXED_LABELS} columns to a database that lacks them: every database made
+   * before they existed. They are virtual columns computed from each row's JSON, so nothing is
+   * copied; creating their indexes right after reads every row once, on the first start of this
+   * version only.
+   */
+  private static void addLabelColumns(Statement s) throws SQLException {
+    List<String> columns = new ArrayList<>();
+    try (ResultSet r = s.executeQuery("PRAGMA table_xinfo(objects)")) {
+      while (r.next()) {
+        columns.add(r.getString("name"));
+      }
+    }
+    for (Map.Entry<String, String> label : INDEXED_LABELS.entrySet()) {
+      if (!columns.contains(label.getValue())) {
+        s.execute(
+            "ALTER TABLE objects ADD COLUMN "
+                + label.getValue()
+                + " TEXT GENERATED ALWAYS AS (json_extract(json, '$.metadata.labels.\""
+                + label.getKey()
+                + "\"')) VIRTUAL");
+      }
     }
   }
 
@@ -276,23 +358,48 @@ final class SqliteObjects implements AutoCloseable {
 
   /**
    * At most {@code limit} finished objects of a plural with an order above {@code after}, in order;
-   * narrowed to a namespace and a name when they are not null.
+   * narrowed to a namespace and a name when they are not null, and by the tests of {@link
+   * #INDEXED_LABELS} given (absent from the map: any).
    */
-  List<Row> finished(String plural, String namespace, String name, long after, int limit) {
-    // Named, the lookup must go by name: left to itself, SQLite takes the index in stored order
-    // (for the ORDER BY ... LIMIT) and reads every finished object of the plural to find one.
+  List<Row> finished(
+      String plural,
+      String namespace,
+      String name,
+      Map<String, LabelTest> labels,
+      long after,
+      int limit) {
+    LabelTest finishedLabel = labels.getOrDefault(FinishedTaskLabels.FINISHED, LabelTest.ANY);
+    LabelTest expiresAt = labels.getOrDefault(FinishedTaskLabels.EXPIRES_AT, LabelTest.ANY);
+    // Left to itself, SQLite may take the index in stored order (for the ORDER BY ... LIMIT) and
+    // read every finished object of the plural to find the few asked for; so the index that
+    // narrows the query most is named.
+    String index;
+    if (name != null) {
+      index = " INDEXED BY objects_by_name";
+    } else if (expiresAt.presence() == LabelTest.Presence.EQUAL) {
+      index = " INDEXED BY objects_by_expiry";
+    } else if (finishedLabel.presence() == LabelTest.Presence.EQUAL
+        || finishedLabel.presence() == LabelTest.Presence.ABSENT) {
+      index = " INDEXED BY objects_by_finished_label";
+    } else {
+      index = "";
+    }
     StringBuilder sql =
-        new StringBuilder(
-            name != null
-                ? "SELECT id, ord, attrs, json FROM objects INDEXED BY objects_by_name"
-                    + " WHERE plural = ? AND finished = 1"
-                : "SELECT id, ord, attrs, json FROM objects WHERE plural = ? AND finished = 1");
+        new StringBuilder("SELECT id, ord, attrs, json FROM objects")
+            .append(index)
+            .append(" WHERE plural = ? AND finished = 1");
+    List<String> parameters = new ArrayList<>();
+    parameters.add(plural);
     if (namespace != null) {
       sql.append(" AND namespace = ?");
+      parameters.add(namespace);
     }
     if (name != null) {
       sql.append(" AND name = ?");
+      parameters.add(name);
     }
+    finishedLabel.appendTo(sql, INDEXED_LABELS.get(FinishedTaskLabels.FINISHED), parameters);
+    expiresAt.appendTo(sql, INDEXED_LABELS.get(FinishedTaskLabels.EXPIRES_AT), parameters);
     if (after > 0) {
       sql.append(" AND ord > ?");
     }
@@ -305,12 +412,8 @@ final class SqliteObjects implements AutoCloseable {
         sql.toString(),
         statement -> {
           int i = 1;
-          statement.setString(i++, plural);
-          if (namespace != null) {
-            statement.setString(i++, namespace);
-          }
-          if (name != null) {
-            statement.setString(i++, name);
+          for (String parameter : parameters) {
+            statement.setString(i++, parameter);
           }
           if (after > 0) {
             statement.setLong(i, after);

@@ -132,7 +132,10 @@ public final class TaskTtlCleaner implements AutoCloseable {
     do {
       KubernetesResourceList<VeraTask> page =
           tasks
-              .withLabelSelector(FinishedTaskLabels.FINISHED_SELECTOR)
+              // Only tasks with an expiry: those without are never swept, and the embedded
+              // store answers both labels from an index.
+              .withLabelSelector(
+                  FinishedTaskLabels.FINISHED_SELECTOR + "," + FinishedTaskLabels.EXPIRES_AT)
               .list(new ListOptionsBuilder().withLimit(PAGE_SIZE).withContinue(next).build());
       for (VeraTask task : page.getItems()) {
         String expiry = task.getMetadata().getLabels().get(FinishedTaskLabels.EXPIRES_AT);

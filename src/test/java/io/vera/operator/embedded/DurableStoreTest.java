@@ -16,12 +16,19 @@ import io.vera.operator.api.TaskPhase;
 import io.vera.operator.api.VeraTask;
 import io.vera.operator.api.VeraTaskSpec;
 import io.vera.operator.api.VeraTaskStatus;
+import io.vera.operator.task.FinishedTaskLabels;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -188,6 +195,109 @@ class DurableStoreTest {
         .containsEntry("seen", "yes");
     assertThat(again.client().resources(VeraTask.class).inNamespace(NS).list().getItems())
         .hasSize(finished + running - 1);
+  }
+
+  @Test
+  void selectorsOnTheFinishedLabelsReadOnlyTheTasksTheyAnswer() {
+    EmbeddedApiServer server = start(state);
+    KubernetesClient client = server.client();
+    storeFinishedTasks(client, 120);
+    spillAll(server, 120);
+    IndexedStore store = server.dispatcher().store();
+
+    long before = store.examinedKeys();
+    assertThat(names(client, "!" + FinishedTaskLabels.FINISHED)).hasSize(40);
+    assertThat(store.examinedKeys() - before).as("tasks read to answer !finished").isEqualTo(40);
+
+    before = store.examinedKeys();
+    assertThat(names(client, FinishedTaskLabels.FINISHED + "=true,vera.io/expires-at=1001"))
+        .hasSize(10)
+        .allMatch(name -> name.compareTo("t-0030") > 0 && name.compareTo("t-0060") < 0);
+    assertThat(store.examinedKeys() - before).as("tasks read to answer one expiry").isEqualTo(10);
+
+    assertThat(names(client, FinishedTaskLabels.FINISHED + "=true")).hasSize(80);
+    assertThat(names(client, FinishedTaskLabels.FINISHED + ",!vera.io/expires-at")).hasSize(40);
+  }
+
+  @Test
+  void aStateDirectoryOfThePreviousVersionOpensWithItsLabelsIndexed() throws Exception {
+    EmbeddedApiServer first = start(state);
+    storeFinishedTasks(first.client(), 60);
+    stop(first);
+    // The previous version's file: no label columns, none of their indexes.
+    try (Connection c =
+            DriverManager.getConnection(
+                "jdbc:sqlite:" + state.resolve("store.db").toAbsolutePath());
+        Statement s = c.createStatement()) {
+      for (String index :
+          List.of("objects_by_finished_label", "objects_by_expiry", "objects_unfinished")) {
+        s.execute("DROP INDEX " + index);
+      }
+      s.execute("ALTER TABLE objects DROP COLUMN finished_label");
+      s.execute("ALTER TABLE objects DROP COLUMN expires_at");
+      List<String> columns = new ArrayList<>();
+      try (ResultSet r = s.executeQuery("PRAGMA table_xinfo(objects)")) {
+        while (r.next()) {
+          columns.add(r.getString("name"));
+        }
+      }
+      assertThat(columns)
+          .containsExactly("id", "plural", "namespace", "name", "ord", "finished", "attrs", "json");
+    }
+
+    EmbeddedApiServer again = start(state);
+    KubernetesClient client = again.client();
+    assertThat(names(client, "!" + FinishedTaskLabels.FINISHED)).hasSize(20);
+    assertThat(names(client, FinishedTaskLabels.FINISHED + "=true,vera.io/expires-at=1001"))
+        .containsExactly(
+            "t-0031", "t-0035", "t-0037", "t-0041", "t-0043", "t-0047", "t-0049", "t-0053",
+            "t-0055", "t-0059");
+    long before = again.dispatcher().store().examinedKeys();
+    assertThat(names(client, FinishedTaskLabels.FINISHED + "=true")).hasSize(40);
+    assertThat(again.dispatcher().store().examinedKeys() - before).isEqualTo(40);
+  }
+
+  /**
+   * Stores {@code count} finished tasks {@code t-0000}, ...: of every three, two marked finished
+   * and one not yet; of those marked, the odd-numbered expire at second 1000 + number / 30.
+   */
+  private static void storeFinishedTasks(KubernetesClient client, int count) {
+    for (int i = 0; i < count; i++) {
+      VeraTask task = task(String.format("t-%04d", i));
+      Map<String, String> labels = new HashMap<>();
+      if (i % 3 != 0) {
+        labels.put(FinishedTaskLabels.FINISHED, "true");
+      }
+      if (i % 3 != 0 && i % 2 != 0) {
+        labels.put(FinishedTaskLabels.EXPIRES_AT, String.valueOf(1000 + i / 30));
+      }
+      task.getMetadata().setLabels(labels);
+      VeraTask stored = client.resource(task).create();
+      stored.setStatus(status(TaskPhase.Succeeded, 1));
+      client.resource(stored).updateStatus();
+    }
+  }
+
+  private static void spillAll(EmbeddedApiServer server, int finished) {
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () -> {
+              server.dispatcher().spillFinished(0);
+              assertThat(server.dispatcher().store().onDiskOnly()).isEqualTo(finished);
+            });
+  }
+
+  private static List<String> names(KubernetesClient client, String selector) {
+    return client
+        .resources(VeraTask.class)
+        .inNamespace(NS)
+        .withLabelSelector(selector)
+        .list()
+        .getItems()
+        .stream()
+        .map(t -> t.getMetadata().getName())
+        .toList();
   }
 
   @Test

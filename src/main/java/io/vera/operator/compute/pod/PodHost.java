@@ -246,7 +246,7 @@ public final class PodHost implements ComputeHost {
       if (!clock.instant().isBefore(unscheduledUntil) && unscheduled && noNodes()) {
         delete(podName);
         throw new ComputeException(
-            ComputeException.Reason.INVALID,
+            ComputeException.Reason.UNSUPPORTED,
             "pod "
                 + podName
                 + " was not scheduled within "
