@@ -7,9 +7,10 @@ import io.vera.operator.api.ComputeResource;
 import io.vera.operator.api.TaskType;
 import io.vera.operator.task.Lease;
 import io.vera.operator.task.PoolKey;
+import io.vera.operator.task.PoolRegistry;
 import io.vera.operator.task.PoolSettings;
-import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskError;
+import io.vera.operator.task.TaskLeases;
 import io.vera.operator.task.TaskSnapshot;
 import io.vera.operator.worker.Attempt;
 import io.vera.operator.worker.AttemptBody;
@@ -43,7 +44,8 @@ public final class ResourceTaskWorkers implements AutoCloseable {
   private static final ObjectMapper MAPPER = new ObjectMapper();
   static final Duration PROGRESS_EVERY = Duration.ofSeconds(1);
 
-  private final TaskDispatcher dispatcher;
+  private final PoolRegistry pools;
+  private final TaskLeases leases;
   private final ComputeService compute;
   private final int maxOutputBytes;
   private final Clock clock;
@@ -57,11 +59,13 @@ public final class ResourceTaskWorkers implements AutoCloseable {
           });
 
   /**
+   * @param dispatcher where each resource's queues are registered and leased from
    * @param maxResultBytes the dispatcher's cap on a result; each output stream gets a third of it
    */
-  public ResourceTaskWorkers(
-      TaskDispatcher dispatcher, ComputeService compute, int maxResultBytes, Clock clock) {
-    this.dispatcher = dispatcher;
+  public <D extends PoolRegistry & TaskLeases> ResourceTaskWorkers(
+      D dispatcher, ComputeService compute, int maxResultBytes, Clock clock) {
+    this.pools = dispatcher;
+    this.leases = dispatcher;
     this.compute = compute;
     this.maxOutputBytes = Math.max(1024, maxResultBytes / 3);
     this.clock = clock;
@@ -74,8 +78,8 @@ public final class ResourceTaskWorkers implements AutoCloseable {
     worker.resource = resource;
     TaskType type = taskType(resource);
     PoolSettings settings = new PoolSettings(type, false, null, LEASE_SECONDS);
-    dispatcher.upsertPool(worker.own, settings, 0, 0);
-    dispatcher.upsertPool(PoolKey.ofAllocation(worker.own.namespace(), type), settings, 0, 0);
+    pools.upsertPool(worker.own, settings, 0, 0);
+    pools.upsertPool(PoolKey.ofAllocation(worker.own.namespace(), type), settings, 0, 0);
     worker.start();
   }
 
@@ -84,7 +88,7 @@ public final class ResourceTaskWorkers implements AutoCloseable {
     Worker worker = byUid.remove(uid);
     if (worker != null) {
       worker.stop();
-      dispatcher.removePool(worker.own);
+      pools.removePool(worker.own);
     }
   }
 
@@ -135,11 +139,9 @@ public final class ResourceTaskWorkers implements AutoCloseable {
               resource.getMetadata().getNamespace(), resource.getMetadata().getName());
       this.loop =
           new AttemptLoop(
-              TaskDispatcher.EMBEDDED_WORKER_PREFIX
-                  + "computeresource/"
-                  + own.name().substring(own.name().indexOf(':') + 1),
+              TaskLeases.EMBEDDED_WORKER_PREFIX + "computeresource/" + own.target(),
               "resource-worker-" + resource.getMetadata().getName(),
-              dispatcher,
+              leases,
               this::next,
               this::execute);
     }
@@ -154,13 +156,13 @@ public final class ResourceTaskWorkers implements AutoCloseable {
 
     /** A task that names this resource, else one of its type's allocation queue that fits it. */
     private Optional<Lease> next(String workerId, Runnable onRevoke) throws InterruptedException {
-      Optional<Lease> lease = dispatcher.lease(own, workerId, LEASE_WAIT, () -> 0.0, onRevoke);
+      Optional<Lease> lease = leases.lease(own, workerId, LEASE_WAIT, () -> 0.0, onRevoke);
       if (lease.isPresent()) {
         return lease;
       }
       ComputeResource current = resource;
       Capacity capacity = Capacity.of(current.getSpec().resources);
-      return dispatcher.lease(
+      return leases.lease(
           PoolKey.ofAllocation(own.namespace(), taskType(current)),
           workerId,
           LEASE_WAIT,

@@ -6,10 +6,11 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vera.operator.api.ProviderSpec;
 import io.vera.operator.api.TaskType;
 import io.vera.operator.task.PoolKey;
+import io.vera.operator.task.PoolRegistry;
 import io.vera.operator.task.PoolSettings;
 import io.vera.operator.task.TaskAdmission;
-import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskError;
+import io.vera.operator.task.TaskLeases;
 import io.vera.operator.task.TaskSnapshot;
 import io.vera.operator.task.TaskUsage;
 import io.vera.operator.worker.Attempt;
@@ -50,13 +51,19 @@ public final class ProviderTaskWorkers implements AutoCloseable {
   private static final Duration BACKSTOP = Duration.ofSeconds(2);
   private static final ObjectMapper MAPPER = new ObjectMapper();
 
-  private final TaskDispatcher dispatcher;
+  private final PoolRegistry pools;
+  private final TaskLeases leases;
   private final ProviderGateway gateway;
   private final Clock clock;
   private final Map<ProviderKey, Served> served = new ConcurrentHashMap<>();
 
-  public ProviderTaskWorkers(TaskDispatcher dispatcher, ProviderGateway gateway, Clock clock) {
-    this.dispatcher = dispatcher;
+  /**
+   * @param dispatcher where each Provider's queue is registered and leased from
+   */
+  public <D extends PoolRegistry & TaskLeases> ProviderTaskWorkers(
+      D dispatcher, ProviderGateway gateway, Clock clock) {
+    this.pools = dispatcher;
+    this.leases = dispatcher;
     this.gateway = gateway;
     this.clock = clock;
   }
@@ -82,8 +89,7 @@ public final class ProviderTaskWorkers implements AutoCloseable {
   public synchronized void serve(ProviderKey key, ProviderSpec spec, String notReady) {
     Served s = served.computeIfAbsent(key, Served::new);
     s.notReady = notReady;
-    dispatcher.upsertPool(
-        s.queue, new PoolSettings(TaskType.LLM, false, null, LEASE_SECONDS), 0, 0);
+    pools.upsertPool(s.queue, new PoolSettings(TaskType.LLM, false, null, LEASE_SECONDS), 0, 0);
     int want = concurrency(spec);
     while (s.workers.size() < want) {
       AttemptLoop worker = worker(s, s.workers.size());
@@ -100,7 +106,7 @@ public final class ProviderTaskWorkers implements AutoCloseable {
     Served s = served.remove(key);
     if (s != null) {
       s.workers.forEach(w -> w.stop(true));
-      dispatcher.removePool(s.queue);
+      pools.removePool(s.queue);
     }
   }
 
@@ -121,11 +127,10 @@ public final class ProviderTaskWorkers implements AutoCloseable {
   private AttemptLoop worker(Served s, int index) {
     String suffix = s.key.name() + "-" + (index + 1);
     return new AttemptLoop(
-        TaskDispatcher.EMBEDDED_WORKER_PREFIX + "provider/" + suffix,
+        TaskLeases.EMBEDDED_WORKER_PREFIX + "provider/" + suffix,
         "provider-worker-" + suffix,
-        dispatcher,
-        (workerId, onRevoke) ->
-            dispatcher.lease(s.queue, workerId, LEASE_WAIT, () -> 0.0, onRevoke),
+        leases,
+        (workerId, onRevoke) -> leases.lease(s.queue, workerId, LEASE_WAIT, () -> 0.0, onRevoke),
         attempt -> call(s, attempt));
   }
 
