@@ -37,4 +37,9 @@ public class ApiException extends RuntimeException {
   public static ApiException timedOut(String detail) {
     return new ApiException(504, detail);
   }
+
+  /** A client's value cut to 64 characters, to quote it in a refusal without echoing a flood. */
+  public static String clip(String text) {
+    return text.length() > 64 ? text.substring(0, 64) + "…" : text;
+  }
 }

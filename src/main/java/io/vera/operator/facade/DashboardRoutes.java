@@ -18,9 +18,10 @@ import io.vera.operator.api.WorkerPoolStatus;
 import io.vera.operator.compute.ComputeService;
 import io.vera.operator.facade.auth.RestGuard;
 import io.vera.operator.facade.auth.RouteAccess;
+import io.vera.operator.facade.legacy.LegacyPools;
+import io.vera.operator.facade.legacy.LegacyProviders;
+import io.vera.operator.facade.legacy.TaskViews;
 import io.vera.operator.pool.CpuSampler;
-import io.vera.operator.pool.LegacyPools;
-import io.vera.operator.provider.LegacyProviders;
 import io.vera.operator.provider.ProviderGateway;
 import io.vera.operator.provider.ProviderKey;
 import io.vera.operator.provider.UsageLedger;
@@ -319,7 +320,7 @@ final class DashboardRoutes implements AutoCloseable {
                         ApiException.invalid(
                             "query parameter 'priority' must be one of critical, high, normal,"
                                 + " low, background; got '"
-                                + OrchestratorRoutes.clip(priorityName)
+                                + ApiException.clip(priorityName)
                                 + "'"));
     String sortName = Optional.ofNullable(blankToNull(ctx.queryParam("sort"))).orElse("created");
     TaskQuery.Sort sort =
@@ -329,17 +330,15 @@ final class DashboardRoutes implements AutoCloseable {
                     ApiException.invalid(
                         "query parameter 'sort' must be one of created, completed, handler,"
                             + " phase, priority, duration; got '"
-                            + OrchestratorRoutes.clip(sortName)
+                            + ApiException.clip(sortName)
                             + "'"));
     String order = Optional.ofNullable(blankToNull(ctx.queryParam("order"))).orElse("desc");
     if (!order.equals("asc") && !order.equals("desc")) {
       throw ApiException.invalid(
-          "query parameter 'order' must be asc or desc; got '"
-              + OrchestratorRoutes.clip(order)
-              + "'");
+          "query parameter 'order' must be asc or desc; got '" + ApiException.clip(order) + "'");
     }
-    int limit = (int) OrchestratorRoutes.queryNumber(ctx, "limit", 50, 1, MAX_PAGE);
-    int offset = (int) OrchestratorRoutes.queryNumber(ctx, "offset", 0, 0, MAX_OFFSET);
+    int limit = (int) QueryParams.number(ctx, "limit", 50, 1, MAX_PAGE);
+    int offset = (int) QueryParams.number(ctx, "offset", 0, 0, MAX_OFFSET);
     String text = blankToNull(ctx.queryParam("q"));
     if (text != null && text.length() > 253) {
       throw ApiException.invalid("query parameter 'q' may be at most 253 characters");
@@ -374,7 +373,7 @@ final class DashboardRoutes implements AutoCloseable {
   private void taskDetail(Context ctx) {
     String id = ctx.pathParam("task_id");
     if (!TASK_ID.matcher(id).matches()) {
-      throw ApiException.notFound("task " + OrchestratorRoutes.clip(id) + " not found");
+      throw ApiException.notFound("task " + ApiException.clip(id) + " not found");
     }
     TaskKey key = tasks.key(id);
     // Finished tasks leave the dispatcher once marked; the task service reads them from the API.
@@ -485,7 +484,7 @@ final class DashboardRoutes implements AutoCloseable {
     }
     String error = task.error() == null ? null : task.error().message();
     return "retrying after a failed attempt"
-        + (error == null ? "" : " (" + OrchestratorRoutes.clip(error) + ")")
+        + (error == null ? "" : " (" + ApiException.clip(error) + ")")
         + "; queues again at "
         + when;
   }
@@ -674,7 +673,7 @@ final class DashboardRoutes implements AutoCloseable {
     throw ApiException.invalid(
         "query parameter 'state' takes pending, queued, running, completed, failed, cancelled;"
             + " got '"
-            + OrchestratorRoutes.clip(name)
+            + ApiException.clip(name)
             + "'");
   }
 

@@ -7,14 +7,15 @@ import io.javalin.http.HttpResponseException;
 import io.javalin.json.JavalinJackson;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vera.operator.compute.ComputeService;
-import io.vera.operator.compute.LegacyInfrastructure;
 import io.vera.operator.facade.auth.RestGuard;
+import io.vera.operator.facade.legacy.LegacyApi;
+import io.vera.operator.facade.legacy.LegacyInfrastructure;
+import io.vera.operator.facade.legacy.LegacyPools;
+import io.vera.operator.facade.legacy.LegacyProviders;
 import io.vera.operator.facade.openai.OpenAiError;
 import io.vera.operator.facade.openai.OpenAiRoutes;
 import io.vera.operator.handler.HandlerRegistry;
 import io.vera.operator.pool.CpuSampler;
-import io.vera.operator.pool.LegacyPools;
-import io.vera.operator.provider.LegacyProviders;
 import io.vera.operator.provider.ProviderGateway;
 import io.vera.operator.provider.UsageLedger;
 import io.vera.operator.task.TaskDispatcher;
@@ -81,15 +82,21 @@ public final class FacadeServer implements AutoCloseable {
    */
   public FacadeServer(Services services, RestGuard guard, BooleanSupplier readyAsStandby) {
     TaskQuery taskQuery = new TaskQuery(services.tasks().history());
-    OrchestratorRoutes orchestrator =
-        new OrchestratorRoutes(
+    LegacyApi legacy =
+        new LegacyApi(
             services.tasks(),
             services.dispatcher(),
             services.pools(),
             services.handlers(),
             services.remoteWorkers(),
-            services.cpu());
-    this.updates = new UpdatesHub(orchestrator::status);
+            services.cpu(),
+            services.providers(),
+            services.gateway(),
+            services.usage(),
+            services.compute(),
+            services.infrastructure(),
+            LegacyInfrastructure.DEFAULT_DOCKER_HOST);
+    this.updates = new UpdatesHub(legacy::status);
     services.dispatcher().addListener(updates);
     AtomicInteger n = new AtomicInteger();
     this.longPolls =
@@ -115,16 +122,13 @@ public final class FacadeServer implements AutoCloseable {
     // (the guard asks for the matched route, then the endpoint runs): provider calls, whose added
     // latency has a sub-millisecond goal, come first. No two routers' paths overlap, so the order
     // changes no match (OpenApiMatchesRoutesTest checks that no route shadows a later one).
-    new ExternalRoutes(services.providers(), services.gateway(), services.usage()).register(app);
+    legacy.registerProviderCalls(app);
     new OpenAiRoutes(services.providers(), services.gateway(), guard).register(app);
-    orchestrator.register(app);
-    app.ws(OrchestratorRoutes.BASE + "/ws/updates", updates::configure);
-    new InfrastructureRoutes(
-            services.compute(), services.infrastructure(), LegacyInfrastructure.DEFAULT_DOCKER_HOST)
-        .register(app);
+    legacy.register(app);
+    app.ws(LegacyApi.BASE + "/ws/updates", updates::configure);
     new WorkerLeaseRoutes(services.dispatcher(), services.remoteWorkers(), longPolls).register(app);
     app.get(
-        OrchestratorRoutes.BASE + "/health",
+        LegacyApi.BASE + "/health",
         ctx -> ctx.json(Map.of("status", "healthy", "service", "vera-operator")));
     app.get("/healthz", ctx -> ctx.result("ok"));
     // Readiness: a standby replica (leader election) is not ready, so the Service routes to the

@@ -19,7 +19,8 @@ import java.util.Map;
  * capped while parsing, so a hostile body cannot exhaust the stack or memory.
  */
 public final class JsonBody {
-  static final ObjectMapper MAPPER = new ObjectMapper();
+  /** The facade's one mapper: REST answers and parsed bodies share its limits. */
+  public static final ObjectMapper MAPPER = new ObjectMapper();
 
   static {
     MAPPER
@@ -45,7 +46,8 @@ public final class JsonBody {
     return parse(ctx.body());
   }
 
-  static JsonBody parse(String text) {
+  /** Parses a body's text; blank is an empty object. */
+  public static JsonBody parse(String text) {
     if (text == null || text.isBlank()) {
       return new JsonBody(MAPPER.createObjectNode());
     }

@@ -3,6 +3,7 @@ package io.vera.operator.facade;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javalin.websocket.WsConfig;
 import io.javalin.websocket.WsContext;
+import io.vera.operator.facade.legacy.TaskViews;
 import io.vera.operator.task.TaskEvent;
 import io.vera.operator.task.TaskListener;
 import java.util.ArrayList;

@@ -16,6 +16,7 @@ import io.vera.operator.api.VeraTask;
 import io.vera.operator.api.VeraTaskSpec;
 import io.vera.operator.app.OperatorHarness;
 import io.vera.operator.compute.proxmox.ProxmoxSimulator;
+import io.vera.operator.facade.legacy.LegacyInfrastructure;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

@@ -20,6 +20,7 @@ import io.vera.operator.api.VeraTask;
 import io.vera.operator.api.VeraTaskSpec;
 import io.vera.operator.app.OperatorHarness;
 import io.vera.operator.compute.docker.DockerTestEngine;
+import io.vera.operator.facade.legacy.LegacyInfrastructure;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;

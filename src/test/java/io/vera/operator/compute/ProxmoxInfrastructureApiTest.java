@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.vera.operator.api.Provider;
 import io.vera.operator.app.OperatorHarness;
 import io.vera.operator.compute.proxmox.ProxmoxSimulator;
+import io.vera.operator.facade.legacy.LegacyInfrastructure;
 import java.time.Duration;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;

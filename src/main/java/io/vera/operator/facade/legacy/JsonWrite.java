@@ -1,6 +1,7 @@
-package io.vera.operator.facade;
+package io.vera.operator.facade.legacy;
 
 import com.fasterxml.jackson.core.JsonGenerator;
+import io.vera.operator.facade.JsonBody;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;

@@ -1,4 +1,4 @@
-package io.vera.operator.facade;
+package io.vera.operator.facade.legacy;
 
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -10,8 +10,10 @@ import io.javalin.http.ContentType;
 import io.javalin.http.Context;
 import io.vera.operator.api.Provider;
 import io.vera.operator.api.ProviderSpec;
-import io.vera.operator.provider.LegacyProviders;
-import io.vera.operator.provider.LegacyProviders.Legacy;
+import io.vera.operator.facade.ApiException;
+import io.vera.operator.facade.JsonBody;
+import io.vera.operator.facade.QueryParams;
+import io.vera.operator.facade.legacy.LegacyProviders.Legacy;
 import io.vera.operator.provider.ProviderException;
 import io.vera.operator.provider.ProviderGateway;
 import io.vera.operator.provider.ProviderKey;
@@ -271,7 +273,7 @@ final class ExternalRoutes {
             .orElseThrow(
                 () ->
                     ApiException.notFound(
-                        "provider '" + OrchestratorRoutes.clip(name) + "' is not initialized"));
+                        "provider '" + ApiException.clip(name) + "' is not initialized"));
     return new ProviderKey(provider.getMetadata().getNamespace(), provider.getMetadata().getName());
   }
 
@@ -330,10 +332,9 @@ final class ExternalRoutes {
     String provider = requiredQuery(ctx, "provider");
     String prompt = requiredQuery(ctx, "prompt");
     ObjectNode params = JsonBody.MAPPER.createObjectNode();
-    params.put("temperature", OrchestratorRoutes.queryNumber(ctx, "temperature", 0.7, 0, 2));
+    params.put("temperature", QueryParams.number(ctx, "temperature", 0.7, 0, 2));
     if (ctx.queryParam("max_tokens") != null) {
-      params.put(
-          "max_tokens", (int) OrchestratorRoutes.queryNumber(ctx, "max_tokens", 1, 1, 100_000));
+      params.put("max_tokens", (int) QueryParams.number(ctx, "max_tokens", 1, 1, 100_000));
     }
     boolean stream = "true".equalsIgnoreCase(ctx.queryParam("stream"));
     Call call =
@@ -486,7 +487,7 @@ final class ExternalRoutes {
             .orElseThrow(
                 () ->
                     ApiException.notFound(
-                        "provider '" + OrchestratorRoutes.clip(name) + "' is not initialized"));
+                        "provider '" + ApiException.clip(name) + "' is not initialized"));
     ctx.json(providerView(provider));
   }
 
@@ -536,7 +537,7 @@ final class ExternalRoutes {
             .orElseThrow(
                 () ->
                     ApiException.notFound(
-                        "provider '" + OrchestratorRoutes.clip(name) + "' was never initialized"));
+                        "provider '" + ApiException.clip(name) + "' was never initialized"));
     String legacyName =
         Legacy.byName(provider.getMetadata().getName())
             .map(l -> l.legacyName)

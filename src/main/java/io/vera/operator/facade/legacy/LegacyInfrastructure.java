@@ -1,4 +1,4 @@
-package io.vera.operator.compute;
+package io.vera.operator.facade.legacy;
 
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Secret;
@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.vera.operator.api.ComputeResourceSpec;
 import io.vera.operator.api.Provider;
 import io.vera.operator.api.ProviderSpec;
+import io.vera.operator.compute.ComputeLabels;
 import java.util.Map;
 import java.util.Optional;
 

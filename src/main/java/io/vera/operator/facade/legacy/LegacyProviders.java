@@ -1,4 +1,4 @@
-package io.vera.operator.provider;
+package io.vera.operator.facade.legacy;
 
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Secret;
@@ -6,6 +6,8 @@ import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.vera.operator.api.Provider;
 import io.vera.operator.api.ProviderSpec;
+import io.vera.operator.provider.ProviderGateway;
+import io.vera.operator.provider.ProviderKey;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;

@@ -1,8 +1,9 @@
-package io.vera.operator.facade;
+package io.vera.operator.facade.legacy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vera.operator.facade.JsonBody;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 

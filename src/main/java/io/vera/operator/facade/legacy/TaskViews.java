@@ -1,4 +1,4 @@
-package io.vera.operator.facade;
+package io.vera.operator.facade.legacy;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -7,12 +7,13 @@ import java.time.Duration;
 import java.time.Instant;
 
 /** The legacy API's JSON shape of a task. Times are epoch seconds, as the original sent them. */
-final class TaskViews {
+public final class TaskViews {
   private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
 
   private TaskViews() {}
 
-  static ObjectNode view(TaskSnapshot task) {
+  /** A task in the legacy shape. */
+  public static ObjectNode view(TaskSnapshot task) {
     ObjectNode view = NODES.objectNode();
     view.put("task_id", task.key().name());
     view.put("name", task.handler());
@@ -57,7 +58,8 @@ final class TaskViews {
     return view;
   }
 
-  static void epoch(ObjectNode view, String field, Instant time) {
+  /** Sets a time as epoch seconds, or null. */
+  public static void epoch(ObjectNode view, String field, Instant time) {
     if (time == null) {
       view.putNull(field);
     } else {

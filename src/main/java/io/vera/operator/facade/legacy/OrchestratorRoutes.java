@@ -1,4 +1,4 @@
-package io.vera.operator.facade;
+package io.vera.operator.facade.legacy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -10,11 +10,11 @@ import io.vera.operator.api.TaskType;
 import io.vera.operator.api.VeraTaskSpec;
 import io.vera.operator.api.WorkerPool;
 import io.vera.operator.api.WorkerPoolStatus;
-import io.vera.operator.facade.legacy.OrchestratorAnswers;
+import io.vera.operator.facade.ApiException;
+import io.vera.operator.facade.JsonBody;
+import io.vera.operator.facade.QueryParams;
 import io.vera.operator.handler.HandlerMetadata;
 import io.vera.operator.handler.HandlerRegistry;
-import io.vera.operator.pool.CpuSampler;
-import io.vera.operator.pool.LegacyPools;
 import io.vera.operator.task.PoolKey;
 import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskHistory;
@@ -34,6 +34,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.DoubleSupplier;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
 
@@ -59,7 +60,7 @@ final class OrchestratorRoutes {
   private final LegacyPools pools;
   private final HandlerRegistry handlers;
   private final RemoteWorkers remoteWorkers;
-  private final CpuSampler cpu;
+  private final DoubleSupplier cpuPercent;
 
   OrchestratorRoutes(
       TaskService tasks,
@@ -67,13 +68,13 @@ final class OrchestratorRoutes {
       LegacyPools pools,
       HandlerRegistry handlers,
       RemoteWorkers remoteWorkers,
-      CpuSampler cpu) {
+      DoubleSupplier cpuPercent) {
     this.tasks = tasks;
     this.dispatcher = dispatcher;
     this.pools = pools;
     this.handlers = handlers;
     this.remoteWorkers = remoteWorkers;
-    this.cpu = cpu;
+    this.cpuPercent = cpuPercent;
   }
 
   void register(Javalin app) {
@@ -204,13 +205,15 @@ final class OrchestratorRoutes {
     String name = body.requireString("name", 253);
     if (!HANDLER_NAME.matcher(name).matches()) {
       throw ApiException.invalid(
-          "field 'name' may hold only letters, digits and _ . : / -, got '" + clip(name) + "'");
+          "field 'name' may hold only letters, digits and _ . : / -, got '"
+              + ApiException.clip(name)
+              + "'");
     }
     Optional<HandlerMetadata> meta = handlers.find(name).map(h -> h.metadata());
     if (meta.isEmpty() && !remoteWorkers.allHandlers().contains(name)) {
       throw ApiException.badRequest(
           "unknown task '"
-              + clip(name)
+              + ApiException.clip(name)
               + "'; registered tasks: "
               + String.join(", ", registeredNames()));
     }
@@ -237,7 +240,7 @@ final class OrchestratorRoutes {
                   () ->
                       ApiException.invalid(
                           "field 'priority' must be one of critical, high, normal, low, background; got '"
-                              + clip(priority)
+                              + ApiException.clip(priority)
                               + "'"));
     }
     String type = body.string("task_type", null, 32);
@@ -274,7 +277,7 @@ final class OrchestratorRoutes {
 
   private void result(Context ctx) {
     TaskKey key = taskKey(ctx);
-    double timeout = queryNumber(ctx, "timeout", 5, 0, MAX_RESULT_WAIT_SECONDS);
+    double timeout = QueryParams.number(ctx, "timeout", 5, 0, MAX_RESULT_WAIT_SECONDS);
     if (dispatcher.get(key).isEmpty()) {
       // Not in flight: finished (read from the API server) or unknown.
       TaskSnapshot done =
@@ -360,8 +363,8 @@ final class OrchestratorRoutes {
   }
 
   private void history(Context ctx) {
-    int limit = (int) queryNumber(ctx, "limit", 50, 1, 1000);
-    int offset = (int) queryNumber(ctx, "offset", 0, 0, MAX_HISTORY_OFFSET);
+    int limit = (int) QueryParams.number(ctx, "limit", 50, 1, 1000);
+    int offset = (int) QueryParams.number(ctx, "offset", 0, 0, MAX_HISTORY_OFFSET);
     TaskHistory.Page finished = tasks.history().finished(tasks.namespace(), offset, limit);
     ctx.json(
         new OrchestratorAnswers.HistoryPage(
@@ -435,7 +438,7 @@ final class OrchestratorRoutes {
   }
 
   private ObjectNode systemMetrics() {
-    ObjectNode metrics = SystemInfo.machine(cpu.getAsDouble());
+    ObjectNode metrics = SystemInfo.machine(cpuPercent.getAsDouble());
     int queued = 0;
     int running = 0;
     for (PoolKey pool : dispatcher.pools()) {
@@ -475,7 +478,7 @@ final class OrchestratorRoutes {
   private TaskKey taskKey(Context ctx) {
     String id = ctx.pathParam("task_id");
     if (!TASK_ID.matcher(id).matches()) {
-      throw ApiException.notFound("task " + clip(id) + " not found");
+      throw ApiException.notFound("task " + ApiException.clip(id) + " not found");
     }
     return tasks.key(id);
   }
@@ -486,7 +489,7 @@ final class OrchestratorRoutes {
             () ->
                 ApiException.invalid(
                     "unknown task type '"
-                        + clip(value)
+                        + ApiException.clip(value)
                         + "'; one of LLM, WHISPER, TOOL, ML_MODEL, BACKGROUND, GENERAL"));
   }
 
@@ -498,41 +501,11 @@ final class OrchestratorRoutes {
     }
     throw ApiException.invalid(
         "unknown status '"
-            + clip(legacy)
+            + ApiException.clip(legacy)
             + "'; one of pending, queued, running, completed, failed, cancelled");
-  }
-
-  static double queryNumber(Context ctx, String name, double fallback, double min, double max) {
-    String raw = ctx.queryParam(name);
-    if (raw == null || raw.isBlank()) {
-      return fallback;
-    }
-    double value;
-    try {
-      value = Double.parseDouble(raw);
-    } catch (NumberFormatException e) {
-      throw ApiException.invalid(
-          "query parameter '" + name + "' must be a number, got '" + clip(raw) + "'");
-    }
-    if (!(value >= min && value <= max)) {
-      throw ApiException.invalid(
-          "query parameter '"
-              + name
-              + "' must be between "
-              + (long) min
-              + " and "
-              + (long) max
-              + ", got "
-              + clip(raw));
-    }
-    return value;
   }
 
   private static double epoch(Instant time) {
     return time.getEpochSecond() + time.getNano() / 1e9;
-  }
-
-  static String clip(String text) {
-    return text.length() > 64 ? text.substring(0, 64) + "…" : text;
   }
 }

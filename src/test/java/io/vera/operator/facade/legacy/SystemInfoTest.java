@@ -1,4 +1,4 @@
-package io.vera.operator.facade;
+package io.vera.operator.facade.legacy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

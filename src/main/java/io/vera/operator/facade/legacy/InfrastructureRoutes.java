@@ -1,4 +1,4 @@
-package io.vera.operator.facade;
+package io.vera.operator.facade.legacy;
 
 import io.fabric8.kubernetes.api.model.Condition;
 import io.javalin.Javalin;
@@ -16,8 +16,9 @@ import io.vera.operator.compute.ComputeService;
 import io.vera.operator.compute.ExecRequest;
 import io.vera.operator.compute.ExecResult;
 import io.vera.operator.compute.HostReachability;
-import io.vera.operator.compute.LegacyInfrastructure;
 import io.vera.operator.compute.MachineStats;
+import io.vera.operator.facade.ApiException;
+import io.vera.operator.facade.JsonBody;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;

@@ -1,4 +1,4 @@
-package io.vera.operator.pool;
+package io.vera.operator.facade.legacy;
 
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
