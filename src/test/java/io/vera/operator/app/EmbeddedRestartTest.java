@@ -323,7 +323,7 @@ class EmbeddedRestartTest {
         .isEqualTo(statsBefore.path("total_cost_usd").asDouble());
     // So did its calls by day and model, as the dashboard's Providers page shows them.
     JsonNode month = null;
-    for (JsonNode provider : getJson(again, "/ui/api/providers").path("providers")) {
+    for (JsonNode provider : again.getJson("/ui/api/providers").path("providers")) {
       if (provider.path("name").asText().equals("openai")) {
         month = provider.path("this_month");
       }
