@@ -3,6 +3,7 @@
 # Multi-arch (the jar is platform-neutral; the base image provides each architecture's JRE):
 #   docker buildx build --platform linux/amd64,linux/arm64 --build-arg VERSION=0.1.0 \
 #     --build-arg REVISION=$(git rev-parse HEAD) -t registry.example/vera-operator:0.1.0 --push .
+# or, without a registry for the base or a Docker engine: .ci/build-image --platforms linux/amd64,linux/arm64
 # (docs/install.md: images, SBOM and signatures)
 ARG BASE_IMAGE=eclipse-temurin:17-jre
 FROM ${BASE_IMAGE}

@@ -13,16 +13,19 @@
 //   through binary floating point on its way to Java's BigDecimal; audio models priced per hour
 //   (whisper-1) keep that hourly rate;
 // - the ids the list's match rule names literally (its equals / starts_with / ends_with / contains
-//   values) as exact aliases, plus the rule itself for reference. Vera resolves an id exactly or
-//   after dropping one version suffix (see PricingTable), never by prefix, so a dated id such as
-//   gpt-4o-2024-08-06 or claude-sonnet-4-5-20250929 finds its model either way;
+//   values) as exact aliases, and the rule itself, which Vera applies to other ids (see
+//   PricingTable), so a dated id such as gpt-4o-2024-08-06 or gemini-2.5-pro-preview-05-06 finds
+//   its model;
 // - audio-first models (ids naming transcribe, audio, realtime or live, with an audio input rate):
 //   their audio rates, since Vera's token usage does not split tokens by modality; other models'
 //   audio or image tokens are charged at the text rates;
 // - tiered prices (long-context surcharges): the base tier; prices that change on a date: the one
 //   in effect on the day of the refresh; prices by time of day: the unconstrained one.
 // An id or alias claimed by an earlier model (the list's own first-match order, providers in the
-// order above) is not claimed again. Models without token or hourly rates are left out.
+// order above) is not claimed again. Models the list prices at nothing (no rates at all) are free,
+// at 0; models with other rates only (per request, per image) are left out.
+// Vera applies each model's match rule as the list does, first match in this order, to ids no entry
+// names exactly (PricingTable).
 import { findProvider } from '@pydantic/genai-prices';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -100,6 +103,10 @@ for (const providerId of PROVIDERS) {
       if (cacheWrite !== undefined) entry.cacheWrite = cacheWrite;
     } else if (p.input_audio_hours !== undefined || p.audio_hours !== undefined) {
       entry.perAudioHour = rate(p.input_audio_hours ?? p.audio_hours);
+    } else if (Object.keys(p).length === 0) {
+      // The list prices these at nothing (moderation, Gemma on the Gemini API): free, not unknown.
+      entry.input = '0';
+      entry.output = '0';
     } else {
       continue;
     }

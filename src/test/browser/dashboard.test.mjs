@@ -6,6 +6,7 @@
 //   VERA_TOKEN   the viewer's bearer token (viewer mode)
 //   VERA_ADMIN_TOKEN  a token that may do everything, for REST calls the script makes (viewer mode)
 //   VERA_HELD_POOL    a suspended pool, for the queue page's reasons (open mode)
+//   VERA_STREAMED_TASK  a provider task streaming slowly, for its tokens so far (open mode)
 //   VERA_SHOTS   where screenshots go
 // It prints one line per check and exits non-zero on the first failure.
 import { chromium } from 'playwright-core';
@@ -82,9 +83,9 @@ try {
     if (!socket.url().startsWith(origin.replace(/^http/, 'ws'))) outside.push(socket.url());
   });
 
-  const shot = async (name) => {
+  const shot = async (name, fullPage = false) => {
     await page.waitForTimeout(300);
-    await page.screenshot({ path: join(shots, name + '.png') });
+    await page.screenshot({ path: join(shots, name + '.png'), fullPage });
   };
 
   if (mode === 'open') {
@@ -114,6 +115,17 @@ async function openMode(page, shot) {
   await page.getByRole('cell', { name: 'general', exact: true }).waitFor();
   check('overview lists the pools');
   await shot('overview');
+
+  // A streamed provider task shows about how many tokens arrived while it streams.
+  const streamed = process.env.VERA_STREAMED_TASK;
+  if (streamed) {
+    await page.goto(base + '/ui#/tasks/' + streamed);
+    await page.getByText(/streaming: about \d+ tokens so far/).waitFor({ timeout: 30000 });
+    await page.getByRole('progressbar', { name: 'task progress' }).waitFor();
+    check('a streamed provider task shows the tokens so far');
+    await shot('task-streaming');
+    await page.goto(base + '/ui#/overview');
+  }
 
   // A task submitted over REST appears in the open table without a reload.
   await page.getByRole('link', { name: 'Tasks', exact: true }).click();
@@ -180,8 +192,11 @@ async function openMode(page, shot) {
   await page.getByRole('link', { name: 'Providers', exact: true }).click();
   await page.getByRole('heading', { name: 'Providers' }).waitFor();
   await page.locator('section.panel').first().waitFor();
-  await shot('providers');
-  check('compute and providers pages load');
+  await page.getByRole('heading', { name: /^openai: spend per day/ }).waitFor();
+  await page.getByRole('cell', { name: 'gpt-4o-mini', exact: true }).waitFor();
+  await page.getByRole('progressbar', { name: 'daily budget used by openai' }).waitFor();
+  await shot('providers', true);
+  check('compute and providers pages load; providers show spend per day and per model');
 }
 
 async function pagingMode(page, shot) {

@@ -1,7 +1,7 @@
 // The Vera dashboard: plain ES modules, Preact with htm templates (no build step), uPlot for plots.
 import { html, render, useState, useEffect, useRef, useCallback } from './htm-preact-3.1.1.js';
 import { get, post, del, token, setToken, ApiError, Live } from './api.js';
-import { TimeChart } from './chart.js';
+import { TimeChart, DayChart } from './chart.js';
 
 const live = new Live();
 
@@ -97,8 +97,14 @@ function Badge({ value }) {
   return html`<span class=${'badge ' + (value || '')}>${value || '–'}</span>`;
 }
 
-function ProgressBar({ fraction, label }) {
-  const percent = Math.round((fraction || 0) * 100);
+/** A progress bar; with no fraction (work that cannot tell how much is left) a moving stripe. */
+function ProgressBar({ fraction, label, text }) {
+  if (fraction === null || fraction === undefined) {
+    return html`<div class="bar unknown" role="progressbar" aria-valuetext=${text || 'in progress'} aria-label=${label || 'progress'}>
+      <span></span>
+    </div>`;
+  }
+  const percent = Math.round(fraction * 100);
   return html`<div
     class="bar"
     role="progressbar"
@@ -110,6 +116,10 @@ function ProgressBar({ fraction, label }) {
     <span style=${{ width: percent + '%' }}></span>
   </div>`;
 }
+
+/** What a progress report says in a few characters: its percent, or "…" when it has none. */
+const percentText = (progress) =>
+  progress.fraction === null || progress.fraction === undefined ? '…' : Math.round(progress.fraction * 100) + '%';
 
 function ErrorNote({ error }) {
   if (!error) return null;
@@ -321,8 +331,8 @@ function Tasks({ query }) {
                 <td>
                   ${t.progress
                     ? html`<div class="progress-cell">
-                        <${ProgressBar} fraction=${t.progress.fraction} label=${'progress of ' + t.task_id} />
-                        <small>${Math.round(t.progress.fraction * 100)}%</small>
+                        <${ProgressBar} fraction=${t.progress.fraction} text=${t.progress.message} label=${'progress of ' + t.task_id} />
+                        <small title=${t.progress.message || ''}>${percentText(t.progress)}</small>
                       </div>`
                     : html`<span class="muted">–</span>`}
                 </td>
@@ -392,8 +402,8 @@ function TaskDetail({ id, can, toast }) {
     </div>
     ${task.progress
       ? html`<div class="big-progress">
-          <${ProgressBar} fraction=${task.progress.fraction} label="task progress" />
-          <strong>${Math.round(task.progress.fraction * 100)}%</strong>
+          <${ProgressBar} fraction=${task.progress.fraction} text=${task.progress.message} label="task progress" />
+          ${task.progress.fraction === null || task.progress.fraction === undefined ? null : html`<strong>${percentText(task.progress)}</strong>`}
           <span class="muted">${task.progress.message || ''}</span>
         </div>`
       : null}
@@ -659,13 +669,7 @@ function Providers() {
               <td class="num">${money(spent)}</td>
               <td>
                 ${budget
-                  ? html`<div class="progress-cell">
-                      <div class=${'bar' + (spent > budget ? ' over' : '')} role="progressbar" aria-valuemin="0" aria-valuemax="100"
-                        aria-valuenow=${Math.min(100, Math.round((100 * spent) / budget))} aria-label=${'budget used by ' + p.name}>
-                        <span style=${{ width: Math.min(100, (100 * spent) / budget) + '%' }}></span>
-                      </div>
-                      <small>${money(spent)} of ${money(budget)}</small>
-                    </div>`
+                  ? html`<${AgainstBudget} spent=${spent} budget=${budget} label=${'budget used by ' + p.name} />`
                   : html`<span class="muted">no limit</span>`}
               </td>
             </tr>`;
@@ -673,6 +677,70 @@ function Providers() {
         </tbody>
       </table>
     </div>
+  </section>
+  ${list.providers.filter((p) => p.this_month && !HOSTS.includes(p.type)).map((p) => html`<${ProviderMonth} key=${p.name} provider=${p} />`)}`;
+}
+
+/** Docker hosts and Proxmox clusters run machines; they take no calls, so they have no spend. */
+const HOSTS = ['Docker', 'Proxmox'];
+
+function monthName(month) {
+  return new Date(month + '-01T00:00:00Z').toLocaleDateString('en-US', { month: 'long', year: 'numeric', timeZone: 'UTC' });
+}
+
+/** A spend figure against its budget: a bar when there is a budget, else the figure alone. */
+function AgainstBudget({ spent, budget, label }) {
+  if (!budget) return html`<span>${money(spent)} <span class="muted">(no limit)</span></span>`;
+  const share = (100 * spent) / budget;
+  return html`<div class="progress-cell">
+    <div class=${'bar' + (spent > budget ? ' over' : '')} role="progressbar" aria-valuemin="0" aria-valuemax="100"
+      aria-valuenow=${Math.min(100, Math.round(share))} aria-label=${label}>
+      <span style=${{ width: Math.min(100, share) + '%' }}></span>
+    </div>
+    <small>${money(spent)} of ${money(budget)}</small>
+  </div>`;
+}
+
+/** One provider's month: spend per day against its daily budget, and calls and spend per model. */
+function ProviderMonth({ provider }) {
+  const m = provider.this_month;
+  const limits = provider.limits || {};
+  const today = m.days.length ? m.days[m.days.length - 1] : null;
+  const spent = Number(m.totals.cost_usd);
+  const title = provider.name + ': spend per day, ' + monthName(m.month);
+  const summary = m.days.filter((d) => Number(d.cost_usd) > 0).map((d) => d.day + ' ' + money(Number(d.cost_usd))).join(', ') || 'no spend';
+  return html`<section class="panel" aria-label=${'Spend of ' + provider.name + ' in ' + monthName(m.month)}>
+    <div class="month-head">
+      <div><div class="muted">This month</div><${AgainstBudget} spent=${spent} budget=${limits.monthly_budget_usd} label=${'monthly budget used by ' + provider.name} /></div>
+      <div><div class="muted">Today</div><${AgainstBudget} spent=${today ? Number(today.cost_usd) : 0} budget=${limits.daily_budget_usd} label=${'daily budget used by ' + provider.name} /></div>
+      <div><div class="muted">Calls this month</div><strong>${num(m.totals.requests)}</strong>${m.totals.failed ? html` <span class="muted">(${num(m.totals.failed)} failed)</span>` : null}</div>
+    </div>
+    <${DayChart} title=${title} days=${m.days} budget=${limits.daily_budget_usd} summary=${summary} />
+    ${m.models.length === 0
+      ? html`<p class="empty">No calls this month.</p>`
+      : html`<div class="wrap">
+          <table>
+            <caption class="visually-hidden">Calls and spend of ${provider.name} per model in ${monthName(m.month)}</caption>
+            <thead>
+              <tr>
+                <th scope="col">Model</th><th scope="col" class="num">Requests</th><th scope="col" class="num">Failed</th>
+                <th scope="col" class="num">Tokens in</th><th scope="col" class="num">Tokens out</th>
+                <th scope="col" class="num">Spend</th><th scope="col" class="num">Share</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${m.models.map((row) => html`<tr key=${row.model}>
+                <td class="mono">${row.model}</td>
+                <td class="num">${num(row.requests)}</td>
+                <td class="num">${num(row.failed)}</td>
+                <td class="num">${num(row.tokens_in)}</td>
+                <td class="num">${num(row.tokens_out)}</td>
+                <td class="num">${money(Number(row.cost_usd))}</td>
+                <td class="num">${spent > 0 ? Math.round((100 * Number(row.cost_usd)) / spent) + ' %' : '–'}</td>
+              </tr>`)}
+            </tbody>
+          </table>
+        </div>`}
   </section>`;
 }
 

@@ -60,3 +60,69 @@ export function TimeChart({ title, times, series, summary, height = 200 }) {
     <div ref=${box} role="img" aria-label=${title + ': ' + (summary || '')}></div>
   </figure>`;
 }
+
+/**
+ * Spend per day as bars, with the daily budget as a dashed line when there is one.
+ *
+ * @param days [{day: 'YYYY-MM-DD', cost_usd}]
+ * @param budget the daily budget in USD, or null
+ */
+export function DayChart({ title, days, budget, summary, height = 200 }) {
+  const box = useRef(null);
+  const plot = useRef(null);
+  const data = () => {
+    const times = days.map((d) => Date.parse(d.day + 'T00:00:00Z') / 1000);
+    const spend = days.map((d) => Number(d.cost_usd));
+    return budget ? [times, spend, days.map(() => budget)] : [times, spend];
+  };
+
+  useEffect(() => {
+    const width = Math.max(300, box.current.clientWidth);
+    const money = (v) => (v === null || v === undefined ? '' : '$' + (v < 1 ? v.toFixed(v < 0.01 ? 4 : 2) : v.toFixed(2)));
+    const options = {
+      width,
+      height,
+      legend: { live: false },
+      cursor: { drag: { x: false, y: false } },
+      // Days are UTC days, as the ledger counts them.
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC'),
+      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max, budget || 0) * 1.1 || 1] } },
+      axes: [
+        { stroke: '#56606b', grid: { show: false }, values: '{D} {MMM}', space: 40 },
+        { stroke: '#56606b', grid: { stroke: '#eef0f3' }, size: 64, values: (u, values) => values.map(money) },
+      ],
+      series: [
+        {},
+        {
+          label: 'spend',
+          fill: '#1f4ed8',
+          stroke: '#1f4ed8',
+          width: 0,
+          paths: uPlot.paths.bars({ size: [0.7, 40] }),
+          points: { show: false },
+          value: (u, v) => money(v),
+        },
+        ...(budget
+          ? [{ label: 'daily budget', stroke: '#b42318', width: 1.5, dash: [6, 4], points: { show: false }, value: (u, v) => money(v) }]
+          : []),
+      ],
+    };
+    plot.current = new uPlot(options, data(), box.current);
+    const resize = () => plot.current.setSize({ width: Math.max(300, box.current.clientWidth), height });
+    window.addEventListener('resize', resize);
+    return () => {
+      window.removeEventListener('resize', resize);
+      plot.current.destroy();
+      plot.current = null;
+    };
+  }, [Boolean(budget), days.length]);
+
+  useEffect(() => {
+    if (plot.current) plot.current.setData(data());
+  }, [days, budget]);
+
+  return html`<figure class="chart">
+    <h2>${title}</h2>
+    <div ref=${box} role="img" aria-label=${title + ': ' + (summary || '')}></div>
+  </figure>`;
+}

@@ -168,6 +168,14 @@ public class ProviderSpec {
     public Budget perNamespace;
 
     @JsonPropertyDescription(
+        "Budgets of named callers (e.g. system:serviceaccount:team-a:app), each in place of perCaller for that caller.")
+    public List<NamedBudget> callers;
+
+    @JsonPropertyDescription(
+        "Budgets of named caller namespaces, each in place of perNamespace for that namespace.")
+    public List<NamedBudget> namespaces;
+
+    @JsonPropertyDescription(
         "Let OpenAI-compatible gateway calls to a model with no price through while monthlyBudgetUsd is set; their cost is unknown and not counted. Off by default: such a call is refused, since it would spend without limit.")
     public Boolean allowUnpricedCalls;
   }
@@ -216,6 +224,15 @@ public class ProviderSpec {
     @Min(0)
     @JsonPropertyDescription("USD per day (UTC).")
     public Double dailyUsd;
+  }
+
+  /** The budget of one named caller or namespace. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class NamedBudget extends Budget {
+    @Required
+    @JsonPropertyDescription(
+        "The caller (Kubernetes user or ServiceAccount, as the gateway names it) or namespace.")
+    public String name;
   }
 
   /** A Docker engine. */

@@ -3,6 +3,7 @@ package io.vera.operator.api;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.kubernetes.api.model.Condition;
+import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -75,6 +76,37 @@ public class ProviderStatus {
 
     @JsonPropertyDescription("Spend of each end user the callers named in OpenAI's user field.")
     public List<Spend> endUsers;
+
+    @JsonPropertyDescription(
+        "Calls, tokens and spend per UTC day and model, for this month and the previous one (at"
+            + " most 20 models a day; later ones are summed as model (other)).")
+    public List<DayUsage> days;
+  }
+
+  /** One model's calls on one UTC day. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class DayUsage {
+    @JsonPropertyDescription("The day (UTC, YYYY-MM-DD).")
+    public String day;
+
+    @JsonPropertyDescription(
+        "The model asked for (the Provider's default when the call named none).")
+    public String model;
+
+    @JsonPropertyDescription("Calls made.")
+    public Long requests;
+
+    @JsonPropertyDescription("Calls that failed.")
+    public Long failed;
+
+    @JsonPropertyDescription("Input tokens.")
+    public Long tokensIn;
+
+    @JsonPropertyDescription("Output tokens.")
+    public Long tokensOut;
+
+    @JsonPropertyDescription("Cost in USD, summed exactly as a decimal (to 10 decimal places).")
+    public BigDecimal costUsd;
   }
 
   /** Spend of one caller, namespace or end user. */

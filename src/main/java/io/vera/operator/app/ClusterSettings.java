@@ -31,6 +31,8 @@ public record ClusterSettings(
    * @param exitOnStopLeading exit the process when leadership is lost (true in production, so a
    *     replica that cannot renew never dispatches beside the new leader; tests that run two
    *     operators in one JVM turn it off)
+   * @param pod this replica's pod, labelled while it leads so a Service can select the leader while
+   *     standbys are Ready ({@link LeaderPodLabel}); null: no label, and a standby is not Ready
    */
   public record LeaderElection(
       boolean enabled,
@@ -40,8 +42,45 @@ public record ClusterSettings(
       Duration leaseDuration,
       Duration renewDeadline,
       Duration retryPeriod,
-      boolean exitOnStopLeading) {
+      boolean exitOnStopLeading,
+      PodRef pod) {
     public static final String DEFAULT_LEASE_NAME = "vera-operator-leader";
+
+    /** Without a pod to label. */
+    public LeaderElection(
+        boolean enabled,
+        String leaseName,
+        String leaseNamespace,
+        String identity,
+        Duration leaseDuration,
+        Duration renewDeadline,
+        Duration retryPeriod,
+        boolean exitOnStopLeading) {
+      this(
+          enabled,
+          leaseName,
+          leaseNamespace,
+          identity,
+          leaseDuration,
+          renewDeadline,
+          retryPeriod,
+          exitOnStopLeading,
+          null);
+    }
+
+    /** The same, labelling {@code pod} while it leads. */
+    public LeaderElection withPod(PodRef pod) {
+      return new LeaderElection(
+          enabled,
+          leaseName,
+          leaseNamespace,
+          identity,
+          leaseDuration,
+          renewDeadline,
+          retryPeriod,
+          exitOnStopLeading,
+          pod);
+    }
 
     public static LeaderElection disabled() {
       return new LeaderElection(false, DEFAULT_LEASE_NAME, null, null, null, null, null, true);
@@ -65,6 +104,26 @@ public record ClusterSettings(
       return host != null && !host.isBlank()
           ? host
           : "vera-operator-" + UUID.randomUUID().toString().substring(0, 8);
+    }
+  }
+
+  /** A pod by namespace and name. */
+  public record PodRef(String namespace, String name) {
+    /** {@code NAMESPACE/NAME}, as {@code --leader-pod} takes it. */
+    public static PodRef parse(String text) {
+      int slash = text.indexOf('/');
+      if (slash <= 0 || slash == text.length() - 1 || text.indexOf('/', slash + 1) >= 0) {
+        throw new IllegalArgumentException(
+            "a pod is NAMESPACE/NAME (in a pod: $(POD_NAMESPACE)/$(HOSTNAME) from the downward"
+                + " API), got "
+                + text);
+      }
+      return new PodRef(text.substring(0, slash), text.substring(slash + 1));
+    }
+
+    @Override
+    public String toString() {
+      return "pod " + namespace + "/" + name;
     }
   }
 }

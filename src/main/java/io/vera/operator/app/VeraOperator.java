@@ -52,6 +52,7 @@ import io.vera.operator.provider.SecretCredentials;
 import io.vera.operator.provider.UsageLedger;
 import io.vera.operator.provider.WhisperTranscribe;
 import io.vera.operator.provider.pricing.PricingConfigMap;
+import io.vera.operator.retry.Sleeper;
 import io.vera.operator.task.FinishedTaskLabels;
 import io.vera.operator.task.FinishedTasks;
 import io.vera.operator.task.TaskDispatcher;
@@ -106,6 +107,7 @@ public final class VeraOperator implements AutoCloseable {
   private final ResourceAutoscaler resourceAutoscaler;
   private final PricingConfigMap pricing;
   private final AtomicBoolean leading = new AtomicBoolean();
+  private final LeaderPodLabel leaderPod;
   private final InstanceId instanceId;
   private final DeletionAwareItemStore<VeraTask> taskCache;
 
@@ -149,8 +151,13 @@ public final class VeraOperator implements AutoCloseable {
             dispatcher, new TaskRunner(handlers), cpu, statusWriter::unwrittenFinals);
     RemoteWorkers remoteWorkers = new RemoteWorkers(clock);
 
-    LeaderElectionConfiguration election =
-        leaderElection(cluster.leaderElection(), settings.namespace());
+    ClusterSettings.LeaderElection elect = cluster.leaderElection();
+    leaderPod =
+        elect.enabled() && elect.pod() != null
+            ? new LeaderPodLabel(
+                client, elect.pod(), elect.leaseName(), leading::get, Sleeper.SYSTEM)
+            : null;
+    LeaderElectionConfiguration election = leaderElection(elect, settings.namespace());
     operator =
         new Operator(
             o ->
@@ -280,7 +287,8 @@ public final class VeraOperator implements AutoCloseable {
                 compute,
                 new LegacyInfrastructure(restClient, settings.namespace())),
             new RestGuard(
-                client, settings.namespace(), dispatcher::leasePool, cluster.auth(), leading::get));
+                client, settings.namespace(), dispatcher::leasePool, cluster.auth(), leading::get),
+            leaderPod != null ? leaderPod::cleared : () -> false);
   }
 
   /**
@@ -313,10 +321,16 @@ public final class VeraOperator implements AutoCloseable {
                 () -> {
                   LOG.info("{} is now the leader; reconciling and serving", election.identity());
                   leading.set(true);
+                  if (leaderPod != null) {
+                    leaderPod.startedLeading();
+                  }
                 },
                 () -> {
                   LOG.warn("{} stopped leading; it no longer serves the API", election.identity());
                   leading.set(false);
+                  if (leaderPod != null) {
+                    leaderPod.stoppedLeading();
+                  }
                 },
                 leader -> LOG.info("leader is {}", leader)))
         .build();
@@ -366,6 +380,9 @@ public final class VeraOperator implements AutoCloseable {
   /** Starts the reconcilers (which rebuild the queues from the resources), then the facade. */
   public VeraOperator start(OperatorSettings settings) {
     pricing.start();
+    if (leaderPod != null) {
+      leaderPod.start(); // before leading: a label left on this pod goes first
+    }
     operator.start();
     ttlCleaner.start();
     orphanSweep.start();
@@ -399,6 +416,9 @@ public final class VeraOperator implements AutoCloseable {
     closeQuietly(orphanSweep::close);
     closeQuietly(resourceAutoscaler::close);
     closeQuietly(operator::stop);
+    if (leaderPod != null) {
+      closeQuietly(leaderPod::close);
+    }
     closeQuietly(pricing::close);
     closeQuietly(embeddedWorkers::close);
     closeQuietly(resourceWorkers::close);

@@ -23,6 +23,8 @@ import io.vera.operator.task.TaskQuery;
 import io.vera.operator.task.TaskSnapshot;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -278,12 +280,15 @@ public final class TaskTableBenchCommand implements Callable<Integer> {
       int keep = Integer.parseInt(p.get("offset")) + Integer.parseInt(p.get("limit"));
       List<Double> times = new ArrayList<>();
       long matched = 0;
+      ThreadMXBean threads = ManagementFactory.getThreadMXBean();
       for (int round = 0; round < rounds + 2; round++) {
         long started = System.nanoTime();
+        long cpuStarted = threads.getCurrentThreadCpuTime();
         matched =
             index.top(filter, sort, p.get("order").equals("desc"), Set.of(), keep, 0).matched();
         if (round >= 2) {
           times.add((System.nanoTime() - started) / 1e6);
+          allCpu.add((threads.getCurrentThreadCpuTime() - cpuStarted) / 1e6);
         }
       }
       all.addAll(times);

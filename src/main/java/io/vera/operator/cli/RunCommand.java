@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.client.jdkhttp.JdkHttpClientFactory;
 import io.vera.operator.api.ComputeResourceSpec;
 import io.vera.operator.api.WorkerPoolSpec;
 import io.vera.operator.app.ClusterSettings;
+import io.vera.operator.app.LeaderPodLabel;
 import io.vera.operator.app.OperatorSettings;
 import io.vera.operator.app.VeraOperator;
 import io.vera.operator.compute.ComputeException;
@@ -196,6 +197,28 @@ public class RunCommand implements Callable<Integer> {
   String leaseNamespace;
 
   @Option(
+      names = "--leader-pod",
+      paramLabel = "NAMESPACE/NAME",
+      converter = PodRefConverter.class,
+      description =
+          "This replica's pod: labelled vera.io/leader=<Lease name> while it leads, so a Service"
+              + " selecting that label reaches the leader alone, and standbys report Ready (the"
+              + " chart passes $(POD_NAMESPACE)/$(HOSTNAME) from the downward API). Needs patch and list on pods.")
+  ClusterSettings.PodRef leaderPod;
+
+  /** Rejects a malformed {@code --leader-pod} as a usage error. */
+  static final class PodRefConverter implements ITypeConverter<ClusterSettings.PodRef> {
+    @Override
+    public ClusterSettings.PodRef convert(String value) {
+      try {
+        return ClusterSettings.PodRef.parse(value);
+      } catch (IllegalArgumentException e) {
+        throw new TypeConversionException(e.getMessage());
+      }
+    }
+  }
+
+  @Option(
       names = "--worker-service-account",
       description =
           "ServiceAccount of worker pods whose pool names none; it needs the 'lease' verb on"
@@ -237,6 +260,14 @@ public class RunCommand implements Callable<Integer> {
     if (!(defaultCpuThreshold >= 0 && defaultCpuThreshold <= 100)) {
       System.err.println("vera: --default-cpu-threshold must be between 0 and 100");
       return 2;
+    }
+    if (leaderPod != null) {
+      try {
+        LeaderPodLabel.requireLabelValue(leaseName);
+      } catch (IllegalArgumentException e) {
+        System.err.println("vera: " + e.getMessage());
+        return 2;
+      }
     }
     boolean useEmbedded = embedded || !ClusterDetection.clusterConfigured();
     EmbeddedApiServer apiServer = null;
@@ -374,7 +405,8 @@ public class RunCommand implements Callable<Integer> {
     ClusterSettings.LeaderElection election =
         elect
             ? ClusterSettings.LeaderElection.enabled(
-                leaseName, leaseNamespace != null ? leaseNamespace : ns)
+                    leaseName, leaseNamespace != null ? leaseNamespace : ns)
+                .withPod(leaderPod)
             : ClusterSettings.LeaderElection.disabled();
     return new ClusterSettings(auth, election, workerServiceAccount);
   }

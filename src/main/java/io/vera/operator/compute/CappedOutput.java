@@ -6,15 +6,22 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * Keeps the first {@code cap} bytes written to it and remembers whether more came; every host
- * captures a command's streams with it.
+ * captures a command's streams with it. Everything written, kept or not, is counted in its {@link
+ * OutputMeter}.
  */
 public final class CappedOutput extends OutputStream {
   private final int cap;
+  private final OutputMeter meter;
   private final ByteArrayOutputStream kept = new ByteArrayOutputStream();
   private boolean truncated;
 
   public CappedOutput(int cap) {
+    this(cap, OutputMeter.NONE);
+  }
+
+  public CappedOutput(int cap, OutputMeter meter) {
     this.cap = cap;
+    this.meter = meter;
   }
 
   @Override
@@ -24,6 +31,7 @@ public final class CappedOutput extends OutputStream {
 
   @Override
   public synchronized void write(byte[] b, int off, int len) {
+    meter.count(b, off, len);
     int room = cap - kept.size();
     if (len > room) {
       truncated = true;

@@ -64,6 +64,13 @@ public class ComputeResourceReconciler
 
   static final Duration REMOVAL_RETRY_MAX = Duration.ofMinutes(5);
 
+  /**
+   * Resources that failed for good (see {@link #failedForGood}), by uid, with the generation they
+   * failed at. Their status says so too, but the reconcile that an event of the failure itself
+   * starts (the deleted pod) may still be handed the resource as cached before that status write.
+   */
+  private final Map<String, Long> failedAtGeneration = new ConcurrentHashMap<>();
+
   /** Failed removals per resource uid, for the backoff; cleared once the resource goes. */
   private final Map<String, Integer> removalAttempts = new ConcurrentHashMap<>();
 
@@ -116,6 +123,11 @@ public class ComputeResourceReconciler
     ComputeResourceStatus previous =
         resource.getStatus() == null ? new ComputeResourceStatus() : resource.getStatus();
     usage.seed(uid, previous);
+    if (Objects.equals(failedAtGeneration.get(uid), resource.getMetadata().getGeneration())
+        || failedForGood(resource, previous)) {
+      workers.unavailable(uid);
+      return UpdateControl.noUpdate();
+    }
     ComputeResourceStatus status = copy(previous);
     Duration next = RESYNC;
     try {
@@ -341,6 +353,28 @@ public class ComputeResourceReconciler
     return Optional.of(left.isNegative() ? Duration.ZERO : left);
   }
 
+  /**
+   * Whether the resource failed, for its current spec, for a reason a retry cannot mend (the host
+   * cannot run its kind, or its broken machine may not be recreated). It stays {@code Failed} until
+   * its spec changes: a retry would only make a machine again and fail it again, and would show
+   * {@code Provisioning} meanwhile, hiding the failure (a Pod resource where no Node exists made a
+   * pod every 20 s). Other failures ({@code InvalidSpec}: a Provider or Secret that may be fixed
+   * later) are retried, since nothing is made before they fail.
+   */
+  private static boolean failedForGood(ComputeResource resource, ComputeResourceStatus status) {
+    if (status.phase != ComputeResourceStatus.Phase.Failed
+        || !Objects.equals(status.observedGeneration, resource.getMetadata().getGeneration())
+        || status.conditions == null) {
+      return false;
+    }
+    return status.conditions.stream()
+        .anyMatch(
+            c ->
+                READY.equals(c.getType())
+                    && ("Unsupported".equals(c.getReason())
+                        || "MachineFailed".equals(c.getReason())));
+  }
+
   private Duration failed(
       ComputeResource resource, ComputeResourceStatus status, ComputeException e) {
     String reason =
@@ -354,6 +388,10 @@ public class ComputeResourceReconciler
     boolean terminal =
         e.reason() == ComputeException.Reason.FAILED && !recreates(resource)
             || e.reason() == ComputeException.Reason.UNSUPPORTED;
+    if (terminal) {
+      failedAtGeneration.put(
+          resource.getMetadata().getUid(), resource.getMetadata().getGeneration());
+    }
     if (terminal || e.reason() == ComputeException.Reason.INVALID) {
       status.phase = ComputeResourceStatus.Phase.Failed;
     } else if (status.phase == null) {
@@ -451,6 +489,7 @@ public class ComputeResourceReconciler
       }
     }
     removalAttempts.remove(uid);
+    failedAtGeneration.remove(uid);
     machines.remove(uid);
     usage.forget(uid);
     return DeleteControl.defaultDelete();

@@ -183,13 +183,7 @@ public final class ComputeService {
     }
     try {
       Duration left = request.timeout().minusNanos(System.nanoTime() - waitStarted);
-      ExecRequest timed =
-          new ExecRequest(
-              request.argv(),
-              request.workdir(),
-              request.env(),
-              left.isNegative() ? Duration.ZERO : left,
-              request.maxOutputBytes());
+      ExecRequest timed = request.withTimeout(left.isNegative() ? Duration.ZERO : left);
       ComputeHost host = hosts.hostFor(resource);
       Machine machine = machine(resource, host);
       publishUsage(resource, usage.started(uid, taskId), ComputeResourceStatus.Phase.InUse);

@@ -12,17 +12,40 @@ import java.util.Map;
  * @param env extra environment
  * @param timeout how long it may run before it is killed
  * @param maxOutputBytes cap per stream; output beyond it is dropped and the result says so
+ * @param meter counts the output as it arrives, for progress reports
  */
 public record ExecRequest(
     List<String> argv,
     String workdir,
     Map<String, String> env,
     Duration timeout,
-    int maxOutputBytes) {
+    int maxOutputBytes,
+    OutputMeter meter) {
 
   public ExecRequest {
     argv = List.copyOf(argv);
     env = env == null ? Map.of() : Map.copyOf(env);
+    meter = meter == null ? OutputMeter.NONE : meter;
+  }
+
+  /** A command whose output nobody follows while it runs. */
+  public ExecRequest(
+      List<String> argv,
+      String workdir,
+      Map<String, String> env,
+      Duration timeout,
+      int maxOutputBytes) {
+    this(argv, workdir, env, timeout, maxOutputBytes, OutputMeter.NONE);
+  }
+
+  /** The same command with another timeout. */
+  public ExecRequest withTimeout(Duration timeout) {
+    return new ExecRequest(argv, workdir, env, timeout, maxOutputBytes, meter);
+  }
+
+  /** The same command, its output counted in {@code meter} as it arrives. */
+  public ExecRequest withMeter(OutputMeter meter) {
+    return new ExecRequest(argv, workdir, env, timeout, maxOutputBytes, meter);
   }
 
   /** A shell command line, as the legacy API and VeraTask {@code resourceRef.command} give it. */

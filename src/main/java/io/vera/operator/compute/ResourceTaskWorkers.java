@@ -7,9 +7,10 @@ import io.vera.operator.api.ComputeResource;
 import io.vera.operator.api.TaskType;
 import io.vera.operator.task.Lease;
 import io.vera.operator.task.PoolKey;
+import io.vera.operator.task.PoolRegistry;
 import io.vera.operator.task.PoolSettings;
-import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskError;
+import io.vera.operator.task.TaskLeases;
 import io.vera.operator.task.TaskSnapshot;
 import io.vera.operator.worker.Attempt;
 import io.vera.operator.worker.AttemptBody;
@@ -19,34 +20,52 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Iterator;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Runs VeraTasks with a {@code resourceRef} in ComputeResources. Each Available resource gets one
  * worker thread in the operator that leases from two dispatcher queues: the resource's own (tasks
  * that name it) and its task type's allocation queue (tasks that let the operator pick), taking
  * from the latter only tasks whose {@code minimum} the resource covers. So resource tasks share the
- * whole task lifecycle: priority order, timeouts, retries, cancel, status and events.
+ * whole task lifecycle: priority order, timeouts, retries, cancel, status and events. While a
+ * command runs, its task reports progress every {@link #PROGRESS_EVERY}: how long it has run and
+ * how much output it wrote so far (no fraction: a command cannot say how much is left).
  */
 public final class ResourceTaskWorkers implements AutoCloseable {
   private static final Duration LEASE_WAIT = Duration.ofMillis(250);
   private static final int LEASE_SECONDS = 60;
   private static final ObjectMapper MAPPER = new ObjectMapper();
+  static final Duration PROGRESS_EVERY = Duration.ofSeconds(1);
 
-  private final TaskDispatcher dispatcher;
+  private final PoolRegistry pools;
+  private final TaskLeases leases;
   private final ComputeService compute;
   private final int maxOutputBytes;
   private final Clock clock;
   private final Map<String, Worker> byUid = new ConcurrentHashMap<>();
+  private final ScheduledExecutorService progressTimer =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread thread = new Thread(r, "resource-task-progress");
+            thread.setDaemon(true);
+            return thread;
+          });
 
   /**
+   * @param dispatcher where each resource's queues are registered and leased from
    * @param maxResultBytes the dispatcher's cap on a result; each output stream gets a third of it
    */
-  public ResourceTaskWorkers(
-      TaskDispatcher dispatcher, ComputeService compute, int maxResultBytes, Clock clock) {
-    this.dispatcher = dispatcher;
+  public <D extends PoolRegistry & TaskLeases> ResourceTaskWorkers(
+      D dispatcher, ComputeService compute, int maxResultBytes, Clock clock) {
+    this.pools = dispatcher;
+    this.leases = dispatcher;
     this.compute = compute;
     this.maxOutputBytes = Math.max(1024, maxResultBytes / 3);
     this.clock = clock;
@@ -59,8 +78,8 @@ public final class ResourceTaskWorkers implements AutoCloseable {
     worker.resource = resource;
     TaskType type = taskType(resource);
     PoolSettings settings = new PoolSettings(type, false, null, LEASE_SECONDS);
-    dispatcher.upsertPool(worker.own, settings, 0, 0);
-    dispatcher.upsertPool(PoolKey.ofAllocation(worker.own.namespace(), type), settings, 0, 0);
+    pools.upsertPool(worker.own, settings, 0, 0);
+    pools.upsertPool(PoolKey.ofAllocation(worker.own.namespace(), type), settings, 0, 0);
     worker.start();
   }
 
@@ -69,7 +88,7 @@ public final class ResourceTaskWorkers implements AutoCloseable {
     Worker worker = byUid.remove(uid);
     if (worker != null) {
       worker.stop();
-      dispatcher.removePool(worker.own);
+      pools.removePool(worker.own);
     }
   }
 
@@ -83,6 +102,24 @@ public final class ResourceTaskWorkers implements AutoCloseable {
       }
       it.remove();
     }
+    progressTimer.shutdownNow();
+  }
+
+  /** What a running command has done so far, for people: "running 12 s, 340 lines (18 KB) ...". */
+  static String progressMessage(Duration elapsed, OutputMeter meter) {
+    String running = "running " + elapsed.toSeconds() + " s";
+    long bytes = meter.bytes();
+    if (bytes == 0) {
+      return running + ", no output yet";
+    }
+    String size =
+        bytes < 10_000
+            ? bytes + " bytes"
+            : bytes < 10_000_000
+                ? String.format(Locale.ROOT, "%,d KB", bytes / 1000)
+                : String.format(Locale.ROOT, "%,d MB", bytes / 1_000_000);
+    return String.format(
+        Locale.ROOT, "%s, %,d lines (%s) of output so far", running, meter.lines(), size);
   }
 
   private static TaskType taskType(ComputeResource resource) {
@@ -102,11 +139,9 @@ public final class ResourceTaskWorkers implements AutoCloseable {
               resource.getMetadata().getNamespace(), resource.getMetadata().getName());
       this.loop =
           new AttemptLoop(
-              TaskDispatcher.EMBEDDED_WORKER_PREFIX
-                  + "computeresource/"
-                  + own.name().substring(own.name().indexOf(':') + 1),
+              TaskLeases.EMBEDDED_WORKER_PREFIX + "computeresource/" + own.target(),
               "resource-worker-" + resource.getMetadata().getName(),
-              dispatcher,
+              leases,
               this::next,
               this::execute);
     }
@@ -121,13 +156,13 @@ public final class ResourceTaskWorkers implements AutoCloseable {
 
     /** A task that names this resource, else one of its type's allocation queue that fits it. */
     private Optional<Lease> next(String workerId, Runnable onRevoke) throws InterruptedException {
-      Optional<Lease> lease = dispatcher.lease(own, workerId, LEASE_WAIT, () -> 0.0, onRevoke);
+      Optional<Lease> lease = leases.lease(own, workerId, LEASE_WAIT, () -> 0.0, onRevoke);
       if (lease.isPresent()) {
         return lease;
       }
       ComputeResource current = resource;
       Capacity capacity = Capacity.of(current.getSpec().resources);
-      return dispatcher.lease(
+      return leases.lease(
           PoolKey.ofAllocation(own.namespace(), taskType(current)),
           workerId,
           LEASE_WAIT,
@@ -150,14 +185,27 @@ public final class ResourceTaskWorkers implements AutoCloseable {
               attempt.timeLeft(clock),
               maxOutputBytes);
       ComputeResource current = resource;
+      OutputMeter meter = new OutputMeter();
+      long started = System.nanoTime();
+      ScheduledFuture<?> progress =
+          progressTimer.scheduleAtFixedRate(
+              () ->
+                  attempt.progress(
+                      Double.NaN,
+                      progressMessage(Duration.ofNanos(System.nanoTime() - started), meter)),
+              PROGRESS_EVERY.toMillis(),
+              PROGRESS_EVERY.toMillis(),
+              TimeUnit.MILLISECONDS);
       ExecResult result;
       try {
-        result = compute.exec(current, request, task.key().name());
+        result = compute.exec(current, request.withMeter(meter), task.key().name());
       } catch (ComputeException e) {
         throw new AttemptFailure(
             new TaskError(TaskError.RESOURCE_UNAVAILABLE, e.getMessage()),
             e.reason() != ComputeException.Reason.INVALID
                 && e.reason() != ComputeException.Reason.UNSUPPORTED);
+      } finally {
+        progress.cancel(false);
       }
       String resourceId =
           current.getStatus() == null

@@ -36,6 +36,8 @@ import java.io.InputStream;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -81,6 +83,7 @@ final class DashboardRoutes implements AutoCloseable {
   private final ProviderGateway gateway;
   private final RestGuard guard;
   private final DashboardSamples samples;
+  private final Clock clock;
   private final Map<String, byte[]> assets = new HashMap<>();
 
   DashboardRoutes(FacadeServer.Services services, TaskQuery query, RestGuard guard, Clock clock) {
@@ -95,6 +98,7 @@ final class DashboardRoutes implements AutoCloseable {
     this.gateway = services.gateway();
     this.guard = guard;
     this.samples = new DashboardSamples(dispatcher, clock);
+    this.clock = clock;
     // Read the finished tasks into their index now rather than on the first page.
     tasks.history().prepare(tasks.namespace());
   }
@@ -603,8 +607,8 @@ final class DashboardRoutes implements AutoCloseable {
       item.put("ready", ready != null && "True".equals(ready.getStatus()));
       item.put("ready_message", ready == null ? "not probed yet" : ready.getMessage());
       ObjectNode used = item.putObject("usage");
-      Optional<UsageLedger.Totals> totals =
-          usage.totals(new ProviderKey(provider.getMetadata().getNamespace(), name));
+      ProviderKey key = new ProviderKey(provider.getMetadata().getNamespace(), name);
+      Optional<UsageLedger.Totals> totals = usage.totals(key);
       if (totals.isPresent()) {
         UsageLedger.Totals t = totals.get();
         used.put("requests", t.requests());
@@ -632,10 +636,18 @@ final class DashboardRoutes implements AutoCloseable {
       ObjectNode limitView = item.putObject("limits");
       if (limits != null) {
         limitView.put("monthly_budget_usd", limits.monthlyBudgetUsd);
+        limitView.put("daily_budget_usd", limits.dailyBudgetUsd);
         limitView.put("requests_per_minute", limits.requestsPerMinute);
         limitView.put("tokens_per_minute", limits.tokensPerMinute);
         limitView.put("max_concurrency", limits.maxConcurrency);
       }
+      // The ledger's own history while this operator records calls, else what status holds.
+      List<ProviderStatus.DayUsage> days = usage.days(key);
+      if (days.isEmpty() && status != null && status.usage != null && status.usage.days != null) {
+        days = status.usage.days;
+      }
+      ProviderMonthView.write(
+          item.putObject("this_month"), days, LocalDate.ofInstant(clock.instant(), ZoneOffset.UTC));
     }
     response.put("count", list.size());
     return response;

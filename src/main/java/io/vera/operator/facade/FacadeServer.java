@@ -27,6 +27,7 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -69,6 +70,16 @@ public final class FacadeServer implements AutoCloseable {
    *     {@link RestGuard} and {@link io.vera.operator.facade.auth.RouteAccess}
    */
   public FacadeServer(Services services, RestGuard guard) {
+    this(services, guard, () -> false);
+  }
+
+  /**
+   * @param readyAsStandby whether a standby replica reports Ready: where a Service selects the
+   *     leader by its pod's label ({@link io.vera.operator.app.LeaderPodLabel}), a standby that can
+   *     take over is Ready, so a PodDisruptionBudget lets the leader be evicted; otherwise only the
+   *     leader is Ready, since the Service routes by readiness
+   */
+  public FacadeServer(Services services, RestGuard guard, BooleanSupplier readyAsStandby) {
     TaskQuery taskQuery = new TaskQuery(services.tasks().history());
     OrchestratorRoutes orchestrator =
         new OrchestratorRoutes(
@@ -105,7 +116,7 @@ public final class FacadeServer implements AutoCloseable {
     // latency has a sub-millisecond goal, come first. No two routers' paths overlap, so the order
     // changes no match (OpenApiMatchesRoutesTest checks that no route shadows a later one).
     new ExternalRoutes(services.providers(), services.gateway(), services.usage()).register(app);
-    new OpenAiRoutes(services.providers(), services.gateway()).register(app);
+    new OpenAiRoutes(services.providers(), services.gateway(), guard).register(app);
     orchestrator.register(app);
     app.ws(OrchestratorRoutes.BASE + "/ws/updates", updates::configure);
     new InfrastructureRoutes(
@@ -117,12 +128,14 @@ public final class FacadeServer implements AutoCloseable {
         ctx -> ctx.json(Map.of("status", "healthy", "service", "vera-operator")));
     app.get("/healthz", ctx -> ctx.result("ok"));
     // Readiness: a standby replica (leader election) is not ready, so the Service routes to the
-    // leader; liveness (/healthz) stays fine.
+    // leader, unless the Service selects the leader by label; liveness (/healthz) stays fine.
     app.get(
         "/readyz",
         ctx -> {
           if (guard.serving()) {
             ctx.json(Map.of("status", "ready", "leader", true));
+          } else if (readyAsStandby.getAsBoolean()) {
+            ctx.json(Map.of("status", "ready", "leader", false));
           } else {
             ctx.status(503)
                 .json(Map.of("detail", "standby: another replica leads", "leader", false));

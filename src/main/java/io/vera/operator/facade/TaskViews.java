@@ -46,7 +46,11 @@ final class TaskViews {
     }
     if (task.progress() != null) {
       ObjectNode progress = view.putObject("progress");
-      progress.put("fraction", task.progress().fraction());
+      if (task.progress().known()) {
+        progress.put("fraction", task.progress().fraction());
+      } else {
+        progress.putNull("fraction");
+      }
       progress.put("message", task.progress().message());
       epoch(progress, "updated_at", task.progress().updatedAt());
     }

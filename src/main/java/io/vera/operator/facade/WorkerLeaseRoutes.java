@@ -107,7 +107,7 @@ final class WorkerLeaseRoutes {
       JsonNode message = progress.get("message");
       dispatcher.progress(
           lease,
-          progress.path("fraction").asDouble(0),
+          progress.path("fraction").isNumber() ? progress.path("fraction").asDouble() : Double.NaN,
           message == null || message.isNull() ? null : message.asText());
     }
     ObjectNode response = JsonBody.MAPPER.createObjectNode();

@@ -10,7 +10,8 @@ public interface ProgressReporter {
   ProgressReporter NONE = (fraction, message) -> {};
 
   /**
-   * @param fraction how much of the work is done, 0 to 1 (clamped)
+   * @param fraction how much of the work is done, 0 to 1 (clamped); NaN when the work cannot tell
+   *     (the message then says how far it got)
    * @param message what is happening, for people; may be null
    */
   void report(double fraction, String message);

@@ -22,8 +22,9 @@ import io.vera.operator.handler.HandlerRegistry;
 import io.vera.operator.kube.Conditions;
 import io.vera.operator.kube.EventRecorder;
 import io.vera.operator.task.PoolKey;
+import io.vera.operator.task.PoolRegistry;
 import io.vera.operator.task.PoolSettings;
-import io.vera.operator.task.TaskDispatcher;
+import io.vera.operator.task.TaskQueueView;
 import io.vera.operator.worker.EmbeddedWorkers;
 import io.vera.operator.worker.RemoteWorkers;
 import java.time.Clock;
@@ -59,7 +60,7 @@ public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
   private static final String DEPLOYMENTS = "worker-deployments";
   private static final String READY = "Ready";
 
-  private final TaskDispatcher dispatcher;
+  private final PoolRegistry pools;
   private final EmbeddedWorkers embeddedWorkers;
   private final RemoteWorkers remoteWorkers;
   private final HandlerRegistry handlers;
@@ -76,7 +77,7 @@ public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
       new SimpleInboundEventSource<>("idle-pool-wake-ups");
 
   public WorkerPoolReconciler(
-      TaskDispatcher dispatcher,
+      PoolRegistry pools,
       EmbeddedWorkers embeddedWorkers,
       RemoteWorkers remoteWorkers,
       HandlerRegistry handlers,
@@ -86,7 +87,7 @@ public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
       String operatorUrl,
       Clock clock) {
     this(
-        dispatcher,
+        pools,
         embeddedWorkers,
         remoteWorkers,
         handlers,
@@ -104,7 +105,7 @@ public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
    *     default
    */
   public WorkerPoolReconciler(
-      TaskDispatcher dispatcher,
+      PoolRegistry pools,
       EmbeddedWorkers embeddedWorkers,
       RemoteWorkers remoteWorkers,
       HandlerRegistry handlers,
@@ -114,7 +115,7 @@ public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
       String operatorUrl,
       String workerServiceAccount,
       Clock clock) {
-    this.dispatcher = dispatcher;
+    this.pools = pools;
     this.embeddedWorkers = embeddedWorkers;
     this.remoteWorkers = remoteWorkers;
     this.handlers = handlers;
@@ -123,7 +124,7 @@ public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
     this.deploymentDefaults =
         new WorkerDeployment.Defaults(workerImage, operatorUrl, workerServiceAccount);
     this.clock = clock;
-    dispatcher.addListener(
+    pools.addListener(
         event -> {
           PoolKey pool = event.task().pool();
           if (pool != null && idle.remove(pool)) {
@@ -148,7 +149,7 @@ public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
   public void poolDeleted(WorkerPool pool) {
     PoolKey key = key(pool);
     embeddedWorkers.stop(key);
-    dispatcher.removePool(key);
+    pools.removePool(key);
     remoteWorkers.forget(key);
     autoscaler.forget(key);
     idle.remove(key);
@@ -160,7 +161,7 @@ public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
     WorkerPoolSpec spec = pool.getSpec();
     WorkerPoolStatus previous =
         pool.getStatus() == null ? new WorkerPoolStatus() : pool.getStatus();
-    dispatcher.upsertPool(
+    pools.upsertPool(
         key,
         new PoolSettings(
             spec.taskType,
@@ -169,7 +170,7 @@ public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
             spec.leaseSecondsOrDefault()),
         previous.succeeded == null ? 0 : previous.succeeded,
         previous.failed == null ? 0 : previous.failed);
-    TaskDispatcher.PoolStats stats = dispatcher.poolStats(key).orElseThrow();
+    TaskQueueView.PoolStats stats = pools.poolStats(key).orElseThrow();
     Instant now = clock.instant();
     int current = previous.replicas == null ? spec.replicasOrDefault() : previous.replicas;
     int replicas =
@@ -239,7 +240,7 @@ public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
    * second look or wakes the pool.
    */
   private Duration resyncAfter(
-      PoolKey key, WorkerPoolSpec spec, TaskDispatcher.PoolStats stats, int replicas, int ready) {
+      PoolKey key, WorkerPoolSpec spec, TaskQueueView.PoolStats stats, int replicas, int ready) {
     boolean quiet =
         stats.queued() == 0
             && stats.running() == 0
@@ -252,7 +253,7 @@ public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
       return RESYNC;
     }
     idle.add(key);
-    if (!stats.equals(dispatcher.poolStats(key).orElse(null))) {
+    if (!stats.equals(pools.poolStats(key).orElse(null))) {
       idle.remove(key);
       return RESYNC;
     }

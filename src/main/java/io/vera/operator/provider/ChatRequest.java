@@ -54,7 +54,7 @@ public record ChatRequest(
    * Tokens of the text in {@code node} at 3 characters a token, {@value #IMAGE_TOKENS} per image;
    * an array of numbers (token ids, as embeddings accept) counts a token each.
    */
-  static long textTokens(JsonNode node) {
+  public static long textTokens(JsonNode node) {
     if (node.isNumber()) {
       return 1;
     }

@@ -278,13 +278,19 @@ public final class ProviderGateway {
   private static final Estimate NO_ESTIMATE = client -> 0;
 
   public ProviderResult call(ProviderKey key, ProviderRequest request) throws ProviderException {
-    return invoke(key, request.timeout(), null, NO_ESTIMATE, client -> client.call(request));
+    return invoke(
+        key, request.model(), request.timeout(), null, NO_ESTIMATE, client -> client.call(request));
   }
 
   public ProviderResult stream(ProviderKey key, ProviderRequest request, Consumer<String> onChunk)
       throws ProviderException {
     return invoke(
-        key, request.timeout(), null, NO_ESTIMATE, client -> client.stream(request, onChunk));
+        key,
+        request.model(),
+        request.timeout(),
+        null,
+        NO_ESTIMATE,
+        client -> client.stream(request, onChunk));
   }
 
   /**
@@ -299,6 +305,7 @@ public final class ProviderGateway {
         request,
         invoke(
             key,
+            request.model(),
             request.timeout(),
             caller,
             client -> estimate(key, client, request),
@@ -315,6 +322,7 @@ public final class ProviderGateway {
         request,
         invoke(
             key,
+            request.model(),
             request.timeout(),
             caller,
             client -> estimate(key, client, request),
@@ -378,11 +386,21 @@ public final class ProviderGateway {
     if (limits.dailyBudgetUsd != null) {
       return String.format("a daily budget of $%.2f", limits.dailyBudgetUsd);
     }
-    if (caller != null && hasBudget(limits.perCaller)) {
-      return "a budget per caller";
+    if (caller == null) {
+      return null;
     }
-    if (caller != null && !caller.namespace().isEmpty() && hasBudget(limits.perNamespace)) {
-      return "a budget per namespace";
+    ProviderSpec.NamedBudget named = SpendAccounts.named(limits.callers, caller.name());
+    if (named != null ? hasBudget(named) : hasBudget(limits.perCaller)) {
+      return named != null ? "a budget for caller " + caller.name() : "a budget per caller";
+    }
+    if (caller.namespace().isEmpty()) {
+      return null;
+    }
+    ProviderSpec.NamedBudget namespace = SpendAccounts.named(limits.namespaces, caller.namespace());
+    if (namespace != null ? hasBudget(namespace) : hasBudget(limits.perNamespace)) {
+      return namespace != null
+          ? "a budget for namespace " + caller.namespace()
+          : "a budget per namespace";
     }
     return null;
   }
@@ -416,8 +434,8 @@ public final class ProviderGateway {
   }
 
   /**
-   * OpenAI's embeddings with an OpenAI or OpenAI-compatible Provider, attributed to {@code caller}
-   * under the same limits, budgets and ledger as chat; see {@link OpenAiClient#embeddings}.
+   * OpenAI-shaped embeddings with an OpenAI, OpenAI-compatible or Gemini Provider, attributed to
+   * {@code caller} under the same limits, budgets and ledger as chat; see {@link Embeddings}.
    */
   public ProviderResult embeddings(
       ProviderKey key, ObjectNode body, String model, Duration timeout, int retries, Caller caller)
@@ -425,6 +443,7 @@ public final class ProviderGateway {
     refuseUnpriced(key, model, caller);
     return invoke(
         key,
+        model,
         timeout,
         caller,
         client -> {
@@ -436,7 +455,16 @@ public final class ProviderGateway {
                   model, new TokenUsage(ChatRequest.textTokens(body.path("input")), 0, 0, 0, 0));
           return cost == null ? 0 : cost;
         },
-        client -> openAi(key, client, "embeddings").embeddings(body, model, timeout, retries));
+        client -> {
+          if (!(client instanceof Embeddings embeddings)) {
+            throw new UnsupportedParamException(
+                "model",
+                "provider "
+                    + key.name()
+                    + " has no embeddings; use an OpenAI, OpenAI-compatible or Gemini Provider");
+          }
+          return embeddings.embeddings(body, model, timeout, retries);
+        });
   }
 
   /**
@@ -457,6 +485,7 @@ public final class ProviderGateway {
       throws ProviderException {
     return invoke(
         key,
+        model,
         timeout,
         caller,
         NO_ESTIMATE,
@@ -488,6 +517,7 @@ public final class ProviderGateway {
     Duration timeout = request.timeout() == null ? Duration.ofMinutes(5) : request.timeout();
     return invoke(
         key,
+        request.model(),
         timeout,
         null,
         NO_ESTIMATE,
@@ -508,10 +538,15 @@ public final class ProviderGateway {
    * Makes one call under the Provider's limits: reserves its {@code estimate} against every budget
    * that applies to the Provider and {@code caller} (null: the Provider's only), checks the rate
    * limits, takes a concurrency slot, calls, then settles the reservation with the exact cost and
-   * records the call.
+   * records the call under {@code model} (null: the Provider's default model).
    */
   private ProviderResult invoke(
-      ProviderKey key, Duration timeout, Caller caller, Estimate estimate, Invocation invocation)
+      ProviderKey key,
+      String model,
+      Duration timeout,
+      Caller caller,
+      Estimate estimate,
+      Invocation invocation)
       throws ProviderException {
     Live provider = live.get(key);
     if (provider == null) {
@@ -566,12 +601,16 @@ public final class ProviderGateway {
       double latencyMs = result != null ? result.latencyMs() : (System.nanoTime() - started) / 1e6;
       double cost = result == null || result.costUsd() == null ? 0 : result.costUsd();
       reservation.settle(cost, clock.instant());
-      ledger.record(key, result, latencyMs);
+      ledger.record(key, model != null ? model : defaultModel(provider.spec), result, latencyMs);
       if (caller != null) {
         genAi.caller(caller, cost);
       }
       observe(provider, result, latencyMs);
     }
+  }
+
+  private static String defaultModel(ProviderSpec spec) {
+    return spec.defaults == null ? null : spec.defaults.model;
   }
 
   /**

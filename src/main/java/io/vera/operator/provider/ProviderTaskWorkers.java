@@ -6,10 +6,11 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vera.operator.api.ProviderSpec;
 import io.vera.operator.api.TaskType;
 import io.vera.operator.task.PoolKey;
+import io.vera.operator.task.PoolRegistry;
 import io.vera.operator.task.PoolSettings;
 import io.vera.operator.task.TaskAdmission;
-import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskError;
+import io.vera.operator.task.TaskLeases;
 import io.vera.operator.task.TaskSnapshot;
 import io.vera.operator.task.TaskUsage;
 import io.vera.operator.worker.Attempt;
@@ -37,6 +38,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * CallCancellation}. The client itself does not retry: 429 (rate limit, budget) and 5xx failures
  * are retried by the task's own policy, waiting at least the upstream's Retry-After; other 4xx
  * answers fail the task at once.
+ *
+ * <p>A task whose {@code params} say {@code "stream": true} is made as a streamed call, and reports
+ * about how many tokens arrived so far as its progress while the stream runs ({@link
+ * StreamProgress}); its result is the same as a whole answer's.
  */
 public final class ProviderTaskWorkers implements AutoCloseable {
   static final int DEFAULT_CONCURRENCY = 4;
@@ -46,13 +51,19 @@ public final class ProviderTaskWorkers implements AutoCloseable {
   private static final Duration BACKSTOP = Duration.ofSeconds(2);
   private static final ObjectMapper MAPPER = new ObjectMapper();
 
-  private final TaskDispatcher dispatcher;
+  private final PoolRegistry pools;
+  private final TaskLeases leases;
   private final ProviderGateway gateway;
   private final Clock clock;
   private final Map<ProviderKey, Served> served = new ConcurrentHashMap<>();
 
-  public ProviderTaskWorkers(TaskDispatcher dispatcher, ProviderGateway gateway, Clock clock) {
-    this.dispatcher = dispatcher;
+  /**
+   * @param dispatcher where each Provider's queue is registered and leased from
+   */
+  public <D extends PoolRegistry & TaskLeases> ProviderTaskWorkers(
+      D dispatcher, ProviderGateway gateway, Clock clock) {
+    this.pools = dispatcher;
+    this.leases = dispatcher;
     this.gateway = gateway;
     this.clock = clock;
   }
@@ -78,8 +89,7 @@ public final class ProviderTaskWorkers implements AutoCloseable {
   public synchronized void serve(ProviderKey key, ProviderSpec spec, String notReady) {
     Served s = served.computeIfAbsent(key, Served::new);
     s.notReady = notReady;
-    dispatcher.upsertPool(
-        s.queue, new PoolSettings(TaskType.LLM, false, null, LEASE_SECONDS), 0, 0);
+    pools.upsertPool(s.queue, new PoolSettings(TaskType.LLM, false, null, LEASE_SECONDS), 0, 0);
     int want = concurrency(spec);
     while (s.workers.size() < want) {
       AttemptLoop worker = worker(s, s.workers.size());
@@ -96,7 +106,7 @@ public final class ProviderTaskWorkers implements AutoCloseable {
     Served s = served.remove(key);
     if (s != null) {
       s.workers.forEach(w -> w.stop(true));
-      dispatcher.removePool(s.queue);
+      pools.removePool(s.queue);
     }
   }
 
@@ -117,11 +127,10 @@ public final class ProviderTaskWorkers implements AutoCloseable {
   private AttemptLoop worker(Served s, int index) {
     String suffix = s.key.name() + "-" + (index + 1);
     return new AttemptLoop(
-        TaskDispatcher.EMBEDDED_WORKER_PREFIX + "provider/" + suffix,
+        TaskLeases.EMBEDDED_WORKER_PREFIX + "provider/" + suffix,
         "provider-worker-" + suffix,
-        dispatcher,
-        (workerId, onRevoke) ->
-            dispatcher.lease(s.queue, workerId, LEASE_WAIT, () -> 0.0, onRevoke),
+        leases,
+        (workerId, onRevoke) -> leases.lease(s.queue, workerId, LEASE_WAIT, () -> 0.0, onRevoke),
         attempt -> call(s, attempt));
   }
 
@@ -144,9 +153,18 @@ public final class ProviderTaskWorkers implements AutoCloseable {
     // The dispatcher's deadline ends the attempt (revoking it cancels the call); the client's
     // own timeout is only a backstop a little later, so a timeout is always reported as one.
     ProviderRequest request = request(attempt.task(), attempt.timeLeft(clock).plus(BACKSTOP));
+    boolean stream = attempt.task().payload().path("params").path("stream").asBoolean(false);
     ProviderResult result;
     try {
-      result = calls.run(() -> gateway.call(s.key, request));
+      result =
+          calls.run(
+              () ->
+                  stream
+                      ? gateway.stream(
+                          s.key,
+                          request,
+                          new StreamProgress(maxTokens(s.key, request), attempt::progress))
+                      : gateway.call(s.key, request));
     } catch (ProviderException e) {
       if (Thread.currentThread().isInterrupted()) {
         throw new InterruptedException("revoked");
@@ -167,11 +185,30 @@ public final class ProviderTaskWorkers implements AutoCloseable {
         e.retryAfter());
   }
 
-  /** The gateway request a task's payload stands for; the task's retries replace the client's. */
+  /** The output token limit of a call: its {@code max_tokens}, else the Provider's default. */
+  private Integer maxTokens(ProviderKey key, ProviderRequest request) {
+    for (String name : new String[] {"max_tokens", "max_completion_tokens"}) {
+      if (request.params().path(name).canConvertToInt()) {
+        return request.params().path(name).asInt();
+      }
+    }
+    return gateway
+        .spec(key)
+        .map(spec -> spec.defaults == null ? null : spec.defaults.maxTokens)
+        .orElse(null);
+  }
+
+  /**
+   * The gateway request a task's payload stands for; the task's retries replace the client's. A
+   * {@code stream} param says how to call, so it is not passed on.
+   */
   static ProviderRequest request(TaskSnapshot task, Duration timeout) {
     JsonNode target = task.payload();
     JsonNode input = target.path("input");
     JsonNode params = target.path("params");
+    if (params.has("stream")) {
+      params = ((ObjectNode) params).deepCopy().without("stream");
+    }
     JsonNode args = input.path("args");
     JsonNode kwargs = input.path("kwargs");
     if (!kwargs.isObject() && input.isObject() && !input.has("args")) {

@@ -21,7 +21,9 @@ import java.util.Map;
  * <p>Accounts are seeded from, and written back to, the Provider's {@code status.usage}, so they
  * survive restarts like the rest of the ledger. Each kind holds at most {@link #MAX_ACCOUNTS}
  * accounts (a status object has a size limit); later callers share the {@link #OTHER} account,
- * whose budgets they then share too.
+ * whose budgets they then share too, except callers and namespaces with a budget of their own
+ * ({@code spec.limits.callers}, {@code namespaces}: as many as the spec names), which always keep
+ * their own account.
  */
 final class SpendAccounts {
   static final int MAX_ACCOUNTS = 500;
@@ -151,7 +153,8 @@ final class SpendAccounts {
       return;
     }
     for (ProviderStatus.Spend entry : entries) {
-      if (entry.name != null && into.size() < MAX_ACCOUNTS + 1) {
+      // What writeTo wrote: at most MAX_ACCOUNTS, (other), and the accounts with a named budget.
+      if (entry.name != null) {
         into.put(endUser ? endUserKey(entry.caller, entry.name) : entry.name, Account.of(entry));
       }
     }
@@ -170,29 +173,43 @@ final class SpendAccounts {
     accounts.add(provider);
     Account callerAccount = null;
     Account namespaceAccount = null;
+    ProviderSpec.Budget callerBudget = null;
+    ProviderSpec.Budget namespaceBudget = null;
     if (caller != null) {
-      callerAccount = account(callers, caller.name(), caller.name(), caller.namespace(), null);
+      ProviderSpec.NamedBudget named = named(limits == null ? null : limits.callers, caller.name());
+      callerBudget = named != null ? named : limits == null ? null : limits.perCaller;
+      callerAccount =
+          account(callers, caller.name(), caller.name(), caller.namespace(), null, named != null);
       accounts.add(callerAccount);
       if (!caller.namespace().isEmpty()) {
-        namespaceAccount = account(namespaces, caller.namespace(), caller.namespace(), "", null);
+        ProviderSpec.NamedBudget namedNamespace =
+            named(limits == null ? null : limits.namespaces, caller.namespace());
+        namespaceBudget =
+            namedNamespace != null ? namedNamespace : limits == null ? null : limits.perNamespace;
+        namespaceAccount =
+            account(
+                namespaces,
+                caller.namespace(),
+                caller.namespace(),
+                "",
+                null,
+                namedNamespace != null);
         accounts.add(namespaceAccount);
       }
     }
     if (limits != null) {
       check(provider, limits.monthlyBudgetUsd, true, "provider " + providerName, period, estimate);
       check(provider, limits.dailyBudgetUsd, false, "provider " + providerName, period, estimate);
-      ProviderSpec.Budget perCaller = limits.perCaller;
-      if (callerAccount != null && perCaller != null) {
-        String who = "caller " + caller.name() + " on provider " + providerName;
-        check(callerAccount, perCaller.monthlyUsd, true, who, period, estimate);
-        check(callerAccount, perCaller.dailyUsd, false, who, period, estimate);
-      }
-      ProviderSpec.Budget perNamespace = limits.perNamespace;
-      if (namespaceAccount != null && perNamespace != null) {
-        String who = "namespace " + caller.namespace() + " on provider " + providerName;
-        check(namespaceAccount, perNamespace.monthlyUsd, true, who, period, estimate);
-        check(namespaceAccount, perNamespace.dailyUsd, false, who, period, estimate);
-      }
+    }
+    if (callerBudget != null) {
+      String who = "caller " + caller.name() + " on provider " + providerName;
+      check(callerAccount, callerBudget.monthlyUsd, true, who, period, estimate);
+      check(callerAccount, callerBudget.dailyUsd, false, who, period, estimate);
+    }
+    if (namespaceBudget != null) {
+      String who = "namespace " + caller.namespace() + " on provider " + providerName;
+      check(namespaceAccount, namespaceBudget.monthlyUsd, true, who, period, estimate);
+      check(namespaceAccount, namespaceBudget.dailyUsd, false, who, period, estimate);
     }
     if (caller != null && caller.endUser() != null) {
       accounts.add(
@@ -201,7 +218,8 @@ final class SpendAccounts {
               endUserKey(caller.name(), caller.endUser()),
               caller.endUser(),
               caller.namespace(),
-              caller.name()));
+              caller.name(),
+              false));
     }
     for (Account account : accounts) {
       account.reserved += estimate;
@@ -282,13 +300,38 @@ final class SpendAccounts {
     return list;
   }
 
+  /**
+   * The budget {@code budgets} names for {@code name} (the first entry of that name), or null: it
+   * then takes the place of the budget per caller or per namespace.
+   */
+  static ProviderSpec.NamedBudget named(List<ProviderSpec.NamedBudget> budgets, String name) {
+    if (budgets == null) {
+      return null;
+    }
+    for (ProviderSpec.NamedBudget budget : budgets) {
+      if (budget != null && name.equals(budget.name)) {
+        return budget;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * The account of {@code key}; a new one while there are fewer than {@link #MAX_ACCOUNTS}, or
+   * always when it is {@code named} with a budget of its own, else the shared {@link #OTHER} one.
+   */
   private static Account account(
-      Map<String, Account> accounts, String key, String name, String namespace, String caller) {
+      Map<String, Account> accounts,
+      String key,
+      String name,
+      String namespace,
+      String caller,
+      boolean named) {
     Account found = accounts.get(key);
     if (found != null) {
       return found;
     }
-    if (accounts.size() >= MAX_ACCOUNTS) {
+    if (accounts.size() >= MAX_ACCOUNTS && !named) {
       return accounts.computeIfAbsent(OTHER, k -> new Account(OTHER, "", null));
     }
     Account created = new Account(name, namespace, caller);

@@ -3,8 +3,10 @@ package io.vera.operator.provider;
 import io.vera.operator.api.ProviderStatus;
 import java.time.Clock;
 import java.time.Instant;
+import java.time.LocalDate;
 import java.time.YearMonth;
 import java.time.ZoneOffset;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -13,7 +15,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * Running totals of every call made through each Provider: requests, outcomes, tokens, cost,
  * latency and this month's spend. Kept in memory and written to the Provider's status in batches by
  * its reconciler; on start each provider is seeded from the totals its status already holds, so the
- * figures survive restarts (only calls made after the last write are lost to a crash).
+ * figures survive restarts (only calls made after the last write are lost to a crash). Beside the
+ * totals it keeps each provider's {@link UsageHistory} by day and model.
  */
 public final class UsageLedger {
   /** One provider's totals at a moment. */
@@ -60,9 +63,13 @@ public final class UsageLedger {
   /** A month's name and its bounds in epoch seconds, start inclusive. */
   private record Month(String name, long fromSecond, long untilSecond) {}
 
+  /** The history's model of a call that named none and whose provider named none either. */
+  static final String DEFAULT = "(default)";
+
   private final Clock clock;
   private final Map<ProviderKey, Totals> totals = new ConcurrentHashMap<>();
   private final Map<ProviderKey, SpendAccounts> spend = new ConcurrentHashMap<>();
+  private final Map<ProviderKey, UsageHistory> history = new ConcurrentHashMap<>();
   private volatile Month month;
 
   public UsageLedger(Clock clock) {
@@ -72,6 +79,7 @@ public final class UsageLedger {
   /** Starts a provider's totals from what its status holds, once; later calls change nothing. */
   public void seed(ProviderKey provider, ProviderStatus.UsageTotals status) {
     spend.computeIfAbsent(provider, k -> new SpendAccounts(k.name(), status));
+    history.computeIfAbsent(provider, k -> new UsageHistory(status == null ? null : status.days));
     totals.computeIfAbsent(
         provider,
         k -> {
@@ -93,13 +101,29 @@ public final class UsageLedger {
         });
   }
 
-  /** Records one call; {@code result} is null when it failed. */
-  public void record(ProviderKey provider, ProviderResult result, double latencyMs) {
+  /**
+   * Records one call.
+   *
+   * @param model the model the call asked for (null: the one the provider answered with, else
+   *     {@code (default)}), under which the day's history counts it
+   * @param result null when the call failed
+   */
+  public void record(ProviderKey provider, String model, ProviderResult result, double latencyMs) {
     Instant now = clock.instant();
     String month = monthOf(now);
     TokenUsage usage = result == null ? TokenUsage.NONE : result.usage();
     double cost = result == null || result.costUsd() == null ? 0 : result.costUsd();
     long succeeded = result == null ? 0 : 1;
+    String historyModel =
+        model != null ? model : result != null && result.model() != null ? result.model() : DEFAULT;
+    history
+        .computeIfAbsent(provider, k -> new UsageHistory(null))
+        .record(
+            LocalDate.ofInstant(now, ZoneOffset.UTC),
+            historyModel,
+            result == null,
+            usage,
+            UsageHistory.usd(result == null ? null : result.costUsd()));
     totals.compute(
         provider,
         (k, old) -> {
@@ -144,6 +168,18 @@ public final class UsageLedger {
   public void forget(ProviderKey provider) {
     totals.remove(provider);
     spend.remove(provider);
+    history.remove(provider);
+  }
+
+  /**
+   * A provider's calls by UTC day and model, this month's and the previous month's, as its status
+   * holds them; empty when it made none.
+   */
+  public List<ProviderStatus.DayUsage> days(ProviderKey provider) {
+    UsageHistory days = history.get(provider);
+    List<ProviderStatus.DayUsage> list =
+        days == null ? null : days.toStatus(LocalDate.ofInstant(clock.instant(), ZoneOffset.UTC));
+    return list == null ? List.of() : list;
   }
 
   /**
@@ -158,6 +194,8 @@ public final class UsageLedger {
           if (accounts != null) {
             accounts.writeTo(s);
           }
+          List<ProviderStatus.DayUsage> days = days(provider);
+          s.days = days.isEmpty() ? null : days;
         });
     return status;
   }

@@ -4,6 +4,7 @@ import io.vera.operator.api.TaskPhase;
 import io.vera.operator.api.TaskPriority;
 import io.vera.operator.api.TaskType;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -35,6 +36,11 @@ import org.slf4j.LoggerFactory;
  * ({@link FinishedTasks#forget}) or when a page finds it gone from the API server (deleted by
  * another client). A namespace's tasks marked before this process started are read once, a page at
  * a time, the first time the namespace is asked about.
+ *
+ * <p>It holds at most {@link #CAPACITY} tasks per namespace (about 25 MB): beyond that the task
+ * added earliest leaves it. Without a bound the index grew with every task kept, 250 bytes each: at
+ * a sustained 1,000 tasks/s with the default one-hour retention, 900 MB. A task that left the index
+ * is still read by its id until its TTL; it is no longer listed by history pages.
  */
 public final class FinishedTaskIndex {
   private static final Logger LOG = LoggerFactory.getLogger(FinishedTaskIndex.class);
@@ -44,6 +50,9 @@ public final class FinishedTaskIndex {
 
   /** Distinct handler and pool names shared between rows; beyond it each row keeps its own. */
   private static final int MAX_SHARED_NAMES = 10_000;
+
+  /** Most finished tasks indexed per namespace. */
+  static final int CAPACITY = 100_000;
 
   private static final long NONE = Long.MIN_VALUE;
   private static final TaskPhase[] PHASES = TaskPhase.values();
@@ -69,8 +78,19 @@ public final class FinishedTaskIndex {
     void forEach(String namespace, Consumer<TaskSnapshot> each);
   }
 
+  /**
+   * One namespace's rows, and the same rows in the order they were added (to leave first when the
+   * index is full). A row replaced or removed stays in {@code added} until it comes up or the queue
+   * is compacted; {@code rows.get(name) == row} tells a live one.
+   */
+  private static final class Rows {
+    final Map<String, Row> rows = new ConcurrentHashMap<>();
+    final ArrayDeque<Row> added = new ArrayDeque<>();
+  }
+
   private final Source source;
-  private final Map<String, Map<String, Row>> byNamespace = new ConcurrentHashMap<>();
+  private final int capacity;
+  private final Map<String, Rows> byNamespace = new ConcurrentHashMap<>();
   private final Map<String, CompletableFuture<Void>> loads = new ConcurrentHashMap<>();
   private final Map<String, String> sharedNames = new ConcurrentHashMap<>();
 
@@ -89,7 +109,12 @@ public final class FinishedTaskIndex {
           });
 
   public FinishedTaskIndex(Source source) {
+    this(source, CAPACITY);
+  }
+
+  FinishedTaskIndex(Source source, int capacity) {
     this.source = source;
+    this.capacity = capacity;
   }
 
   /** A task marked finished with this state. */
@@ -97,14 +122,29 @@ public final class FinishedTaskIndex {
     if (task.phase() == null || !task.phase().isFinished()) {
       return;
     }
-    rows(task.key().namespace()).put(task.key().name(), row(task));
+    Row row = row(task);
+    Rows namespace = byNamespace.computeIfAbsent(task.key().namespace(), ns -> new Rows());
+    synchronized (namespace) {
+      namespace.rows.put(row.name(), row);
+      namespace.added.addLast(row);
+      while (namespace.rows.size() > capacity) {
+        Row eldest = namespace.added.pollFirst();
+        namespace.rows.remove(eldest.name(), eldest);
+      }
+      if (namespace.added.size() > 2 * namespace.rows.size() + 1024) {
+        // Rows removed or replaced since they were added: drop them, keep the order.
+        namespace.added.removeIf(r -> namespace.rows.get(r.name()) != r);
+      }
+    }
   }
 
   /** A task deleted, or found gone. */
   public void remove(TaskKey key) {
-    Map<String, Row> rows = byNamespace.get(key.namespace());
-    if (rows != null) {
-      rows.remove(key.name());
+    Rows namespace = byNamespace.get(key.namespace());
+    if (namespace != null) {
+      synchronized (namespace) {
+        namespace.rows.remove(key.name());
+      }
     }
   }
 
@@ -118,7 +158,7 @@ public final class FinishedTaskIndex {
    */
   public boolean forEach(String namespace, long waitMillis, Consumer<TaskSnapshot> each) {
     boolean complete = awaitLoaded(namespace, waitMillis);
-    Map<String, Row> rows = byNamespace.get(namespace);
+    Map<String, Row> rows = rowsOf(namespace);
     if (rows != null) {
       for (Row row : rows.values()) {
         each.accept(snapshot(namespace, row));
@@ -145,7 +185,7 @@ public final class FinishedTaskIndex {
       long waitMillis) {
     String namespace = filter.namespace();
     boolean complete = awaitLoaded(namespace, waitMillis);
-    Map<String, Row> rows = byNamespace.get(namespace);
+    Map<String, Row> rows = rowsOf(namespace);
     if (rows == null) {
       return new Top(List.of(), 0, complete);
     }
@@ -218,7 +258,7 @@ public final class FinishedTaskIndex {
 
   /** How many finished tasks of a namespace are indexed. */
   public int size(String namespace) {
-    Map<String, Row> rows = byNamespace.get(namespace);
+    Map<String, Row> rows = rowsOf(namespace);
     return rows == null ? 0 : rows.size();
   }
 
@@ -260,8 +300,9 @@ public final class FinishedTaskIndex {
     }
   }
 
-  private Map<String, Row> rows(String namespace) {
-    return byNamespace.computeIfAbsent(namespace, ns -> new ConcurrentHashMap<>());
+  private Map<String, Row> rowsOf(String namespace) {
+    Rows rows = byNamespace.get(namespace);
+    return rows == null ? null : rows.rows;
   }
 
   private Row row(TaskSnapshot task) {

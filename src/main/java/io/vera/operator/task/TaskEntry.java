@@ -8,7 +8,10 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.ScheduledFuture;
 
-/** The dispatcher's mutable record of one task. Every field is guarded by the dispatcher's lock. */
+/**
+ * The dispatcher's mutable record of one task. Every field is guarded by the lock of {@link
+ * TaskQueues}.
+ */
 final class TaskEntry {
   final TaskKey key;
   final String uid;

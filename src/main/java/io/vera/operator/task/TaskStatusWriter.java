@@ -92,7 +92,7 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
   private final ExecutorService writers;
   private final ScheduledExecutorService retries;
   private final AtomicInteger failuresInARow = new AtomicInteger();
-  private volatile TaskDispatcher dispatcher;
+  private volatile TaskStatusSource dispatcher;
   private final List<Consumer<TaskSnapshot>> markedFinished = new CopyOnWriteArrayList<>();
   private volatile boolean closed;
 
@@ -136,7 +136,7 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
   }
 
   /** The dispatcher whose state is written; set once, before any task is tracked. */
-  public void attach(TaskDispatcher dispatcher) {
+  public void attach(TaskStatusSource dispatcher) {
     this.dispatcher = dispatcher;
   }
 
@@ -171,7 +171,7 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
   }
 
   private boolean isFinal(TaskKey key) {
-    TaskDispatcher source = dispatcher;
+    TaskStatusSource source = dispatcher;
     return source != null
         && source.get(key).map(t -> t.phase() != null && t.phase().isFinished()).orElse(false);
   }
@@ -196,7 +196,7 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
   public CompletableFuture<Void> awaitFinalWritten(TaskKey key) {
     CompletableFuture<Void> future =
         finalWritten.computeIfAbsent(key, k -> new CompletableFuture<>());
-    TaskDispatcher source = dispatcher;
+    TaskStatusSource source = dispatcher;
     TaskSnapshot stored = written.get(key);
     if (source == null
         || source.get(key).isEmpty()
@@ -214,7 +214,7 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
   }
 
   private void forgetGoneTasks() {
-    TaskDispatcher source = dispatcher;
+    TaskStatusSource source = dispatcher;
     if (source != null) {
       written.keySet().removeIf(key -> source.get(key).isEmpty());
     }
@@ -320,7 +320,7 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
   }
 
   private boolean write(TaskKey key) {
-    TaskDispatcher source = dispatcher;
+    TaskStatusSource source = dispatcher;
     TaskSnapshot task = source == null ? null : source.get(key).orElse(null);
     if (task == null) {
       unwrittenFinals.remove(key);

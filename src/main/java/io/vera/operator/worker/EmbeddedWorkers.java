@@ -2,7 +2,7 @@ package io.vera.operator.worker;
 
 import io.vera.operator.task.Lease;
 import io.vera.operator.task.PoolKey;
-import io.vera.operator.task.TaskDispatcher;
+import io.vera.operator.task.TaskLeases;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,7 +26,7 @@ public final class EmbeddedWorkers implements AutoCloseable {
   static final int MAX_UNWRITTEN_FINALS = 128;
   private static final long BACKLOG_PAUSE_MILLIS = 20;
 
-  private final TaskDispatcher dispatcher;
+  private final TaskLeases dispatcher;
   private final TaskRunner runner;
   private final DoubleSupplier cpuPercent;
   private final IntSupplier unwrittenFinals;
@@ -36,7 +36,7 @@ public final class EmbeddedWorkers implements AutoCloseable {
    * @param unwrittenFinals finished tasks whose status is not stored yet (the status writer's)
    */
   public EmbeddedWorkers(
-      TaskDispatcher dispatcher,
+      TaskLeases dispatcher,
       TaskRunner runner,
       DoubleSupplier cpuPercent,
       IntSupplier unwrittenFinals) {
@@ -101,7 +101,7 @@ public final class EmbeddedWorkers implements AutoCloseable {
     /** A thread of this pool; it ends once the pool shrinks below its slot or goes. */
     private AttemptLoop loop(int slot) {
       return new AttemptLoop(
-          TaskDispatcher.EMBEDDED_WORKER_PREFIX + pool.name() + "/" + slot,
+          TaskLeases.EMBEDDED_WORKER_PREFIX + pool.name() + "/" + slot,
           "embedded-worker-" + pool.name() + "-" + slot,
           dispatcher,
           this::lease,

@@ -388,7 +388,11 @@ public final class RemoteWorker implements AutoCloseable {
                         localDeadline,
                         (fraction, message) -> {
                           ObjectNode report = JSON.createObjectNode();
-                          report.put("fraction", fraction);
+                          if (Double.isNaN(fraction)) {
+                            report.putNull("fraction");
+                          } else {
+                            report.put("fraction", fraction);
+                          }
                           report.put("message", message);
                           progress.set(report);
                         }));

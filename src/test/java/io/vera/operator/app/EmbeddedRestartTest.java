@@ -1,29 +1,34 @@
 package io.vera.operator.app;
 
+import static io.vera.operator.app.EmbeddedCompute.NS;
+import static io.vera.operator.app.EmbeddedCompute.awaitAvailable;
+import static io.vera.operator.app.EmbeddedCompute.createContainerResource;
+import static io.vera.operator.app.EmbeddedCompute.createDockerProvider;
+import static io.vera.operator.app.EmbeddedCompute.exists;
+import static io.vera.operator.app.EmbeddedCompute.instanceOf;
+import static io.vera.operator.app.EmbeddedCompute.runIn;
+import static io.vera.operator.app.EmbeddedCompute.running;
+import static io.vera.operator.app.EmbeddedCompute.storedInstallationId;
+import static io.vera.operator.app.EmbeddedProcesses.JSON;
+import static io.vera.operator.app.EmbeddedProcesses.LOGS;
+import static io.vera.operator.app.EmbeddedProcesses.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
-import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.vera.operator.api.ComputeResource;
 import io.vera.operator.api.Provider;
 import io.vera.operator.api.TaskPhase;
 import io.vera.operator.api.TaskType;
 import io.vera.operator.api.VeraTask;
 import io.vera.operator.api.WorkerPool;
 import io.vera.operator.api.WorkerPoolSpec;
-import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
+import io.vera.operator.app.EmbeddedProcesses.Operator;
+import io.vera.operator.compute.docker.DockerTestEngine;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -32,13 +37,13 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.RecordedRequest;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -47,42 +52,40 @@ import org.junit.jupiter.api.io.TempDir;
  * directory. Every submit that was answered is still there, finished tasks keep their results,
  * queued and running ones run again with their attempts counted, resourceVersions go on growing,
  * the Provider initialized before the kill serves without a new initialize and its usage totals are
- * intact, and a second operator on the same directory refuses to start.
+ * intact, the Docker ComputeResource made before the kill is adopted with its container (which the
+ * restarted operator's orphan sweep leaves alone) and runs commands again, and a second operator on
+ * the same directory refuses to start.
  *
- * <p>{@code -Dvera.restartTest.tasks=N} changes the size of the burst.
+ * <p>The ComputeResource part needs a Docker engine: without one it is left out with a message
+ * (with {@code CI=true} the test fails instead). {@code -Dvera.restartTest.tasks=N} changes the
+ * size of the burst.
  */
 class EmbeddedRestartTest {
+  @RegisterExtension static final DockerTestEngine DOCKER = DockerTestEngine.optional();
   private static final int TASKS = Integer.getInteger("vera.restartTest.tasks", 400);
-  private static final Duration SETTLE = Duration.ofSeconds(240);
-  private static final Path LOGS = Path.of("target", "embedded-restart-logs");
-  private static final ObjectMapper JSON = new ObjectMapper();
   private static final String POOL = "restart-pool";
 
   @TempDir Path home;
-  private final List<Process> processes = new ArrayList<>();
-  private final HttpClient http =
-      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private EmbeddedProcesses processes;
   private MockWebServer upstream;
-
-  private record Operator(Process process, int port) {
-    String url(String path) {
-      return "http://127.0.0.1:" + port + path;
-    }
-  }
 
   @AfterEach
   void stopAll() throws Exception {
-    for (Process process : processes) {
-      process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    if (processes != null) {
+      processes.close();
     }
     if (upstream != null) {
       upstream.close();
+    }
+    String installation = storedInstallationId(home.resolve("state"));
+    if (DOCKER.available() && installation != null) {
+      DOCKER.trackInstance(installation);
     }
   }
 
   @Test
   void aKilledEmbeddedOperatorComesBackWithEverythingItAnswered() throws Exception {
-    Files.createDirectories(LOGS);
+    processes = new EmbeddedProcesses(home);
     upstream = new MockWebServer();
     upstream.setDispatcher(
         new Dispatcher() {
@@ -106,10 +109,10 @@ class EmbeddedRestartTest {
     Path state = home.resolve("state");
     Path kubeconfig = home.resolve("kubeconfig");
 
-    Operator first = start("first", state, kubeconfig);
+    Operator first = processes.start("first", state, kubeconfig);
     assertThat(
-            post(
-                    first,
+            first
+                .post(
                     "/orchestrator/external/initialize",
                     "{\"openai\": {\"api_key\": \"sk-restart-test\", \"base_url\": \""
                         + upstream.url("/v1")
@@ -119,24 +122,24 @@ class EmbeddedRestartTest {
     for (int i = 0; i < 3; i++) {
       await("a provider call", () -> execute(first) == 200);
     }
-    KubernetesClient kube = kubeClient(kubeconfig);
+    KubernetesClient kube = first.kube();
     // Usage reaches the Provider's status in batches; the kill comes after the batch.
     await(
         "usage written to the Provider",
         () -> {
-          Provider p =
-              kube.resources(Provider.class).inNamespace("default").withName("openai").get();
+          Provider p = kube.resources(Provider.class).inNamespace(NS).withName("openai").get();
           return p != null
               && p.getStatus() != null
               && p.getStatus().usage != null
               && p.getStatus().usage.requests == 3;
         });
-    JsonNode statsBefore = getJson(first, "/orchestrator/external/stats/openai");
+    JsonNode statsBefore = first.getJson("/orchestrator/external/stats/openai");
 
     // A second operator on the same state directory refuses to start.
-    int otherPort = freePort();
-    Process second = command("refused", state, home.resolve("kubeconfig-2"), otherPort).start();
-    processes.add(second);
+    Process second =
+        processes.launch(
+            processes.command(
+                "refused", state, home.resolve("kubeconfig-2"), EmbeddedProcesses.freePort()));
     assertThat(second.waitFor(120, TimeUnit.SECONDS)).isTrue();
     assertThat(second.exitValue()).isEqualTo(2);
     assertThat(Files.readString(LOGS.resolve("refused.log")))
@@ -146,7 +149,7 @@ class EmbeddedRestartTest {
     // A pool made through the API, as kubectl would; it must come back too. It ignores the
     // machine's CPU use, which on a shared machine would hold its queue.
     WorkerPool pool = new WorkerPool();
-    pool.setMetadata(new ObjectMetaBuilder().withName(POOL).withNamespace("default").build());
+    pool.setMetadata(new ObjectMetaBuilder().withName(POOL).withNamespace(NS).build());
     pool.setSpec(new WorkerPoolSpec());
     pool.getSpec().taskType = TaskType.GENERAL;
     pool.getSpec().runtime = WorkerPoolSpec.Runtime.Embedded;
@@ -154,6 +157,15 @@ class EmbeddedRestartTest {
     pool.getSpec().concurrencyPerWorker = 4;
     pool.getSpec().cpuThresholdPercent = 100.0;
     kube.resource(pool).create();
+
+    // A Docker ComputeResource: its container runs a command before the kill and after it.
+    String container = null;
+    if (DOCKER.available()) {
+      createDockerProvider(kube);
+      createContainerResource(kube, "sandbox");
+      container = awaitAvailable(kube, "sandbox").getStatus().machineId;
+      assertThat(runIn(kube, "sandbox", "before")).isEqualTo("before\n");
+    }
 
     // The burst: sleeps keep the pool busy, so the kill finds tasks queued and running; they are
     // long enough that a task REST showed running (as stored) is still running at the kill.
@@ -168,7 +180,7 @@ class EmbeddedRestartTest {
                 n % 4 == 0
                     ? "{\"name\": \"sleep\", \"payload\": {\"seconds\": 6}" + common
                     : "{\"name\": \"echo\", \"payload\": {\"n\": " + n + "}" + common;
-            HttpResponse<String> response = post(first, "/orchestrator/tasks/submit", body);
+            HttpResponse<String> response = first.post("/orchestrator/tasks/submit", body);
             if (response.statusCode() == 200 || response.statusCode() == 201) {
               answered.put(JSON.readTree(response.body()).path("task_id").asText(), body);
             }
@@ -178,7 +190,7 @@ class EmbeddedRestartTest {
     await(
         "some tasks finish",
         () ->
-            kube.resources(VeraTask.class).inNamespace("default").list().getItems().stream()
+            kube.resources(VeraTask.class).inNamespace(NS).list().getItems().stream()
                     .filter(
                         t -> t.getStatus() != null && t.getStatus().phase == TaskPhase.Succeeded)
                     .count()
@@ -186,35 +198,40 @@ class EmbeddedRestartTest {
     long versionBeforeKill =
         Long.parseLong(
             kube.resources(VeraTask.class)
-                .inNamespace("default")
+                .inNamespace(NS)
                 .list()
                 .getMetadata()
                 .getResourceVersion());
     Map<String, JsonNode> seenBeforeKill = new HashMap<>();
     for (String id : List.copyOf(answered.keySet())) {
-      HttpResponse<String> view = get(first, "/orchestrator/tasks/" + id + "/status");
+      HttpResponse<String> view = first.get("/orchestrator/tasks/" + id + "/status");
       if (view.statusCode() == 200) {
         seenBeforeKill.put(id, JSON.readTree(view.body()));
       }
     }
-    first.process().destroyForcibly();
+    first.kill();
     double killedAt = System.currentTimeMillis() / 1000.0;
-    assertThat(first.process().waitFor(10, TimeUnit.SECONDS)).isTrue();
     clients.shutdownNow();
     clients.awaitTermination(30, TimeUnit.SECONDS);
     kube.close();
     int answeredAtKill = answered.size();
+    // While the operator is down, a container of its installation loses its resource: the
+    // restarted operator's first orphan sweep removes it, and must leave the adopted one alone.
+    String orphan = null;
+    if (container != null) {
+      assertThat(running(DOCKER.client(), container)).as("the container at the kill").isTrue();
+      orphan = DOCKER.startOrphan(instanceOf(DOCKER.client(), container), NS, "gone-while-down");
+    }
 
     // The new process writes its kubeconfig again, with its API server's new port.
-    Files.delete(kubeconfig);
-    Operator again = start("again", state, kubeconfig);
-    KubernetesClient kubeAgain = kubeClient(kubeconfig);
+    Operator again = processes.start("again", state, kubeconfig);
+    KubernetesClient kubeAgain = again.kube();
     // Every answered submit is still there, and all of them finish.
     await(
         "every answered task finishes",
         () -> {
           for (String id : answered.keySet()) {
-            JsonNode view = getJson(again, "/orchestrator/tasks/" + id + "/status");
+            JsonNode view = again.getJson("/orchestrator/tasks/" + id + "/status");
             String status = view.path("status").asText();
             if (!status.equals("completed") && !status.equals("failed")) {
               return false;
@@ -226,7 +243,7 @@ class EmbeddedRestartTest {
     int rerun = 0;
     List<String> problems = new ArrayList<>();
     for (Map.Entry<String, String> task : answered.entrySet()) {
-      JsonNode view = getJson(again, "/orchestrator/tasks/" + task.getKey() + "/status");
+      JsonNode view = again.getJson("/orchestrator/tasks/" + task.getKey() + "/status");
       JsonNode before = seenBeforeKill.get(task.getKey());
       String statusBefore = before == null ? "unseen" : before.path("status").asText();
       if (!view.path("status").asText().equals("completed")) {
@@ -248,7 +265,7 @@ class EmbeddedRestartTest {
       }
     }
     assertThat(problems).isEmpty();
-    assertThat(kubeAgain.resources(WorkerPool.class).inNamespace("default").withName(POOL).get())
+    assertThat(kubeAgain.resources(WorkerPool.class).inNamespace(NS).withName(POOL).get())
         .as("the pool made through the API")
         .isNotNull();
     assertThat(finishedBefore).as("tasks finished before the kill").isPositive();
@@ -257,22 +274,66 @@ class EmbeddedRestartTest {
             Long.parseLong(
                 kubeAgain
                     .resources(VeraTask.class)
-                    .inNamespace("default")
+                    .inNamespace(NS)
                     .list()
                     .getMetadata()
                     .getResourceVersion()))
         .as("resourceVersions go on growing")
         .isGreaterThan(versionBeforeKill);
 
-    // The Provider serves without a new initialize, and its totals went on from where they were.
-    JsonNode statsAfterRestart = getJson(again, "/orchestrator/external/stats/openai");
+    // The ComputeResource is adopted with its container, which the sweep left running.
+    if (container != null) {
+      String orphanId = orphan;
+      await("the restarted operator's orphan sweep", () -> !exists(DOCKER.client(), orphanId));
+      ComputeResource adopted = awaitAvailable(kubeAgain, "sandbox");
+      assertThat(adopted.getStatus().machineId).as("the same container").isEqualTo(container);
+      assertThat(running(DOCKER.client(), container)).as("the container after the sweep").isTrue();
+      assertThat(runIn(kubeAgain, "sandbox", "after")).isEqualTo("after\n");
+    }
+
+    // The Provider is Ready and serves without a new initialize, and its totals went on from
+    // where they were.
+    await(
+        "the Provider Ready",
+        () ->
+            kubeAgain
+                .resources(Provider.class)
+                .inNamespace(NS)
+                .withName("openai")
+                .get()
+                .getStatus()
+                .conditions
+                .stream()
+                .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus())));
+    assertThat(
+            kubeAgain
+                .resources(Provider.class)
+                .inNamespace(NS)
+                .withName("openai")
+                .get()
+                .getStatus()
+                .usage
+                .requests)
+        .as("requests in the Provider's stored usage")
+        .isEqualTo(3L);
+    JsonNode statsAfterRestart = again.getJson("/orchestrator/external/stats/openai");
     assertThat(statsAfterRestart.path("total_requests").asLong())
         .isEqualTo(statsBefore.path("total_requests").asLong());
     assertThat(statsAfterRestart.path("total_cost_usd").asDouble())
         .isEqualTo(statsBefore.path("total_cost_usd").asDouble());
+    // So did its calls by day and model, as the dashboard's Providers page shows them.
+    JsonNode month = null;
+    for (JsonNode provider : getJson(again, "/ui/api/providers").path("providers")) {
+      if (provider.path("name").asText().equals("openai")) {
+        month = provider.path("this_month");
+      }
+    }
+    assertThat(month).as("openai on the Providers page").isNotNull();
+    assertThat(month.path("totals").path("requests").asLong()).isEqualTo(3);
+    assertThat(month.path("totals").path("cost_usd").decimalValue())
+        .isEqualByComparingTo(statsBefore.path("total_cost_usd").decimalValue());
     assertThat(execute(again)).isEqualTo(200);
-    assertThat(
-            getJson(again, "/orchestrator/external/stats/openai").path("total_requests").asLong())
+    assertThat(again.getJson("/orchestrator/external/stats/openai").path("total_requests").asLong())
         .isEqualTo(statsBefore.path("total_requests").asLong() + 1);
     kubeAgain.close();
     System.out.printf(
@@ -283,127 +344,15 @@ class EmbeddedRestartTest {
     assertThat(again.process().waitFor(30, TimeUnit.SECONDS)).isTrue();
   }
 
-  // ---- the operator process ------------------------------------------------------------------
-
-  private ProcessBuilder command(String name, Path state, Path kubeconfig, int port) {
-    Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-    ProcessBuilder builder =
-        new ProcessBuilder(
-                java.toString(),
-                "-Xmx384m",
-                "-Duser.home=" + home.toAbsolutePath(),
-                "-cp",
-                System.getProperty("java.class.path"),
-                "io.vera.operator.cli.VeraCommand",
-                "run",
-                "--embedded",
-                "--state-dir",
-                state.toString(),
-                "--kubeconfig-out",
-                kubeconfig.toString(),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                Integer.toString(port))
-            .redirectErrorStream(true)
-            .redirectOutput(LOGS.resolve(name + ".log").toFile());
-    // No cluster is looked for: embedded mode is asked for, and no kubeconfig is inherited.
-    builder.environment().remove("KUBECONFIG");
-    return builder;
-  }
-
-  private Operator start(String name, Path state, Path kubeconfig) throws Exception {
-    int port = freePort();
-    Process process = command(name, state, kubeconfig, port).start();
-    processes.add(process);
-    Operator operator = new Operator(process, port);
-    // Generous: a loaded two-core machine takes a minute to start a JVM with the operator.
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
-    while (true) {
-      assertThat(process.isAlive()).as("operator %s is running", name).isTrue();
-      assertThat(System.nanoTime() - deadline).as("operator %s serves REST", name).isNegative();
-      try {
-        if (get(operator, "/healthz").statusCode() == 200 && Files.exists(kubeconfig)) {
-          return operator;
-        }
-      } catch (IOException e) {
-        // Not listening yet.
-      }
-      Thread.sleep(200);
-    }
-  }
-
-  private static KubernetesClient kubeClient(Path kubeconfig) throws IOException {
-    return new KubernetesClientBuilder()
-        .withConfig(Config.fromKubeconfig(Files.readString(kubeconfig)))
-        .build();
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return socket.getLocalPort();
-    }
-  }
-
-  // ---- REST --------------------------------------------------------------------------------
-
-  private int execute(Operator operator) {
+  private static int execute(Operator operator) {
     try {
-      return post(
-              operator,
+      return operator
+          .post(
               "/orchestrator/external/execute",
               "{\"provider\": \"openai\", \"prompt\": \"hi\", \"model\": \"gpt-4o\"}")
           .statusCode();
     } catch (Exception e) {
       return -1;
     }
-  }
-
-  private HttpResponse<String> post(Operator operator, String path, String body)
-      throws IOException, InterruptedException {
-    return http.send(
-        HttpRequest.newBuilder(URI.create(operator.url(path)))
-            .timeout(Duration.ofSeconds(60))
-            .header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString(body))
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
-  }
-
-  private HttpResponse<String> get(Operator operator, String path)
-      throws IOException, InterruptedException {
-    return http.send(
-        HttpRequest.newBuilder(URI.create(operator.url(path)))
-            .timeout(Duration.ofSeconds(60))
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
-  }
-
-  private JsonNode getJson(Operator operator, String path) throws Exception {
-    return JSON.readTree(get(operator, path).body());
-  }
-
-  private void awaitPlain(String what, BooleanSupplier condition) throws InterruptedException {
-    long deadline = System.nanoTime() + SETTLE.toNanos();
-    while (!condition.getAsBoolean()) {
-      assertThat(System.nanoTime() - deadline).as(what).isNegative();
-      Thread.sleep(500);
-    }
-  }
-
-  private void await(String what, ThrowingCondition condition) throws InterruptedException {
-    awaitPlain(
-        what,
-        () -> {
-          try {
-            return condition.holds();
-          } catch (Exception e) {
-            return false;
-          }
-        });
-  }
-
-  private interface ThrowingCondition {
-    boolean holds() throws Exception;
   }
 }

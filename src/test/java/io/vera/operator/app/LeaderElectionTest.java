@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.fabric8.kubernetes.api.model.coordination.v1.LeaseBuilder;
 import io.fabric8.kubernetes.client.Config;
@@ -37,7 +38,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Two operators against one API server with leader election: only the leader serves and dispatches,
  * the standby is not ready and answers 503, and when the leader dies without releasing its Lease
- * the standby takes over within the lease duration and finishes every task once.
+ * the standby takes over within the lease duration and finishes every task once. With the leader's
+ * pod labelled for the Service, the standby is Ready and the label follows the Lease.
  */
 class LeaderElectionTest {
   private static final String NS = "default";
@@ -176,6 +178,75 @@ class LeaderElectionTest {
     assertThat(Set.of(a.isLeader(), b.isLeader())).containsExactlyInAnyOrder(false, true);
   }
 
+  @Test
+  void withALabelledLeaderPodTheStandbyIsReadyAndANewLeaderTakesTheLabelOver() throws Exception {
+    server.installCrds();
+    operatorPod("op-a");
+    operatorPod("op-b");
+    KubernetesClient clientA = client();
+    VeraOperator a = start(clientA, "op-a", true);
+    await().atMost(Duration.ofSeconds(10)).until(a::isLeader);
+    await().atMost(Duration.ofSeconds(10)).until(() -> leaderLabel("op-a") != null);
+    KubernetesClient clientB = client();
+    VeraOperator b = start(clientB, "op-b", true);
+
+    // The standby is Ready (it can take over) but not selected, and still refuses the API.
+    await().atMost(Duration.ofSeconds(10)).until(() -> get(b, "/readyz").statusCode() == 200);
+    assertThat(JSON.readTree(get(b, "/readyz").body()).path("leader").asBoolean()).isFalse();
+    assertThat(submit(b, "compute.sum", "{\"a\": 1, \"b\": 2}").statusCode()).isEqualTo(503);
+    assertThat(get(a, "/readyz").statusCode()).isEqualTo(200);
+    assertThat(leaderLabel("op-a")).isEqualTo(ClusterSettings.LeaderElection.DEFAULT_LEASE_NAME);
+    assertThat(leaderLabel("op-b")).isNull();
+
+    // The leader dies without a word to the API server: its pod keeps the label.
+    clientA.close();
+    Thread stopping = new Thread(a::close, "stop-op-a");
+    stopping.start();
+    await().atMost(LEASE.plusSeconds(6)).pollInterval(Duration.ofMillis(100)).until(b::isLeader);
+    stopping.join(30_000);
+
+    // The new leader labels its own pod and takes the label off the dead leader's.
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> leaderLabel("op-b") != null && leaderLabel("op-a") == null);
+    assertThat(
+            server
+                .client()
+                .pods()
+                .inNamespace(NS)
+                .withLabel(LeaderPodLabel.LABEL, ClusterSettings.LeaderElection.DEFAULT_LEASE_NAME)
+                .list()
+                .getItems())
+        .extracting(p -> p.getMetadata().getName())
+        .containsExactly("op-b");
+    assertThat(get(b, "/readyz").statusCode()).isEqualTo(200);
+  }
+
+  private void operatorPod(String name) {
+    server
+        .client()
+        .resource(
+            new PodBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .withNamespace(NS)
+                .endMetadata()
+                .withNewSpec()
+                .addNewContainer()
+                .withName("operator")
+                .withImage("vera-operator:test")
+                .endContainer()
+                .endSpec()
+                .build())
+        .create();
+  }
+
+  private String leaderLabel(String pod) {
+    Map<String, String> labels =
+        server.client().pods().inNamespace(NS).withName(pod).get().getMetadata().getLabels();
+    return labels == null ? null : labels.get(LeaderPodLabel.LABEL);
+  }
+
   private KubernetesClient client() {
     KubernetesClient client =
         new KubernetesClientBuilder()
@@ -192,6 +263,11 @@ class LeaderElectionTest {
   }
 
   private VeraOperator start(KubernetesClient client, String identity) {
+    return start(client, identity, false);
+  }
+
+  /** With {@code labelPod}, the replica labels its pod (named as its identity) while it leads. */
+  private VeraOperator start(KubernetesClient client, String identity, boolean labelPod) {
     OperatorSettings settings =
         new OperatorSettings(
             "127.0.0.1",
@@ -210,14 +286,15 @@ class LeaderElectionTest {
         new ClusterSettings(
             RestGuard.Settings.off(),
             new ClusterSettings.LeaderElection(
-                true,
-                ClusterSettings.LeaderElection.DEFAULT_LEASE_NAME,
-                NS,
-                identity,
-                LEASE,
-                Duration.ofSeconds(3),
-                Duration.ofMillis(500),
-                false),
+                    true,
+                    ClusterSettings.LeaderElection.DEFAULT_LEASE_NAME,
+                    NS,
+                    identity,
+                    LEASE,
+                    Duration.ofSeconds(3),
+                    Duration.ofMillis(500),
+                    false)
+                .withPod(labelPod ? new ClusterSettings.PodRef(NS, identity) : null),
             null);
     VeraOperator operator = new VeraOperator(client, settings, cluster).start(settings);
     toClose.add(operator);

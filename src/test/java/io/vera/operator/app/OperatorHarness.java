@@ -99,7 +99,16 @@ public final class OperatorHarness implements AutoCloseable {
    * operator process would; the REST port changes.
    */
   public void restartOperator() {
+    restartOperator(() -> {});
+  }
+
+  /**
+   * Like {@link #restartOperator()}, running {@code whileStopped} between the stop and the start,
+   * e.g. to change what the next operator reads at start.
+   */
+  public void restartOperator(Runnable whileStopped) {
     operator.close();
+    whileStopped.run();
     operator = new VeraOperator(client, settings, cluster).start(settings);
   }
 
@@ -174,10 +183,12 @@ public final class OperatorHarness implements AutoCloseable {
   public Response send(String method, String path, String body, Map<String, String> headers) {
     HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create(baseUrl() + path));
     headers.forEach(builder::header);
+    if (!headers.containsKey("Content-Type")) {
+      builder.header("Content-Type", "application/json");
+    }
     HttpRequest request =
         builder
             .timeout(Duration.ofSeconds(60))
-            .header("Content-Type", "application/json")
             .method(
                 method,
                 body == null

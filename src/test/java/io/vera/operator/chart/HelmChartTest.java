@@ -229,15 +229,11 @@ class HelmChartTest {
     assertThat(deployment.path("spec").path("replicas").asInt()).isEqualTo(2);
     assertThat(deployment.path("spec").path("strategy").path("type").asText())
         .isEqualTo("RollingUpdate");
-    assertThat(
-            deployment
-                .path("spec")
-                .path("strategy")
-                .path("rollingUpdate")
-                .path("maxUnavailable")
-                .asText())
-        .as("standbys never become ready while the leader lives")
-        .isEqualTo("100%");
+    JsonNode rollingUpdate = deployment.path("spec").path("strategy").path("rollingUpdate");
+    assertThat(rollingUpdate.path("maxUnavailable").asInt())
+        .as("a new pod is a Ready standby before an old one stops")
+        .isZero();
+    assertThat(rollingUpdate.path("maxSurge").asInt()).isEqualTo(1);
     assertThat(deployment.toString())
         .contains("--leader-election\"")
         .contains("--leader-election-lease-name=vera-operator-leader")
@@ -245,9 +241,18 @@ class HelmChartTest {
         .doesNotContain("--insecure-disable-auth");
     JsonNode leases = named(objects, "Role", "vera-vera-operator-leader-election");
     assertThat(grants(leases))
-        .containsExactlyInAnyOrder("leases:get", "leases:create", "leases:update", "leases:patch");
+        .as("the Lease, and labelling the leader's pod: no get, watch, update or delete of pods")
+        .containsExactlyInAnyOrder(
+            "leases:get",
+            "leases:create",
+            "leases:update",
+            "leases:patch",
+            "pods:list",
+            "pods:patch");
+    assertThat(leases.path("metadata").path("namespace").asText()).isEqualTo("vera-system");
     assertThat(leases.path("rules").get(0).path("apiGroups").toString())
         .isEqualTo("[\"coordination.k8s.io\"]");
+    assertThat(leases.path("rules").get(1).path("apiGroups").toString()).isEqualTo("[\"\"]");
     assertThat(
             named(objects, "RoleBinding", "vera-vera-operator-leader-election")
                 .path("subjects")
@@ -259,9 +264,63 @@ class HelmChartTest {
     List<JsonNode> single = render("leaderElection.enabled", "false");
     JsonNode alone = only(single, "Deployment");
     assertThat(alone.path("spec").path("strategy").path("type").asText()).isEqualTo("Recreate");
-    assertThat(alone.toString()).contains("--no-leader-election");
+    assertThat(alone.toString()).contains("--no-leader-election").doesNotContain("--leader-pod");
+    assertThat(only(single, "Service").path("spec").path("selector").has("vera.io/leader"))
+        .as("without election the one replica serves, unlabelled")
+        .isFalse();
     assertThat(single.stream().map(o -> o.path("metadata").path("name").asText()))
         .doesNotContain("vera-vera-operator-leader-election");
+  }
+
+  @Test
+  void theServiceSelectsTheLeaderByTheLabelTheOperatorPutsOnItsOwnPod() throws IOException {
+    List<JsonNode> objects = render("replicaCount", "2", "leaderElection.leaseName", "vera-lead");
+    JsonNode selector = only(objects, "Service").path("spec").path("selector");
+    assertThat(selector.path("vera.io/leader").asText()).isEqualTo("vera-lead");
+    assertThat(selector.path("app.kubernetes.io/instance").asText()).isEqualTo("vera");
+    JsonNode container =
+        only(objects, "Deployment")
+            .path("spec")
+            .path("template")
+            .path("spec")
+            .path("containers")
+            .get(0);
+    // The pod's own name and namespace, expanded by the kubelet from the downward API.
+    assertThat(container.path("args").toString())
+        .contains("--leader-pod=$(POD_NAMESPACE)/$(HOSTNAME)")
+        .contains("--leader-election-lease-name=vera-lead");
+    List<String> fieldRefs = new ArrayList<>();
+    for (JsonNode env : container.path("env")) {
+      if (env.path("name").asText().matches("HOSTNAME|POD_NAMESPACE")) {
+        fieldRefs.add(
+            env.path("name").asText()
+                + "="
+                + env.path("valueFrom").path("fieldRef").path("fieldPath").asText());
+      }
+    }
+    assertThat(fieldRefs)
+        .containsExactlyInAnyOrder("HOSTNAME=metadata.name", "POD_NAMESPACE=metadata.namespace");
+    assertThat(
+            only(objects, "Deployment")
+                .path("spec")
+                .path("selector")
+                .path("matchLabels")
+                .has("vera.io/leader"))
+        .as("the Deployment owns standbys too")
+        .isFalse();
+
+    assertThatThrownBy(() -> render("leaderElection.leaseName", "l".repeat(64)))
+        .as("the Lease name is the label's value")
+        .hasMessageContaining("leaseName");
+    JsonNode onHostNetwork =
+        only(render("hostNetwork", "true"), "Deployment")
+            .path("spec")
+            .path("strategy")
+            .path("rollingUpdate");
+    assertThat(onHostNetwork.path("maxSurge").asInt())
+        .as("a second pod on the node could not bind the port")
+        .isZero();
+    assertThat(onHostNetwork.path("maxUnavailable").asInt()).isEqualTo(1);
   }
 
   @Test

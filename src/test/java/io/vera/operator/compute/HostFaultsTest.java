@@ -28,7 +28,6 @@ import java.util.List;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -425,11 +424,6 @@ class HostFaultsTest {
   }
 
   @Test
-  @Disabled(
-      "Found in the last full run of session 16: the provision fails after 20 s as it should, but"
-          + " the Failed phase is sometimes never written and the resource is provisioned again"
-          + " every 20 s (suspected: the NoNode progress status patch races the reconciler's final"
-          + " status patch). Re-enable with the fix.")
   void aPodResourceWhereNoNodeCanRunPodsFailsSayingSo() {
     ComputeResource resource = new ComputeResource();
     resource.setMetadata(
@@ -476,6 +470,26 @@ class HostFaultsTest {
                   .isEqualTo(io.vera.operator.api.ComputeResourceStatus.Phase.Failed);
               assertThat(seen.getStatus().conditions)
                   .anySatisfy(c -> assertThat(c.getMessage()).contains("no Node exists"));
+            });
+
+    // Failed for good: no pod is made again (the pod's deletion, the retry timer), the phase stays.
+    String uid = resource("pod-nowhere").getMetadata().getUid();
+    Awaitility.await()
+        .during(Duration.ofSeconds(20))
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () -> {
+              assertThat(resource("pod-nowhere").getStatus().phase)
+                  .isEqualTo(io.vera.operator.api.ComputeResourceStatus.Phase.Failed);
+              assertThat(
+                      harness
+                          .client()
+                          .pods()
+                          .inNamespace(OperatorHarness.NAMESPACE)
+                          .withLabel(ComputeLabels.RESOURCE_UID, uid)
+                          .list()
+                          .getItems())
+                  .allSatisfy(p -> assertThat(p.getMetadata().getDeletionTimestamp()).isNotNull());
             });
   }
 

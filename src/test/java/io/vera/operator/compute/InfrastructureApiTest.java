@@ -343,6 +343,43 @@ class InfrastructureApiTest {
   }
 
   @Test
+  void aRunningCommandReportsItsOutputSoFar() {
+    initialize(10);
+    harness.client().resource(dockerResource("talker", 0)).create();
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                byName("talker") != null
+                    && byName("talker").getStatus() != null
+                    && byName("talker").getStatus().phase == ComputeResourceStatus.Phase.Available);
+
+    harness
+        .client()
+        .resource(resourceTask("talking", "talker", "echo one; echo two; sleep 6; echo three", 0))
+        .create();
+
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () -> {
+              VeraTask t = harness.task("talking");
+              assertThat(t).isNotNull();
+              assertThat(t.getStatus()).isNotNull();
+              assertThat(t.getStatus().phase).isEqualTo(TaskPhase.Running);
+              assertThat(t.getStatus().progress).isNotNull();
+              assertThat(t.getStatus().progress.message)
+                  .contains("2 lines (8 bytes) of output so far");
+              assertThat(t.getStatus().progress.percent)
+                  .as("a command cannot say how much is left")
+                  .isNull();
+            });
+    VeraTask done = awaitFinished("talking");
+    assertThat(done.getStatus().phase).isEqualTo(TaskPhase.Succeeded);
+    assertThat(done.getStatus().result.path("stdout").asText()).isEqualTo("one\ntwo\nthree\n");
+  }
+
+  @Test
   void autoScaleProvisionsAContainerForATaskThatNoResourceFits() {
     OperatorHarness.Response init =
         harness.post(

@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.marcnuri.helm.Helm;
+import io.fabric8.kubernetes.api.model.EndpointSubset;
+import io.fabric8.kubernetes.api.model.Endpoints;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.OwnerReference;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -399,9 +401,9 @@ class ClusterE2eTest {
     port = hostNetwork ? freeLoopbackPort() : 8000;
     installRelease(RELEASE, port);
     E2e.awaitOr(
-        "the operator pod Ready",
+        "the operator pod Ready and leading",
         POD_READY,
-        () -> operatorPod() != null && ready(operatorPod()),
+        () -> operatorPod() != null && serving(operatorPod()),
         () -> operatorDiagnostics(RELEASE));
     Pod pod = operatorPod();
     assertThat(pod.getSpec().getServiceAccountName()).isEqualTo(RELEASE + "-vera-operator");
@@ -443,6 +445,7 @@ class ClusterE2eTest {
             "patch veratasks.vera.io -n " + NS,
             "create deployments.apps -n " + NS,
             "create events -n " + NS,
+            "patch pods -n " + NS, // the leader's own pod label
             "create tokenreviews.authentication.k8s.io",
             "create subjectaccessreviews.authorization.k8s.io");
     List<String> denied =
@@ -452,6 +455,8 @@ class ClusterE2eTest {
             "list secrets -n " + NS,
             "get secrets --all-namespaces",
             "create deployments.apps -n default",
+            "patch pods -n default",
+            "update pods -n " + NS,
             "list veratasks.vera.io --all-namespaces",
             "get namespaces/kube-system",
             "delete namespaces/" + NS);
@@ -1192,9 +1197,9 @@ class ClusterE2eTest {
     } finally {
       kubectl("scale", "deployment", deployment, "-n", NS, "--replicas=1");
       E2e.awaitOr(
-          "the operator Ready again",
+          "the operator Ready and leading again",
           POD_READY,
-          () -> operatorPod() != null && ready(operatorPod()),
+          () -> operatorPod() != null && serving(operatorPod()),
           () -> operatorDiagnostics(RELEASE));
       connectToOperator();
     }
@@ -1225,9 +1230,47 @@ class ClusterE2eTest {
                               .output()
                               .contains("leader is " + leader)),
           () -> operatorDiagnostics(STANDBY));
-      assertThat(operatorPods(STANDBY))
-          .as("standbys are not ready")
-          .noneMatch(ClusterE2eTest::ready);
+      // The standby is Ready (it can take over) but unlabelled, so no Service selects it; each
+      // release's Service selects its own pods holding the leader label.
+      E2e.awaitOr(
+          "the standby Ready",
+          POD_READY,
+          () -> operatorPods(STANDBY).stream().allMatch(ClusterE2eTest::ready),
+          () -> operatorDiagnostics(STANDBY));
+      E2e.awaitOr(
+          "the Services selecting the leader " + leader + " alone",
+          Duration.ofSeconds(60),
+          () ->
+              serviceEndpoints(RELEASE).equals(List.of(leader))
+                  && serviceEndpoints(STANDBY).isEmpty(),
+          this::haDiagnostics);
+      assertThat(operatorPods(STANDBY)).noneMatch(ClusterE2eTest::labelledLeader);
+      // A budget over both replicas, as the chart makes for replicaCount 2: with the standby
+      // Ready a drain may evict one of them, the leader included.
+      apply(
+          "apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: e2e-operators}\n"
+              + "spec:\n  maxUnavailable: 1\n  selector: {matchLabels:"
+              + " {app.kubernetes.io/name: vera-operator}}\n");
+      E2e.awaitOr(
+          "the budget allowing one eviction of two Ready replicas",
+          Duration.ofSeconds(60),
+          () -> {
+            String status =
+                kubectlAllowFailure(
+                        "get",
+                        "pdb",
+                        "e2e-operators",
+                        "-n",
+                        NS,
+                        "-o",
+                        "jsonpath={.status.currentHealthy}/{.status.disruptionsAllowed}")
+                    .output()
+                    .trim();
+            return status.equals("2/1");
+          },
+          () ->
+              kubectlAllowFailure("get", "pdb", "e2e-operators", "-n", NS, "-o", "yaml").output());
+      kubectl("delete", "pdb", "e2e-operators", "-n", NS);
 
       int count = 12;
       for (int i = 0; i < count; i++) {
@@ -1281,13 +1324,22 @@ class ClusterE2eTest {
             return pod != null && ready(pod);
           },
           this::haDiagnostics);
+      // It labelled its pod: its Service now selects exactly it, the old leader's nothing.
+      E2e.awaitOr(
+          "the Service of " + STANDBY + " selecting exactly the new leader " + newLeader,
+          Duration.ofSeconds(60),
+          () ->
+              serviceEndpoints(STANDBY).equals(List.of(newLeader))
+                  && serviceEndpoints(RELEASE).isEmpty(),
+          this::haDiagnostics);
     } finally {
+      kubectlAllowFailure("delete", "pdb", "e2e-operators", "-n", NS, "--ignore-not-found");
       kubectl("scale", "deployment", RELEASE + "-vera-operator", "-n", NS, "--replicas=1");
       uninstall(STANDBY);
       E2e.awaitOr(
           "an operator of " + RELEASE + " leading and Ready again",
           POD_READY,
-          () -> operatorPod() != null && ready(operatorPod()),
+          () -> operatorPod() != null && serving(operatorPod()),
           () -> operatorDiagnostics(RELEASE));
       connectToOperator();
     }
@@ -1324,10 +1376,48 @@ class ClusterE2eTest {
   private String haDiagnostics() {
     return "Lease holder: "
         + leaseHolder()
+        + "\nService endpoints: "
+        + RELEASE
+        + "="
+        + serviceEndpoints(RELEASE)
+        + " "
+        + STANDBY
+        + "="
+        + serviceEndpoints(STANDBY)
         + "\n"
+        + kubectlAllowFailure("get", "pods", "-n", NS, "-L", "vera.io/leader", "-o", "wide")
+            .output()
         + kubectlAllowFailure("get", "veratasks", "-n", NS, "-o", "wide").output()
         + operatorDiagnostics(RELEASE)
         + operatorDiagnostics(STANDBY);
+  }
+
+  /**
+   * The pods a release's Service sends traffic to (ready addresses) and would once they are ready;
+   * the leader's alone when the label is right.
+   */
+  private List<String> serviceEndpoints(String release) {
+    Endpoints endpoints =
+        client.endpoints().inNamespace(NS).withName(release + "-vera-operator").get();
+    List<String> pods = new ArrayList<>();
+    if (endpoints != null) {
+      for (EndpointSubset subset : endpoints.getSubsets()) {
+        Stream.concat(subset.getAddresses().stream(), subset.getNotReadyAddresses().stream())
+            .forEach(
+                a -> pods.add(a.getTargetRef() == null ? a.getIp() : a.getTargetRef().getName()));
+      }
+    }
+    return pods;
+  }
+
+  /** The pod carries the label the chart's Service selects the leader by. */
+  private static boolean labelledLeader(Pod pod) {
+    return "vera-operator-leader".equals(pod.getMetadata().getLabels().get("vera.io/leader"));
+  }
+
+  /** Ready, and the leader the Service selects (a Ready pod may be a standby). */
+  private boolean serving(Pod pod) {
+    return ready(pod) && labelledLeader(pod) && pod.getMetadata().getName().equals(leaseHolder());
   }
 
   private String leaseHolder() {

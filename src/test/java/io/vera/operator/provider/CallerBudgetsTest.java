@@ -362,4 +362,122 @@ class CallerBudgetsTest {
               assertThat(e.getMessage()).contains("'gpt-4o' has no price", "a budget per caller");
             });
   }
+
+  // ---- budgets of one named caller or namespace ----------------------------------------------
+
+  private static ProviderSpec.NamedBudget named(String name, Double monthly, Double daily) {
+    ProviderSpec.NamedBudget budget = new ProviderSpec.NamedBudget();
+    budget.name = name;
+    budget.monthlyUsd = monthly;
+    budget.dailyUsd = daily;
+    return budget;
+  }
+
+  /**
+   * Makes {@code calls} calls of {@code caller} at once, each costing $0.10 and held at the
+   * upstream until every call is in flight or refused; returns how many were served.
+   */
+  private int servedOfParallelCalls(ProviderSpec.Limits limits, int calls, Caller caller)
+      throws Exception {
+    CountDownLatch decided = new CountDownLatch(calls);
+    CountDownLatch release = new CountDownLatch(1);
+    gateway.register(KEY, new PricedChat(100, decided, release), spec(limits));
+    ExecutorService pool = Executors.newFixedThreadPool(calls);
+    List<Future<ProviderResult>> results = new ArrayList<>();
+    try {
+      for (int i = 0; i < calls; i++) {
+        results.add(
+            pool.submit(
+                () -> {
+                  try {
+                    return gateway.chat(KEY, request(), caller);
+                  } catch (RefusedCallException e) {
+                    decided.countDown();
+                    throw e;
+                  }
+                }));
+      }
+      assertThat(decided.await(30, TimeUnit.SECONDS)).isTrue();
+      release.countDown();
+      int served = 0;
+      for (Future<ProviderResult> result : results) {
+        try {
+          result.get(30, TimeUnit.SECONDS);
+          served++;
+        } catch (java.util.concurrent.ExecutionException e) {
+          assertBudgetRefusal(e.getCause(), "caller " + caller.name());
+        }
+      }
+      return served;
+    } finally {
+      release.countDown();
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void concurrentCallsCannotOverrunANamedCallersOwnDailyBudget() throws Exception {
+    ProviderSpec.Limits limits = new ProviderSpec.Limits();
+    limits.perCaller = budget(null, 0.2);
+    limits.callers = List.of(named(BOT.name(), null, 0.5));
+
+    assertThat(servedOfParallelCalls(limits, 20, BOT))
+        .as("the named $0.50 buys five $0.10 calls, not the $0.20 of every other caller")
+        .isEqualTo(5);
+    assertThat(servedOfParallelCalls(limits, 20, OTHER_BOT))
+        .as("every other caller keeps perCaller's $0.20")
+        .isEqualTo(2);
+  }
+
+  @Test
+  void aNamedNamespaceBudgetReplacesThePerNamespaceOneForThatNamespaceOnly() throws Exception {
+    ProviderSpec.Limits limits = new ProviderSpec.Limits();
+    limits.perNamespace = budget(0.1, null);
+    limits.namespaces = List.of(named("team-a", 0.3, null));
+    gateway.register(KEY, new PricedChat(100, null, null), spec(limits));
+
+    gateway.chat(KEY, request(), BOT);
+    gateway.chat(KEY, request(), OTHER_BOT);
+    gateway.chat(KEY, request(), BOT);
+    assertThatThrownBy(() -> gateway.chat(KEY, request(), OTHER_BOT))
+        .satisfies(e -> assertBudgetRefusal(e, "namespace team-a", "monthly budget of $0.30"));
+    gateway.chat(KEY, request(), TEAM_B);
+    assertThatThrownBy(() -> gateway.chat(KEY, request(), TEAM_B))
+        .satisfies(e -> assertBudgetRefusal(e, "namespace team-b", "monthly budget of $0.10"));
+  }
+
+  @Test
+  void aNamedCallerWithNoAmountsIsExemptFromThePerCallerBudget() throws Exception {
+    ProviderSpec.Limits limits = new ProviderSpec.Limits();
+    limits.perCaller = budget(0.1, null);
+    limits.callers = List.of(named(BOT.name(), null, null));
+    gateway.register(KEY, new PricedChat(100, null, null), spec(limits));
+
+    for (int i = 0; i < 3; i++) {
+      gateway.chat(KEY, request(), BOT);
+    }
+    gateway.chat(KEY, request(), OTHER_BOT);
+    assertThatThrownBy(() -> gateway.chat(KEY, request(), OTHER_BOT))
+        .satisfies(e -> assertBudgetRefusal(e, "caller " + OTHER_BOT.name()));
+  }
+
+  @Test
+  void aNamedCallerKeepsItsOwnAccountWhenTheOthersAreFull() throws Exception {
+    Caller late = Caller.kubernetes("system:serviceaccount:team-z:late", null);
+    ProviderSpec.Limits limits = new ProviderSpec.Limits();
+    limits.callers = List.of(named(late.name(), 0.2, null));
+    gateway.register(KEY, new PricedChat(100, null, null), spec(limits));
+    for (int i = 0; i < SpendAccounts.MAX_ACCOUNTS; i++) {
+      gateway.chat(KEY, request(), Caller.kubernetes("user-" + i, null));
+    }
+    gateway.chat(KEY, request(), Caller.kubernetes("one-too-many", null));
+
+    gateway.chat(KEY, request(), late);
+    gateway.chat(KEY, request(), late);
+    assertThatThrownBy(() -> gateway.chat(KEY, request(), late))
+        .satisfies(e -> assertBudgetRefusal(e, "caller " + late.name(), "$0.20"));
+    List<String> names =
+        ledger.status(KEY).orElseThrow().callers.stream().map(spend -> spend.name).toList();
+    assertThat(names).contains(SpendAccounts.OTHER, late.name()).doesNotContain("one-too-many");
+  }
 }

@@ -150,13 +150,13 @@ class ProviderGatewayTest {
   @Test
   void ledgerMonthFollowsTheClockAcrossMonthBoundsBothWays() {
     clock.set(Instant.parse("2026-11-30T23:59:59Z"));
-    ledger.record(KEY, null, 1);
+    ledger.record(KEY, "gpt-4o", null, 1);
     assertThat(ledger.totals(KEY).orElseThrow().month()).isEqualTo("2026-11");
     clock.set(Instant.parse("2026-12-01T00:00:00Z"));
-    ledger.record(KEY, null, 1);
+    ledger.record(KEY, "gpt-4o", null, 1);
     assertThat(ledger.totals(KEY).orElseThrow().month()).isEqualTo("2026-12");
     clock.set(Instant.parse("2026-10-31T12:00:00Z"));
-    ledger.record(KEY, null, 1);
+    ledger.record(KEY, "gpt-4o", null, 1);
     assertThat(ledger.totals(KEY).orElseThrow().month())
         .as("a clock set back is not answered from the cached month")
         .isEqualTo("2026-10");
@@ -254,7 +254,7 @@ class ProviderGatewayTest {
     status.month = "2026-11";
     status.monthCostUsd = 1.5;
     ledger.seed(KEY, status);
-    ledger.record(KEY, null, 200);
+    ledger.record(KEY, "gpt-4o", null, 200);
     UsageLedger.Totals totals = ledger.totals(KEY).orElseThrow();
     assertThat(totals.requests()).isEqualTo(11);
     assertThat(totals.failed()).isEqualTo(2);

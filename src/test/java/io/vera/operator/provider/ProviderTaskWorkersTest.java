@@ -176,6 +176,51 @@ class ProviderTaskWorkersTest {
   }
 
   @Test
+  void aStreamedCallReportsTokensSoFarWhileItStreams() throws Exception {
+    StringBuilder sse = new StringBuilder();
+    for (int i = 0; i < 40; i++) {
+      sse.append(
+          "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\","
+              + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"word \"},"
+              + "\"finish_reason\":null}]}\n\n");
+    }
+    sse.append(
+        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\","
+            + "\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":40,"
+            + "\"total_tokens\":52}}\n\ndata: [DONE]\n\n");
+    // About ten pieces a second: the stream runs for some four seconds.
+    answers.add(
+        new MockResponse.Builder()
+            .addHeader("Content-Type", "text/event-stream")
+            .body(sse.toString())
+            .throttleBody(150, 100, TimeUnit.MILLISECONDS)
+            .build());
+    VeraTask task = task("streamed", "openai", 0, 60);
+    task.getSpec().providerRef.params =
+        JSON.createObjectNode().put("stream", true).put("max_tokens", 100);
+    dispatcher.track(task);
+
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () -> {
+              TaskSnapshot running = get("streamed");
+              assertThat(running.phase()).isEqualTo(TaskPhase.Running);
+              assertThat(running.progress()).isNotNull();
+              assertThat(running.progress().message())
+                  .matches(
+                      "streaming: about \\d+ tokens so far \\(\\d+ characters\\) of at most 100");
+              assertThat(running.progress().fraction()).isBetween(0.01, 0.99);
+            });
+    TaskSnapshot done = awaitPhase("streamed", TaskPhase.Succeeded);
+    assertThat(done.result().path("output").asText()).isEqualTo("word ".repeat(40));
+    assertThat(done.usage().tokensOut()).isEqualTo(40);
+    assertThat(JSON.readTree(bodies.get(0)).path("stream").asBoolean())
+        .as("asked upstream as a stream")
+        .isTrue();
+  }
+
+  @Test
   void aRateLimitIsRetriedNoSoonerThanRetryAfter() {
     answers.add(
         new MockResponse.Builder()

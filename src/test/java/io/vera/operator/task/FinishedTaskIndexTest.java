@@ -162,4 +162,68 @@ class FinishedTaskIndexTest {
     assertThat(page.tasks()).extracting(t -> t.key().name()).containsExactly("task-3", "task-2");
     assertThat(page.total()).isEqualTo(4);
   }
+
+  @Test
+  void aFullIndexLetsTheTaskAddedEarliestGoAndKeepsTheRest() {
+    FinishedTaskIndex index = new FinishedTaskIndex((ns, each) -> {}, 3);
+    for (int i = 1; i <= 3; i++) {
+      index.add(finishedSnapshot(NS, "t" + i));
+    }
+    index.add(finishedSnapshot("other", "o1"));
+    index.add(finishedSnapshot(NS, "t2")); // its end again: still one row, not a second
+    index.remove(new TaskKey(NS, "t3")); // deleted by its TTL
+    index.add(finishedSnapshot(NS, "t4"));
+    index.add(finishedSnapshot(NS, "t5"));
+
+    assertThat(names(index, NS)).containsExactlyInAnyOrder("t2", "t4", "t5");
+    assertThat(names(index, "other")).containsExactly("o1");
+
+    // Many more, with removals between: the bound holds and the latest stay.
+    for (int i = 6; i <= 5000; i++) {
+      index.add(finishedSnapshot(NS, "t" + i));
+      if (i % 3 == 0) {
+        index.remove(new TaskKey(NS, "t" + i));
+      }
+    }
+    assertThat(names(index, NS)).containsExactlyInAnyOrder("t4997", "t4999", "t5000");
+    assertThat(index.size(NS)).isEqualTo(3);
+  }
+
+  private static java.util.List<String> names(FinishedTaskIndex index, String namespace) {
+    java.util.List<String> names = new java.util.ArrayList<>();
+    index.forEach(namespace, 1000, t -> names.add(t.key().name()));
+    return names;
+  }
+
+  private static TaskSnapshot finishedSnapshot(String namespace, String name) {
+    return new TaskSnapshot(
+        new TaskKey(namespace, name),
+        "uid-" + name,
+        "echo",
+        TaskPriority.NORMAL,
+        null,
+        null,
+        null,
+        null,
+        null,
+        TaskPhase.Succeeded,
+        null,
+        1,
+        0,
+        60,
+        null,
+        null,
+        null,
+        T0,
+        T0,
+        T0,
+        T0.plusSeconds(1),
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null);
+  }
 }

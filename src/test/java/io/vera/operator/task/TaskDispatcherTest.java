@@ -214,6 +214,10 @@ class TaskDispatcherTest {
 
     assertThat(dispatcher.progress(lease.id(), 7, "past the end")).isTrue();
     assertThat(get("a").progress().fraction()).isEqualTo(1.0);
+    assertThat(dispatcher.progress(lease.id(), Double.NaN, "312 lines so far")).isTrue();
+    assertThat(get("a").progress().known()).as("work that cannot tell how much is left").isFalse();
+    assertThat(TaskStatusMapper.toStatus(get("a")).progress.percent).isNull();
+    assertThat(TaskStatusMapper.toStatus(get("a")).progress.message).isEqualTo("312 lines so far");
     dispatcher.complete(lease.id(), TextNode.valueOf("done"));
     assertThat(dispatcher.progress(lease.id(), 0.5, "late")).isFalse();
     assertThat(get("a").progress().percent()).isEqualTo(100);

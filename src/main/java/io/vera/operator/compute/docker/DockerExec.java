@@ -15,6 +15,7 @@ import io.vera.operator.compute.ExecMarker;
 import io.vera.operator.compute.ExecRequest;
 import io.vera.operator.compute.ExecResult;
 import io.vera.operator.compute.Machine;
+import io.vera.operator.compute.OutputMeter;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -80,7 +81,7 @@ final class DockerExec {
     env.add(ExecMarker.ENV + "=" + marker);
     long started = System.nanoTime();
     String execId = createExec(id, request.argv(), request.workdir(), env);
-    OutputCollector output = new OutputCollector(cap);
+    OutputCollector output = new OutputCollector(cap, request.meter());
     try {
       streams.execStartCmd(execId).withDetach(false).withTty(false).exec(output);
       boolean finished =
@@ -176,7 +177,7 @@ final class DockerExec {
               .withAttachStderr(true)
               .exec()
               .getId();
-      OutputCollector out = new OutputCollector(4096);
+      OutputCollector out = new OutputCollector(4096, OutputMeter.NONE);
       try {
         streams.execStartCmd(killer).withDetach(false).exec(out);
         if (!out.awaitCompletion(KILL_GRACE.toMillis(), TimeUnit.MILLISECONDS)) {
@@ -200,9 +201,9 @@ final class DockerExec {
     private final CappedOutput stdout;
     private final CappedOutput stderr;
 
-    OutputCollector(int cap) {
-      this.stdout = new CappedOutput(cap);
-      this.stderr = new CappedOutput(cap);
+    OutputCollector(int cap, OutputMeter meter) {
+      this.stdout = new CappedOutput(cap, meter);
+      this.stderr = new CappedOutput(cap, meter);
     }
 
     @Override

@@ -246,7 +246,7 @@ public final class PodHost implements ComputeHost {
       if (!clock.instant().isBefore(unscheduledUntil) && unscheduled && noNodes()) {
         delete(podName);
         throw new ComputeException(
-            ComputeException.Reason.INVALID,
+            ComputeException.Reason.UNSUPPORTED,
             "pod "
                 + podName
                 + " was not scheduled within "
@@ -432,8 +432,8 @@ public final class PodHost implements ComputeHost {
       request.env().forEach((k, v) -> argv.add(k + "=" + v));
     }
     argv.addAll(request.argv());
-    CappedOutput stdout = new CappedOutput(request.maxOutputBytes());
-    CappedOutput stderr = new CappedOutput(request.maxOutputBytes());
+    CappedOutput stdout = new CappedOutput(request.maxOutputBytes(), request.meter());
+    CappedOutput stderr = new CappedOutput(request.maxOutputBytes(), request.meter());
     long started = System.nanoTime();
     try (ExecWatch watch =
         client

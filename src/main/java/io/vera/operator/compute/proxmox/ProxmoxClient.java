@@ -29,9 +29,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The Proxmox VE REST API ({@code https://host:8006/api2/json}) over okhttp: API-token or ticket
- * authentication, form-encoded parameters, errors read from the reason phrase and the {@code
- * errors} of a 400, locks and transient failures retried, and tasks (UPIDs) followed to their end.
- * Thread-safe; one instance per Provider.
+ * authentication ({@link ProxmoxAuth}), form-encoded parameters, errors read from the reason phrase
+ * and the {@code errors} of a 400, locks and transient failures retried, and tasks (UPIDs) followed
+ * to their end. Thread-safe; one instance per Provider.
  *
  * <p>Nothing it logs or throws carries a token secret, a password or a ticket.
  */
@@ -84,11 +84,12 @@ public final class ProxmoxClient implements AutoCloseable {
 
   private final HttpUrl base;
   private final OkHttpClient http;
-  private final Auth auth;
+  private final ProxmoxAuth auth;
   private final Policy policy;
   private final Clock clock;
 
-  private ProxmoxClient(HttpUrl base, OkHttpClient http, Auth auth, Policy policy, Clock clock) {
+  private ProxmoxClient(
+      HttpUrl base, OkHttpClient http, ProxmoxAuth auth, Policy policy, Clock clock) {
     this.base = base;
     this.http = http;
     this.auth = auth;
@@ -136,11 +137,20 @@ public final class ProxmoxClient implements AutoCloseable {
           "the CA certificate (ca.crt) cannot be read: " + e.getMessage(),
           null);
     }
-    Auth auth;
+    OkHttpClient http = builder.build();
+    Clock clock = Clock.systemUTC();
+    ProxmoxAuth auth;
     if (tokenId != null && tokenSecret != null) {
-      auth = new TokenAuth(tokenId, tokenSecret);
+      auth = new ProxmoxAuth.Token(tokenId, tokenSecret);
     } else if (username != null && password != null) {
-      auth = new TicketAuth(username.contains("@") ? username : username + "@pam", password);
+      auth =
+          new ProxmoxAuth.Ticket(
+              username.contains("@") ? username : username + "@pam",
+              password,
+              base,
+              http,
+              clock,
+              policy.ticketLifetime());
     } else {
       throw new ProxmoxException(
           ProxmoxException.Kind.HTTP,
@@ -148,12 +158,7 @@ public final class ProxmoxClient implements AutoCloseable {
           "the credentials Secret needs tokenId and tokenSecret (API token) or username and password",
           null);
     }
-    ProxmoxClient client =
-        new ProxmoxClient(base, builder.build(), auth, policy, Clock.systemUTC());
-    if (auth instanceof TicketAuth ticket) {
-      ticket.client = client;
-    }
-    return client;
+    return new ProxmoxClient(base, http, auth, policy, clock);
   }
 
   static HttpUrl apiBase(String endpoint) throws ProxmoxException {
@@ -399,7 +404,8 @@ public final class ProxmoxClient implements AutoCloseable {
     }
   }
 
-  private static ProxmoxException httpError(
+  /** The failure an HTTP error answer stands for, with the field errors of a 400. */
+  static ProxmoxException httpError(
       String method, String path, int code, String reason, String body) {
     Map<String, String> errors = new LinkedHashMap<>();
     String bodyMessage = null;
@@ -452,146 +458,6 @@ public final class ProxmoxClient implements AutoCloseable {
   public void close() {
     http.dispatcher().executorService().shutdown();
     http.connectionPool().evictAll();
-  }
-
-  /** Signs requests. */
-  private interface Auth {
-    void sign(Request.Builder request, boolean write) throws ProxmoxException;
-
-    /** Whether a 401 can be cured by logging in again. */
-    boolean renewable();
-
-    void invalidate();
-  }
-
-  /** {@code Authorization: PVEAPIToken=USER@REALM!TOKENID=SECRET}; no CSRF token needed. */
-  private static final class TokenAuth implements Auth {
-    private final String header;
-
-    TokenAuth(String tokenId, String secret) throws ProxmoxException {
-      if (!tokenId.contains("@") || !tokenId.contains("!")) {
-        throw new ProxmoxException(
-            ProxmoxException.Kind.HTTP,
-            400,
-            "tokenId must read USER@REALM!TOKENID (e.g. vera@pve!operator)",
-            null);
-      }
-      String value = "PVEAPIToken=" + tokenId.strip() + "=" + secret.strip();
-      for (int i = 0; i < value.length(); i++) {
-        char c = value.charAt(i);
-        if (c < 0x21 || c > 0x7e) {
-          throw new ProxmoxException(
-              ProxmoxException.Kind.HTTP,
-              400,
-              "tokenId or tokenSecret holds a character that cannot go in a header",
-              null);
-        }
-      }
-      this.header = value;
-    }
-
-    @Override
-    public void sign(Request.Builder request, boolean write) {
-      request.header("Authorization", header);
-    }
-
-    @Override
-    public boolean renewable() {
-      return false;
-    }
-
-    @Override
-    public void invalidate() {}
-  }
-
-  /**
-   * Ticket auth: {@code POST /access/ticket} with user and password, then the {@code PVEAuthCookie}
-   * cookie, plus the {@code CSRFPreventionToken} header on writes. A ticket is renewed before it
-   * expires and after a 401.
-   */
-  private static final class TicketAuth implements Auth {
-    private final String username;
-    private final String password;
-    private ProxmoxClient client;
-    private String ticket;
-    private String csrf;
-    private Instant issued;
-
-    TicketAuth(String username, String password) {
-      this.username = username;
-      this.password = password;
-    }
-
-    @Override
-    public void sign(Request.Builder request, boolean write) throws ProxmoxException {
-      String[] current = current();
-      request.header("Cookie", "PVEAuthCookie=" + current[0]);
-      if (write) {
-        request.header("CSRFPreventionToken", current[1]);
-      }
-    }
-
-    private synchronized String[] current() throws ProxmoxException {
-      if (ticket == null
-          || !client.clock.instant().isBefore(issued.plus(client.policy.ticketLifetime()))) {
-        login();
-      }
-      return new String[] {ticket, csrf};
-    }
-
-    private void login() throws ProxmoxException {
-      Request request =
-          new Request.Builder()
-              .url(client.base.newBuilder().addPathSegments("access/ticket").build())
-              .post(
-                  new FormBody.Builder()
-                      .add("username", username)
-                      .add("password", password)
-                      .build())
-              .header("Accept", "application/json")
-              .build();
-      try (Response response = client.http.newCall(request).execute()) {
-        ResponseBody body = response.body();
-        String text = body == null ? "" : body.string();
-        if (!response.isSuccessful()) {
-          ProxmoxException e =
-              httpError("POST", "access/ticket", response.code(), response.message(), text);
-          // A failed login is not cured by logging in again.
-          throw new ProxmoxException(
-              ProxmoxException.Kind.HTTP,
-              response.code() == 401 ? 403 : response.code(),
-              "login as " + username + " failed: " + e.getMessage(),
-              e.fieldErrors());
-        }
-        JsonNode data = JSON.readTree(text).path("data");
-        String t = Json.text(data, "ticket");
-        String c = Json.text(data, "CSRFPreventionToken");
-        if (t == null || c == null) {
-          throw new ProxmoxException(
-              ProxmoxException.Kind.HTTP, 502, "login answer carries no ticket", null);
-        }
-        ticket = t;
-        csrf = c;
-        issued = client.clock.instant();
-        LOG.debug("logged in to {} as {}", client.base.host(), username);
-      } catch (IOException e) {
-        throw new ProxmoxException(
-            e instanceof SSLException ? ProxmoxException.Kind.TLS : ProxmoxException.Kind.NETWORK,
-            "login: " + e.getClass().getSimpleName() + ": " + e.getMessage(),
-            e);
-      }
-    }
-
-    @Override
-    public boolean renewable() {
-      return true;
-    }
-
-    @Override
-    public synchronized void invalidate() {
-      ticket = null;
-      csrf = null;
-    }
   }
 
   /** Lower-cased for comparisons of Proxmox's free-text answers. */

@@ -7,7 +7,6 @@ import io.vera.operator.compute.Capacity;
 import io.vera.operator.compute.ComputeException;
 import io.vera.operator.compute.ComputeException.Reason;
 import io.vera.operator.compute.ComputeHost;
-import io.vera.operator.compute.ComputeLabels;
 import io.vera.operator.compute.ExecRequest;
 import io.vera.operator.compute.ExecResult;
 import io.vera.operator.compute.HostProbe;
@@ -19,10 +18,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import org.slf4j.Logger;
@@ -48,12 +45,15 @@ import org.slf4j.LoggerFactory;
  *       address when the guest runs but its QEMU guest agent (VM) or network (LXC) did not answer
  *       within {@link Timings#agentTimeout()}; calling it again waits again.
  * </ul>
+ *
+ * <p>It decides what to do and leaves the doing to its parts: {@link ProxmoxClient} speaks the API
+ * (session ticket or token, retries, task polling), {@link GuestSpec} turns the plan into
+ * parameters, {@link GuestTasks} creates, starts and removes guests, {@link GuestInventory} finds
+ * and describes them, {@link GuestAddresses} waits for their address, {@link GuestExec} runs
+ * commands through the guest agent, and {@link ProxmoxErrors} says what a failure means.
  */
 public final class ProxmoxHost implements ComputeHost {
   private static final Logger LOG = LoggerFactory.getLogger(ProxmoxHost.class);
-
-  /** How many VMIDs one provision tries when Proxmox keeps answering "already exists". */
-  private static final int VMID_ATTEMPTS = 25;
 
   /**
    * How long the host waits for Proxmox.
@@ -86,7 +86,9 @@ public final class ProxmoxHost implements ComputeHost {
   private final Timings timings;
   private final InstanceId instance;
 
-  private final VmidAllocator allocator;
+  private final GuestAddresses addresses;
+  private final GuestInventory guests;
+  private final GuestTasks tasks;
   private final GuestExec exec;
   private final ConcurrentMap<String, Object> resourceLocks = new ConcurrentHashMap<>();
 
@@ -104,7 +106,13 @@ public final class ProxmoxHost implements ComputeHost {
     this.providerPool = providerPool;
     this.providerTags = providerTags == null ? List.of() : List.copyOf(providerTags);
     this.timings = timings;
-    this.allocator = new VmidAllocator(range, maxResources);
+    VmidAllocator allocator = new VmidAllocator(range, maxResources);
+    Polls polls = new Polls(client);
+    this.addresses = new GuestAddresses(client, timings.agentTimeout(), polls);
+    this.guests = new GuestInventory(client, range, allocator, instance, addresses);
+    this.tasks =
+        new GuestTasks(
+            client, range, allocator, guests, polls, timings.taskTimeout(), timings.lockWait());
     this.exec = new GuestExec(client);
   }
 
@@ -225,7 +233,7 @@ public final class ProxmoxHost implements ComputeHost {
       nodes.sort(Comparator.comparing(HostProbe.Node::name));
       return new HostProbe(v == null ? "unknown" : v, total, nodes);
     } catch (ProxmoxException e) {
-      throw map("probe", e);
+      throw ProxmoxErrors.map("probe", e);
     }
   }
 
@@ -243,9 +251,9 @@ public final class ProxmoxHost implements ComputeHost {
     synchronized (lock) {
       Guest guest;
       try {
-        guest = findGuest(plan.owner().uid()).orElse(null);
-        if (guest == null && awaitCreationsInFlight()) {
-          guest = findGuest(plan.owner().uid()).orElse(null);
+        guest = guests.ownedBy(plan.owner().uid()).orElse(null);
+        if (guest == null && tasks.awaitCreationsInFlight()) {
+          guest = guests.ownedBy(plan.owner().uid()).orElse(null);
         }
         if (guest != null && guest.lxc() != plan.lxc()) {
           throw new ComputeException(
@@ -257,20 +265,20 @@ public final class ProxmoxHost implements ComputeHost {
                   + "; delete the resource to change its type");
         }
         if (guest == null) {
-          guest = create(plan);
+          guest = tasks.create(plan);
         } else {
           LOG.info("provision {}: finishing existing guest {}", plan.owner().uid(), guest.id());
         }
       } catch (ProxmoxException e) {
-        throw map("provision " + plan.owner().name(), e);
+        throw ProxmoxErrors.map("provision " + plan.owner().name(), e);
       }
       try {
-        return plan.lxc() ? finishLxc(guest, plan) : finishVm(guest, plan);
+        return finish(guest, plan);
       } catch (ProxmoxException | ComputeException e) {
         ComputeException failure =
             e instanceof ComputeException ce
                 ? ce
-                : map("provision " + guest.id(), (ProxmoxException) e);
+                : ProxmoxErrors.map("provision " + guest.id(), (ProxmoxException) e);
         if (failure.retryable()) {
           throw new ComputeException(
               failure.reason(),
@@ -281,7 +289,7 @@ public final class ProxmoxHost implements ComputeHost {
               failure);
         }
         try {
-          destroyGuest(guest);
+          tasks.destroy(guest);
         } catch (ProxmoxException d) {
           failure.addSuppressed(d);
           throw new ComputeException(
@@ -303,405 +311,30 @@ public final class ProxmoxHost implements ComputeHost {
   }
 
   /**
-   * Waits while a guest in the owned range is still being cloned or created by someone other than
-   * this host (an operator instance before a restart): Proxmox writes such a guest's name and
-   * description only when the task ends, so until then nobody can tell whose it is, and creating
-   * another one now could duplicate it. Answers whether it waited.
+   * Brings a created or found guest to the plan (config, disk size), starts it and waits for its
+   * address; without one in the agent timeout the machine is still STARTING.
    */
-  private boolean awaitCreationsInFlight() throws ProxmoxException, ComputeException {
-    Instant deadline = Instant.now().plus(timings.taskTimeout());
-    boolean waited = false;
-    for (int polls = 0; ; polls++) {
-      Optional<Guest> inFlight =
-          listGuests().stream()
-              .filter(g -> allocator.contains(g.vmid()) && !allocator.heldHere(g.vmid()))
-              .filter(g -> "clone".equals(g.lock()) || "create".equals(g.lock()))
-              .filter(g -> !GuestMarks.marked(g.tags(), g.name()))
-              .findFirst();
-      if (inFlight.isEmpty()) {
-        return waited;
-      }
-      if (Instant.now().isAfter(deadline)) {
-        throw new ComputeException(
-            Reason.UNAVAILABLE,
-            inFlight.get().id() + " is still being created (lock " + inFlight.get().lock() + ")");
-      }
-      if (!waited) {
-        LOG.info(
-            "{} is being created by an earlier operator run; waiting before creating",
-            inFlight.get().id());
-      }
-      waited = true;
-      sleep(backoff(polls));
-    }
-  }
-
-  /** Allocates a VMID and creates the guest, moving to the next VMID on "already exists". */
-  private Guest create(ProxmoxPlan plan) throws ProxmoxException, ComputeException {
-    Set<Integer> tried = new LinkedHashSet<>();
-    Integer template = plan.lxc() || plan.template() == null ? null : templateVmid(plan);
-    for (int attempt = 0; attempt < VMID_ATTEMPTS; attempt++) {
-      int vmid = allocator.allocate(this::listGuests);
-      tried.add(vmid);
-      Guest guest = new Guest(plan.node(), vmid, plan.lxc(), null, Set.of(), "stopped", null);
-      String path;
-      Params params;
-      if (plan.lxc()) {
-        path = "nodes/" + plan.node() + "/lxc";
-        params = lxcCreateParams(plan, vmid);
-      } else if (template != null) {
-        path = "nodes/" + plan.node() + "/qemu/" + template + "/clone";
-        params =
-            Params.of()
-                .put("newid", vmid)
-                .put("name", GuestMarks.guestName(plan.owner().uid()))
-                .put("description", GuestMarks.description(plan.owner()))
-                .put("full", plan.fullClone())
-                .put("pool", plan.pool());
-        if (plan.fullClone()) {
-          params.put("storage", plan.storage());
-        }
-      } else {
-        path = "nodes/" + plan.node() + "/qemu";
-        params = vmCreateParams(plan, vmid);
-      }
-      try {
-        client.runTask("POST", path, params, timings.taskTimeout());
-        LOG.info("created guest {} for {}", guest.id(), plan.owner().uid());
-        return guest;
-      } catch (ProxmoxException e) {
-        if (e.alreadyExists()) {
-          Optional<Guest> taken = guestByVmid(vmid);
-          if (taken.isPresent()
-              && GuestMarks.ownerUid(taken.get().tags(), taken.get().name())
-                  .filter(plan.owner().uid()::equals)
-                  .isPresent()) {
-            return taken.get(); // our own earlier call went through after all
-          }
-          LOG.info("VMID {} is taken outside this operator; trying the next one", vmid);
-          continue;
-        }
-        if (e.kind() == ProxmoxException.Kind.TASK) {
-          // Proxmox removes a failed clone itself, but not always all of it.
-          guestByVmid(vmid)
-              .filter(g -> GuestMarks.ownerUid(g.tags(), g.name()).isPresent())
-              .ifPresent(this::destroyQuietly);
-          allocator.release(vmid);
-        } else if (e.kind() == ProxmoxException.Kind.HTTP) {
-          allocator.release(vmid); // refused: nothing was created
-        }
-        if (template != null && e.notFound() && e.kind() == ProxmoxException.Kind.HTTP) {
-          throw new ComputeException(
-              Reason.INVALID,
-              "template VMID "
-                  + template
-                  + " does not exist on node "
-                  + plan.node()
-                  + ": "
-                  + e.getMessage(),
-              e);
-        }
-        throw e;
-      }
-    }
-    throw new ComputeException(
-        Reason.UNAVAILABLE,
-        "every VMID tried was taken by someone else ("
-            + tried
-            + "); is another system using range "
-            + range.min
-            + ".."
-            + range.max
-            + "?");
-  }
-
-  private Params lxcCreateParams(ProxmoxPlan plan, int vmid) {
-    return Params.of()
-        .put("vmid", vmid)
-        .put("ostemplate", plan.ostemplate())
-        .put("hostname", GuestMarks.guestName(plan.owner().uid()))
-        .put("description", GuestMarks.description(plan.owner()))
-        .put("tags", GuestMarks.tagList(GuestMarks.tags(plan.owner(), plan.tags())))
-        .put("pool", plan.pool())
-        .put("cores", plan.cores())
-        .put("memory", plan.memoryMb())
-        .put("rootfs", plan.storage() + ":" + plan.diskGb())
-        .put("net0", "name=eth0,bridge=" + plan.bridge() + ",ip=dhcp")
-        .put("unprivileged", true);
-  }
-
-  private Params vmCreateParams(ProxmoxPlan plan, int vmid) {
-    Params p =
-        Params.of()
-            .put("vmid", vmid)
-            .put("name", GuestMarks.guestName(plan.owner().uid()))
-            .put("description", GuestMarks.description(plan.owner()))
-            .put("tags", GuestMarks.tagList(GuestMarks.tags(plan.owner(), plan.tags())))
-            .put("pool", plan.pool())
-            .put("cores", plan.cores())
-            .put("memory", Long.toString(plan.memoryMb()))
-            .put("ostype", "l26")
-            .put("scsihw", "virtio-scsi-single")
-            .put("scsi0", plan.storage() + ":" + plan.diskGb())
-            .put("net0", "virtio,bridge=" + plan.bridge())
-            .put("agent", "1");
-    for (int i = 0; i < plan.gpuCount(); i++) {
-      p.put("hostpci" + i, "mapping=" + plan.gpuMapping());
-    }
-    return p;
-  }
-
-  private int templateVmid(ProxmoxPlan plan) throws ProxmoxException, ComputeException {
-    String t = plan.template();
-    if (t.chars().allMatch(Character::isDigit)) {
-      return Integer.parseInt(t);
-    }
-    List<Integer> matches = new ArrayList<>();
-    for (JsonNode vm : client.get("nodes/" + plan.node() + "/qemu", Params.of())) {
-      if (t.equals(Json.text(vm, "name")) && Json.asBool(vm, "template")) {
-        matches.add((int) Json.asLong(vm, "vmid", -1));
-      }
-    }
-    if (matches.isEmpty()) {
-      throw new ComputeException(
-          Reason.INVALID, "no VM template named '" + t + "' on node " + plan.node());
-    }
-    matches.sort(Comparator.naturalOrder());
-    if (matches.size() > 1) {
-      LOG.warn(
-          "several templates named {} on {}: {}; using {}",
-          t,
-          plan.node(),
-          matches,
-          matches.get(0));
-    }
-    return matches.get(0);
-  }
-
-  private Machine finishVm(Guest guest, ProxmoxPlan plan)
-      throws ProxmoxException, ComputeException {
-    String path = guest.path();
-    JsonNode config = awaitUnlocked(guest);
-    Params change = Params.of();
-    Set<String> wantTags = new LinkedHashSet<>(GuestMarks.tags(plan.owner(), plan.tags()));
-    if (!GuestMarks.parseTags(Json.text(config, "tags")).equals(wantTags)) {
-      change.put("tags", GuestMarks.tagList(new ArrayList<>(wantTags)));
-    }
-    if (Json.asLong(config, "cores", 1) != plan.cores()) {
-      change.put("cores", plan.cores());
-    }
-    if (GuestConfig.memoryMb(config) != plan.memoryMb()) {
-      change.put("memory", Long.toString(plan.memoryMb()));
-    }
-    if (!GuestConfig.agentEnabled(Json.text(config, "agent"))) {
-      change.put("agent", "1");
-    }
-    for (int i = 0; i < plan.gpuCount(); i++) {
-      String want = "mapping=" + plan.gpuMapping();
-      if (!want.equals(Json.text(config, "hostpci" + i))) {
-        change.put("hostpci" + i, want);
-      }
-    }
-    String description = Json.text(config, "description");
-    if (GuestMarks.descriptionValue(description, ComputeLabels.RESOURCE_UID)
-            .filter(plan.owner().uid()::equals)
-            .isEmpty()
-        || GuestMarks.descriptionValue(description, ComputeLabels.INSTANCE)
-            .filter(instance::made)
-            .isEmpty()) {
-      change.put("description", GuestMarks.description(plan.owner()));
-    }
+  private Machine finish(Guest guest, ProxmoxPlan plan) throws ProxmoxException, ComputeException {
+    JsonNode config = tasks.awaitUnlocked(guest);
+    Params change =
+        plan.lxc()
+            ? GuestSpec.lxcChanges(plan, config)
+            : GuestSpec.vmChanges(plan, config, instance);
     if (!change.isEmpty()) {
-      client.put(path + "/config", change);
+      client.put(guest.path() + "/config", change);
     }
-    String disk = GuestConfig.bootDisk(config);
-    if (disk == null) {
-      throw new ComputeException(
-          Reason.INVALID,
-          "VM " + guest.vmid() + " has no disk to boot from (template without a disk?)");
+    Optional<Params> resize = GuestSpec.resize(plan, guest, config);
+    if (resize.isPresent()) {
+      client.runTask("PUT", guest.path() + "/resize", resize.get(), timings.taskTimeout());
     }
-    long size = GuestConfig.sizeBytes(Json.text(config, disk));
-    if ((long) plan.diskGb() * GuestConfig.GIB > size) {
-      client.runTask(
-          "PUT",
-          path + "/resize",
-          Params.of().put("disk", disk).put("size", plan.diskGb() + "G"),
-          timings.taskTimeout());
-    }
-    startIfStopped(guest);
-    String address = awaitVmAddress(guest);
-    return machine(
+    tasks.startIfStopped(guest);
+    String address = addresses.await(guest);
+    return GuestInventory.machine(
         guest,
         plan.owner(),
         address == null ? Machine.State.STARTING : Machine.State.RUNNING,
         address,
         plan.capacity());
-  }
-
-  private Machine finishLxc(Guest guest, ProxmoxPlan plan)
-      throws ProxmoxException, ComputeException {
-    String path = guest.path();
-    JsonNode config = awaitUnlocked(guest);
-    Params change = Params.of();
-    Set<String> wantTags = new LinkedHashSet<>(GuestMarks.tags(plan.owner(), plan.tags()));
-    if (!GuestMarks.parseTags(Json.text(config, "tags")).equals(wantTags)) {
-      change.put("tags", GuestMarks.tagList(new ArrayList<>(wantTags)));
-    }
-    if (Json.asLong(config, "cores", -1) != plan.cores()) {
-      change.put("cores", plan.cores());
-    }
-    if (Json.asLong(config, "memory", 512) != plan.memoryMb()) {
-      change.put("memory", plan.memoryMb());
-    }
-    if (!change.isEmpty()) {
-      client.put(path + "/config", change);
-    }
-    long size = GuestConfig.sizeBytes(Json.text(config, "rootfs"));
-    if ((long) plan.diskGb() * GuestConfig.GIB > size) {
-      client.runTask(
-          "PUT",
-          path + "/resize",
-          Params.of().put("disk", "rootfs").put("size", plan.diskGb() + "G"),
-          timings.taskTimeout());
-    }
-    startIfStopped(guest);
-    String address = awaitLxcAddress(guest);
-    return machine(
-        guest,
-        plan.owner(),
-        address == null ? Machine.State.STARTING : Machine.State.RUNNING,
-        address,
-        plan.capacity());
-  }
-
-  /** The guest's config once no lock (clone, create, backup...) is on it. */
-  private JsonNode awaitUnlocked(Guest guest) throws ProxmoxException, ComputeException {
-    Instant deadline = Instant.now().plus(timings.lockWait()).plus(timings.taskTimeout());
-    int polls = 0;
-    while (true) {
-      JsonNode config = client.get(guest.path() + "/config", Params.of());
-      String lock = Json.text(config, "lock");
-      if (lock == null || lock.isBlank()) {
-        return config;
-      }
-      if (Instant.now().isAfter(deadline)) {
-        throw new ComputeException(
-            Reason.UNAVAILABLE, "guest " + guest.id() + " is still locked (" + lock + ")");
-      }
-      LOG.debug("guest {} is locked ({}); waiting", guest.id(), lock);
-      sleep(backoff(polls++));
-    }
-  }
-
-  private void startIfStopped(Guest guest) throws ProxmoxException {
-    JsonNode status = client.get(guest.path() + "/status/current", Params.of());
-    if (!"running".equals(Json.text(status, "status"))) {
-      client.runTask("POST", guest.path() + "/status/start", Params.of(), timings.taskTimeout());
-    }
-  }
-
-  /**
-   * Waits until the guest agent answers and reports an address; null when {@link
-   * Timings#agentTimeout()} passes first.
-   */
-  private String awaitVmAddress(Guest guest) throws ProxmoxException {
-    Instant deadline = Instant.now().plus(timings.agentTimeout());
-    int polls = 0;
-    while (true) {
-      try {
-        client.post(guest.path() + "/agent/ping", Params.of());
-        String address = vmAddress(guest);
-        if (address != null) {
-          return address;
-        }
-      } catch (ProxmoxException e) {
-        if (!agentAbsent(e)) {
-          throw e;
-        }
-      }
-      if (Instant.now().isAfter(deadline)) {
-        LOG.info("guest agent of {} did not answer within {}", guest.id(), timings.agentTimeout());
-        return null;
-      }
-      sleep(backoff(polls++));
-    }
-  }
-
-  private static boolean agentAbsent(ProxmoxException e) {
-    String t = ProxmoxClient.lower(e.getMessage());
-    return e.kind() == ProxmoxException.Kind.HTTP
-        && (t.contains("guest agent") || t.contains("qga") || t.contains("not running"));
-  }
-
-  /** First non-loopback IPv4 the guest agent reports, or null. */
-  private String vmAddress(Guest guest) throws ProxmoxException {
-    JsonNode answer = client.get(guest.path() + "/agent/network-get-interfaces", Params.of());
-    for (JsonNode iface : answer.path("result")) {
-      if ("lo".equals(Json.text(iface, "name"))) {
-        continue;
-      }
-      for (JsonNode ip : iface.path("ip-addresses")) {
-        String a = Json.text(ip, "ip-address");
-        if ("ipv4".equals(Json.text(ip, "ip-address-type")) && usable(a)) {
-          return a;
-        }
-      }
-    }
-    return null;
-  }
-
-  private String awaitLxcAddress(Guest guest) throws ProxmoxException {
-    Instant deadline = Instant.now().plus(timings.agentTimeout());
-    int polls = 0;
-    while (true) {
-      String address = lxcAddress(guest);
-      if (address != null) {
-        return address;
-      }
-      if (Instant.now().isAfter(deadline)) {
-        LOG.info(
-            "container {} reported no IPv4 address within {}", guest.id(), timings.agentTimeout());
-        return null;
-      }
-      sleep(backoff(polls++));
-    }
-  }
-
-  private String lxcAddress(Guest guest) throws ProxmoxException {
-    JsonNode ifaces = client.get(guest.path() + "/interfaces", Params.of());
-    if (ifaces == null || !ifaces.isArray()) {
-      return null; // a stopped container has no interfaces to report
-    }
-    for (JsonNode iface : ifaces) {
-      if ("lo".equals(Json.text(iface, "name"))) {
-        continue;
-      }
-      String inet = Json.text(iface, "inet");
-      if (inet != null) {
-        String a = inet.contains("/") ? inet.substring(0, inet.indexOf('/')) : inet;
-        if (usable(a)) {
-          return a;
-        }
-      }
-      for (JsonNode ip : iface.path("ip-addresses")) {
-        String a = Json.text(ip, "ip-address");
-        if ("inet".equals(Json.text(ip, "ip-address-type"))
-            || "ipv4".equals(Json.text(ip, "ip-address-type"))) {
-          if (usable(a)) {
-            return a;
-          }
-        }
-      }
-    }
-    return null;
-  }
-
-  private static boolean usable(String ipv4) {
-    return ipv4 != null
-        && !ipv4.isBlank()
-        && !ipv4.startsWith("127.")
-        && !ipv4.startsWith("169.254.")
-        && ipv4.contains(".");
   }
 
   // ---------------------------------------------------------------- find, list
@@ -709,143 +342,24 @@ public final class ProxmoxHost implements ComputeHost {
   @Override
   public Optional<Machine> find(String resourceUid) throws ComputeException {
     try {
-      Optional<Guest> guest = findGuest(resourceUid);
+      Optional<Guest> guest = guests.ownedBy(resourceUid);
       if (guest.isEmpty()) {
         return Optional.empty();
       }
-      Machine m = describe(guest.get());
-      return m.owner() == null || instance.mayAdopt(m.owner().instance())
-          ? Optional.of(m)
-          : Optional.empty();
+      Machine m = guests.describe(guest.get());
+      return guests.adoptable(m) ? Optional.of(m) : Optional.empty();
     } catch (ProxmoxException e) {
-      throw map("find " + resourceUid, e);
+      throw ProxmoxErrors.map("find " + resourceUid, e);
     }
   }
 
   @Override
   public List<Machine> listOwned() throws ComputeException {
     try {
-      List<Machine> out = new ArrayList<>();
-      for (Guest g : listGuests()) {
-        if (owned(g) && tagAdoptable(g)) {
-          try {
-            Machine m = describe(g);
-            if (m.owner() == null || instance.mayAdopt(m.owner().instance())) {
-              out.add(m);
-            }
-          } catch (ProxmoxException e) {
-            if (!e.notFound()) {
-              throw e;
-            } // removed while we listed
-          }
-        }
-      }
-      return out;
+      return guests.ownedMachines();
     } catch (ProxmoxException e) {
-      throw map("list guests", e);
+      throw ProxmoxErrors.map("list guests", e);
     }
-  }
-
-  private boolean owned(Guest g) {
-    return (range == null || allocator.contains(g.vmid())) && GuestMarks.marked(g.tags(), g.name());
-  }
-
-  /**
-   * Whether the guest's tags allow this installation to take it: an instance tag of ours, or none
-   * (then the description may still name another installation; see {@link #listOwned}).
-   */
-  private boolean tagAdoptable(Guest g) {
-    return instance.mayAdopt(GuestMarks.instanceTag(g.tags()).orElse(null));
-  }
-
-  private Optional<Guest> findGuest(String uid) throws ProxmoxException {
-    return listGuests().stream()
-        .filter(this::owned)
-        .filter(this::tagAdoptable)
-        .filter(g -> GuestMarks.ownerUid(g.tags(), g.name()).filter(uid::equals).isPresent())
-        .min(Comparator.comparingInt(Guest::vmid));
-  }
-
-  private Optional<Guest> guestByVmid(int vmid) throws ProxmoxException {
-    return listGuests().stream().filter(g -> g.vmid() == vmid).findFirst();
-  }
-
-  /**
-   * Every VM and container of the cluster (templates left out), from {@code /cluster/resources}.
-   */
-  private List<Guest> listGuests() throws ProxmoxException {
-    List<Guest> out = new ArrayList<>();
-    for (JsonNode r : client.get("cluster/resources", Params.of().put("type", "vm"))) {
-      String type = Json.text(r, "type");
-      if (!"qemu".equals(type) && !"lxc".equals(type)) {
-        continue;
-      }
-      if (Json.asBool(r, "template")) {
-        continue;
-      }
-      int vmid = (int) Json.asLong(r, "vmid", -1);
-      if (vmid < 0) {
-        continue;
-      }
-      out.add(
-          new Guest(
-              Json.text(r, "node"),
-              vmid,
-              "lxc".equals(type),
-              Json.text(r, "name"),
-              GuestMarks.parseTags(Json.text(r, "tags")),
-              Json.text(r, "status"),
-              Json.text(r, "lock")));
-    }
-    return out;
-  }
-
-  /** A machine from the guest's live state, config and (when running) address. */
-  private Machine describe(Guest g) throws ProxmoxException {
-    JsonNode config = client.get(g.path() + "/config", Params.of());
-    Machine.Owner owner =
-        GuestMarks.owner(g.tags(), g.name(), Json.text(config, "description")).orElse(null);
-    int gpus = 0;
-    for (int i = 0; i < 16; i++) {
-      if (config.has("hostpci" + i)) {
-        gpus++;
-      }
-    }
-    long memory = g.lxc() ? Json.asLong(config, "memory", 512) : GuestConfig.memoryMb(config);
-    String diskKey = g.lxc() ? "rootfs" : GuestConfig.bootDisk(config);
-    long disk =
-        diskKey == null ? 0 : GuestConfig.sizeBytes(Json.text(config, diskKey)) / GuestConfig.GIB;
-    Capacity capacity = new Capacity(Json.asLong(config, "cores", 1), memory, disk, gpus);
-    String address = null;
-    Machine.State state;
-    if (g.lock() != null && !g.lock().isBlank()) {
-      state = Machine.State.STARTING;
-    } else if ("running".equals(g.status())) {
-      try {
-        address = g.lxc() ? lxcAddress(g) : vmAddress(g);
-      } catch (ProxmoxException e) {
-        if (!agentAbsent(e)) {
-          throw e;
-        }
-      }
-      state = address == null && !g.lxc() ? Machine.State.STARTING : Machine.State.RUNNING;
-    } else if ("stopped".equals(g.status())) {
-      state = Machine.State.STOPPED;
-    } else {
-      state = Machine.State.FAILED;
-    }
-    return machine(g, owner, state, address, capacity);
-  }
-
-  private static Machine machine(
-      Guest g, Machine.Owner owner, Machine.State state, String address, Capacity capacity) {
-    return new Machine(
-        "proxmox-" + g.node() + "-" + g.vmid(),
-        g.node() + "/" + g.vmid(),
-        owner,
-        state,
-        address,
-        capacity);
   }
 
   // ---------------------------------------------------------------- destroy
@@ -853,79 +367,16 @@ public final class ProxmoxHost implements ComputeHost {
   @Override
   public void destroy(Machine machine) throws ComputeException {
     try {
-      Optional<Guest> guest = current(machine);
+      Optional<Guest> guest = guests.current(machine);
       if (guest.isEmpty()) {
         return;
       }
-      destroyGuest(guest.get());
+      tasks.destroy(guest.get());
     } catch (ProxmoxException e) {
       if (e.notFound()) {
         return;
       }
-      throw map("destroy " + machine.resourceId(), e);
-    }
-  }
-
-  /**
-   * The guest behind {@code machine} as Proxmox shows it now (it may have moved node), if it is
-   * still the same machine: a VMID reused by someone else is not ours to delete.
-   */
-  private Optional<Guest> current(Machine machine) throws ProxmoxException, ComputeException {
-    int vmid = vmidOf(machine);
-    Optional<Guest> guest = guestByVmid(vmid);
-    if (guest.isEmpty()) {
-      allocator.release(vmid);
-      return Optional.empty();
-    }
-    Optional<String> uid = GuestMarks.ownerUid(guest.get().tags(), guest.get().name());
-    String wanted = machine.owner() == null ? null : machine.owner().uid();
-    if (uid.isEmpty() || (wanted != null && !wanted.equals(uid.get()))) {
-      LOG.warn(
-          "VMID {} now holds a guest that is not {}'s; leaving it alone",
-          vmid,
-          machine.resourceId());
-      return Optional.empty();
-    }
-    return guest;
-  }
-
-  private static int vmidOf(Machine machine) throws ComputeException {
-    String id = machine.nativeId();
-    int slash = id == null ? -1 : id.lastIndexOf('/');
-    try {
-      return Integer.parseInt(id.substring(slash + 1));
-    } catch (RuntimeException e) {
-      throw new ComputeException(
-          Reason.INVALID, "not a Proxmox machine id (node/vmid): " + machine.nativeId());
-    }
-  }
-
-  /** Stops the guest (waiting for the task), then deletes it with its disks. Gone is success. */
-  private void destroyGuest(Guest guest) throws ProxmoxException {
-    try {
-      JsonNode status = client.get(guest.path() + "/status/current", Params.of());
-      if (!"stopped".equals(Json.text(status, "status"))) {
-        client.runTask("POST", guest.path() + "/status/stop", Params.of(), timings.taskTimeout());
-      }
-      client.runTask(
-          "DELETE",
-          guest.path(),
-          Params.of().put("purge", true).put("destroy-unreferenced-disks", true),
-          timings.taskTimeout());
-      LOG.info("destroyed guest {}", guest.id());
-    } catch (ProxmoxException e) {
-      if (!e.notFound()) {
-        throw e;
-      }
-    }
-    allocator.release(guest.vmid());
-  }
-
-  private void destroyQuietly(Guest guest) {
-    try {
-      destroyGuest(guest);
-    } catch (ProxmoxException e) {
-      LOG.warn("could not remove half-made guest {}: {}", guest.id(), e.getMessage());
+      throw ProxmoxErrors.map("destroy " + machine.resourceId(), e);
     }
   }
 
@@ -954,7 +405,7 @@ public final class ProxmoxHost implements ComputeHost {
       }
       return exec.run(guest.path(), request);
     } catch (ProxmoxException e) {
-      if (agentAbsent(e)) {
+      if (ProxmoxErrors.agentAbsent(e)) {
         throw new ComputeException(
             Reason.UNAVAILABLE,
             "the QEMU guest agent of "
@@ -963,7 +414,7 @@ public final class ProxmoxHost implements ComputeHost {
                 + e.getMessage(),
             e);
       }
-      throw map("exec in " + machine.resourceId(), e);
+      throw ProxmoxErrors.map("exec in " + machine.resourceId(), e);
     }
   }
 
@@ -980,12 +431,13 @@ public final class ProxmoxHost implements ComputeHost {
           Json.asLong(st, "netout", -1),
           Instant.now());
     } catch (ProxmoxException e) {
-      throw map("stats of " + machine.resourceId(), e);
+      throw ProxmoxErrors.map("stats of " + machine.resourceId(), e);
     }
   }
 
   private Guest require(Machine machine) throws ProxmoxException, ComputeException {
-    return current(machine)
+    return guests
+        .current(machine)
         .orElseThrow(
             () ->
                 new ComputeException(
@@ -995,40 +447,5 @@ public final class ProxmoxHost implements ComputeHost {
   @Override
   public void close() {
     client.close();
-  }
-
-  // ---------------------------------------------------------------- helpers
-
-  private Duration backoff(int attempt) {
-    return client.policy().backoff(attempt);
-  }
-
-  private static void sleep(Duration d) throws ProxmoxException {
-    try {
-      Thread.sleep(Math.max(1, d.toMillis()));
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new ProxmoxException(ProxmoxException.Kind.TIMEOUT, "interrupted while waiting", e);
-    }
-  }
-
-  static ComputeException map(String what, ProxmoxException e) {
-    Reason reason;
-    if (e.kind() == ProxmoxException.Kind.TASK) {
-      reason = e.locked() || e.transientFailure() ? Reason.UNAVAILABLE : Reason.FAILED;
-    } else if (e.kind() == ProxmoxException.Kind.NETWORK
-        || e.kind() == ProxmoxException.Kind.TIMEOUT
-        || e.kind() == ProxmoxException.Kind.TLS) {
-      reason = Reason.UNAVAILABLE;
-    } else if (e.notFound()) {
-      reason = Reason.NOT_FOUND;
-    } else if (e.status() == 400 || e.status() == 403) {
-      reason = Reason.INVALID;
-    } else if (e.status() == 401 || e.locked() || e.transientFailure()) {
-      reason = Reason.UNAVAILABLE;
-    } else {
-      reason = Reason.FAILED;
-    }
-    return new ComputeException(reason, what + ": " + e.getMessage(), e);
   }
 }

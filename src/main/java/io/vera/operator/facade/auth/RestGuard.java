@@ -34,7 +34,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Standby: with leader election, only the leader holds the queues, so a standby replica answers
  * every route except the open ones (health, readiness, metrics, docs) with 503 and {@code
- * Retry-After}; its {@code /readyz} is 503 too, so the Service sends REST to the leader only.
+ * Retry-After}; its {@code /readyz} is 503 too, so the Service sends REST to the leader only
+ * (unless the Service selects the leader by its pod label: {@link
+ * io.vera.operator.app.LeaderPodLabel}).
  */
 public final class RestGuard {
   private static final Logger LOG = LoggerFactory.getLogger(RestGuard.class);
@@ -132,14 +134,39 @@ public final class RestGuard {
    * the routes; always true with auth off. Lets the dashboard hide what the routes would refuse.
    */
   public boolean allows(Context ctx, String verb, String resource) {
+    return allows(ctx, verb, resource, null);
+  }
+
+  /**
+   * Whether the caller may {@code verb} the {@code resource} object {@code name} (null: the
+   * collection) in the operator's namespace; always true with auth off. For routes whose object is
+   * named in the body ({@link RouteAccess.Scope#askedByRoute}).
+   */
+  public boolean allows(Context ctx, String verb, String resource, String name) {
     if (!settings.enabled()) {
       return true;
     }
     Optional<Identity> caller = identity(ctx);
     return caller.isPresent()
         && reviews
-            .authorize(caller.get(), new Permission(verb, resource, null, namespace, null))
+            .authorize(caller.get(), new Permission(verb, resource, null, namespace, name))
             .allowed();
+  }
+
+  /**
+   * Refuses with 403, worded as the guard refuses a route, unless the caller may {@code verb} the
+   * {@code resource} object {@code name} in the operator's namespace; nothing with auth off.
+   */
+  public void require(Context ctx, String verb, String resource, String name) {
+    if (!settings.enabled()) {
+      return;
+    }
+    Identity identity =
+        identity(ctx)
+            .orElseThrow(
+                () ->
+                    new ApiException(403, "no authenticated caller for " + verb + " " + resource));
+    authorize(ctx, identity, new Permission(verb, resource, null, namespace, name));
   }
 
   /** The authenticated caller of a request that passed the checks, if auth is on. */
@@ -184,30 +211,36 @@ public final class RestGuard {
             .orElseThrow(
                 () -> unauthorized(ctx, "the bearer token was not accepted", "invalid_token"));
     for (RouteAccess.Check check : rule.get().checks()) {
-      Optional<Permission> permission = permission(check, ctx);
-      if (permission.isEmpty()) {
+      if (check.scope().askedByRoute()) {
         continue;
       }
-      AccessReviews.Decision decision = reviews.authorize(identity, permission.get());
-      if (!decision.allowed()) {
-        LOG.info(
-            "denied {} {} to user {}: {}",
-            method,
-            route,
-            identity.username(),
-            permission.get().describe());
-        throw new ApiException(
-            403,
-            "forbidden: user \""
-                + identity.username()
-                + "\" cannot "
-                + permission.get().describe()
-                + (decision.reason().isBlank() ? "" : ": " + decision.reason()));
+      Optional<Permission> permission = permission(check, ctx);
+      if (permission.isPresent()) {
+        authorize(ctx, identity, permission.get());
       }
     }
     ctx.attribute(IDENTITY_ATTRIBUTE, identity);
     if (webSocket) {
       selectSubprotocol(ctx);
+    }
+  }
+
+  private void authorize(Context ctx, Identity identity, Permission permission) {
+    AccessReviews.Decision decision = reviews.authorize(identity, permission);
+    if (!decision.allowed()) {
+      LOG.info(
+          "denied {} {} to user {}: {}",
+          ctx.method(),
+          ctx.path(),
+          identity.username(),
+          permission.describe());
+      throw new ApiException(
+          403,
+          "forbidden: user \""
+              + identity.username()
+              + "\" cannot "
+              + permission.describe()
+              + (decision.reason().isBlank() ? "" : ": " + decision.reason()));
     }
   }
 

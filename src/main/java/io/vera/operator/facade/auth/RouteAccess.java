@@ -34,6 +34,10 @@ import java.util.Optional;
  *       providers} (spends money with an external API), {@code exec} on {@code computeresources}
  *       (runs a command in a machine) and {@code lease} on {@code workerpools} (the worker
  *       protocol, for worker ServiceAccounts).
+ *   <li>{@code call} on the gateway's routes ({@code /v1}) names the Provider the request's model
+ *       names (or that declares its route), so {@code resourceNames} in a Role limit a caller to
+ *       some Providers; the route asks it once it has read the body, and {@code /v1/models} lists
+ *       only what the caller may call.
  *   <li>A route may need several permissions: retrying a task reads the original and creates a
  *       copy; scaling compute resources may create and delete them.
  * </ul>
@@ -47,7 +51,23 @@ public final class RouteAccess {
     /** The {@code namespace} path parameter; the name from a path parameter. */
     PATH_NAMESPACE,
     /** The namespace and name of the WorkerPool the {@code lease} path parameter belongs to. */
-    LEASE_POOL
+    LEASE_POOL,
+    /**
+     * The Provider a gateway call names (the {@code <provider>/} of its model, or the Provider that
+     * declares its route), known only once the body is read: the route asks it itself with {@link
+     * RestGuard#require}, in the operator's namespace; the guard only authenticates.
+     */
+    REQUEST_PROVIDER,
+    /**
+     * Each Provider a listing could show: the route asks per Provider with {@link RestGuard#allows}
+     * and lists only what is allowed; the guard only authenticates.
+     */
+    EACH_PROVIDER;
+
+    /** Whether the route itself asks this check, because its object is not in the path. */
+    public boolean askedByRoute() {
+      return this == REQUEST_PROVIDER || this == EACH_PROVIDER;
+    }
   }
 
   /**
@@ -124,12 +144,13 @@ public final class RouteAccess {
     put("GET", o + "/external/stats/cost/summary", ns("list", PROVIDERS));
     put("GET", o + "/external/stats/tokens/summary", ns("list", PROVIDERS));
 
-    // The OpenAI-compatible gateway: calling a model spends money like an external call.
-    put("POST", "/v1/chat/completions", ns("call", PROVIDERS));
-    put("GET", "/v1/models", ns("call", PROVIDERS));
+    // The OpenAI-compatible gateway: calling a model spends money like an external call, and is
+    // granted per Provider (resourceNames), so a caller may call openai/* but not anthropic/*.
+    put("POST", "/v1/chat/completions", calledProvider());
+    put("GET", "/v1/models", new Check("call", PROVIDERS, null, null, Scope.EACH_PROVIDER));
     put("GET", "/v1/spend", ns("list", PROVIDERS));
-    put("POST", "/v1/embeddings", ns("call", PROVIDERS));
-    put("POST", "/v1/audio/transcriptions", ns("call", PROVIDERS));
+    put("POST", "/v1/embeddings", calledProvider());
+    put("POST", "/v1/audio/transcriptions", calledProvider());
 
     // Infrastructure (compute resources). No object name: a legacy resource_id is the
     // ComputeResource's status.resourceId when it has one, not its name, so a name check could
@@ -196,6 +217,10 @@ public final class RouteAccess {
 
   private static Check ns(String verb, String resource) {
     return new Check(verb, resource, null, null, Scope.OPERATOR_NAMESPACE);
+  }
+
+  private static Check calledProvider() {
+    return new Check("call", PROVIDERS, null, "model", Scope.REQUEST_PROVIDER);
   }
 
   private static Check named(String verb, String resource, String param) {

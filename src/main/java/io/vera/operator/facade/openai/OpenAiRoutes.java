@@ -12,6 +12,7 @@ import io.javalin.http.UploadedFile;
 import io.vera.operator.api.Provider;
 import io.vera.operator.api.ProviderSpec;
 import io.vera.operator.facade.auth.RestGuard;
+import io.vera.operator.facade.auth.RouteAccess;
 import io.vera.operator.provider.Caller;
 import io.vera.operator.provider.ChatRequest;
 import io.vera.operator.provider.LegacyProviders;
@@ -33,6 +34,7 @@ import java.time.Duration;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
 /**
@@ -70,12 +72,21 @@ public final class OpenAiRoutes {
   /** Names the Provider and model that answered, e.g. the route target that took the call. */
   public static final String TARGET_HEADER = "X-Vera-Target";
 
+  /** The RBAC verb that lets a caller call a Provider's models (on {@code providers}, by name). */
+  static final String CALL = "call";
+
   private final LegacyProviders providers;
   private final ProviderGateway gateway;
+  private final RestGuard guard;
 
-  public OpenAiRoutes(LegacyProviders providers, ProviderGateway gateway) {
+  /**
+   * @param guard asks whether the caller may {@code call} the Provider a request names (always yes
+   *     with auth off, as in embedded mode)
+   */
+  public OpenAiRoutes(LegacyProviders providers, ProviderGateway gateway, RestGuard guard) {
     this.providers = providers;
     this.gateway = gateway;
+    this.guard = guard;
   }
 
   public void register(Javalin app) {
@@ -93,18 +104,39 @@ public final class OpenAiRoutes {
    */
   record Target(ProviderKey provider, String model, ModelRoutes.Target routed) {}
 
-  private void chatCompletions(Context ctx) {
-    ObjectNode body = readBody(ctx);
-    JsonNode modelField = body.path("model");
-    if (!modelField.isTextual() || modelField.asText().isBlank()) {
-      throw OpenAiError.invalid("'model' is required: '<provider>/<model>'", "model");
-    }
-    JsonNode messages = body.path("messages");
-    if (!messages.isArray() || messages.isEmpty()) {
-      throw OpenAiError.invalid("'messages' must be a non-empty list", "messages");
-    }
+  /** The Provider types that serve each kind of call. */
+  private static final Set<ProviderSpec.Type> CHAT =
+      Set.of(ProviderSpec.Type.OpenAI, ProviderSpec.Type.Anthropic, ProviderSpec.Type.Gemini);
+
+  private static final Set<ProviderSpec.Type> EMBEDDINGS =
+      Set.of(ProviderSpec.Type.OpenAI, ProviderSpec.Type.Gemini);
+  private static final Set<ProviderSpec.Type> TRANSCRIPTIONS = Set.of(ProviderSpec.Type.OpenAI);
+
+  /** One attempt of a call at one target; a failure it throws may go to the next target. */
+  @FunctionalInterface
+  private interface Attempt {
+    void at(Target target, ProviderSpec spec) throws ProviderException;
+  }
+
+  /**
+   * Calls the model a request names once, or a route's targets in its plan's order, falling back to
+   * the next target on a failure {@link ModelRoutes#fallsBack} allows while {@code mayFallBack}
+   * holds (nothing went to the caller yet). Returns once a target answered, else throws the last
+   * failure. The caller needs {@code call} on the named Provider, or on the one that declares the
+   * route (its targets are not asked).
+   *
+   * @param what the kind of call, as an error names it ({@code "embeddings"})
+   * @param serving the Provider types that have it
+   */
+  private void call(
+      Context ctx,
+      String name,
+      String what,
+      Set<ProviderSpec.Type> serving,
+      Attempt attempt,
+      BooleanSupplier mayFallBack)
+      throws ProviderException {
     List<ModelRoutes.Target> plan = null;
-    String name = modelField.asText();
     if (name.indexOf('/') < 0) {
       ModelRoutes.Route route =
           gateway
@@ -117,52 +149,92 @@ public final class OpenAiRoutes {
                               + clip(name)
                               + "' is neither a route nor '<provider>/<model>', e.g."
                               + " 'openai/gpt-4o-mini'"));
+      requireCall(ctx, route.declaredBy().name());
       plan = gateway.routes().plan(route);
+    } else {
+      requireCall(ctx, providerName(name));
     }
-    Caller caller = caller(ctx, body);
-    boolean stream = body.path("stream").asBoolean(false);
-    boolean includeUsage = body.path("stream_options").path("include_usage").asBoolean(false);
-    StreamWriter writer = stream ? new StreamWriter(ctx) : null;
     ProviderException last = null;
     int attempts = plan == null ? 1 : plan.size();
     for (int i = 0; i < attempts; i++) {
       Target target;
-      try {
-        target = plan == null ? resolve(name) : resolve(plan.get(i));
-      } catch (ProviderException e) {
-        last = e;
-        continue;
+      if (plan == null) {
+        target = serving(resolve(name), what, serving);
+      } else {
+        try {
+          target = resolve(plan.get(i), what, serving);
+        } catch (ProviderException e) {
+          // A target that cannot take the call says less than an upstream's failure before it.
+          last = last == null ? e : last;
+          continue;
+        }
       }
       ProviderSpec spec = gateway.spec(target.provider()).orElseThrow();
-      ChatRequest request =
-          new ChatRequest(body, target.model(), includeUsage, timeout(spec), retries(spec));
       ctx.header(TARGET_HEADER, target.provider().name() + "/" + target.model());
       try {
-        if (stream) {
-          stream(ctx, target, request, caller, writer);
-        } else {
-          write(ctx, gateway.chat(target.provider(), request, caller));
-        }
+        attempt.at(target, spec);
         answered(target);
         return;
       } catch (ProviderException e) {
         last = e;
         failed(target, e);
-        boolean fallBack = plan != null && ModelRoutes.fallsBack(e);
-        if (!fallBack || (writer != null && writer.started)) {
+        if (plan == null || !ModelRoutes.fallsBack(e) || !mayFallBack.getAsBoolean()) {
           break;
         }
       }
     }
-    if (writer != null && writer.started) {
-      writer.last(
-          errorEvent(
-              last instanceof IncompleteStream
-                  ? new OpenAiError(502, last.getMessage(), null, "upstream_stream_incomplete")
-                  : OpenAiError.of(last)));
-      return;
+    throw last != null
+        ? last
+        : new ProviderException(404, "route '" + clip(name) + "' has no targets", false);
+  }
+
+  private void chatCompletions(Context ctx) {
+    ObjectNode body = readBody(ctx);
+    String name = model(body);
+    JsonNode messages = body.path("messages");
+    if (!messages.isArray() || messages.isEmpty()) {
+      throw OpenAiError.invalid("'messages' must be a non-empty list", "messages");
     }
-    throw OpenAiError.of(last);
+    Caller caller = caller(ctx, body);
+    boolean stream = body.path("stream").asBoolean(false);
+    boolean includeUsage = body.path("stream_options").path("include_usage").asBoolean(false);
+    StreamWriter writer = stream ? new StreamWriter(ctx) : null;
+    try {
+      call(
+          ctx,
+          name,
+          "chat completions",
+          CHAT,
+          (target, spec) -> {
+            ChatRequest request =
+                new ChatRequest(body, target.model(), includeUsage, timeout(spec), retries(spec));
+            if (stream) {
+              stream(target, request, caller, writer);
+            } else {
+              write(ctx, gateway.chat(target.provider(), request, caller));
+            }
+          },
+          () -> writer == null || !writer.started);
+    } catch (ProviderException last) {
+      if (writer != null && writer.started) {
+        writer.last(
+            errorEvent(
+                last instanceof IncompleteStream
+                    ? new OpenAiError(502, last.getMessage(), null, "upstream_stream_incomplete")
+                    : OpenAiError.of(last)));
+        return;
+      }
+      throw OpenAiError.of(last);
+    }
+  }
+
+  /** The body's {@code model}, or a 400 naming it. */
+  private static String model(JsonNode body) {
+    JsonNode model = body.path("model");
+    if (!model.isTextual() || model.asText().isBlank()) {
+      throw OpenAiError.invalid("'model' is required: '<provider>/<model>' or a route", "model");
+    }
+    return model.asText();
   }
 
   private void answered(Target target) {
@@ -190,8 +262,7 @@ public final class OpenAiRoutes {
    * the call; after it the stream ends with an error event, and the failure is thrown too, marked
    * by {@code writer.started}, so it counts against the target but goes nowhere else.
    */
-  private void stream(
-      Context ctx, Target target, ChatRequest request, Caller caller, StreamWriter writer)
+  private void stream(Target target, ChatRequest request, Caller caller, StreamWriter writer)
       throws ProviderException {
     ProviderResult result = gateway.chatStream(target.provider(), request, caller, writer);
     if (result.complete()) {
@@ -271,39 +342,43 @@ public final class OpenAiRoutes {
   }
 
   /**
-   * OpenAI's embeddings, for OpenAI and OpenAI-compatible Providers: the body passed on with the
-   * model after {@code <provider>/}, the answer as the upstream wrote it.
+   * OpenAI's embeddings, for OpenAI and OpenAI-compatible Providers (the body passed on with the
+   * model after {@code <provider>/}, the answer as the upstream wrote it) and Gemini (translated),
+   * by {@code <provider>/<model>} or a route.
    */
   private void embeddings(Context ctx) {
     ObjectNode body = readBody(ctx);
-    JsonNode modelField = body.path("model");
-    if (!modelField.isTextual() || modelField.asText().isBlank()) {
-      throw OpenAiError.invalid("'model' is required: '<provider>/<model>'", "model");
-    }
+    String name = model(body);
     if (body.path("input").isMissingNode() || body.path("input").isNull()) {
       throw OpenAiError.invalid("'input' is required", "input");
     }
-    Target target = openAiTarget(modelField.asText(), "embeddings");
-    ProviderSpec spec = gateway.spec(target.provider()).orElseThrow();
+    Caller caller = caller(ctx, body);
     try {
-      write(
+      call(
           ctx,
-          gateway.embeddings(
-              target.provider(),
-              body,
-              target.model(),
-              timeout(spec),
-              retries(spec),
-              caller(ctx, body)));
+          name,
+          "embeddings",
+          EMBEDDINGS,
+          (target, spec) ->
+              write(
+                  ctx,
+                  gateway.embeddings(
+                      target.provider(),
+                      body,
+                      target.model(),
+                      timeout(spec),
+                      retries(spec),
+                      caller)),
+          () -> true);
     } catch (ProviderException e) {
       throw OpenAiError.of(e);
     }
   }
 
   /**
-   * OpenAI's audio transcriptions (multipart), for OpenAI and OpenAI-compatible Providers: the file
-   * and the other fields passed on, the answer (JSON or text, as {@code response_format} asks) as
-   * the upstream wrote it.
+   * OpenAI's audio transcriptions (multipart), for OpenAI and OpenAI-compatible Providers, by
+   * {@code <provider>/<model>} or a route: the file and the other fields passed on, the answer
+   * (JSON or text, as {@code response_format} asks) as the upstream wrote it.
    */
   private void transcriptions(Context ctx) {
     if (!ctx.isMultipartFormData()) {
@@ -315,10 +390,8 @@ public final class OpenAiRoutes {
     }
     String model = ctx.formParam("model");
     if (model == null || model.isBlank()) {
-      throw OpenAiError.invalid("'model' is required: '<provider>/<model>'", "model");
+      throw OpenAiError.invalid("'model' is required: '<provider>/<model>' or a route", "model");
     }
-    Target target = openAiTarget(model, "audio transcriptions");
-    ProviderSpec spec = gateway.spec(target.provider()).orElseThrow();
     byte[] audio;
     try (InputStream in = file.content()) {
       audio = in.readNBytes(MAX_BODY_BYTES + 1);
@@ -331,47 +404,58 @@ public final class OpenAiRoutes {
     }
     String user = ctx.formParam("user");
     Caller caller = caller(ctx, JSON.createObjectNode().put("user", user));
-    ProviderResult result;
     try {
-      result =
-          gateway.transcription(
-              target.provider(),
-              audio,
-              file.filename(),
-              file.contentType(),
-              target.model(),
-              ctx.formParamMap(),
-              timeout(spec),
-              retries(spec),
-              caller);
+      call(
+          ctx,
+          model,
+          "audio transcriptions",
+          TRANSCRIPTIONS,
+          (target, spec) -> {
+            ProviderResult result =
+                gateway.transcription(
+                    target.provider(),
+                    audio,
+                    file.filename(),
+                    file.contentType(),
+                    target.model(),
+                    ctx.formParamMap(),
+                    timeout(spec),
+                    retries(spec),
+                    caller);
+            if (result.output().isTextual()) {
+              ctx.contentType("text/plain; charset=utf-8").result(result.output().asText());
+            } else {
+              write(ctx, result);
+            }
+          },
+          () -> true);
     } catch (ProviderException e) {
       throw OpenAiError.of(e);
     }
-    if (result.output().isTextual()) {
-      ctx.contentType("text/plain; charset=utf-8").result(result.output().asText());
-    } else {
-      write(ctx, result);
-    }
   }
 
-  /** {@code <provider>/<model>} of an OpenAI or OpenAI-compatible Provider, else a clear 400. */
-  private Target openAiTarget(String name, String what) {
-    Target target = resolve(name);
+  /** {@code target} if its Provider has {@code what}, else a 400 naming the model. */
+  private Target serving(Target target, String what, Set<ProviderSpec.Type> serving) {
     ProviderSpec.Type type = gateway.spec(target.provider()).map(s -> s.type).orElse(null);
-    if (type != ProviderSpec.Type.OpenAI) {
+    if (!serving.contains(type)) {
       throw new OpenAiError(
-          400,
-          "provider '"
-              + target.provider().name()
-              + "' is a "
-              + type
-              + " Provider, which has no "
-              + what
-              + " in OpenAI's format; use an OpenAI or OpenAI-compatible Provider",
-          "model",
-          "unsupported_model");
+          400, noSuch(target.provider(), type, what), "model", "unsupported_model");
     }
     return target;
+  }
+
+  private static String noSuch(ProviderKey provider, ProviderSpec.Type type, String what) {
+    return "provider '"
+        + provider.name()
+        + "' is a "
+        + type
+        + " Provider, which has no "
+        + what
+        + (what.equals("audio transcriptions")
+            ? " in OpenAI's format; use an OpenAI or OpenAI-compatible Provider"
+            : what.equals("embeddings")
+                ? "; use an OpenAI, OpenAI-compatible or Gemini Provider"
+                : "");
   }
 
   private static Duration timeout(ProviderSpec spec) {
@@ -382,28 +466,53 @@ public final class OpenAiRoutes {
     return spec.retries == null ? DEFAULT_RETRIES : spec.retries;
   }
 
-  /** A route's target to a registered LLM Provider, or a failure the next target can take. */
-  private Target resolve(ModelRoutes.Target target) throws ProviderException {
+  /**
+   * A route's target to a registered Provider that has {@code what}, or a failure (404) the next
+   * target can take.
+   */
+  private Target resolve(ModelRoutes.Target target, String what, Set<ProviderSpec.Type> serving)
+      throws ProviderException {
     ProviderSpec.Type type = gateway.spec(target.provider()).map(s -> s.type).orElse(null);
     if (type == null) {
       throw new ProviderException(
           404, "provider " + target.provider().name() + " is not configured or not ready", false);
     }
-    if (!isLlm(type)) {
-      throw new ProviderException(
-          404, "provider " + target.provider().name() + " is a " + type + " Provider", false);
+    if (!serving.contains(type)) {
+      throw new ProviderException(404, noSuch(target.provider(), type, what), false);
     }
     return new Target(target.provider(), target.model(), target);
   }
 
-  /** {@code <provider>/<model>} to a registered LLM Provider and the model at its upstream. */
-  Target resolve(String name) {
+  /**
+   * Refuses with 403 unless the caller may {@code call} the Provider named so (by its object name,
+   * so RBAC {@code resourceNames} apply); always allowed with auth off. Asked before the Provider
+   * is looked up, so a caller learns nothing of Providers it may not call.
+   */
+  private void requireCall(Context ctx, String providerName) {
+    ProviderKey key =
+        providers
+            .key(providerName)
+            .orElseThrow(
+                () ->
+                    OpenAiError.modelNotFound(
+                        "'" + clip(providerName) + "' cannot be the name of a Provider"));
+    guard.require(ctx, CALL, RouteAccess.PROVIDERS, key.name());
+  }
+
+  /** The {@code <provider>} of {@code <provider>/<model>}, or a 404 for any other name. */
+  private static String providerName(String name) {
     int slash = name.indexOf('/');
     if (slash <= 0 || slash == name.length() - 1) {
       throw OpenAiError.modelNotFound(
           "model '" + clip(name) + "' is not '<provider>/<model>', e.g. 'openai/gpt-4o-mini'");
     }
-    String providerName = name.substring(0, slash);
+    return name.substring(0, slash);
+  }
+
+  /** {@code <provider>/<model>} to a registered LLM Provider and the model at its upstream. */
+  Target resolve(String name) {
+    String providerName = providerName(name);
+    int slash = providerName.length();
     ProviderKey key =
         providers
             .key(providerName)
@@ -431,8 +540,9 @@ public final class OpenAiRoutes {
   }
 
   /**
-   * The models of every ready LLM Provider: its default model and the models its {@code
-   * spec.pricing} names. Any other model of the upstream can be called as well.
+   * The models of every ready LLM Provider the caller may call: its default model and the models
+   * its {@code spec.pricing} names (any other model of the upstream can be called as well), and the
+   * routes the Providers it may call declare.
    */
   private void models(Context ctx) {
     ObjectNode list = JSON.createObjectNode().put("object", "list");
@@ -440,7 +550,7 @@ public final class OpenAiRoutes {
     for (Provider provider : providers.list()) {
       ProviderKey key = ProviderReconciler.key(provider);
       ProviderSpec spec = provider.getSpec();
-      if (spec == null || !isLlm(spec.type) || !gateway.isRegistered(key)) {
+      if (spec == null || !isLlm(spec.type) || !gateway.isRegistered(key) || !mayCall(ctx, key)) {
         continue;
       }
       Set<String> models = new LinkedHashSet<>();
@@ -460,6 +570,9 @@ public final class OpenAiRoutes {
       }
     }
     for (ModelRoutes.Route route : gateway.routes().all()) {
+      if (!mayCall(ctx, route.declaredBy())) {
+        continue;
+      }
       data.addObject()
           .put("id", route.name())
           .put("object", "model")
@@ -467,6 +580,10 @@ public final class OpenAiRoutes {
           .put("owned_by", route.declaredBy().name());
     }
     ctx.json(list);
+  }
+
+  private boolean mayCall(Context ctx, ProviderKey key) {
+    return guard.allows(ctx, CALL, RouteAccess.PROVIDERS, key.name());
   }
 
   /**

@@ -1,7 +1,9 @@
 package io.vera.operator.provider.endpoint;
 
 import io.vera.operator.provider.ProviderException;
+import io.vera.operator.retry.Backoff;
 import io.vera.operator.retry.Deadline;
+import io.vera.operator.retry.RetryLoop;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.ConnectException;
@@ -20,16 +22,13 @@ import okhttp3.Request;
 import okhttp3.Response;
 import okhttp3.ResponseBody;
 import okio.BufferedSource;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * Sends the endpoint clients' requests: retries only what is safe to repeat, honours Retry-After,
- * caps response bodies and never runs past the call's deadline. Interpreting the final answer is
- * left to each client.
+ * Sends the endpoint clients' requests: retries (through the shared {@link RetryLoop}) only what is
+ * safe to repeat, honours Retry-After, caps response bodies and never runs past the call's
+ * deadline. Interpreting the final answer is left to each client.
  */
 final class Upstream {
-  private static final Logger LOG = LoggerFactory.getLogger(Upstream.class);
   private static final Duration MAX_CONNECT_TIMEOUT = Duration.ofSeconds(10);
 
   /** Which failures may be sent again. */
@@ -108,53 +107,50 @@ final class Upstream {
       int maxRetries,
       Deadline deadline)
       throws ProviderException {
-    for (int attempt = 0; ; attempt++) {
-      Duration remaining = deadline.remaining();
-      if (remaining.isZero()) {
-        throw timedOut(what, deadline, null);
-      }
-      Call call = client.newCall(factory.build());
-      call.timeout().timeout(remaining.toNanos(), TimeUnit.NANOSECONDS);
-      Answer answer;
-      try (Response response = call.execute()) {
-        answer = new Answer(response.code(), response.headers(), readCapped(what, response.body()));
-      } catch (IOException e) {
-        if (Thread.currentThread().isInterrupted()) {
-          throw interrupted(what, e);
-        }
-        boolean neverSent =
-            e instanceof ConnectException
-                || e instanceof NoRouteToHostException
-                || e instanceof UnknownHostException;
-        Duration wait = transport.retryBackoff().delay(attempt);
-        if ((retry == Retry.TRANSIENT || neverSent)
-            && attempt < maxRetries
-            && deadline.allows(wait)) {
-          LOG.debug(
-              "{} failed ({}); retrying in {} ms",
-              what,
-              e.getClass().getSimpleName(),
-              wait.toMillis());
-          sleep(what, wait);
-          continue;
-        }
-        if (e instanceof InterruptedIOException) {
-          throw timedOut(what, deadline, e);
-        }
-        throw new ProviderException(
-            502, what + " could not be reached: " + describe(e), true, null, e);
-      }
-      if (!retries(retry, answer.code()) || attempt >= maxRetries) {
-        return answer;
-      }
-      Duration retryAfter = retryAfter(answer);
-      Duration wait = retryAfter != null ? retryAfter : transport.retryBackoff().delay(attempt);
-      if (!deadline.allows(wait)) {
-        return answer;
-      }
-      LOG.debug("{} answered {}; retrying in {} ms", what, answer.code(), wait.toMillis());
-      sleep(what, wait);
+    RetryLoop loop = new RetryLoop(transport.retryBackoff(), Backoff.RANDOM, transport.sleeper());
+    try {
+      return loop.run(
+          what, maxRetries, deadline, n -> exchange(what, client, factory, retry, deadline));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw interrupted(what, e);
     }
+  }
+
+  /** One try: the answer, retryable when {@code retry} allows its status or its I/O failure. */
+  private RetryLoop.Outcome<Answer, ProviderException> exchange(
+      String what, OkHttpClient client, RequestFactory factory, Retry retry, Deadline deadline)
+      throws ProviderException {
+    Duration remaining = deadline.remaining();
+    if (remaining.isZero()) {
+      throw timedOut(what, deadline, null);
+    }
+    Call call = client.newCall(factory.build());
+    call.timeout().timeout(remaining.toNanos(), TimeUnit.NANOSECONDS);
+    Answer answer;
+    try (Response response = call.execute()) {
+      answer = new Answer(response.code(), response.headers(), readCapped(what, response.body()));
+    } catch (IOException e) {
+      if (Thread.currentThread().isInterrupted()) {
+        throw interrupted(what, e);
+      }
+      ProviderException failure =
+          e instanceof InterruptedIOException
+              ? timedOut(what, deadline, e)
+              : new ProviderException(
+                  502, what + " could not be reached: " + describe(e), true, null, e);
+      boolean neverSent =
+          e instanceof ConnectException
+              || e instanceof NoRouteToHostException
+              || e instanceof UnknownHostException;
+      return retry == Retry.TRANSIENT || neverSent
+          ? RetryLoop.Outcome.retryableFailure(
+              failure, null, "failed (" + e.getClass().getSimpleName() + ")")
+          : RetryLoop.Outcome.failed(failure);
+    }
+    return retries(retry, answer.code())
+        ? RetryLoop.Outcome.retryable(answer, retryAfter(answer), "answered " + answer.code())
+        : RetryLoop.Outcome.done(answer);
   }
 
   /** Waits, turning an interrupt into a failed call (with the interrupt flag kept). */

@@ -7,10 +7,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vera.operator.provider.ChatRequest;
 import io.vera.operator.provider.Credentials;
+import io.vera.operator.provider.Embeddings;
 import io.vera.operator.provider.ProviderException;
 import io.vera.operator.provider.ProviderRequest;
+import io.vera.operator.provider.ProviderResult;
 import io.vera.operator.provider.TokenUsage;
 import io.vera.operator.provider.llm.Params.Kind;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
@@ -35,7 +38,7 @@ import okhttp3.Request;
  * finishReason}; a prompt blocked outright ({@code promptFeedback.blockReason}) is refused with
  * 422.
  */
-public final class GeminiClient extends LlmClient {
+public final class GeminiClient extends LlmClient implements Embeddings {
   public static final String DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta";
   public static final String DEFAULT_MODEL = "gemini-2.5-flash";
 
@@ -101,8 +104,13 @@ public final class GeminiClient extends LlmClient {
 
   /** The {@code generateContent} or streaming URL of {@code model}. */
   private HttpUrl callUrl(String model, boolean stream) {
+    return callUrl(model, stream ? "streamGenerateContent" : "generateContent", stream);
+  }
+
+  /** The URL of {@code model}'s {@code method}, as server-sent events if {@code stream}. */
+  private HttpUrl callUrl(String model, String method, boolean stream) {
     String id = model.startsWith("models/") ? model.substring("models/".length()) : model;
-    String segment = id + (stream ? ":streamGenerateContent" : ":generateContent");
+    String segment = id + ":" + method;
     HttpUrl url = callUrls.get(segment);
     if (url == null) {
       HttpUrl.Builder builder =
@@ -116,6 +124,38 @@ public final class GeminiClient extends LlmClient {
       }
     }
     return url;
+  }
+
+  /**
+   * OpenAI's embeddings through {@code batchEmbedContents}, translated both ways by {@link
+   * GeminiEmbeddings}, priced by the input tokens.
+   */
+  @Override
+  public ProviderResult embeddings(ObjectNode body, String model, Duration timeout, int retries)
+      throws ProviderException {
+    Request http =
+        authorized(callUrl(model, "batchEmbedContents", false))
+            .post(jsonBody(GeminiEmbeddings.request(body, model)))
+            .build();
+    long start = System.nanoTime();
+    JsonNode answer =
+        retrying(
+            timeout,
+            retries,
+            deadline -> {
+              try (okhttp3.Response response = execute(http, deadline)) {
+                return readJson(response, deadline);
+              }
+            });
+    TokenUsage usage = GeminiEmbeddings.usage(answer, body.path("input"));
+    return result(
+        GeminiEmbeddings.answer(answer, body, model, usage),
+        model,
+        model,
+        usage,
+        start,
+        null,
+        true);
   }
 
   @Override

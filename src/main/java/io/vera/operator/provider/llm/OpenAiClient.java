@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vera.operator.provider.ChatRequest;
 import io.vera.operator.provider.Credentials;
+import io.vera.operator.provider.Embeddings;
 import io.vera.operator.provider.ProviderException;
 import io.vera.operator.provider.ProviderRequest;
 import io.vera.operator.provider.ProviderResult;
@@ -40,7 +41,7 @@ import okhttp3.Response;
  * servers on content chunks). The API key, optional for compatible servers, is sent as a bearer
  * token.
  */
-public final class OpenAiClient extends LlmClient {
+public final class OpenAiClient extends LlmClient implements Embeddings {
   public static final String DEFAULT_BASE_URL = "https://api.openai.com/v1";
   public static final String DEFAULT_MODEL = "gpt-4o-mini";
   public static final String DEFAULT_TRANSCRIPTION_MODEL = "whisper-1";
@@ -162,6 +163,7 @@ public final class OpenAiClient extends LlmClient {
    * {@code model}); the answer comes back as the upstream wrote it, priced by its {@code
    * usage.prompt_tokens}.
    */
+  @Override
   public ProviderResult embeddings(
       ObjectNode callerBody, String model, Duration timeout, int retries) throws ProviderException {
     ObjectNode body = callerBody.deepCopy().put("model", model);

@@ -3,16 +3,16 @@ package io.vera.operator.provider.llm;
 import io.vera.operator.provider.ProviderException;
 import io.vera.operator.retry.Backoff;
 import io.vera.operator.retry.Deadline;
+import io.vera.operator.retry.RetryLoop;
 import io.vera.operator.retry.Sleeper;
 import java.time.Duration;
 import java.util.function.DoubleSupplier;
 import java.util.function.LongSupplier;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Runs one provider call's attempts within the call's overall deadline, so transient upstream
- * failures are retried the same way by every LLM client and never past what the caller allowed.
+ * failures are retried the same way by every LLM client and never past what the caller allowed; the
+ * loop itself is the shared {@link RetryLoop}.
  *
  * <p>An attempt is retried only when it fails with a {@linkplain ProviderException#retryable()
  * retryable} exception (see {@link UpstreamErrors} for which are) and attempts remain. The wait is
@@ -22,7 +22,6 @@ import org.slf4j.LoggerFactory;
  * output was handed on is never thrown as retryable, so they are never replayed.
  */
 public final class UpstreamRetry {
-  private static final Logger LOG = LoggerFactory.getLogger(UpstreamRetry.class);
   private static final Backoff BACKOFF =
       new Backoff(Duration.ofMillis(500), Duration.ofSeconds(8), 0.25);
 
@@ -32,9 +31,8 @@ public final class UpstreamRetry {
     T run(Deadline deadline) throws ProviderException;
   }
 
-  private final Sleeper sleeper;
+  private final RetryLoop loop;
   private final LongSupplier nanoTime;
-  private final DoubleSupplier random;
 
   /** Real sleeping, the system's monotonic clock and random jitter. */
   public UpstreamRetry() {
@@ -47,9 +45,8 @@ public final class UpstreamRetry {
    * @param random values in [0, 1) for the jitter
    */
   public UpstreamRetry(Sleeper sleeper, LongSupplier nanoTime, DoubleSupplier random) {
-    this.sleeper = sleeper;
+    this.loop = new RetryLoop(BACKOFF, random, sleeper);
     this.nanoTime = nanoTime;
-    this.random = random;
   }
 
   /**
@@ -59,47 +56,42 @@ public final class UpstreamRetry {
   public <T> T run(String provider, Duration timeout, int maxRetries, Attempt<T> attempt)
       throws ProviderException {
     Deadline deadline = Deadline.after(timeout, nanoTime);
-    for (int retry = 0; ; retry++) {
-      try {
-        return attempt.run(deadline);
-      } catch (ProviderException e) {
-        if (!e.retryable() || retry >= maxRetries) {
-          throw e;
-        }
-        Duration wait = e.retryAfter() != null ? e.retryAfter() : BACKOFF.delay(retry, random);
-        if (wait.compareTo(deadline.remaining()) >= 0) {
-          throw e.retryAfter() == null
-              ? e
-              : new ProviderException(
-                  e.status(),
-                  e.getMessage()
-                      + "; the upstream asks to wait "
-                      + wait.toSeconds()
-                      + " s, beyond this call's deadline",
-                  true,
-                  e.retryAfter(),
-                  e);
-        }
-        LOG.debug(
-            "{}: {} (HTTP {}), attempt {} of {} in {} ms",
-            provider,
-            e.getMessage(),
-            e.status(),
-            retry + 2,
-            maxRetries + 1,
-            wait.toMillis());
-        sleep(provider, wait);
-      }
-    }
-  }
-
-  private void sleep(String provider, Duration wait) throws ProviderException {
     try {
-      sleeper.sleep(wait);
+      return loop.run(provider, maxRetries, deadline, n -> outcome(attempt, deadline));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new ProviderException(
           503, provider + " call interrupted while waiting to retry", false, null, e);
     }
+  }
+
+  private static <T> RetryLoop.Outcome<T, ProviderException> outcome(
+      Attempt<T> attempt, Deadline deadline) {
+    try {
+      return RetryLoop.Outcome.done(attempt.run(deadline));
+    } catch (ProviderException e) {
+      if (!e.retryable()) {
+        return RetryLoop.Outcome.failed(e);
+      }
+      return RetryLoop.Outcome.<T, ProviderException>retryableFailure(
+              e, e.retryAfter(), e.getMessage() + " (HTTP " + e.status() + ")")
+          .orIfTooLate(wait -> beyondDeadline(e, wait));
+    }
+  }
+
+  /** A retryable failure not retried because its wait would pass the deadline. */
+  private static ProviderException beyondDeadline(ProviderException e, Duration wait) {
+    if (e.retryAfter() == null) {
+      return e;
+    }
+    return new ProviderException(
+        e.status(),
+        e.getMessage()
+            + "; the upstream asks to wait "
+            + wait.toSeconds()
+            + " s, beyond this call's deadline",
+        true,
+        e.retryAfter(),
+        e);
   }
 }

@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
@@ -31,9 +32,14 @@ import java.util.regex.Pattern;
  * resource prefix); an entry with exactly that id or alias wins. Otherwise one version suffix is
  * removed and the base id looked up exactly: a date ({@code -YYYY-MM-DD} as in {@code
  * gpt-4o-2024-08-06}, or {@code -YYYYMMDD} as in {@code claude-sonnet-4-20250514}), {@code
- * -latest}, or Gemini's three-digit stable version ({@code gemini-2.0-flash-001}). Ids are never
- * cut at dashes to a shorter prefix: {@code gpt-4o-mini} is not {@code gpt-4o}, {@code gpt-4} is
- * not {@code gpt-4o}, and a model with no entry is unpriced rather than guessed.
+ * -latest}, or Gemini's three-digit stable version ({@code gemini-2.0-flash-001}). Otherwise the
+ * built-in list's match rules decide, as the list defines them: the first model (in the list's
+ * order) whose rule ({@code equals}, {@code starts_with}, {@code ends_with}, {@code contains}, case
+ * insensitive; {@code regex}; {@code and}/{@code or} of those) matches the id, e.g. {@code
+ * gemini-2.5-pro-preview-05-06} is {@code gemini-2.5-pro}; that model's id is then looked up
+ * through the layers, so an override of it applies. Vera never cuts an id at dashes on its own
+ * ({@code gpt-4o-mini} is not {@code gpt-4o}), and a model neither names nor matches is unpriced
+ * rather than guessed.
  *
  * <p>Tables are immutable and layered with {@link #withOverrides}: the built-in table, then entries
  * from a ConfigMap, then a Provider's own {@code spec.pricing}; a later layer replaces an entry
@@ -56,17 +62,27 @@ public final class PricingTable {
           .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, true);
   private static final List<String> KEYS =
       Arrays.stream(ModelPrice.class.getRecordComponents()).map(RecordComponent::getName).toList();
-  private static final PricingTable BUILT_IN_TABLE = new PricingTable(load(), null);
+  private static final PricingTable BUILT_IN_TABLE = load();
 
   private final Map<String, ModelPrice> byId;
+
+  /**
+   * The built-in list's match rules in its order; empty above it (asked through {@link #below}).
+   */
+  private final List<MatchRule> rules;
 
   /** The layer under this one, asked for an id this one lacks; null for a bottom layer. */
   private final Supplier<PricingTable> below;
 
-  private PricingTable(Map<String, ModelPrice> byId, Supplier<PricingTable> below) {
+  private PricingTable(
+      Map<String, ModelPrice> byId, List<MatchRule> rules, Supplier<PricingTable> below) {
     this.byId = Map.copyOf(byId);
+    this.rules = List.copyOf(rules);
     this.below = below;
   }
+
+  /** The price list's rule for which ids a model stands for, and that model's id. */
+  private record MatchRule(String model, Predicate<String> matches) {}
 
   /** The entries of a hand-written list that could be read, and why each other one was not. */
   public record Parsed(List<ModelPrice> prices, List<String> errors) {}
@@ -78,7 +94,7 @@ public final class PricingTable {
 
   /** A table with only the given entries (later entries replace earlier ones with the same id). */
   public static PricingTable of(Collection<ModelPrice> prices) {
-    return new PricingTable(Map.of(), null).withOverrides(prices);
+    return new PricingTable(Map.of(), List.of(), null).withOverrides(prices);
   }
 
   /**
@@ -87,7 +103,7 @@ public final class PricingTable {
    * while the operator runs (the ConfigMap layer) without rebuilding the clients priced from it.
    */
   public static PricingTable over(Supplier<PricingTable> base) {
-    return new PricingTable(Map.of(), base);
+    return new PricingTable(Map.of(), List.of(), base);
   }
 
   /**
@@ -180,7 +196,7 @@ public final class PricingTable {
         merged.put(alias, price);
       }
     }
-    return new PricingTable(merged, below);
+    return new PricingTable(merged, rules, below);
   }
 
   /** The price of {@code model} by the rule above, or empty when the model is unpriced. */
@@ -197,7 +213,12 @@ public final class PricingTable {
       return Optional.of(exact);
     }
     String base = VERSION_SUFFIX.matcher(id).replaceFirst("");
-    return base.equals(id) ? Optional.empty() : Optional.ofNullable(exact(base));
+    ModelPrice versioned = base.equals(id) ? null : exact(base);
+    if (versioned != null) {
+      return Optional.of(versioned);
+    }
+    String matched = matchingModel(id);
+    return matched == null ? Optional.empty() : Optional.ofNullable(exact(matched));
   }
 
   /** The entry with exactly this id in this layer or, failing that, the layers below. */
@@ -206,22 +227,78 @@ public final class PricingTable {
     return price != null || below == null ? price : below.get().exact(id);
   }
 
-  private static Map<String, ModelPrice> load() {
+  /** This layer's entries, each once. */
+  Collection<ModelPrice> entries() {
+    return new java.util.LinkedHashSet<>(byId.values());
+  }
+
+  /** The id of the first model whose match rule matches {@code id}, in this layer or below. */
+  String matchingModel(String id) {
+    for (MatchRule rule : rules) {
+      if (rule.matches().test(id)) {
+        return rule.model();
+      }
+    }
+    return below == null ? null : below.get().matchingModel(id);
+  }
+
+  private static PricingTable load() {
     try (InputStream in = PricingTable.class.getResourceAsStream(BUILT_IN)) {
       if (in == null) {
         throw new IllegalStateException("built-in pricing table " + BUILT_IN + " is missing");
       }
       List<ModelPrice> prices = new ArrayList<>();
+      List<MatchRule> rules = new ArrayList<>();
       for (JsonNode model : new ObjectMapper().readTree(in).path("models")) {
-        prices.add(fromPriceList(model));
+        ModelPrice price = fromPriceList(model);
+        prices.add(price);
+        if (model.has("match")) {
+          rules.add(new MatchRule(price.model(), rule(price.model(), model.get("match"))));
+        }
       }
       if (prices.isEmpty()) {
         throw new IllegalStateException("built-in pricing table " + BUILT_IN + " has no models");
       }
-      return of(prices).byId;
+      return new PricingTable(of(prices).byId, rules, null);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read the built-in pricing table", e);
     }
+  }
+
+  /**
+   * A match rule of the price list as its own code applies it to a lower-cased id: {@code equals},
+   * {@code starts_with}, {@code ends_with} and {@code contains} ignore case, {@code regex} is
+   * searched for anywhere in the id, {@code and} / {@code or} combine rules. An unknown kind stops
+   * the load, so a newer list cannot be half understood.
+   */
+  private static Predicate<String> rule(String model, JsonNode match) {
+    if (match.size() != 1) {
+      throw new IllegalStateException("match rule of " + model + " is not one clause: " + match);
+    }
+    Map.Entry<String, JsonNode> clause = match.fields().next();
+    JsonNode value = clause.getValue();
+    if (clause.getKey().equals("and") || clause.getKey().equals("or")) {
+      List<Predicate<String>> parts = new ArrayList<>();
+      value.forEach(part -> parts.add(rule(model, part)));
+      return clause.getKey().equals("and")
+          ? id -> parts.stream().allMatch(p -> p.test(id))
+          : id -> parts.stream().anyMatch(p -> p.test(id));
+    }
+    String text = value.asText();
+    String lower = text.toLowerCase(Locale.ROOT);
+    return switch (clause.getKey()) {
+      case "equals" -> id -> id.equals(lower);
+      case "starts_with" -> id -> id.startsWith(lower);
+      case "ends_with" -> id -> id.endsWith(lower);
+      case "contains" -> id -> id.contains(lower);
+      case "regex" -> {
+        Pattern pattern = Pattern.compile(text);
+        yield id -> pattern.matcher(id).find();
+      }
+      default ->
+          throw new IllegalStateException(
+              "match rule of " + model + " has an unknown kind: " + clause.getKey());
+    };
   }
 
   /** One model of the generated price list; its hourly audio rate becomes a per-minute one. */

@@ -42,9 +42,10 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * <p>Before the first test of the class it connects to the engine at {@code DOCKER_HOST} (default
  * {@code unix:///var/run/docker.sock}). When no engine answers the tests are <em>skipped</em> with
  * a message, except when the environment variable {@code CI} is {@code true}, where they
- * <em>fail</em>: CI must never pass by skipping them. It then imports {@link #IMAGE} from {@code
- * /bin/busybox} (Debian's {@code busybox-static}) if the engine does not have it; see {@link
- * BusyboxImage} for what the image holds.
+ * <em>fail</em>: CI must never pass by skipping them ({@link #optional()} instead runs a test that
+ * needs the engine for only part of its checks without those parts). It then imports {@link #IMAGE}
+ * from {@code /bin/busybox} (Debian's {@code busybox-static}) if the engine does not have it; see
+ * {@link BusyboxImage} for what the image holds.
  *
  * <p>Every resource made with {@link #resource} lives in a namespace unique to this extension
  * instance ({@link #namespace()}), so after each test every container carrying that namespace label
@@ -65,6 +66,8 @@ public final class DockerTestEngine
   private final InstanceId instance = new InstanceId(namespace);
 
   private final Set<String> tracked = ConcurrentHashMap.newKeySet();
+  private final Set<String> trackedInstances = ConcurrentHashMap.newKeySet();
+  private final boolean optional;
   private DockerHost host;
 
   /** The engine URL tests use: {@code DOCKER_HOST} or the default unix socket. */
@@ -73,35 +76,69 @@ public final class DockerTestEngine
     return env == null || env.isBlank() ? DockerHost.DEFAULT_HOST : env;
   }
 
+  /** The extension for tests that need the engine; they skip (or fail under CI) without one. */
+  public DockerTestEngine() {
+    this(false);
+  }
+
+  private DockerTestEngine(boolean optional) {
+    this.optional = optional;
+  }
+
+  /**
+   * The extension for a test that needs the engine for only part of what it checks: with no engine
+   * the test runs, {@link #available()} is false and the reason is printed; with {@code CI=true}
+   * the test fails instead, as with the other extension.
+   */
+  public static DockerTestEngine optional() {
+    return new DockerTestEngine(true);
+  }
+
   @Override
   public void beforeAll(ExtensionContext context) throws Exception {
-    if (host != null) {
+    String missing = connect();
+    if (missing == null) {
       return;
+    }
+    failUnderCi(missing);
+    if (!optional) {
+      Assumptions.abort(missing + "; skipping the Docker tests");
+    }
+    System.out.println(missing + "; skipping the parts that need Docker");
+  }
+
+  /** Whether an engine answered; always true in a test of the non-optional extension. */
+  public boolean available() {
+    return host != null;
+  }
+
+  /** Connects and makes sure of the image; returns why it could not, or null. */
+  private String connect() throws Exception {
+    if (host != null) {
+      return null;
     }
     DockerHost connected;
     try {
       connected = DockerHost.connect(engineUrl(), null, Duration.ofSeconds(30), instance);
       connected.client().pingCmd().exec();
     } catch (ComputeException | RuntimeException e) {
-      unavailable("no Docker engine answers at " + engineUrl() + " (" + e.getMessage() + ")");
-      return;
+      return "no Docker engine answers at " + engineUrl() + " (" + e.getMessage() + ")";
     }
     if (!Files.isExecutable(BUSYBOX)) {
       connected.close();
-      unavailable(BUSYBOX + " is missing; install Debian's busybox-static");
-      return;
+      return BUSYBOX + " is missing; install Debian's busybox-static";
     }
     synchronized (DockerTestEngine.class) {
       BusyboxImage.ensure(connected.client(), IMAGE, BUSYBOX);
     }
     host = connected;
+    return null;
   }
 
-  private static void unavailable(String why) {
+  private static void failUnderCi(String why) {
     if ("true".equals(System.getenv("CI"))) {
       Assertions.fail(why + "; CI=true requires a Docker engine for these tests");
     }
-    Assumptions.abort(why + "; skipping the Docker tests");
   }
 
   @Override
@@ -174,22 +211,58 @@ public final class DockerTestEngine
    * {@code namespace}, with no {@link ComputeLabels#INSTANCE}. The caller removes it.
    */
   public String createUnmarkedContainer(String namespace, String name, String uid) {
-    return client()
-        .createContainerCmd(IMAGE)
-        .withCmd("sleep", "3600")
-        .withLabels(
+    return createSleeping(
+        Map.of(
+            ComputeLabels.MANAGED_BY,
+            ComputeLabels.MANAGED_BY_VALUE,
+            ComputeLabels.RESOURCE_UID,
+            uid,
+            ComputeLabels.RESOURCE_NAMESPACE,
+            namespace,
+            ComputeLabels.RESOURCE_NAME,
+            name));
+  }
+
+  /**
+   * Creates and starts a {@code sleep 3600} container labelled as installation {@code instance}
+   * labels its machines, for a ComputeResource {@code namespace/name} that does not exist (a fresh
+   * uid): an orphan that installation's sweep removes. It is removed after the test.
+   */
+  public String startOrphan(String instance, String namespace, String name) {
+    String id =
+        createSleeping(
             Map.of(
                 ComputeLabels.MANAGED_BY,
                 ComputeLabels.MANAGED_BY_VALUE,
                 ComputeLabels.RESOURCE_UID,
-                uid,
+                UUID.randomUUID().toString(),
                 ComputeLabels.RESOURCE_NAMESPACE,
                 namespace,
                 ComputeLabels.RESOURCE_NAME,
-                name))
+                name,
+                ComputeLabels.INSTANCE,
+                instance));
+    track(id);
+    client().startContainerCmd(id).exec();
+    return id;
+  }
+
+  private String createSleeping(Map<String, String> labels) {
+    return client()
+        .createContainerCmd(IMAGE)
+        .withCmd("sleep", "3600")
+        .withLabels(labels)
         .withHostConfig(HostConfig.newHostConfig().withNetworkMode("none"))
         .exec()
         .getId();
+  }
+
+  /**
+   * Removes every container of installation {@code instance} after the current test too: for those
+   * an operator process makes, whose namespace is not {@link #namespace()}.
+   */
+  public void trackInstance(String instance) {
+    trackedInstances.add(instance);
   }
 
   /** Removes this container after the current test too. */
@@ -197,21 +270,26 @@ public final class DockerTestEngine
     tracked.add(containerId);
   }
 
-  /** Force-removes every container of {@link #namespace()} and every tracked one. */
+  /**
+   * Force-removes every container of {@link #namespace()}, of every tracked installation and every
+   * tracked one.
+   */
   public void removeAll() {
     if (host == null) {
       return;
     }
     List<String> ids = new ArrayList<>(tracked);
     tracked.clear();
+    List<Map<String, String>> filters = new ArrayList<>();
+    filters.add(Map.of(ComputeLabels.RESOURCE_NAMESPACE, namespace));
+    trackedInstances.forEach(i -> filters.add(Map.of(ComputeLabels.INSTANCE, i)));
+    trackedInstances.clear();
     try {
-      for (Container container :
-          client()
-              .listContainersCmd()
-              .withShowAll(true)
-              .withLabelFilter(Map.of(ComputeLabels.RESOURCE_NAMESPACE, namespace))
-              .exec()) {
-        ids.add(container.getId());
+      for (Map<String, String> filter : filters) {
+        for (Container container :
+            client().listContainersCmd().withShowAll(true).withLabelFilter(filter).exec()) {
+          ids.add(container.getId());
+        }
       }
     } catch (RuntimeException e) {
       // the engine went away: nothing more to clean

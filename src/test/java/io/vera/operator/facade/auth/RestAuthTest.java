@@ -198,11 +198,16 @@ class RestAuthTest {
     for (String route : protectedHttpRoutes()) {
       String[] parts = route.split(" ", 2);
       RouteAccess.Rule rule = RouteAccess.rule(parts[0], parts[1]).orElseThrow();
-      Response response =
-          harness.send(parts[0], concrete(parts[1]), body(parts[0]), bearer("nobody-token"));
+      Response response = send(route, "nobody-token");
       if (rule.checks().get(0).scope() == RouteAccess.Scope.LEASE_POOL) {
         // A lease the operator does not hold has no pool to authorize against: 410 after auth.
         assertThat(response.status()).as(route).isEqualTo(410);
+        continue;
+      }
+      if (rule.checks().get(0).scope() == RouteAccess.Scope.EACH_PROVIDER) {
+        // The model list asks per Provider and lists only what the caller may call.
+        assertThat(response.status()).as(route).isEqualTo(200);
+        assertThat(response.json().path("data")).as(route).isEmpty();
         continue;
       }
       assertThat(response.status()).as(route).isEqualTo(403);
@@ -228,8 +233,7 @@ class RestAuthTest {
       REVIEWS.grant(user + " * *");
       REVIEWS.clear();
 
-      Response response =
-          harness.send(parts[0], concrete(parts[1]), body(parts[0]), bearer(user + "-token"));
+      Response response = send(route, user + "-token");
 
       assertThat(response.status()).as(route).isNotIn(401, 403, 500);
       if (response.status() >= 500) {
@@ -264,8 +268,9 @@ class RestAuthTest {
       }
       List<String> expected = new ArrayList<>();
       for (RouteAccess.Check check : rule.checks()) {
-        if (check.scope() == RouteAccess.Scope.LEASE_POOL) {
-          continue; // unknown lease: see the 403 test
+        if (check.scope() == RouteAccess.Scope.LEASE_POOL
+            || check.scope() == RouteAccess.Scope.EACH_PROVIDER) {
+          continue; // unknown lease: see the 403 test; no Provider to list here
         }
         expected.add(
             check.verb()
@@ -276,6 +281,7 @@ class RestAuthTest {
                 + NS
                 + " name="
                 + (check.nameParam() == null ? "" : sample(check.nameParam())));
+        // A gateway call is asked for the Provider its model names: openai/... below.
       }
       if (route.equals("GET /ui/api/permissions")) {
         // The dashboard's question "what may I do?" then asks one review per answer it gives.
@@ -598,7 +604,7 @@ class RestAuthTest {
     return switch (param) {
       case "namespace" -> NS;
       case "pool" -> "no-such-pool";
-      case "provider" -> "openai";
+      case "provider", "model" -> "openai";
       case "file" -> "swagger-ui.css";
       default -> "no-such-" + param.replace("_", "-");
     };
@@ -612,5 +618,37 @@ class RestAuthTest {
 
   private static String body(String method) {
     return method.equals("GET") || method.equals("DELETE") ? null : "{}";
+  }
+
+  private static final String BOUNDARY = "vera-test-boundary";
+
+  /**
+   * Sends a request to {@code route} with {@code token}: {@code {}} as the body, except for the
+   * gateway's calls, whose permission names the Provider of a valid request's model.
+   */
+  private static Response send(String route, String token) {
+    String[] parts = route.split(" ", 2);
+    Map<String, String> headers = new java.util.HashMap<>(bearer(token));
+    String body =
+        switch (route) {
+          case "POST /v1/chat/completions" ->
+              "{\"model\": \"openai/gpt-4o-mini\", \"messages\": [{\"role\": \"user\","
+                  + " \"content\": \"hi\"}]}";
+          case "POST /v1/embeddings" ->
+              "{\"model\": \"openai/text-embedding-3-small\", \"input\": \"hi\"}";
+          case "POST /v1/audio/transcriptions" -> {
+            headers.put("Content-Type", "multipart/form-data; boundary=" + BOUNDARY);
+            yield "--"
+                + BOUNDARY
+                + "\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nopenai/whisper-1\r\n--"
+                + BOUNDARY
+                + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n"
+                + "Content-Type: audio/wav\r\n\r\nRIFF\r\n--"
+                + BOUNDARY
+                + "--\r\n";
+          }
+          default -> body(parts[0]);
+        };
+    return harness.send(parts[0], concrete(parts[1]), body, headers);
   }
 }

@@ -21,9 +21,16 @@ final class NodeSdk {
   static final Path FOLDER = Path.of("src/test/node").toAbsolutePath();
 
   private final String baseUrl;
+  private final String token;
 
   NodeSdk(String baseUrl) {
+    this(baseUrl, null);
+  }
+
+  /** An SDK client whose API key is {@code token}, e.g. a Kubernetes bearer token. */
+  NodeSdk(String baseUrl, String token) {
     this.baseUrl = baseUrl;
+    this.token = token;
   }
 
   /** Skips the calling test when the SDK cannot run here, or fails it on CI. */
@@ -57,7 +64,7 @@ final class NodeSdk {
    * printed: {@code {"ok": true, "result": ...}} or {@code {"ok": false, "error": ...}}.
    */
   JsonNode run(String scenario, String request) throws Exception {
-    Process process =
+    ProcessBuilder builder =
         new ProcessBuilder(
                 "node",
                 "gateway-client.mjs",
@@ -65,8 +72,11 @@ final class NodeSdk {
                 scenario,
                 request == null ? "{}" : request)
             .directory(FOLDER.toFile())
-            .redirectError(ProcessBuilder.Redirect.INHERIT)
-            .start();
+            .redirectError(ProcessBuilder.Redirect.INHERIT);
+    if (token != null) {
+      builder.environment().put("VERA_TOKEN", token);
+    }
+    Process process = builder.start();
     byte[] out = process.getInputStream().readAllBytes();
     assertThat(process.waitFor(60, TimeUnit.SECONDS)).as("node finished").isTrue();
     String text = new String(out, StandardCharsets.UTF_8).trim();

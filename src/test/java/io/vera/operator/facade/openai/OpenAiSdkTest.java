@@ -60,7 +60,14 @@ class OpenAiSdkTest {
         List.of(
             route("fallback-chat", "openai", "gpt-4o-mini", "anthropic", CLAUDE),
             route("cut-stream", "openai", "gpt-4o", "anthropic", CLAUDE),
-            route("stream-fallback", "anthropic", CLAUDE, "openai", "gpt-4.1-mini")));
+            route("stream-fallback", "anthropic", CLAUDE, "openai", "gpt-4.1-mini"),
+            route(
+                "embed-default",
+                "openai",
+                "text-embedding-3-small",
+                "gemini",
+                "gemini-embedding-001"),
+            route("transcribe-default", "openai", "whisper-1", "gemini", "gemini-2.5-flash")));
     for (String name : List.of("openai", "anthropic", "gemini", "budgeted", "router")) {
       harness.awaitProviderReady(name, Duration.ofSeconds(90));
     }
@@ -769,6 +776,127 @@ class OpenAiSdkTest {
     JsonNode spend = harness.get("/v1/spend?provider=openai&caller=anonymous").json();
     JsonNode callers = spend.at("/providers/0/callers");
     return callers.isEmpty() ? 0 : callers.get(0).path("costUsd").asDouble();
+  }
+
+  /** What GET /v1/spend says the anonymous caller spent on Provider gemini in all. */
+  private double anonymousSpendOnGemini() {
+    JsonNode callers =
+        harness.get("/v1/spend?provider=gemini&caller=anonymous").json().at("/providers/0/callers");
+    return callers.isEmpty() ? 0 : callers.get(0).path("costUsd").asDouble();
+  }
+
+  @Test
+  void embeddingsGoToGeminisBatchEmbedContentsAndComeBackAsTheSdkDecodesThem() throws Exception {
+    double before = anonymousSpendOnGemini();
+    gemini.answer(
+        json(
+            200,
+            "{\"embeddings\":[{\"values\":[0.25,-0.5,0.125]},{\"values\":[1.5,0.0,-2.0]}],"
+                + "\"usageMetadata\":{\"promptTokenCount\":400000,\"totalTokenCount\":400000}}"));
+
+    // No encoding_format: the SDK asks for base64 and decodes it.
+    JsonNode answer =
+        sdk.ok(
+            "embeddings",
+            "{\"model\":\"gemini/gemini-embedding-001\",\"input\":[\"The food was"
+                + " delicious\",\"The waiter was rude\"],\"dimensions\":3}");
+
+    assertThat(answer.at("/data/0/embedding").toString()).isEqualTo("[0.25,-0.5,0.125]");
+    assertThat(answer.at("/data/1/embedding").toString()).isEqualTo("[1.5,0,-2]");
+    assertThat(answer.at("/data/1/index").asInt()).isEqualTo(1);
+    assertThat(answer.at("/usage/prompt_tokens").asInt()).isEqualTo(400000);
+    var call = gemini.lastCall();
+    assertThat(call.getUrl().encodedPath())
+        .isEqualTo("/v1beta/models/gemini-embedding-001:batchEmbedContents");
+    assertThat(call.getHeaders().get("x-goog-api-key")).isEqualTo(KEY);
+    JsonNode sent = gemini.lastBody();
+    assertThat(sent.at("/requests/0/model").asText()).isEqualTo("models/gemini-embedding-001");
+    assertThat(sent.at("/requests/0/content/parts/0/text").asText())
+        .isEqualTo("The food was delicious");
+    assertThat(sent.at("/requests/1/content/parts/0/text").asText())
+        .isEqualTo("The waiter was rude");
+    assertThat(sent.at("/requests/1/outputDimensionality").asInt()).isEqualTo(3);
+    // 400,000 tokens at $0.15 per million.
+    assertThat(anonymousSpendOnGemini())
+        .isCloseTo(before + 0.06, org.assertj.core.data.Offset.offset(1e-9));
+  }
+
+  @Test
+  void geminiEmbeddingsWithoutUsageAreCountedAtVerasEstimate() throws Exception {
+    gemini.answer(json(200, "{\"embeddings\":[{\"values\":[0.5,0.5]}]}"));
+
+    JsonNode answer =
+        sdk.ok(
+            "embeddings",
+            "{\"model\":\"gemini/gemini-embedding-001\",\"input\":\"twelve chars\","
+                + "\"encoding_format\":\"float\"}");
+
+    assertThat(answer.at("/data/0/embedding").toString()).isEqualTo("[0.5,0.5]");
+    // 12 characters at 3 a token, plus one.
+    assertThat(answer.at("/usage/prompt_tokens").asInt()).isEqualTo(5);
+  }
+
+  @Test
+  void tokenIdsCannotBeEmbeddedByGeminiAndAreRefusedNamingTheInput() throws Exception {
+    int calls = gemini.callCount();
+    JsonNode error =
+        sdk.error("embeddings", "{\"model\":\"gemini/gemini-embedding-001\",\"input\":[[1,2,3]]}");
+
+    assertThat(error.path("status").asInt()).isEqualTo(400);
+    assertThat(error.path("param").asText()).isEqualTo("input");
+    assertThat(error.path("code").asText()).isEqualTo("unsupported_parameter");
+    assertThat(gemini.callCount()).isEqualTo(calls);
+  }
+
+  @Test
+  void anEmbeddingsRouteFallsBackFromOpenAiToGemini() throws Exception {
+    openai.answer(json(500, "{\"error\":{\"message\":\"boom\",\"type\":\"server_error\"}}"));
+    gemini.answer(json(200, "{\"embeddings\":[{\"values\":[0.75]}]}"));
+
+    JsonNode answer =
+        sdk.ok(
+            "embeddings",
+            "{\"model\":\"embed-default\",\"input\":\"Hi\",\"encoding_format\":\"float\"}");
+
+    assertThat(answer.at("/data/0/embedding/0").asDouble()).isEqualTo(0.75);
+    assertThat(gemini.lastCall().getUrl().encodedPath())
+        .isEqualTo("/v1beta/models/gemini-embedding-001:batchEmbedContents");
+    assertThat(openai.lastBody().path("model").asText()).isEqualTo("text-embedding-3-small");
+  }
+
+  @Test
+  void aTranscriptionRouteSkipsATargetThatHasNoTranscriptions() throws Exception {
+    openai.answer(json(503, "{\"error\":{\"message\":\"busy\",\"type\":\"server_error\"}}"));
+    int geminiCalls = gemini.callCount();
+
+    JsonNode error =
+        sdk.error(
+            "transcription",
+            "{\"model\":\"transcribe-default\",\"file_name\":\"a.wav\",\"audio_base64\":"
+                + "\"UklGRg==\"}");
+
+    assertThat(openai.lastCall().getUrl().encodedPath()).isEqualTo("/v1/audio/transcriptions");
+    // The upstream's 503 is answered as the gateway's 502 upstream_error, not the Gemini
+    // target's lack of transcriptions (404).
+    assertThat(error.path("status").asInt()).isEqualTo(502);
+    assertThat(gemini.callCount())
+        .as("never sent to a Provider without them")
+        .isEqualTo(geminiCalls);
+  }
+
+  @Test
+  void aTranscriptionIsServedByARoute() throws Exception {
+    openai.answer(
+        json(200, "{\"text\":\"Routed.\",\"usage\":{\"type\":\"duration\",\"seconds\":2}}"));
+
+    JsonNode answer =
+        sdk.ok(
+            "transcription",
+            "{\"model\":\"transcribe-default\",\"file_name\":\"a.wav\",\"audio_base64\":"
+                + "\"UklGRg==\"}");
+
+    assertThat(answer.path("text").asText()).isEqualTo("Routed.");
+    assertThat(openai.lastCall().getBody().utf8()).contains("name=\"model\"\r\n\r\nwhisper-1\r\n");
   }
 
   @Test

@@ -47,13 +47,65 @@ class PricingTableTest {
         "gpt-4o-audio",
         "claude-sonnet",
         "gemini-2.5",
-        "gemini-2.5-pro-preview-05-06",
         "llama-3.1-70b-instruct",
+        "text-embedding-004",
         "gpt",
         "ft:gpt-4o-mini:acme::abc123"
       })
-  void neverPricesAModelItHasNoEntryFor(String model) {
+  void neverPricesAModelThePriceListNeitherNamesNorMatches(String model) {
     assertThat(table.find(model)).isEmpty();
+  }
+
+  /** What the list's own code (genai-prices 0.1.8's calcPrice) answers for each id. */
+  @ParameterizedTest
+  @CsvSource({
+    "gemini-2.5-pro-preview-05-06, gemini-2.5-pro",
+    "gpt-4.5-preview-2025-02-27, gpt-4.5-preview",
+    "ft:gpt-4o-2024-08-06:org::abc, ft:gpt-4o",
+    "gpt-5-nano-2025-08-07, gpt-5-nano",
+    "omni-moderation-latest, moderation",
+    "claude-opus-5-20270101, claude-opus-5",
+    "claude-sonnet-4@20250514, claude-sonnet-4-0",
+    "claude-v2.1, claude-2",
+    "gemini-2.5-pro-preview-tts, gemini-2.5-pro-tts",
+    "gemini-1.5-flash-8b-001, gemini-1.5-flash",
+    "gemini-2.5-flash-lite-preview-06-17, gemini-2.5-flash-lite",
+    "gemini-3.5-flash-0520, gemini-3.5-flash",
+    "gemini-3.1-pro-preview-customtools, gemini-3.1-pro-preview",
+    "gemma-3-27b-it, gemma-3",
+    "gpt-4o-mini-search-preview-2025-03-11, gpt-4o-mini",
+    "o3-mini-2025-01-31, o3-mini",
+    "claude-3-haiku-20240307, claude-3-haiku"
+  })
+  void appliesThePriceListsMatchRulesAsTheListDoes(String asked, String entry) {
+    assertThat(table.find(asked)).map(ModelPrice::model).contains(entry);
+  }
+
+  @Test
+  void noIdOrAliasTheListNamesIsClaimedByAnEarlierEntrysRule() {
+    // Exact ids are looked up before the rules: the same answer only if no earlier rule claims
+    // them.
+    for (ModelPrice price : table.entries()) {
+      for (String id : concat(price.model(), price.aliases())) {
+        // Or no rule at all: an id such as ft:gpt-4o-mini names its entry but is not a model.
+        assertThat(table.matchingModel(id)).as(id).isIn(price.model(), null);
+      }
+    }
+  }
+
+  private static List<String> concat(String first, List<String> rest) {
+    List<String> all = new java.util.ArrayList<>(List.of(first));
+    all.addAll(rest);
+    return all;
+  }
+
+  @Test
+  void aRuleMatchTakesTheOverrideOfTheModelItMatches() {
+    PricingTable overridden =
+        table.withOverrides(List.of(ModelPrice.tokens("gemini-2.5-pro", 9.0, 9.0, null, null)));
+
+    assertThat(overridden.find("gemini-2.5-pro-preview-05-06").orElseThrow().input())
+        .isEqualTo(9.0);
   }
 
   @Test
