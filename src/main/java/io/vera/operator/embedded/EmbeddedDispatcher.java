@@ -155,7 +155,7 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
 
   private MockResponse route(RecordedRequest request, Path path) {
     if (path.segments().length > 0 && path.segments()[0].equals("openapi")) {
-      return openApi(path);
+      return openApi(request, path);
     }
     if (request.method() == HttpMethod.GET) {
       Optional<Object> document = discovery(path);
@@ -336,14 +336,15 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
     catalog = null;
   }
 
-  /** {@code /openapi/v3} and its group-version documents; v2 is not served, see there. */
-  private MockResponse openApi(Path path) {
+  /**
+   * {@code /openapi/v3} and its group-version documents, and {@code /openapi/v2} as protobuf when
+   * the client asks for it (old kubectl asks for nothing else), JSON otherwise.
+   */
+  private MockResponse openApi(RecordedRequest request, Path path) {
     String[] s = path.segments();
-    if (s.length < 2 || !s[1].equals("v3")) {
-      return status(
-          404,
-          "NotFound",
-          "Only /openapi/v3 is served in embedded mode; /openapi/v2 needs protobuf encoding");
+    boolean v2 = s.length == 2 && s[1].equals("v2");
+    if (s.length < 2 || !s[1].equals("v3") && !v2) {
+      return status(404, "NotFound", "Served: /openapi/v2 and /openapi/v3");
     }
     ApiCatalog current = catalog();
     OpenApiDocuments documents = openApi;
@@ -351,6 +352,18 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
       documents = new OpenApiDocuments(current);
       openApi = documents;
       openApiCatalog = current;
+    }
+    if (v2) {
+      String accept = request.getHeader("Accept");
+      return accept != null && accept.contains("protobuf")
+          ? new MockResponse()
+              .setResponseCode(200)
+              .setHeader(CONTENT_TYPE, OpenApiV2.PROTOBUF_CONTENT_TYPE)
+              .setBody(documents.v2().protobuf())
+          : new MockResponse()
+              .setResponseCode(200)
+              .setHeader(CONTENT_TYPE, JSON_CONTENT_TYPE)
+              .setBody(documents.v2().json());
     }
     if (s.length == 2) {
       return new MockResponse()

@@ -27,18 +27,21 @@ import java.util.Optional;
  * server ({@code fieldValidation=Strict}) instead of validating client-side. Built-in kinds get a
  * schema of their top-level fields only: enough for that check and a short {@code explain}.
  *
- * <p>{@code /openapi/v2} is not served: clients ask for it as protobuf (gnostic), which this server
- * does not encode; kubectl 1.27 and later use v3.
+ * <p>The same schemas make the Swagger 2.0 document of {@code /openapi/v2} ({@link OpenApiV2}),
+ * which kubectl before 1.27 reads instead.
  */
 final class OpenApiDocuments {
 
   private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
   private static final String OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
+  private static final String KUBERNETES_VERSION = "v1.32.0";
+  private static final String BUILT_IN_PREFIX = "io.k8s.api.";
 
   /** Group-version documents by path below /openapi/v3, e.g. {@code apis/vera.io/v1alpha1}. */
   private final Map<String, String> documents = new LinkedHashMap<>();
 
   private final String root;
+  private final OpenApiV2 v2;
 
   OpenApiDocuments(ApiCatalog catalog) {
     Map<String, ObjectNode> byGroupVersion = new LinkedHashMap<>();
@@ -57,9 +60,22 @@ final class OpenApiDocuments {
           resource.crd().getSpec().getGroup() + "/" + resource.version().getName();
       addCustomResource(document(byGroupVersion, groupVersion), resource);
     }
+    Map<String, JsonNode> schemas = new LinkedHashMap<>();
     ObjectNode rootPaths = NODES.objectNode();
     byGroupVersion.forEach(
         (groupVersion, document) -> {
+          // v2 leaves out the built-in kinds, described here by their top-level fields only:
+          // kubectl would take that for their schema when it patches them (strategic merge).
+          document
+              .with("components")
+              .with("schemas")
+              .fields()
+              .forEachRemaining(
+                  f -> {
+                    if (!f.getKey().startsWith(BUILT_IN_PREFIX)) {
+                      schemas.put(f.getKey(), f.getValue());
+                    }
+                  });
           String key = (groupVersion.contains("/") ? "apis/" : "api/") + groupVersion;
           String json = document.toString();
           documents.put(key, json);
@@ -70,6 +86,12 @@ final class OpenApiDocuments {
     ObjectNode rootDocument = NODES.objectNode();
     rootDocument.set("paths", rootPaths);
     this.root = rootDocument.toString();
+    this.v2 = new OpenApiV2(schemas, KUBERNETES_VERSION);
+  }
+
+  /** The same schemas as one Swagger 2.0 document, for {@code /openapi/v2}. */
+  OpenApiV2 v2() {
+    return v2;
   }
 
   /** The document listing each group version's document, at {@code /openapi/v3}. */
@@ -88,7 +110,7 @@ final class OpenApiDocuments {
         gv -> {
           ObjectNode document = NODES.objectNode();
           document.put("openapi", "3.0.0");
-          document.putObject("info").put("title", "Kubernetes").put("version", "v1.32.0");
+          document.putObject("info").put("title", "Kubernetes").put("version", KUBERNETES_VERSION);
           document.putObject("paths");
           document.putObject("components").putObject("schemas").set(OBJECT_META, objectMeta());
           return document;
