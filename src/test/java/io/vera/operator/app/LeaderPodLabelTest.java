@@ -30,7 +30,8 @@ import org.junit.jupiter.api.Test;
 class LeaderPodLabelTest {
   private static final String NS = "vera-system";
   private static final String LEASE = "vera-operator-leader";
-  private static final Duration WAIT = Duration.ofSeconds(10);
+  // generous: at load average 39 on 2 cores one patch round trip took over 10 s
+  private static final Duration WAIT = Duration.ofSeconds(60);
 
   private static final String LABELLER = "leader-pod-label";
 
