@@ -354,12 +354,13 @@ public class ComputeResourceReconciler
   }
 
   /**
-   * Whether the resource failed, for its current spec, for a reason a retry cannot mend (the host
-   * cannot run its kind, or its broken machine may not be recreated). It stays {@code Failed} until
-   * its spec changes: a retry would only make a machine again and fail it again, and would show
-   * {@code Provisioning} meanwhile, hiding the failure (a Pod resource where no Node exists made a
-   * pod every 20 s). Other failures ({@code InvalidSpec}: a Provider or Secret that may be fixed
-   * later) are retried, since nothing is made before they fail.
+   * Whether the resource failed, for its current spec, because its host cannot run its kind at all
+   * ({@code Unsupported}: a Pod resource where no Node exists). It stays {@code Failed} until its
+   * spec changes: a retry would only make a machine again and fail it again, and would show {@code
+   * Provisioning} meanwhile, hiding the failure (such a resource made a pod every 20 s). Other
+   * failures are retried: a Provider or Secret may be fixed later, and a machine that failed with
+   * recreate off may start on a later try (an engine that refused an option it was then found not
+   * to support).
    */
   private static boolean failedForGood(ComputeResource resource, ComputeResourceStatus status) {
     if (status.phase != ComputeResourceStatus.Phase.Failed
@@ -368,11 +369,7 @@ public class ComputeResourceReconciler
       return false;
     }
     return status.conditions.stream()
-        .anyMatch(
-            c ->
-                READY.equals(c.getType())
-                    && ("Unsupported".equals(c.getReason())
-                        || "MachineFailed".equals(c.getReason())));
+        .anyMatch(c -> READY.equals(c.getType()) && "Unsupported".equals(c.getReason()));
   }
 
   private Duration failed(
@@ -388,7 +385,7 @@ public class ComputeResourceReconciler
     boolean terminal =
         e.reason() == ComputeException.Reason.FAILED && !recreates(resource)
             || e.reason() == ComputeException.Reason.UNSUPPORTED;
-    if (terminal) {
+    if (e.reason() == ComputeException.Reason.UNSUPPORTED) {
       failedAtGeneration.put(
           resource.getMetadata().getUid(), resource.getMetadata().getGeneration());
     }

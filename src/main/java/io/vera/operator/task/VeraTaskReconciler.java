@@ -1,7 +1,9 @@
 package io.vera.operator.task;
 
+import io.javaoperatorsdk.operator.api.reconciler.Constants;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.MaxReconciliationInterval;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.vera.operator.api.VeraTask;
@@ -14,8 +16,16 @@ import io.vera.operator.api.VeraTask;
  * <p>It watches only tasks not marked finished ({@link FinishedTaskLabels}); a task that finished
  * without the mark (before this operator version, or created finished) is tracked, found finished,
  * and marked by the status writer, after which it leaves the cache.
+ *
+ * <p>No periodic reconcile: the dispatcher keeps its own timers. JOSDK's default (one every 10
+ * hours) keeps a timer task per task reconciled, which stays in its {@link java.util.Timer}'s queue
+ * for those 10 hours even once the task is finished and gone from the cache: about 300 bytes per
+ * task, 109 MB after 360,000 tasks in a 30-minute run.
  */
-@ControllerConfiguration(name = VeraTaskReconciler.NAME)
+@ControllerConfiguration(
+    name = VeraTaskReconciler.NAME,
+    maxReconciliationInterval =
+        @MaxReconciliationInterval(interval = Constants.NO_MAX_RECONCILIATION_INTERVAL))
 public class VeraTaskReconciler implements Reconciler<VeraTask> {
   public static final String NAME = "veratask";
 

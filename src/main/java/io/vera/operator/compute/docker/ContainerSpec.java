@@ -13,7 +13,11 @@ import io.vera.operator.compute.ComputeException;
 import io.vera.operator.compute.ComputeException.Reason;
 import io.vera.operator.compute.ComputeLabels;
 import io.vera.operator.compute.InstanceId;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -72,7 +76,7 @@ final class ContainerSpec {
     }
     image = docker.image.trim();
     resources = spec.resources;
-    containerName = containerName(namespace, name, uid);
+    containerName = containerName(namespace, name, uid, instance);
     binds = binds(docker.volumes);
     restartPolicy = restartPolicy(docker.restartPolicy);
     networkMode = blank(docker.networkMode) ? "none" : docker.networkMode.trim();
@@ -228,12 +232,25 @@ final class ContainerSpec {
     return namespace + "/" + name;
   }
 
-  /** The container name of a resource, within Docker's {@code [a-zA-Z0-9][a-zA-Z0-9_.-]+}. */
-  static String containerName(String namespace, String name, String uid) {
+  /**
+   * The container name of a resource, within Docker's {@code [a-zA-Z0-9][a-zA-Z0-9_.-]+}: its
+   * namespace and name, then 8 hex digits of a hash of its UID and the installation. The
+   * installation counts because embedded API servers give the same UIDs in every state directory:
+   * two embedded operators on one engine would otherwise both name their first resource {@code
+   * sandbox} {@code vera-default-sandbox-00000000}, and the second could not create it.
+   */
+  static String containerName(String namespace, String name, String uid, InstanceId instance) {
     String ns = sanitize(namespace);
     String n = sanitize(name);
-    String shortUid = sanitize(uid.replace("-", ""));
-    shortUid = shortUid.substring(0, Math.min(8, shortUid.length()));
+    String shortUid;
+    try {
+      byte[] digest =
+          MessageDigest.getInstance("SHA-256")
+              .digest((instance.value() + "/" + uid).getBytes(StandardCharsets.UTF_8));
+      shortUid = HexFormat.of().formatHex(digest, 0, 4);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every Java runtime has SHA-256", e);
+    }
     String base = "vera-" + ns + "-" + n;
     if (base.length() > 200) {
       base = base.substring(0, 200);
