@@ -14,6 +14,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -141,11 +142,22 @@ class EmbeddedApiServerTest {
   }
 
   @Test
-  void answersUnknownDiscoveryAndOpenApiV2WithNotFound() throws Exception {
+  void answersUnknownDiscoveryWithNotFound() throws Exception {
     assertThat(get("/apis/example.com/v1").statusCode()).isEqualTo(404);
     assertThat(get("/apis/example.com").statusCode()).isEqualTo(404);
-    assertThat(get("/openapi/v2").statusCode()).isEqualTo(404);
     assertThat(get("/openapi/v3/apis/example.com/v1").statusCode()).isEqualTo(404);
+  }
+
+  @Test
+  void servesOpenApiV2WithEachKindsDefinitionForOlderKubectl() throws Exception {
+    server.installCrds();
+    HttpResponse<String> answer = get("/openapi/v2");
+    assertThat(answer.statusCode()).isEqualTo(200);
+    JsonNode root = Serialization.jsonMapper().readTree(answer.body());
+    assertThat(root.path("swagger").asText()).isEqualTo("2.0");
+    List<String> definitions = new ArrayList<>();
+    root.path("definitions").fieldNames().forEachRemaining(definitions::add);
+    assertThat(definitions).anyMatch(name -> name.endsWith(".VeraTask"));
   }
 
   @Test
