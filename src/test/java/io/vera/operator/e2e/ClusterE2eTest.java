@@ -7,12 +7,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.marcnuri.helm.Helm;
-import io.fabric8.kubernetes.api.model.EndpointSubset;
-import io.fabric8.kubernetes.api.model.Endpoints;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.OwnerReference;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceAccount;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
@@ -1241,8 +1240,8 @@ class ClusterE2eTest {
           "the Services selecting the leader " + leader + " alone",
           Duration.ofSeconds(60),
           () ->
-              serviceEndpoints(RELEASE).equals(List.of(leader))
-                  && serviceEndpoints(STANDBY).isEmpty(),
+              podsTheServiceSelects(RELEASE).equals(List.of(leader))
+                  && podsTheServiceSelects(STANDBY).isEmpty(),
           this::haDiagnostics);
       assertThat(operatorPods(STANDBY)).noneMatch(ClusterE2eTest::labelledLeader);
       // A budget over both replicas, as the chart makes for replicaCount 2: with the standby
@@ -1329,8 +1328,8 @@ class ClusterE2eTest {
           "the Service of " + STANDBY + " selecting exactly the new leader " + newLeader,
           Duration.ofSeconds(60),
           () ->
-              serviceEndpoints(STANDBY).equals(List.of(newLeader))
-                  && serviceEndpoints(RELEASE).isEmpty(),
+              podsTheServiceSelects(STANDBY).equals(List.of(newLeader))
+                  && podsTheServiceSelects(RELEASE).isEmpty(),
           this::haDiagnostics);
     } finally {
       kubectlAllowFailure("delete", "pdb", "e2e-operators", "-n", NS, "--ignore-not-found");
@@ -1376,14 +1375,14 @@ class ClusterE2eTest {
   private String haDiagnostics() {
     return "Lease holder: "
         + leaseHolder()
-        + "\nService endpoints: "
+        + "\nPods the Services select: "
         + RELEASE
         + "="
-        + serviceEndpoints(RELEASE)
+        + podsTheServiceSelects(RELEASE)
         + " "
         + STANDBY
         + "="
-        + serviceEndpoints(STANDBY)
+        + podsTheServiceSelects(STANDBY)
         + "\n"
         + kubectlAllowFailure("get", "pods", "-n", NS, "-L", "vera.io/leader", "-o", "wide")
             .output()
@@ -1393,19 +1392,24 @@ class ClusterE2eTest {
   }
 
   /**
-   * The pods a release's Service sends traffic to (ready addresses) and would once they are ready;
-   * the leader's alone when the label is right.
+   * The pods a release's Service selects, Ready or not: the leader's alone when the label is right.
+   * Read from the Service's selector rather than its Endpoints, because on this loopback cluster
+   * every pod's address is 127.0.0.1, which the API server refuses in an Endpoints object, so the
+   * endpoints controller can list none.
    */
-  private List<String> serviceEndpoints(String release) {
-    Endpoints endpoints =
-        client.endpoints().inNamespace(NS).withName(release + "-vera-operator").get();
+  private List<String> podsTheServiceSelects(String release) {
+    Service service = client.services().inNamespace(NS).withName(release + "-vera-operator").get();
     List<String> pods = new ArrayList<>();
-    if (endpoints != null) {
-      for (EndpointSubset subset : endpoints.getSubsets()) {
-        Stream.concat(subset.getAddresses().stream(), subset.getNotReadyAddresses().stream())
-            .forEach(
-                a -> pods.add(a.getTargetRef() == null ? a.getIp() : a.getTargetRef().getName()));
-      }
+    if (service != null && service.getSpec().getSelector() != null) {
+      client
+          .pods()
+          .inNamespace(NS)
+          .withLabels(service.getSpec().getSelector())
+          .list()
+          .getItems()
+          .stream()
+          .filter(p -> p.getMetadata().getDeletionTimestamp() == null)
+          .forEach(p -> pods.add(p.getMetadata().getName()));
     }
     return pods;
   }
