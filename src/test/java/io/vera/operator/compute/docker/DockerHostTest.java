@@ -90,12 +90,16 @@ class DockerHostTest {
         .containsEntry(ComputeLabels.RESOURCE_NAME, "limits")
         .containsEntry(ComputeLabels.RESOURCE_NAMESPACE, docker.namespace());
     assertThat(inspect.getConfig().getEnv()).contains("GREETING=hello there");
+    // Namespace and name, then 8 hex digits of the UID hashed with the installation.
     assertThat(inspect.getName())
+        .matches("/vera-" + docker.namespace() + "-limits-[0-9a-f]{8}")
         .isEqualTo(
-            "/vera-"
-                + docker.namespace()
-                + "-limits-"
-                + resource.getMetadata().getUid().substring(0, 8));
+            "/"
+                + ContainerSpec.containerName(
+                    docker.namespace(),
+                    "limits",
+                    resource.getMetadata().getUid(),
+                    docker.instance()));
 
     assertThat(machine.state()).isEqualTo(Machine.State.RUNNING);
     assertThat(machine.nativeId()).isEqualTo(inspect.getId());
