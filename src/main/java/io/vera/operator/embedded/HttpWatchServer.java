@@ -56,6 +56,10 @@ final class HttpWatchServer implements AutoCloseable {
                 new HttpServerOptions()
                     .setHost("127.0.0.1")
                     .setPort(port)
+                    // Plain HTTP/1.1 only, as a real API server's insecure port answers: Vert.x
+                    // would otherwise accept an h2c upgrade (the JDK HttpClient asks for one on
+                    // every http:// request), and a large answer over it could stall for good.
+                    .setHttp2ClearTextEnabled(false)
                     .setHandle100ContinueAutomatically(true))
             .requestHandler(
                 request -> {
