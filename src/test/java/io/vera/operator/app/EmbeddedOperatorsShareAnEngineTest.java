@@ -16,6 +16,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.vera.operator.app.EmbeddedProcesses.Operator;
 import io.vera.operator.compute.docker.DockerTestEngine;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -79,18 +80,18 @@ class EmbeddedOperatorsShareAnEngineTest {
     assertThat(runIn(kubeA, "sandbox", "one")).isEqualTo("one\n");
     assertThat(runIn(kubeB, "sandbox", "two")).isEqualTo("two\n");
 
-    // A is killed. Meanwhile each installation gets a container whose resource does not exist.
+    // A is killed. Meanwhile A's installation gets a container whose resource does not exist.
     a.kill();
     assertThat(storedInstallationId(stateA)).as("kept in A's state directory").isEqualTo(idA);
     String orphanA = DOCKER.startOrphan(idA, NS, "deleted-while-a-was-down");
-    String orphanB = DOCKER.startOrphan(idB, NS, "deleted-while-b-was-down");
 
     // A's first sweep after its start removes A's orphan; B, running all along, loses nothing.
+    // B's container is an orphan as far as A can tell (its resource UID is not in A's store), so
+    // only the installation id keeps A's sweep off it.
     Operator againA = processes.start("share-a-again", stateA, home.resolve("kubeconfig-a"));
     KubernetesClient kubeAgainA = client(againA);
     EmbeddedProcesses.await("A's sweep removes A's orphan", () -> !exists(docker, orphanA));
     assertThat(running(docker, containerB)).as("B's container after A's sweep").isTrue();
-    assertThat(exists(docker, orphanB)).as("B's orphan after A's sweep").isTrue();
     assertThat(awaitAvailable(kubeAgainA, "sandbox").getStatus().machineId)
         .as("A adopts its container")
         .isEqualTo(containerA);
@@ -98,12 +99,17 @@ class EmbeddedOperatorsShareAnEngineTest {
     assertThat(runIn(kubeAgainA, "sandbox", "three")).isEqualTo("three\n");
     assertThat(runIn(kubeB, "sandbox", "four")).isEqualTo("four\n");
 
-    // The other way round: B's first sweep removes B's orphan and nothing of A's.
+    // The other way round: B's first sweep removes B's orphan and nothing of A's. The orphan is
+    // made while B is down: a running B would sweep it itself on its own schedule, whatever A does.
     b.kill();
     assertThat(storedInstallationId(stateB)).as("kept in B's state directory").isEqualTo(idB);
+    String orphanB = DOCKER.startOrphan(idB, NS, "deleted-while-b-was-down");
     Operator againB = processes.start("share-b-again", stateB, home.resolve("kubeconfig-b"));
     KubernetesClient kubeAgainB = client(againB);
     EmbeddedProcesses.await("B's sweep removes B's orphan", () -> !exists(docker, orphanB));
+    assertThat(Files.readString(againB.log()))
+        .as("B's log: B, not A, removed it")
+        .contains("removed orphaned machine docker-" + orphanB.substring(0, 12));
     assertThat(running(docker, containerA)).as("A's container after B's sweep").isTrue();
     assertThat(awaitAvailable(kubeAgainB, "sandbox").getStatus().machineId)
         .as("B adopts its container")
