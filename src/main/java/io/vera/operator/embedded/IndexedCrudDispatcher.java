@@ -158,7 +158,22 @@ class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
     if (lock.getReadHoldCount() > 0 && !lock.isWriteLockedByCurrentThread()) {
       throw new IllegalStateException("A write cannot run inside a read of the embedded store");
     }
-    return locked(lock.writeLock(), write);
+    return locked(
+        lock.writeLock(),
+        () -> {
+          // The outermost write is one section of the database: committed whole or not at all.
+          SqliteObjects section = lock.getWriteHoldCount() == 1 ? disk : null;
+          if (section != null) {
+            section.openSection();
+          }
+          try {
+            return write.get();
+          } finally {
+            if (section != null) {
+              section.closeSection();
+            }
+          }
+        });
   }
 
   private <T> T locked(Lock lock, Supplier<T> task) {

@@ -153,6 +153,7 @@ final class SqliteObjects implements AutoCloseable {
   private final Object queueLock = new Object();
   private LinkedHashMap<String, Change> queued = new LinkedHashMap<>();
   private long queuedSeq;
+  private int openSections;
   private boolean closing;
   private boolean vacuumRequested;
 
@@ -507,6 +508,27 @@ final class SqliteObjects implements AutoCloseable {
     }
   }
 
+  /**
+   * Opens a write section: the changes queued until {@link #closeSection} go into one transaction
+   * (with others perhaps), never split across two. The mock stores an update as the removal of the
+   * old object followed by the put of the new one; committed apart, a kill in between would lose an
+   * object whose creation was answered long ago.
+   */
+  void openSection() {
+    synchronized (queueLock) {
+      openSections++;
+    }
+  }
+
+  /** Closes the section {@link #openSection} opened. */
+  void closeSection() {
+    synchronized (queueLock) {
+      if (--openSections == 0) {
+        queueLock.notifyAll();
+      }
+    }
+  }
+
   /** The sequence number of the latest queued change. */
   long queuedSeq() {
     synchronized (queueLock) {
@@ -551,18 +573,20 @@ final class SqliteObjects implements AutoCloseable {
       long batchSeq = 0;
       boolean vacuum;
       synchronized (queueLock) {
-        if (queued.isEmpty() && !closing && !vacuumRequested) {
+        boolean ready = !queued.isEmpty() && openSections == 0;
+        boolean closed = closing && openSections == 0;
+        if (!ready && !closed && !vacuumRequested) {
           try {
             queueLock.wait(1000);
           } catch (InterruptedException e) {
             return;
           }
         }
-        if (!queued.isEmpty()) {
+        if (!queued.isEmpty() && openSections == 0) {
           batch = queued;
           batchSeq = queuedSeq;
           queued = new LinkedHashMap<>();
-        } else if (closing) {
+        } else if (closing && openSections == 0) {
           return;
         }
         vacuum = vacuumRequested || System.nanoTime() - lastVacuumCheck > VACUUM_INTERVAL_NANOS;

@@ -300,6 +300,57 @@ class DurableStoreTest {
         .toList();
   }
 
+  /**
+   * The mock stores an update as the removal of the old object and the put of the new one; a commit
+   * between the two would leave a kill at that moment with the object gone. Another connection,
+   * which sees what a restart would, finds the object after every commit.
+   */
+  @Test
+  void anObjectIsInTheDatabaseAtEveryCommitWhileItIsUpdated() throws Exception {
+    EmbeddedApiServer server = start(state);
+    KubernetesClient client = server.client();
+    VeraTask stored = client.resource(task("updated")).create();
+    String url = "jdbc:sqlite:" + state.resolve("store.db").toAbsolutePath();
+    CompletableFuture<int[]> reads =
+        CompletableFuture.supplyAsync(
+            () -> {
+              int[] seen = new int[2]; // reads, reads that found no object
+              try (Connection c = DriverManager.getConnection(url);
+                  Statement s = c.createStatement()) {
+                long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (!Thread.currentThread().isInterrupted() && System.nanoTime() < until) {
+                  try (ResultSet r =
+                      s.executeQuery("SELECT count(*) FROM objects WHERE name = 'updated'")) {
+                    r.next();
+                    seen[0]++;
+                    if (r.getInt(1) == 0) {
+                      seen[1]++;
+                    }
+                  }
+                  if (done) {
+                    break;
+                  }
+                }
+              } catch (Exception e) {
+                throw new IllegalStateException(e);
+              }
+              return seen;
+            });
+    for (int i = 0; i < 400; i++) {
+      stored.setStatus(status(TaskPhase.Running, i + 1));
+      stored = client.resource(stored).updateStatus();
+      // A label change gives the object a new key in the mock's store, as finishing a task does.
+      stored.getMetadata().setLabels(Map.of("round", String.valueOf(i)));
+      stored = client.resource(stored).update();
+    }
+    done = true;
+    int[] seen = reads.get(90, TimeUnit.SECONDS);
+    assertThat(seen[0]).as("reads while the object was updated").isGreaterThan(100);
+    assertThat(seen[1]).as("reads that found the object missing").isZero();
+  }
+
+  private volatile boolean done;
+
   @Test
   void aWatchFromBeforeTheRestartIsToldToListAgain() throws Exception {
     EmbeddedApiServer first = start(state);
