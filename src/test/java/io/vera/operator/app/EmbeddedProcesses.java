@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * Embedded operators as a user runs them: {@code vera-operator run --embedded} in a process of its
@@ -163,9 +164,20 @@ final class EmbeddedProcesses implements AutoCloseable {
 
   /** Waits up to {@link #SETTLE} for {@code condition}; an exception counts as not yet. */
   static void await(String what, ThrowingCondition condition) throws InterruptedException {
+    await(what, condition, () -> "");
+  }
+
+  /**
+   * Like {@link #await(String, ThrowingCondition)}; a timeout's message ends with what {@code
+   * state} says then, such as which of many things the condition still waits for.
+   */
+  static void await(String what, ThrowingCondition condition, Supplier<String> state)
+      throws InterruptedException {
     long deadline = System.nanoTime() + SETTLE.toNanos();
     while (!holds(condition)) {
-      assertThat(System.nanoTime() - deadline).as(what).isNegative();
+      if (System.nanoTime() - deadline >= 0) {
+        throw new AssertionError("timed out after " + SETTLE + ": " + what + "; " + state.get());
+      }
       Thread.sleep(500);
     }
   }

@@ -26,6 +26,7 @@ import io.vera.operator.api.WorkerPool;
 import io.vera.operator.api.WorkerPoolSpec;
 import io.vera.operator.app.EmbeddedProcesses.Operator;
 import io.vera.operator.compute.docker.DockerTestEngine;
+import java.io.IOException;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,6 +38,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
@@ -44,6 +46,7 @@ import mockwebserver3.RecordedRequest;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -65,7 +68,10 @@ class EmbeddedRestartTest {
   private static final int TASKS = Integer.getInteger("vera.restartTest.tasks", 400);
   private static final String POOL = "restart-pool";
 
-  @TempDir Path home;
+  /** Kept when the test fails, so that its state directory can be examined. */
+  @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+  Path home;
+
   private EmbeddedProcesses processes;
   private MockWebServer upstream;
 
@@ -227,18 +233,33 @@ class EmbeddedRestartTest {
     Operator again = processes.start("again", state, kubeconfig);
     KubernetesClient kubeAgain = again.kube();
     // Every answered submit is still there, and all of them finish.
+    AtomicReference<String> waitingFor = new AtomicReference<>("no answer yet");
     await(
         "every answered task finishes",
         () -> {
+          waitingFor.set("the REST API of the restarted operator");
           for (String id : answered.keySet()) {
-            JsonNode view = again.getJson("/orchestrator/tasks/" + id + "/status");
-            String status = view.path("status").asText();
+            HttpResponse<String> view = again.get("/orchestrator/tasks/" + id + "/status");
+            String status = JSON.readTree(view.body()).path("status").asText();
             if (!status.equals("completed") && !status.equals("failed")) {
+              waitingFor.set(
+                  id
+                      + " ("
+                      + view.statusCode()
+                      + " "
+                      + view.body()
+                      + "), "
+                      + stored(again, id)
+                      + ", state directory "
+                      + state
+                      + ", logged: "
+                      + logLines(id, first, again));
               return false;
             }
           }
           return true;
-        });
+        },
+        waitingFor::get);
     int finishedBefore = 0;
     int rerun = 0;
     List<String> problems = new ArrayList<>();
@@ -342,6 +363,34 @@ class EmbeddedRestartTest {
         answeredAtKill, TASKS, finishedBefore, rerun, answered.size());
     again.process().destroy();
     assertThat(again.process().waitFor(30, TimeUnit.SECONDS)).isTrue();
+  }
+
+  /** The task's resource as the restarted operator's API server has it, for a failure message. */
+  private static String stored(Operator operator, String name) {
+    try (KubernetesClient kube = operator.kube()) {
+      VeraTask task = kube.resources(VeraTask.class).inNamespace(NS).withName(name).get();
+      return task == null
+          ? "no such VeraTask"
+          : "stored spec "
+              + JSON.writeValueAsString(task.getSpec())
+              + " status "
+              + JSON.writeValueAsString(task.getStatus());
+    } catch (Exception e) {
+      return "its VeraTask unreadable: " + e;
+    }
+  }
+
+  /** The operators' log lines that name the task. */
+  private static List<String> logLines(String name, Operator... operators) throws IOException {
+    List<String> lines = new ArrayList<>();
+    for (Operator operator : operators) {
+      for (String line : Files.readAllLines(operator.log())) {
+        if (line.contains(name)) {
+          lines.add(operator.name() + ": " + line);
+        }
+      }
+    }
+    return lines;
   }
 
   private static int execute(Operator operator) {
