@@ -333,7 +333,7 @@ public final class ComputeService {
    * @param namespaces the namespaces this operator is responsible for; empty for all
    * @return how many machines were removed
    */
-  public int sweepOrphans(Set<String> namespaces) {
+  int sweepOrphans(Set<String> namespaces) {
     int removed = 0;
     // Connect to every Docker and Proxmox Provider first: after a restart, a host whose
     // resources were all deleted would otherwise never be opened, and its orphans never seen.

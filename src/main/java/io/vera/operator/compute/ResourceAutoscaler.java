@@ -148,7 +148,7 @@ public final class ResourceAutoscaler implements AutoCloseable {
    *
    * @return created minus removed
    */
-  public int keepWarm() {
+  int keepWarm() {
     int change = 0;
     for (Provider provider : providers()) {
       ProviderSpec spec = provider.getSpec();
