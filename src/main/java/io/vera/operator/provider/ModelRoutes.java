@@ -61,7 +61,7 @@ public final class ModelRoutes {
 
   private volatile Map<String, Route> byName = Map.of();
 
-  public ModelRoutes(Clock clock) {
+  ModelRoutes(Clock clock) {
     this.clock = clock;
   }
 
