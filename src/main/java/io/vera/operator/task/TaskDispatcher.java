@@ -60,13 +60,6 @@ public final class TaskDispatcher
       int defaultRetries,
       Duration leaseConfirmWindow) {}
 
-  /** Result of a cancel request. */
-  public enum CancelOutcome {
-    CANCELLED,
-    ALREADY_FINISHED,
-    NOT_FOUND
-  }
-
   private final TaskAdmission admission;
   private final TaskStatusSink statusSink;
   private final int maxResultBytes;

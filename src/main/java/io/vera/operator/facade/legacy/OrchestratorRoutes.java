@@ -15,8 +15,8 @@ import io.vera.operator.facade.JsonBody;
 import io.vera.operator.facade.QueryParams;
 import io.vera.operator.handler.HandlerMetadata;
 import io.vera.operator.handler.HandlerRegistry;
+import io.vera.operator.task.CancelOutcome;
 import io.vera.operator.task.PoolKey;
-import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskHistory;
 import io.vera.operator.task.TaskKey;
 import io.vera.operator.task.TaskQueueView;
@@ -305,7 +305,7 @@ final class OrchestratorRoutes {
 
   private void cancel(Context ctx) {
     TaskKey key = taskKey(ctx);
-    TaskDispatcher.CancelOutcome outcome = tasks.cancel(key);
+    CancelOutcome outcome = tasks.cancel(key);
     switch (outcome) {
       case NOT_FOUND -> throw ApiException.notFound("task " + key.name() + " not found");
       case ALREADY_FINISHED -> {
