@@ -149,7 +149,7 @@ public final class ComputeService {
   }
 
   /** The Ready reason the reconciler sets while a resource's host does not answer. */
-  public static final String HOST_UNAVAILABLE = "HostUnavailable";
+  static final String HOST_UNAVAILABLE = "HostUnavailable";
 
   /** Whether the reconciler last found the resource's host unavailable. */
   public static boolean hostUnavailable(ComputeResource resource) {

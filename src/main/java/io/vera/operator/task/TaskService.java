@@ -22,7 +22,7 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class TaskService {
   public static final String SOURCE_LABEL = "vera.io/source";
-  public static final String RETRY_OF_LABEL = "vera.io/retry-of";
+  static final String RETRY_OF_LABEL = "vera.io/retry-of";
 
   private final KubernetesClient client;
   private final TaskDispatcher dispatcher;
