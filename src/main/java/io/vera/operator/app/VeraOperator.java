@@ -276,6 +276,7 @@ public final class VeraOperator implements AutoCloseable {
             new FacadeServer.Services(
                 tasks,
                 dispatcher,
+                dispatcher,
                 pools,
                 handlers,
                 remoteWorkers,

@@ -16,7 +16,7 @@ public record Capacity(double cpuCores, long memoryMb, long diskGb, int gpuCount
   }
 
   /** Whether this has at least what {@code minimum} asks for, field by field. */
-  public boolean covers(Capacity minimum) {
+  boolean covers(Capacity minimum) {
     return cpuCores + 1e-9 >= minimum.cpuCores
         && memoryMb >= minimum.memoryMb
         && diskGb >= minimum.diskGb

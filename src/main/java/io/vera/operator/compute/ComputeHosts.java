@@ -51,7 +51,7 @@ public final class ComputeHosts implements AutoCloseable {
   }
 
   /** The host of a resource: its Provider's, or the namespace's pod host for type Pod. */
-  public ComputeHost hostFor(ComputeResource resource) throws ComputeException {
+  ComputeHost hostFor(ComputeResource resource) throws ComputeException {
     ComputeResourceSpec spec = resource.getSpec();
     String namespace = resource.getMetadata().getNamespace();
     if (spec.type == ComputeResourceSpec.Type.Pod) {
@@ -85,7 +85,7 @@ public final class ComputeHosts implements AutoCloseable {
   }
 
   /** The host a Docker or Proxmox Provider describes, connecting when needed. */
-  public ComputeHost hostOf(Provider provider) throws ComputeException {
+  ComputeHost hostOf(Provider provider) throws ComputeException {
     ProviderKey key =
         new ProviderKey(provider.getMetadata().getNamespace(), provider.getMetadata().getName());
     ProviderSpec spec = provider.getSpec();
@@ -113,7 +113,7 @@ public final class ComputeHosts implements AutoCloseable {
   }
 
   /** Every host open now, for the orphan sweep. */
-  public List<ComputeHost> openHosts() {
+  List<ComputeHost> openHosts() {
     List<ComputeHost> hosts = new ArrayList<>();
     open.values().forEach(o -> hosts.add(o.host()));
     hosts.addAll(podHostsByNamespace.values());
@@ -159,7 +159,7 @@ public final class ComputeHosts implements AutoCloseable {
   }
 
   /** The Provider type that hosts a kind of resource. */
-  public static ProviderSpec.Type expectedProviderType(ComputeResourceSpec.Type type) {
+  static ProviderSpec.Type expectedProviderType(ComputeResourceSpec.Type type) {
     return type == ComputeResourceSpec.Type.Docker
         ? ProviderSpec.Type.Docker
         : ProviderSpec.Type.Proxmox;

@@ -60,7 +60,7 @@ public class ComputeResourceReconciler
    * Set to {@code "true"} on a ComputeResource being deleted to let it go although its recorded
    * machine cannot be removed (its host is down for good); the machine may be left running.
    */
-  public static final String ABANDON_ANNOTATION = "vera.io/abandon-machine";
+  static final String ABANDON_ANNOTATION = "vera.io/abandon-machine";
 
   static final Duration REMOVAL_RETRY_MAX = Duration.ofMinutes(5);
 

@@ -149,7 +149,7 @@ public final class ComputeService {
   }
 
   /** The Ready reason the reconciler sets while a resource's host does not answer. */
-  public static final String HOST_UNAVAILABLE = "HostUnavailable";
+  static final String HOST_UNAVAILABLE = "HostUnavailable";
 
   /** Whether the reconciler last found the resource's host unavailable. */
   public static boolean hostUnavailable(ComputeResource resource) {
@@ -333,7 +333,7 @@ public final class ComputeService {
    * @param namespaces the namespaces this operator is responsible for; empty for all
    * @return how many machines were removed
    */
-  public int sweepOrphans(Set<String> namespaces) {
+  int sweepOrphans(Set<String> namespaces) {
     int removed = 0;
     // Connect to every Docker and Proxmox Provider first: after a restart, a host whose
     // resources were all deleted would otherwise never be opened, and its orphans never seen.

@@ -44,7 +44,7 @@ public record ExecRequest(
   }
 
   /** The same command, its output counted in {@code meter} as it arrives. */
-  public ExecRequest withMeter(OutputMeter meter) {
+  ExecRequest withMeter(OutputMeter meter) {
     return new ExecRequest(argv, workdir, env, timeout, maxOutputBytes, meter);
   }
 

@@ -60,7 +60,7 @@ public final class HostReachability {
             return t;
           });
 
-  public HostReachability(ComputeHosts hosts) {
+  HostReachability(ComputeHosts hosts) {
     this.hosts = hosts;
   }
 

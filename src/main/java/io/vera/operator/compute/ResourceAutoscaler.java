@@ -69,7 +69,7 @@ public final class ResourceAutoscaler implements AutoCloseable {
   static final String SOURCE_WARM = "warm";
 
   /** The Provider condition that says whether auto-provisioning is held back by failures. */
-  public static final String CONDITION = "AutoProvisioning";
+  static final String CONDITION = "AutoProvisioning";
 
   /** Warm pools are checked every this many rounds: they need no faster answer than that. */
   private static final int WARM_EVERY_ROUNDS = 5;
@@ -148,7 +148,7 @@ public final class ResourceAutoscaler implements AutoCloseable {
    *
    * @return created minus removed
    */
-  public int keepWarm() {
+  int keepWarm() {
     int change = 0;
     for (Provider provider : providers()) {
       ProviderSpec spec = provider.getSpec();

@@ -21,12 +21,10 @@ import io.vera.operator.facade.auth.RouteAccess;
 import io.vera.operator.facade.legacy.LegacyPools;
 import io.vera.operator.facade.legacy.LegacyProviders;
 import io.vera.operator.facade.legacy.TaskViews;
-import io.vera.operator.pool.CpuSampler;
 import io.vera.operator.provider.ProviderGateway;
 import io.vera.operator.provider.ProviderKey;
 import io.vera.operator.provider.UsageLedger;
 import io.vera.operator.task.PoolKey;
-import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskKey;
 import io.vera.operator.task.TaskQuery;
 import io.vera.operator.task.TaskQueueView;
@@ -47,6 +45,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.DoubleSupplier;
 import java.util.regex.Pattern;
 
 /**
@@ -77,7 +76,7 @@ final class DashboardRoutes implements AutoCloseable {
 
   private final TaskQuery query;
   private final LegacyPools pools;
-  private final CpuSampler cpu;
+  private final DoubleSupplier cpu;
   private final ComputeService compute;
   private final LegacyProviders providers;
   private final UsageLedger usage;
@@ -89,10 +88,10 @@ final class DashboardRoutes implements AutoCloseable {
 
   DashboardRoutes(FacadeServer.Services services, TaskQuery query, RestGuard guard, Clock clock) {
     this.tasks = services.tasks();
-    this.dispatcher = services.dispatcher();
+    this.dispatcher = services.queues();
     this.query = query;
     this.pools = services.pools();
-    this.cpu = services.cpu();
+    this.cpu = services.cpuPercent();
     this.compute = services.compute();
     this.providers = services.providers();
     this.usage = services.usage();
@@ -241,14 +240,14 @@ final class DashboardRoutes implements AutoCloseable {
     return response;
   }
 
-  private ObjectNode poolView(PoolKey key, Optional<TaskDispatcher.PoolStats> stats) {
+  private ObjectNode poolView(PoolKey key, Optional<TaskQueueView.PoolStats> stats) {
     ObjectNode view = JsonBody.MAPPER.createObjectNode();
     view.put("name", key.name());
-    view.put("queued", stats.map(TaskDispatcher.PoolStats::queued).orElse(0));
-    view.put("running", stats.map(TaskDispatcher.PoolStats::running).orElse(0));
-    view.put("succeeded", stats.map(TaskDispatcher.PoolStats::succeeded).orElse(0L));
-    view.put("failed", stats.map(TaskDispatcher.PoolStats::failed).orElse(0L));
-    Long oldest = stats.map(TaskDispatcher.PoolStats::oldestQueuedAgeSeconds).orElse(null);
+    view.put("queued", stats.map(TaskQueueView.PoolStats::queued).orElse(0));
+    view.put("running", stats.map(TaskQueueView.PoolStats::running).orElse(0));
+    view.put("succeeded", stats.map(TaskQueueView.PoolStats::succeeded).orElse(0L));
+    view.put("failed", stats.map(TaskQueueView.PoolStats::failed).orElse(0L));
+    Long oldest = stats.map(TaskQueueView.PoolStats::oldestQueuedAgeSeconds).orElse(null);
     if (oldest == null) {
       view.putNull("oldest_queued_seconds");
     } else {
@@ -426,7 +425,7 @@ final class DashboardRoutes implements AutoCloseable {
         continue;
       }
       WorkerPool pool = byName.get(key.name());
-      TaskDispatcher.PoolStats stats = dispatcher.poolStats(key).orElse(null);
+      TaskQueueView.PoolStats stats = dispatcher.poolStats(key).orElse(null);
       int running = stats == null ? 0 : stats.running();
       Optional<String> hold = providerHold(key);
       int position = 0;

@@ -15,11 +15,11 @@ import io.vera.operator.facade.legacy.LegacyProviders;
 import io.vera.operator.facade.openai.OpenAiError;
 import io.vera.operator.facade.openai.OpenAiRoutes;
 import io.vera.operator.handler.HandlerRegistry;
-import io.vera.operator.pool.CpuSampler;
 import io.vera.operator.provider.ProviderGateway;
 import io.vera.operator.provider.UsageLedger;
-import io.vera.operator.task.TaskDispatcher;
+import io.vera.operator.task.TaskLeases;
 import io.vera.operator.task.TaskQuery;
+import io.vera.operator.task.TaskQueueView;
 import io.vera.operator.task.TaskService;
 import io.vera.operator.worker.RemoteWorkers;
 import java.util.ArrayList;
@@ -29,6 +29,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
+import java.util.function.DoubleSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,14 +43,23 @@ public final class FacadeServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(FacadeServer.class);
   static final long MAX_REQUEST_BYTES = 1024 * 1024;
 
-  /** What the facade serves from. */
+  /**
+   * What the facade serves from.
+   *
+   * @param queues what the routes and the dashboard read of the queues (and hear of their changes)
+   * @param leases the lease protocol the worker routes speak; in the operator the same dispatcher
+   *     as {@code queues}
+   * @param remoteWorkers the worker pods that asked for work, recorded by the lease routes
+   * @param cpuPercent the operator host's CPU use, 0–100
+   */
   public record Services(
       TaskService tasks,
-      TaskDispatcher dispatcher,
+      TaskQueueView queues,
+      TaskLeases leases,
       LegacyPools pools,
       HandlerRegistry handlers,
       RemoteWorkers remoteWorkers,
-      CpuSampler cpu,
+      DoubleSupplier cpuPercent,
       PrometheusMeterRegistry metrics,
       LegacyProviders providers,
       ProviderGateway gateway,
@@ -85,11 +95,11 @@ public final class FacadeServer implements AutoCloseable {
     LegacyApi legacy =
         new LegacyApi(
             services.tasks(),
-            services.dispatcher(),
+            services.queues(),
             services.pools(),
             services.handlers(),
             services.remoteWorkers(),
-            services.cpu(),
+            services.cpuPercent(),
             services.providers(),
             services.gateway(),
             services.usage(),
@@ -97,7 +107,7 @@ public final class FacadeServer implements AutoCloseable {
             services.infrastructure(),
             LegacyInfrastructure.DEFAULT_DOCKER_HOST);
     this.updates = new UpdatesHub(legacy::status);
-    services.dispatcher().addListener(updates);
+    services.queues().addListener(updates);
     AtomicInteger n = new AtomicInteger();
     this.longPolls =
         Executors.newCachedThreadPool(
@@ -126,7 +136,8 @@ public final class FacadeServer implements AutoCloseable {
     new OpenAiRoutes(services.providers(), services.gateway(), guard).register(app);
     legacy.register(app);
     app.ws(LegacyApi.BASE + "/ws/updates", updates::configure);
-    new WorkerLeaseRoutes(services.dispatcher(), services.remoteWorkers(), longPolls).register(app);
+    new WorkerLeaseRoutes(services.queues(), services.leases(), services.remoteWorkers(), longPolls)
+        .register(app);
     app.get(
         LegacyApi.BASE + "/health",
         ctx -> ctx.json(Map.of("status", "healthy", "service", "vera-operator")));

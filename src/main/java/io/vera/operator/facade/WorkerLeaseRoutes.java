@@ -6,8 +6,9 @@ import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.vera.operator.task.Lease;
 import io.vera.operator.task.PoolKey;
-import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskError;
+import io.vera.operator.task.TaskLeases;
+import io.vera.operator.task.TaskQueueView;
 import io.vera.operator.task.TaskSnapshot;
 import io.vera.operator.worker.RemoteWorkers;
 import java.time.Duration;
@@ -28,13 +29,18 @@ final class WorkerLeaseRoutes {
   static final String BASE = "/internal/v1";
   private static final int MAX_WAIT_SECONDS = 30;
 
-  private final TaskDispatcher dispatcher;
+  private final TaskQueueView queues;
+  private final TaskLeases leases;
   private final RemoteWorkers remoteWorkers;
   private final ExecutorService longPolls;
 
   WorkerLeaseRoutes(
-      TaskDispatcher dispatcher, RemoteWorkers remoteWorkers, ExecutorService longPolls) {
-    this.dispatcher = dispatcher;
+      TaskQueueView queues,
+      TaskLeases leases,
+      RemoteWorkers remoteWorkers,
+      ExecutorService longPolls) {
+    this.queues = queues;
+    this.leases = leases;
     this.remoteWorkers = remoteWorkers;
     this.longPolls = longPolls;
   }
@@ -55,7 +61,7 @@ final class WorkerLeaseRoutes {
     double cpuPercent = body.number("cpu_percent", 0, 0, 100);
     int wait = body.integer("wait_seconds", 20, 0, MAX_WAIT_SECONDS);
     // Queues the operator serves itself (ComputeResources, Providers) are not for worker pods.
-    if (pool.isCompute() || pool.isProvider() || !dispatcher.pools().contains(pool)) {
+    if (pool.isCompute() || pool.isProvider() || !queues.pools().contains(pool)) {
       throw ApiException.notFound("worker pool " + pool + " does not exist");
     }
     remoteWorkers.seen(pool, workerId, handlers);
@@ -64,7 +70,7 @@ final class WorkerLeaseRoutes {
             CompletableFuture.supplyAsync(
                     () -> {
                       try {
-                        return dispatcher.lease(
+                        return leases.lease(
                             pool, workerId, Duration.ofSeconds(wait), () -> cpuPercent, null);
                       } catch (InterruptedException e) {
                         Thread.currentThread().interrupt();
@@ -101,11 +107,11 @@ final class WorkerLeaseRoutes {
   /** Extends the lease; the body may carry the attempt's latest {@code progress}. */
   private void renew(Context ctx) {
     String lease = ctx.pathParam("lease");
-    Instant expiry = dispatcher.renew(lease).orElseThrow(WorkerLeaseRoutes::gone);
+    Instant expiry = leases.renew(lease).orElseThrow(WorkerLeaseRoutes::gone);
     ObjectNode progress = ctx.body().isBlank() ? null : JsonBody.of(ctx).object("progress");
     if (progress != null) {
       JsonNode message = progress.get("message");
-      dispatcher.progress(
+      leases.progress(
           lease,
           progress.path("fraction").isNumber() ? progress.path("fraction").asDouble() : Double.NaN,
           message == null || message.isNull() ? null : message.asText());
@@ -117,7 +123,7 @@ final class WorkerLeaseRoutes {
 
   private void complete(Context ctx) {
     JsonNode result = JsonBody.of(ctx).raw("result");
-    if (!dispatcher.complete(ctx.pathParam("lease"), result)) {
+    if (!leases.complete(ctx.pathParam("lease"), result)) {
       throw gone();
     }
     ctx.status(204);
@@ -129,7 +135,7 @@ final class WorkerLeaseRoutes {
         new TaskError(
             body.string("type", TaskError.HANDLER_ERROR, 64),
             body.string("message", "worker reported a failure", 16_384));
-    if (!dispatcher.fail(
+    if (!leases.fail(
         ctx.pathParam("lease"), error, Boolean.TRUE.equals(body.bool("retryable", true)))) {
       throw gone();
     }
@@ -137,7 +143,7 @@ final class WorkerLeaseRoutes {
   }
 
   private void release(Context ctx) {
-    if (!dispatcher.release(ctx.pathParam("lease"))) {
+    if (!leases.release(ctx.pathParam("lease"))) {
       throw gone();
     }
     ctx.status(204);

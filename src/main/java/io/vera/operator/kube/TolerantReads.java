@@ -49,7 +49,7 @@ import java.util.Set;
 public final class TolerantReads {
 
   /** The in-memory annotation on an object read with fields it could not read, and why. */
-  public static final String UNREADABLE = "vera.io/unreadable";
+  static final String UNREADABLE = "vera.io/unreadable";
 
   /** The kinds whose objects are read tolerantly: those the operator's controllers watch. */
   static final Set<Class<? extends HasMetadata>> KINDS =

@@ -11,7 +11,7 @@ package io.vera.operator.provider;
  *     attributes spend but is never trusted for budgets, since the caller chooses it
  */
 public record Caller(String name, String namespace, String endUser) {
-  public static final String ANONYMOUS_NAME = "anonymous";
+  static final String ANONYMOUS_NAME = "anonymous";
   private static final String SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:";
 
   /** Longest end-user id kept; OpenAI's own limit on {@code user} is 256 characters. */

@@ -27,7 +27,7 @@ public record ChatRequest(
   static final int IMAGE_TOKENS = 1600;
 
   /** The same request for another model, as a route's next target. */
-  public ChatRequest withModel(String otherModel) {
+  ChatRequest withModel(String otherModel) {
     return new ChatRequest(body, otherModel, includeUsage, timeout, maxRetries);
   }
 
@@ -37,7 +37,7 @@ public record ChatRequest(
    * #IMAGE_TOKENS} tokens per image, and the call's output limit ({@code max_completion_tokens},
    * {@code max_tokens}, else {@code defaultMaxTokens}, else {@value #DEFAULT_OUTPUT_TOKENS}).
    */
-  public TokenUsage ceiling(Integer defaultMaxTokens) {
+  TokenUsage ceiling(Integer defaultMaxTokens) {
     long input = textTokens(body.path("messages")) + textTokens(body.path("tools"));
     JsonNode limit = body.path("max_completion_tokens");
     if (!limit.canConvertToLong()) {

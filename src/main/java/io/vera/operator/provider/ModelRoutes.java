@@ -61,7 +61,7 @@ public final class ModelRoutes {
 
   private volatile Map<String, Route> byName = Map.of();
 
-  public ModelRoutes(Clock clock) {
+  ModelRoutes(Clock clock) {
     this.clock = clock;
   }
 
@@ -195,7 +195,7 @@ public final class ModelRoutes {
   }
 
   /** Whether the target is out of rotation now. */
-  public boolean ejected(Target target) {
+  boolean ejected(Target target) {
     Health state = health.get(Endpoint.of(target));
     if (state == null) {
       return false;

@@ -242,7 +242,7 @@ public final class ProviderGateway {
         .register(metrics);
   }
 
-  public void unregister(ProviderKey key) {
+  void unregister(ProviderKey key) {
     routes.declare(key, null);
     Live previous = live.remove(key);
     if (previous != null) {

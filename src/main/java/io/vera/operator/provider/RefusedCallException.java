@@ -19,7 +19,7 @@ public final class RefusedCallException extends ProviderException {
 
   private final Reason reason;
 
-  public RefusedCallException(int status, Reason reason, String message) {
+  RefusedCallException(int status, Reason reason, String message) {
     super(status, message, false);
     this.reason = reason;
   }

@@ -160,7 +160,7 @@ public final class UsageLedger {
   }
 
   /** Spend of the current month; 0 when the recorded month is over. */
-  public double monthCost(ProviderKey provider) {
+  double monthCost(ProviderKey provider) {
     Totals t = totals.get(provider);
     return t == null || !t.month().equals(currentMonth()) ? 0 : t.monthCostUsd();
   }

@@ -25,7 +25,7 @@ public final class FinishedTaskLabels {
   private FinishedTaskLabels() {}
 
   /** The epoch second a finished task expires at, rounded up; null without a TTL. */
-  public static Long expiresAt(TaskSnapshot task) {
+  static Long expiresAt(TaskSnapshot task) {
     Integer ttl = task.ttlSecondsAfterFinished();
     if (ttl == null || task.completedAt() == null) {
       return null;

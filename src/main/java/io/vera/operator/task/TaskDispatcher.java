@@ -46,7 +46,7 @@ public final class TaskDispatcher
   private static final Logger LOG = LoggerFactory.getLogger(TaskDispatcher.class);
 
   /** How often a task's progress is published at most. */
-  public static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(1);
+  static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(1);
 
   /**
    * Limits and defaults: the cap on a result's JSON size; the timeout and retries of tasks whose
@@ -59,13 +59,6 @@ public final class TaskDispatcher
       int defaultTimeoutSeconds,
       int defaultRetries,
       Duration leaseConfirmWindow) {}
-
-  /** Result of a cancel request. */
-  public enum CancelOutcome {
-    CANCELLED,
-    ALREADY_FINISHED,
-    NOT_FOUND
-  }
 
   private final TaskAdmission admission;
   private final TaskStatusSink statusSink;

@@ -11,7 +11,7 @@ public record TaskError(String type, String message) {
   public static final String INVALID_INPUT = "InvalidInput";
   public static final String UNKNOWN_HANDLER = "UnknownHandler";
   public static final String TIMEOUT = "Timeout";
-  public static final String LEASE_EXPIRED = "LeaseExpired";
+  static final String LEASE_EXPIRED = "LeaseExpired";
   public static final String RESULT_TOO_LARGE = "ResultTooLarge";
   public static final String WORKER_SHUTDOWN = "WorkerShutdown";
   public static final String COMMAND_FAILED = "CommandFailed";

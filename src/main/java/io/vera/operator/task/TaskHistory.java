@@ -37,7 +37,7 @@ public final class TaskHistory {
   private final TaskQueueView dispatcher;
   private final FinishedTasks finished;
 
-  public TaskHistory(TaskQueueView dispatcher, FinishedTasks finished) {
+  TaskHistory(TaskQueueView dispatcher, FinishedTasks finished) {
     this.dispatcher = dispatcher;
     this.finished = finished;
   }

@@ -8,8 +8,8 @@ import java.util.function.Predicate;
 
 /**
  * What the facade, the dashboard, metrics and the compute autoscaler read of the queues and the
- * tasks in flight. Nothing here changes them; every answer is a copy taken under the dispatcher's
- * lock.
+ * tasks in flight, and how they hear of its changes. Nothing here changes them; every answer is a
+ * copy taken under the dispatcher's lock.
  */
 public interface TaskQueueView {
 
@@ -50,4 +50,7 @@ public interface TaskQueueView {
 
   /** Tasks held: the queued, running and waiting ones, and the just finished. */
   int size();
+
+  /** Told of every task transition after it happened, in order, outside the dispatcher's lock. */
+  void addListener(TaskListener listener);
 }

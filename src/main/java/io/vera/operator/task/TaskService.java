@@ -22,7 +22,7 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class TaskService {
   public static final String SOURCE_LABEL = "vera.io/source";
-  public static final String RETRY_OF_LABEL = "vera.io/retry-of";
+  static final String RETRY_OF_LABEL = "vera.io/retry-of";
 
   private final KubernetesClient client;
   private final TaskDispatcher dispatcher;
@@ -134,9 +134,9 @@ public final class TaskService {
    * Cancels a task: at once in the dispatcher, and durably through spec.cancel so the request
    * survives a restart.
    */
-  public TaskDispatcher.CancelOutcome cancel(TaskKey key) {
-    TaskDispatcher.CancelOutcome outcome = dispatcher.cancel(key, "cancelled through the REST API");
-    if (outcome == TaskDispatcher.CancelOutcome.NOT_FOUND) {
+  public CancelOutcome cancel(TaskKey key) {
+    CancelOutcome outcome = dispatcher.cancel(key, "cancelled through the REST API");
+    if (outcome == CancelOutcome.NOT_FOUND) {
       // Not in flight: finished (and kept on the API server only), or gone.
       return finished
           .get(key)
@@ -144,11 +144,11 @@ public final class TaskService {
           .map(
               t ->
                   t.phase() == TaskPhase.Cancelled
-                      ? TaskDispatcher.CancelOutcome.CANCELLED
-                      : TaskDispatcher.CancelOutcome.ALREADY_FINISHED)
-          .orElse(TaskDispatcher.CancelOutcome.NOT_FOUND);
+                      ? CancelOutcome.CANCELLED
+                      : CancelOutcome.ALREADY_FINISHED)
+          .orElse(CancelOutcome.NOT_FOUND);
     }
-    if (outcome == TaskDispatcher.CancelOutcome.CANCELLED) {
+    if (outcome == CancelOutcome.CANCELLED) {
       client
           .resources(VeraTask.class)
           .inNamespace(key.namespace())

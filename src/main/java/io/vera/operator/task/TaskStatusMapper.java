@@ -16,7 +16,7 @@ public final class TaskStatusMapper {
   /**
    * The one condition a task carries: True when it succeeded, False when it did not, else Unknown.
    */
-  public static final String SUCCEEDED_CONDITION = "Succeeded";
+  static final String SUCCEEDED_CONDITION = "Succeeded";
 
   private TaskStatusMapper() {}
 

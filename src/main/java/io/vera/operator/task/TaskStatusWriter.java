@@ -181,7 +181,7 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
    * write, the task as submitted (queued, no attempt). Never ahead of the store, so a task answered
    * as finished (or running, with its attempts) is so after a crash too.
    */
-  public TaskSnapshot storedView(TaskSnapshot current) {
+  TaskSnapshot storedView(TaskSnapshot current) {
     TaskSnapshot stored = written.get(current.key());
     if (stored != null && stored.uid().equals(current.uid())) {
       return stored;
@@ -193,7 +193,7 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
    * Completes once the finished state of a task is written, or once the task is no longer in flight
    * (written and marked, or deleted): then the stored state is its end.
    */
-  public CompletableFuture<Void> awaitFinalWritten(TaskKey key) {
+  CompletableFuture<Void> awaitFinalWritten(TaskKey key) {
     CompletableFuture<Void> future =
         finalWritten.computeIfAbsent(key, k -> new CompletableFuture<>());
     TaskStatusSource source = dispatcher;

@@ -76,7 +76,7 @@ public final class AttemptLoop {
     this(workerId, threadName, dispatcher, leases, body, () -> true);
   }
 
-  public String workerId() {
+  String workerId() {
     return workerId;
   }
 

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.vera.operator.task.TaskError;
 
 /** How one attempt ended: a result, or an error and whether a retry could help. */
-public record AttemptOutcome(JsonNode result, TaskError error, boolean retryable) {
+record AttemptOutcome(JsonNode result, TaskError error, boolean retryable) {
   static AttemptOutcome success(JsonNode result) {
     return new AttemptOutcome(result, null, false);
   }

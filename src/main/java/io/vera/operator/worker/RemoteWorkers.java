@@ -14,7 +14,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * The worker pods that recently asked for work, per pool, with the handlers they offer. A pool's
  * status lists those handlers, and the REST facade accepts tasks for them.
  */
-public final class RemoteWorkers {
+public final class RemoteWorkers implements OfferedHandlers {
   private static final Duration FORGET_AFTER = Duration.ofMinutes(2);
 
   private record Seen(List<String> handlers, Instant at) {}
@@ -44,7 +44,7 @@ public final class RemoteWorkers {
     return names;
   }
 
-  /** Pools whose recently seen workers offer a handler, by name. */
+  @Override
   public List<PoolKey> poolsOffering(String handler) {
     return byPool.keySet().stream()
         .filter(pool -> handlers(pool).contains(handler))
@@ -52,7 +52,7 @@ public final class RemoteWorkers {
         .toList();
   }
 
-  /** Handlers offered by any worker pod of any pool. */
+  @Override
   public Set<String> allHandlers() {
     Set<String> names = new TreeSet<>();
     byPool.keySet().forEach(pool -> names.addAll(handlers(pool)));

@@ -21,8 +21,7 @@ import org.slf4j.LoggerFactory;
 public final class ServiceAccountToken {
   private static final Logger LOG = LoggerFactory.getLogger(ServiceAccountToken.class);
 
-  public static final Path DEFAULT_PATH =
-      Path.of("/var/run/secrets/kubernetes.io/serviceaccount/token");
+  static final Path DEFAULT_PATH = Path.of("/var/run/secrets/kubernetes.io/serviceaccount/token");
 
   private final Path path;
   private final long recheckNanos;

@@ -21,7 +21,7 @@ public final class TaskRunner {
     this.handlers = handlers;
   }
 
-  public AttemptOutcome run(
+  AttemptOutcome run(
       String taskId,
       String handlerName,
       JsonNode payload,
@@ -32,7 +32,7 @@ public final class TaskRunner {
   }
 
   /** Like the other {@code run}, for an attempt inside the operator that knows its namespace. */
-  public AttemptOutcome run(
+  AttemptOutcome run(
       String namespace,
       String taskId,
       String handlerName,
@@ -45,7 +45,7 @@ public final class TaskRunner {
   }
 
   /** Like the other {@code run}, with where the handler's progress reports go. */
-  public AttemptOutcome run(
+  AttemptOutcome run(
       String namespace,
       String taskId,
       String handlerName,

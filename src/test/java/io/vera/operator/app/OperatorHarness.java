@@ -24,6 +24,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
+import java.util.regex.Pattern;
 import org.awaitility.Awaitility;
 
 /**
@@ -55,6 +56,22 @@ public final class OperatorHarness implements AutoCloseable {
           .flatMap(e -> e.getValue().stream())
           .findFirst()
           .orElse(null);
+    }
+
+    /**
+     * Whether the body is exactly this text, field order, null and number forms included; in {@code
+     * template}, {@code <int>} stands for an integer, {@code <float>} for a number written with a
+     * point or exponent, {@code <bool>} for true, false or null, {@code <text>} for the inside of a
+     * string.
+     */
+    public boolean hasText(String template) {
+      String regex =
+          ("\\Q" + template + "\\E")
+              .replace("<int>", "\\E-?[0-9]+\\Q")
+              .replace("<float>", "\\E-?[0-9]+(\\.[0-9]+)?(E-?[0-9]+)?\\Q")
+              .replace("<bool>", "\\E(true|false|null)\\Q")
+              .replace("<text>", "\\E[^\"]*\\Q");
+      return Pattern.compile(regex, Pattern.DOTALL).matcher(text).matches();
     }
   }
 

@@ -31,6 +31,10 @@ class ProxmoxInfrastructureApiTest {
     harness = new OperatorHarness();
   }
 
+  private static void assertText(OperatorHarness.Response response, String template) {
+    assertThat(response.hasText(template)).as(response.text()).isTrue();
+  }
+
   @AfterEach
   void stop() throws Exception {
     harness.close();
@@ -39,6 +43,19 @@ class ProxmoxInfrastructureApiTest {
 
   @Test
   void provisionsExecutesAndRemovesVmsAndContainers() {
+    String empty = "{\"cpu_cores\":0.0,\"memory_mb\":0,\"disk_gb\":0,\"gpu_count\":0}";
+    assertText(
+        harness.get(BASE + "/stats"),
+        "{\"initialized\":false,\"total_resources\":0,\"available_resources\":0,"
+            + "\"allocated_resources\":0,\"in_use_resources\":0,\"total_capacity\":"
+            + empty
+            + ",\"available_capacity\":"
+            + empty
+            + ",\"tasks_executed\":0,\"containers_created\":0,\"vms_created\":0}");
+    assertText(
+        harness.get(BASE + "/health"),
+        "{\"status\":\"healthy\",\"initialized\":false,\"docker_available\":false,"
+            + "\"proxmox_available\":false,\"total_resources\":0,\"providers\":{}}");
     String token = proxmox.tokenSecret().get("tokenSecret");
     OperatorHarness.Response init =
         harness.post(
@@ -50,6 +67,12 @@ class ProxmoxInfrastructureApiTest {
                 + token
                 + "\", \"proxmox_verify_ssl\": false}");
     assertThat(init.status()).as(init.text()).isEqualTo(200);
+    // Whether the probe answered within its 5 s depends on the machine's load: only the form is
+    // held.
+    assertText(
+        init,
+        "{\"status\":\"success\",\"message\":\"initialized proxmox\",\"providers\":{\"proxmox\":"
+            + "{\"provider\":\"vera-proxmox\",\"ready\":<bool>,\"detail\":\"<text>\"}}}");
     assertThat(init.text()).doesNotContain(token);
     Provider provider =
         harness
@@ -86,6 +109,10 @@ class ProxmoxInfrastructureApiTest {
                 + ProxmoxSimulator.TEMPLATE_NAME
                 + "\"}");
     assertThat(vm.status()).as(vm.text()).isEqualTo(200);
+    assertText(
+        vm,
+        "{\"status\":\"success\",\"resource_id\":\"proxmox-pve1-<int>\","
+            + "\"resource_type\":\"proxmox_vm\",\"message\":\"Proxmox VM provisioned\"}");
     String vmId = vm.json().path("resource_id").asText();
     assertThat(vmId).matches("proxmox-pve1-1\\d{4}");
     assertThat(vm.json().path("resource_type").asText()).isEqualTo("proxmox_vm");
@@ -96,6 +123,26 @@ class ProxmoxInfrastructureApiTest {
         harness.post(
             BASE + "/resources/" + vmId + "/execute", "{\"command\": \"echo hello from the vm\"}");
     assertThat(ran.status()).as(ran.text()).isEqualTo(200);
+    assertText(
+        ran,
+        "{\"status\":\"success\",\"exit_code\":0,\"output\":\"hello from the vm\\n\","
+            + "\"stdout\":\"hello from the vm\\n\",\"stderr\":\"\",\"timed_out\":false,"
+            + "\"truncated\":false,\"duration_ms\":<int>}");
+    assertText(
+        harness.get(BASE + "/stats/resources/" + vmId),
+        "{\"resource_id\":\""
+            + vmId
+            + "\",\"timestamp\":<float>,\"cpu_percent\":2.13,\"memory_used_mb\":300.0,"
+            + "\"memory_limit_mb\":2048.0,\"memory_percent\":14.6484375,"
+            + "\"network_rx_bytes\":123456,\"network_tx_bytes\":65432}");
+    assertText(
+        harness.get(BASE + "/health"),
+        "{\"status\":\"healthy\",\"initialized\":true,\"docker_available\":false,"
+            + "\"proxmox_available\":true,\"total_resources\":1,\"providers\":{\"proxmox\":"
+            + "{\"provider\":\"vera-proxmox\",\"healthy\":true}}}");
+    assertText(
+        harness.post(BASE + "/resources/cleanup", "{}"),
+        "{\"status\":\"success\",\"count\":0,\"resource_ids\":[]}");
     assertThat(ran.json().path("exit_code").asInt()).isZero();
     assertThat(ran.json().path("stdout").asText()).isEqualTo("hello from the vm\n");
 
@@ -117,9 +164,45 @@ class ProxmoxInfrastructureApiTest {
     JsonNode stats = harness.get(BASE + "/stats").json();
     assertThat(stats.path("vms_created").asInt()).isEqualTo(2);
     assertThat(stats.path("total_capacity").path("cpu_cores").asDouble()).isEqualTo(3.0);
+    String both = "{\"cpu_cores\":3.0,\"memory_mb\":2560,\"disk_gb\":28,\"gpu_count\":0}";
+    assertText(
+        harness.get(BASE + "/stats"),
+        "{\"initialized\":true,\"total_resources\":2,\"available_resources\":2,"
+            + "\"allocated_resources\":0,\"in_use_resources\":0,\"total_capacity\":"
+            + both
+            + ",\"available_capacity\":"
+            + both
+            + ",\"tasks_executed\":<int>,\"containers_created\":0,\"vms_created\":2}");
 
-    for (String id : new String[] {vmId, lxcId}) {
-      assertThat(harness.send("DELETE", BASE + "/resources/" + id, null).status()).isEqualTo(200);
+    OperatorHarness.Response scaled =
+        harness.post(
+            BASE + "/resources/scale",
+            "{\"resource_type\": \"proxmox_vm\", \"count\": 1, \"node\": \"pve1\", \"template\": \""
+                + ProxmoxSimulator.TEMPLATE_NAME
+                + "\"}");
+    assertText(
+        scaled,
+        "{\"status\":\"success\",\"count\":1,\"resource_ids\":[\"proxmox-pve1-<int>\"],"
+            + "\"message\":\"provisioned 1 proxmox_vm\"}");
+    String scaledId = scaled.json().path("resource_ids").path(0).asText();
+    // Never used: no task, last_used null, no error in metadata.
+    assertText(
+        harness.get(BASE + "/resources/" + scaledId),
+        "{\"resource_id\":\""
+            + scaledId
+            + "\",\"resource_type\":\"proxmox_vm\",\"status\":\"available\","
+            + "\"spec\":{\"cpu_cores\":1.0,\"memory_mb\":512,\"disk_gb\":10,\"gpu_count\":0},"
+            + "\"current_task_id\":null,\"total_tasks\":0,\"created_at\":<float>,\"last_used\":null,"
+            + "\"metadata\":{\"name\":\"proxmox-vm-<text>\",\"namespace\":\"default\","
+            + "\"provider\":\"vera-proxmox\",\"machine_id\":\"pve1/<int>\",\"address\":\"<text>\","
+            + "\"task_type\":\"GENERAL\",\"node\":\"pve1\"}}");
+
+    for (String id : new String[] {vmId, lxcId, scaledId}) {
+      OperatorHarness.Response deleted = harness.send("DELETE", BASE + "/resources/" + id, null);
+      assertThat(deleted.status()).isEqualTo(200);
+      assertThat(deleted.json().path("status").asText()).isEqualTo("success");
+      assertThat(deleted.json().path("message").asText())
+          .isEqualTo("resource " + id + " is being removed");
     }
     Awaitility.await()
         .atMost(Duration.ofSeconds(30))

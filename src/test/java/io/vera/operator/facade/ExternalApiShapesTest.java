@@ -23,7 +23,9 @@ import org.junit.jupiter.api.TestInstance;
 
 /**
  * What every {@code /orchestrator/external} route really answers matches the OpenAPI document: each
- * field it returns is documented with its type, and each documented required field is there.
+ * field it returns is documented with its type, and each documented required field is there. The
+ * answers built from typed records are also held to their exact text (field order, null and number
+ * forms), which the legacy clients parse.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ExternalApiShapesTest {
@@ -63,24 +65,35 @@ class ExternalApiShapesTest {
 
   @Test
   void everyRouteAnswersTheDocumentedShape() {
-    check(
-        "post",
-        "/orchestrator/external/initialize",
+    Response initialized =
         harness.post(
             "/orchestrator/external/initialize",
             "{\"openai\": {\"api_key\": \"sk-shape\", \"base_url\": \""
                 + upstream.url("/v1")
-                + "\"}}"));
+                + "\"}}");
+    check("post", "/orchestrator/external/initialize", initialized);
+    assertText(
+        initialized,
+        "{\"status\":\"success\",\"providers_initialized\":[\"openai\"],\"provider_count\":1,"
+            + "\"providers\":{\"openai\":{\"ready\":<bool>,\"detail\":\"<text>\"}}}");
     harness.awaitProviderReady("openai", Duration.ofSeconds(15));
     // Before any call, then after one, so null and filled fields are both checked.
-    check(
-        "get",
-        "/orchestrator/external/stats/{provider}",
-        harness.get("/orchestrator/external/stats/openai"));
-    check(
-        "get",
-        "/orchestrator/external/providers/{provider}/status",
-        harness.get("/orchestrator/external/providers/openai/status"));
+    Response unused = harness.get("/orchestrator/external/stats/openai");
+    check("get", "/orchestrator/external/stats/{provider}", unused);
+    assertText(
+        unused,
+        "{\"provider\":\"openai\",\"total_requests\":0,\"successful_requests\":0,"
+            + "\"failed_requests\":0,\"success_rate\":0.0,\"total_tokens_in\":0,"
+            + "\"total_tokens_out\":0,\"total_cost_usd\":0.0,\"avg_latency_ms\":0.0,"
+            + "\"last_request_at\":null,\"month\":\"<text>\",\"month_cost_usd\":0.0}");
+    String view =
+        "{\"provider\":\"openai\",\"type\":\"llm\",\"provider_type\":\"OpenAI\","
+            + "\"initialized\":true,\"ready\":true,"
+            + "\"message\":\"the endpoint answered and accepted the credentials\","
+            + "\"ready_since\":\"<text>\"}";
+    Response status = harness.get("/orchestrator/external/providers/openai/status");
+    check("get", "/orchestrator/external/providers/{provider}/status", status);
+    assertText(status, view);
     check(
         "post",
         "/orchestrator/external/execute",
@@ -110,6 +123,32 @@ class ExternalApiShapesTest {
       check("get", path, harness.get(path.replace("{provider}", "openai")));
     }
     assertThat(problems).isEmpty();
+
+    // Three calls of 10 tokens in and 5 out at gpt-4o's prices; the numbers keep their forms.
+    String totals =
+        "{\"provider\":\"openai\",\"total_requests\":3,\"successful_requests\":3,"
+            + "\"failed_requests\":0,\"success_rate\":1.0,\"total_tokens_in\":30,"
+            + "\"total_tokens_out\":15,\"total_cost_usd\":2.25E-4,\"avg_latency_ms\":<float>,"
+            + "\"last_request_at\":<float>,\"month\":\"<text>\",\"month_cost_usd\":2.25E-4}";
+    assertText(harness.get("/orchestrator/external/stats/openai"), totals);
+    assertText(harness.get("/orchestrator/external/stats"), "{\"openai\":" + totals + "}");
+    assertText(
+        harness.get("/orchestrator/external/providers"),
+        "{\"providers\":[" + view + "],\"count\":1}");
+    assertText(
+        harness.get("/orchestrator/external/stats/cost/summary"),
+        "{\"total_cost\":2.25E-4,\"by_provider\":{\"openai\":2.25E-4},\"currency\":\"USD\"}");
+    assertText(
+        harness.get("/orchestrator/external/stats/tokens/summary"),
+        "{\"total_tokens_in\":30,\"total_tokens_out\":15,\"total_tokens\":45,"
+            + "\"by_provider\":{\"openai\":{\"tokens_in\":30,\"tokens_out\":15,\"total\":45}}}");
+    assertText(
+        harness.get("/orchestrator/external/health"),
+        "{\"status\":\"healthy\",\"providers\":1,\"providers_callable\":1}");
+  }
+
+  private static void assertText(Response response, String template) {
+    assertThat(response.hasText(template)).as(response.text()).isTrue();
   }
 
   private void check(String method, String path, Response response) {

@@ -99,6 +99,7 @@ class OpenApiMatchesRoutesTest {
             new FacadeServer.Services(
                 new TaskService(client, dispatcher, "default", 3600),
                 dispatcher,
+                dispatcher,
                 new LegacyPools(client, "default", WorkerPoolSpec.Runtime.Embedded),
                 handlers,
                 new RemoteWorkers(clock),

@@ -313,16 +313,16 @@ class TaskDispatcherTest {
     assertThat(lease.task().key().name()).isEqualTo("running");
 
     assertThat(dispatcher.cancel(new TaskKey(NS, "queued"), "test"))
-        .isEqualTo(TaskDispatcher.CancelOutcome.CANCELLED);
+        .isEqualTo(CancelOutcome.CANCELLED);
     assertThat(dispatcher.cancel(new TaskKey(NS, "running"), "test"))
-        .isEqualTo(TaskDispatcher.CancelOutcome.CANCELLED);
+        .isEqualTo(CancelOutcome.CANCELLED);
     assertThat(get("queued").phase()).isEqualTo(TaskPhase.Cancelled);
     assertThat(get("running").phase()).isEqualTo(TaskPhase.Cancelled);
     await().atMost(Duration.ofSeconds(1)).until(() -> revoked.get() == 1);
     assertThat(dispatcher.poolStats(POOL).orElseThrow().running()).isZero();
     assertThat(dispatcher.queueOrder(POOL)).isEmpty();
     assertThat(dispatcher.cancel(new TaskKey(NS, "missing"), "test"))
-        .isEqualTo(TaskDispatcher.CancelOutcome.NOT_FOUND);
+        .isEqualTo(CancelOutcome.NOT_FOUND);
   }
 
   @Test

@@ -26,7 +26,7 @@ public final class BusyboxImage {
   public static final String TAG = "vera.local/busybox-test:1";
 
   /** The busybox applets the image links into {@code /bin}. */
-  public static final List<String> APPLETS =
+  static final List<String> APPLETS =
       List.of(
           "sh",
           "sleep",

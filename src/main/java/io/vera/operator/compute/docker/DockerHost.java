@@ -68,7 +68,7 @@ public final class DockerHost implements ComputeHost {
   public static final String DEFAULT_HOST = "unix:///var/run/docker.sock";
 
   /** Prefix of the legacy API's resource ids. */
-  public static final String RESOURCE_ID_PREFIX = ContainerMachines.RESOURCE_ID_PREFIX;
+  static final String RESOURCE_ID_PREFIX = ContainerMachines.RESOURCE_ID_PREFIX;
 
   /** How often, and how long apart, a create waits for a name another create holds. */
   private static final int NAME_WAITS = 50;

@@ -11,7 +11,7 @@ import java.util.Map;
  * (GET, DELETE); an array parameter ({@code agent/exec}'s {@code command}) is the same name
  * repeated; booleans are sent as 1 and 0.
  */
-public final class Params {
+final class Params {
   private final Map<String, List<String>> values = new LinkedHashMap<>();
 
   public static Params of() {

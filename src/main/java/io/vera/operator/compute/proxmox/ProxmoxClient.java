@@ -35,7 +35,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Nothing it logs or throws carries a token secret, a password or a ticket.
  */
-public final class ProxmoxClient implements AutoCloseable {
+final class ProxmoxClient implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ProxmoxClient.class);
   static final ObjectMapper JSON = new ObjectMapper();
 

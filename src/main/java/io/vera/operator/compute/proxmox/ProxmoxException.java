@@ -8,7 +8,7 @@ import java.util.Map;
  * phrase, per-field {@code errors} of a 400), a task that stopped with an error, a task that did
  * not finish in time, or a network failure. Never carries credentials or tickets.
  */
-public final class ProxmoxException extends Exception {
+final class ProxmoxException extends Exception {
   /** Where the failure came from. */
   public enum Kind {
     /** The API answered with an HTTP error status. */

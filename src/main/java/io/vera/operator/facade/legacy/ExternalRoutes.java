@@ -2,7 +2,6 @@ package io.vera.operator.facade.legacy;
 
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.javalin.Javalin;
@@ -25,6 +24,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -93,7 +93,7 @@ final class ExternalRoutes {
    */
   private void initialize(Context ctx) throws InterruptedException {
     JsonBody body = JsonBody.of(ctx);
-    ArrayNode initialized = JsonBody.MAPPER.createArrayNode();
+    List<String> initialized = new ArrayList<>();
     Map<Legacy, Provider> configured = new LinkedHashMap<>();
     for (Legacy legacy : Legacy.values()) {
       if (!body.has(legacy.legacyName)) {
@@ -139,16 +139,12 @@ final class ExternalRoutes {
       throw ApiException.invalid(
           "name at least one provider to initialize: openai, anthropic, google, aws_lambda, runpod, http_endpoint");
     }
-    ObjectNode response = JsonBody.MAPPER.createObjectNode();
-    response.put("status", "success");
-    response.set("providers_initialized", initialized);
-    response.put("provider_count", initialized.size());
-    ObjectNode readiness = response.putObject("providers");
+    Map<String, ExternalAnswers.Readiness> readiness = new LinkedHashMap<>();
     long until = System.nanoTime() + INITIALIZE_WAIT.toNanos();
     for (Map.Entry<Legacy, Provider> e : configured.entrySet()) {
-      readiness.set(e.getKey().legacyName, awaitServing(e.getKey(), e.getValue(), until));
+      readiness.put(e.getKey().legacyName, awaitServing(e.getKey(), e.getValue(), until));
     }
-    ctx.json(response);
+    ctx.json(new ExternalAnswers.Initialized(initialized, readiness));
   }
 
   /**
@@ -156,7 +152,7 @@ final class ExternalRoutes {
    * Secret name is new on every initialize, so it tells the clients apart), then a little longer
    * for that client's first probe; refuses when the Provider cannot be used at all.
    */
-  private ObjectNode awaitServing(Legacy legacy, Provider stored, long untilNanos)
+  private ExternalAnswers.Readiness awaitServing(Legacy legacy, Provider stored, long untilNanos)
       throws InterruptedException {
     ProviderKey key = ProviderReconciler.key(stored);
     String secret = stored.getSpec().credentialsSecretRef.name;
@@ -192,15 +188,11 @@ final class ExternalRoutes {
       }
       boolean timeUp = now >= untilNanos;
       if (serving && (probed.isPresent() || timeUp || now >= probeUntil)) {
-        ObjectNode state = JsonBody.MAPPER.createObjectNode();
-        if (probed.isPresent()) {
-          state.put("ready", "True".equals(probed.get().getStatus()));
-          state.put("detail", probed.get().getMessage());
-        } else {
-          state.putNull("ready");
-          state.put("detail", "serving calls; its first probe has not finished yet");
-        }
-        return state;
+        return probed
+            .map(c -> new ExternalAnswers.Readiness("True".equals(c.getStatus()), c.getMessage()))
+            .orElse(
+                new ExternalAnswers.Readiness(
+                    null, "serving calls; its first probe has not finished yet"));
       }
       if (timeUp) {
         throw ApiException.timedOut(
@@ -450,22 +442,12 @@ final class ExternalRoutes {
   // ---- providers and stats -------------------------------------------------------------------
 
   private void listProviders(Context ctx) {
-    ObjectNode response = JsonBody.MAPPER.createObjectNode();
-    ArrayNode list = response.putArray("providers");
-    for (Provider provider : providers.list()) {
-      list.add(providerView(provider));
-    }
-    response.put("count", list.size());
-    ctx.json(response);
+    ctx.json(
+        new ExternalAnswers.Providers(providers.list().stream().map(this::providerView).toList()));
   }
 
-  private ObjectNode providerView(Provider provider) {
-    ObjectNode view = JsonBody.MAPPER.createObjectNode();
+  private ExternalAnswers.ProviderView providerView(Provider provider) {
     String name = provider.getMetadata().getName();
-    view.put("provider", Legacy.byName(name).map(l -> l.legacyName).orElse(name));
-    view.put("type", LegacyProviders.kind(provider.getSpec().type));
-    view.put("provider_type", provider.getSpec().type.name());
-    view.put("initialized", gateway.isRegistered(ProviderReconciler.key(provider)));
     Condition ready =
         provider.getStatus() == null
             ? null
@@ -473,10 +455,14 @@ final class ExternalRoutes {
                 .filter(c -> "Ready".equals(c.getType()))
                 .findFirst()
                 .orElse(null);
-    view.put("ready", ready != null && "True".equals(ready.getStatus()));
-    view.put("message", ready == null ? "not probed yet" : ready.getMessage());
-    view.put("ready_since", ready == null ? null : ready.getLastTransitionTime());
-    return view;
+    return new ExternalAnswers.ProviderView(
+        Legacy.byName(name).map(l -> l.legacyName).orElse(name),
+        LegacyProviders.kind(provider.getSpec().type),
+        provider.getSpec().type.name(),
+        gateway.isRegistered(ProviderReconciler.key(provider)),
+        ready != null && "True".equals(ready.getStatus()),
+        ready == null ? "not probed yet" : ready.getMessage(),
+        ready == null ? null : ready.getLastTransitionTime());
   }
 
   private void providerStatus(Context ctx) {
@@ -491,25 +477,20 @@ final class ExternalRoutes {
     ctx.json(providerView(provider));
   }
 
-  private ObjectNode stats(String legacyName, UsageLedger.Totals totals) {
-    ObjectNode stats = JsonBody.MAPPER.createObjectNode();
-    stats.put("provider", legacyName);
-    stats.put("total_requests", totals.requests());
-    stats.put("successful_requests", totals.succeeded());
-    stats.put("failed_requests", totals.failed());
-    stats.put("success_rate", Math.round(totals.successRate() * 1000) / 1000.0);
-    stats.put("total_tokens_in", totals.tokensIn());
-    stats.put("total_tokens_out", totals.tokensOut());
-    stats.put("total_cost_usd", Math.round(totals.costUsd() * 1e6) / 1e6);
-    stats.put("avg_latency_ms", Math.round(totals.averageLatencyMs() * 10) / 10.0);
-    if (totals.lastRequest() == null) {
-      stats.putNull("last_request_at");
-    } else {
-      TaskViews.epoch(stats, "last_request_at", totals.lastRequest());
-    }
-    stats.put("month", totals.month());
-    stats.put("month_cost_usd", Math.round(totals.monthCostUsd() * 1e6) / 1e6);
-    return stats;
+  private static ExternalAnswers.Stats stats(String legacyName, UsageLedger.Totals totals) {
+    return new ExternalAnswers.Stats(
+        legacyName,
+        totals.requests(),
+        totals.succeeded(),
+        totals.failed(),
+        Math.round(totals.successRate() * 1000) / 1000.0,
+        totals.tokensIn(),
+        totals.tokensOut(),
+        Math.round(totals.costUsd() * 1e6) / 1e6,
+        Math.round(totals.averageLatencyMs() * 10) / 10.0,
+        TaskViews.epochSeconds(totals.lastRequest()),
+        totals.month(),
+        Math.round(totals.monthCostUsd() * 1e6) / 1e6);
   }
 
   private Map<String, UsageLedger.Totals> totalsByLegacyName() {
@@ -524,9 +505,9 @@ final class ExternalRoutes {
   }
 
   private void allStats(Context ctx) {
-    ObjectNode response = JsonBody.MAPPER.createObjectNode();
-    totalsByLegacyName().forEach((name, totals) -> response.set(name, stats(name, totals)));
-    ctx.json(response);
+    Map<String, ExternalAnswers.Stats> byName = new LinkedHashMap<>();
+    totalsByLegacyName().forEach((name, totals) -> byName.put(name, stats(name, totals)));
+    ctx.json(byName);
   }
 
   private void providerStats(Context ctx) {
@@ -550,42 +531,32 @@ final class ExternalRoutes {
   }
 
   private void costSummary(Context ctx) {
-    ObjectNode response = JsonBody.MAPPER.createObjectNode();
-    ObjectNode byProvider = JsonBody.MAPPER.createObjectNode();
+    Map<String, Double> byProvider = new LinkedHashMap<>();
     double total = 0;
     for (Map.Entry<String, UsageLedger.Totals> entry : totalsByLegacyName().entrySet()) {
       double cost = Math.round(entry.getValue().costUsd() * 1e6) / 1e6;
       byProvider.put(entry.getKey(), cost);
       total += cost;
     }
-    response.put("total_cost", Math.round(total * 1e6) / 1e6);
-    response.set("by_provider", byProvider);
-    response.put("currency", "USD");
-    ctx.json(response);
+    ctx.json(new ExternalAnswers.CostSummary(Math.round(total * 1e6) / 1e6, byProvider));
   }
 
   private void tokenSummary(Context ctx) {
-    ObjectNode response = JsonBody.MAPPER.createObjectNode();
-    ObjectNode byProvider = JsonBody.MAPPER.createObjectNode();
+    Map<String, ExternalAnswers.Tokens> byProvider = new LinkedHashMap<>();
     long in = 0;
     long out = 0;
     for (Map.Entry<String, UsageLedger.Totals> entry : totalsByLegacyName().entrySet()) {
-      ObjectNode item = byProvider.putObject(entry.getKey());
-      item.put("tokens_in", entry.getValue().tokensIn());
-      item.put("tokens_out", entry.getValue().tokensOut());
-      item.put("total", entry.getValue().tokensIn() + entry.getValue().tokensOut());
-      in += entry.getValue().tokensIn();
-      out += entry.getValue().tokensOut();
+      long tokensIn = entry.getValue().tokensIn();
+      long tokensOut = entry.getValue().tokensOut();
+      byProvider.put(
+          entry.getKey(), new ExternalAnswers.Tokens(tokensIn, tokensOut, tokensIn + tokensOut));
+      in += tokensIn;
+      out += tokensOut;
     }
-    response.put("total_tokens_in", in);
-    response.put("total_tokens_out", out);
-    response.put("total_tokens", in + out);
-    response.set("by_provider", byProvider);
-    ctx.json(response);
+    ctx.json(new ExternalAnswers.TokenSummary(in, out, in + out, byProvider));
   }
 
   private void health(Context ctx) {
-    ObjectNode response = JsonBody.MAPPER.createObjectNode();
     int ready = 0;
     List<Provider> all = providers.list();
     for (Provider provider : all) {
@@ -593,9 +564,6 @@ final class ExternalRoutes {
         ready++;
       }
     }
-    response.put("status", "healthy");
-    response.put("providers", all.size());
-    response.put("providers_callable", ready);
-    ctx.json(response);
+    ctx.json(new ExternalAnswers.Health(all.size(), ready));
   }
 }

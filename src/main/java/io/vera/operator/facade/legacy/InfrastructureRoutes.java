@@ -167,24 +167,22 @@ final class InfrastructureRoutes {
               credentials,
               maxResources));
     }
-    Map<String, Object> readiness = new LinkedHashMap<>();
+    Map<String, InfrastructureAnswers.HostReadiness> readiness = new LinkedHashMap<>();
     for (Map.Entry<String, Provider> e : configured.entrySet()) {
       HostReachability.Answer answer = compute.reachable(e.getValue(), HOST_DEADLINE);
-      Map<String, Object> state = new LinkedHashMap<>();
-      state.put("provider", e.getValue().getMetadata().getName());
-      state.put("ready", answer.verdict() == HostReachability.Verdict.REACHABLE);
-      state.put("detail", answer.detail());
-      readiness.put(e.getKey(), state);
+      readiness.put(
+          e.getKey(),
+          new InfrastructureAnswers.HostReadiness(
+              e.getValue().getMetadata().getName(),
+              answer.verdict() == HostReachability.Verdict.REACHABLE,
+              answer.detail()));
     }
-    Map<String, Object> answer = new LinkedHashMap<>();
-    answer.put("status", "success");
-    answer.put(
-        "message",
-        configured.isEmpty()
-            ? "no backend enabled"
-            : "initialized " + String.join(" and ", configured.keySet()));
-    answer.put("providers", readiness);
-    ctx.json(answer);
+    ctx.json(
+        new InfrastructureAnswers.Initialized(
+            configured.isEmpty()
+                ? "no backend enabled"
+                : "initialized " + String.join(" and ", configured.keySet()),
+            readiness));
   }
 
   private static String normalizeDockerUrl(String url) {
@@ -246,12 +244,10 @@ final class InfrastructureRoutes {
           case POD -> podSpec(body);
         };
     List<ComputeResource> resources = provision(type, spec, count);
-    Map<String, Object> answer = new LinkedHashMap<>();
-    answer.put("status", "success");
-    answer.put("count", resources.size());
-    answer.put("resource_ids", resources.stream().map(InfrastructureRoutes::resourceId).toList());
-    answer.put("message", "provisioned " + resources.size() + " " + type.legacyName);
-    ctx.json(answer);
+    ctx.json(
+        new InfrastructureAnswers.Scaled(
+            resources.stream().map(InfrastructureRoutes::resourceId).toList(),
+            "provisioned " + resources.size() + " " + type.legacyName));
   }
 
   private ComputeResourceSpec dockerSpec(JsonBody body) {
@@ -489,13 +485,10 @@ final class InfrastructureRoutes {
     };
   }
 
-  private static Map<String, Object> provisioned(ComputeResource resource, String message) {
-    Map<String, Object> answer = new LinkedHashMap<>();
-    answer.put("status", "success");
-    answer.put("resource_id", resourceId(resource));
-    answer.put("resource_type", LegacyType.of(resource.getSpec().type).legacyName);
-    answer.put("message", message);
-    return answer;
+  private static InfrastructureAnswers.Provisioned provisioned(
+      ComputeResource resource, String message) {
+    return new InfrastructureAnswers.Provisioned(
+        resourceId(resource), LegacyType.of(resource.getSpec().type).legacyName, message);
   }
 
   // ---- reading -------------------------------------------------------------------------------
@@ -512,7 +505,7 @@ final class InfrastructureRoutes {
     }
     LegacyType wanted = type == null ? null : LegacyType.parse("resource_type", type);
     requireInitialized();
-    List<Map<String, Object>> items = new ArrayList<>();
+    List<InfrastructureAnswers.Resource> items = new ArrayList<>();
     for (ComputeResource r : compute.list(infrastructure.namespace())) {
       if (wanted != null && r.getSpec().type != wanted.type) {
         continue;
@@ -536,8 +529,7 @@ final class InfrastructureRoutes {
           "resource " + resourceId(r) + " is running task " + r.getStatus().currentTask);
     }
     compute.delete(r);
-    ctx.json(
-        Map.of("status", "success", "message", "resource " + resourceId(r) + " is being removed"));
+    ctx.json(new InfrastructureAnswers.Removing(resourceId(r)));
   }
 
   private void execute(Context ctx) throws InterruptedException {
@@ -570,16 +562,16 @@ final class InfrastructureRoutes {
     } catch (ComputeException e) {
       throw mapped(e);
     }
-    Map<String, Object> answer = new LinkedHashMap<>();
-    answer.put("status", result.exitCode() == 0 && !result.timedOut() ? "success" : "failed");
-    answer.put("exit_code", result.exitCode());
-    answer.put("output", result.stdout() + result.stderr());
-    answer.put("stdout", result.stdout());
-    answer.put("stderr", result.stderr());
-    answer.put("timed_out", result.timedOut());
-    answer.put("truncated", result.stdoutTruncated() || result.stderrTruncated());
-    answer.put("duration_ms", result.duration().toMillis());
-    ctx.json(answer);
+    ctx.json(
+        new InfrastructureAnswers.Executed(
+            result.exitCode() == 0 && !result.timedOut() ? "success" : "failed",
+            result.exitCode(),
+            result.stdout() + result.stderr(),
+            result.stdout(),
+            result.stderr(),
+            result.timedOut(),
+            result.stdoutTruncated() || result.stderrTruncated(),
+            result.duration().toMillis()));
   }
 
   private void stats(Context ctx) {
@@ -610,18 +602,18 @@ final class InfrastructureRoutes {
         vms += made;
       }
     }
-    Map<String, Object> answer = new LinkedHashMap<>();
-    answer.put("initialized", infrastructure.initialized());
-    answer.put("total_resources", all.size());
-    answer.put("available_resources", counts.getOrDefault("available", 0));
-    answer.put("allocated_resources", counts.getOrDefault("allocated", 0));
-    answer.put("in_use_resources", counts.getOrDefault("in_use", 0));
-    answer.put("total_capacity", capacity(total));
-    answer.put("available_capacity", capacity(available));
-    answer.put("tasks_executed", tasks);
-    answer.put("containers_created", containers);
-    answer.put("vms_created", vms);
-    ctx.json(answer);
+    ctx.json(
+        new InfrastructureAnswers.Stats(
+            infrastructure.initialized(),
+            all.size(),
+            counts.getOrDefault("available", 0),
+            counts.getOrDefault("allocated", 0),
+            counts.getOrDefault("in_use", 0),
+            InfrastructureAnswers.Size.of(total),
+            InfrastructureAnswers.Size.of(available),
+            tasks,
+            containers,
+            vms));
   }
 
   private void resourceStats(Context ctx) {
@@ -632,20 +624,18 @@ final class InfrastructureRoutes {
     } catch (ComputeException e) {
       throw mapped(e);
     }
-    Map<String, Object> answer = new LinkedHashMap<>();
-    answer.put("resource_id", resourceId(r));
-    answer.put("timestamp", stats.readAt().toEpochMilli() / 1000.0);
-    answer.put("cpu_percent", stats.cpuPercent() < 0 ? null : stats.cpuPercent());
-    answer.put("memory_used_mb", mb(stats.memoryUsageBytes()));
-    answer.put("memory_limit_mb", mb(stats.memoryLimitBytes()));
-    answer.put(
-        "memory_percent",
-        stats.memoryUsageBytes() < 0 || stats.memoryLimitBytes() <= 0
-            ? null
-            : 100.0 * stats.memoryUsageBytes() / stats.memoryLimitBytes());
-    answer.put("network_rx_bytes", stats.networkRxBytes() < 0 ? null : stats.networkRxBytes());
-    answer.put("network_tx_bytes", stats.networkTxBytes() < 0 ? null : stats.networkTxBytes());
-    ctx.json(answer);
+    ctx.json(
+        new InfrastructureAnswers.ResourceStats(
+            resourceId(r),
+            stats.readAt().toEpochMilli() / 1000.0,
+            stats.cpuPercent() < 0 ? null : stats.cpuPercent(),
+            mb(stats.memoryUsageBytes()),
+            mb(stats.memoryLimitBytes()),
+            stats.memoryUsageBytes() < 0 || stats.memoryLimitBytes() <= 0
+                ? null
+                : 100.0 * stats.memoryUsageBytes() / stats.memoryLimitBytes(),
+            stats.networkRxBytes() < 0 ? null : stats.networkRxBytes(),
+            stats.networkTxBytes() < 0 ? null : stats.networkTxBytes()));
   }
 
   /**
@@ -655,35 +645,30 @@ final class InfrastructureRoutes {
   private void health(Context ctx) {
     Optional<Provider> docker = infrastructure.provider(ComputeResourceSpec.Type.Docker);
     Optional<Provider> proxmox = infrastructure.provider(ComputeResourceSpec.Type.ProxmoxVM);
-    Map<String, Object> providers = new LinkedHashMap<>();
+    Map<String, InfrastructureAnswers.HostHealth> providers = new LinkedHashMap<>();
     List<String> down = new ArrayList<>();
     docker.ifPresent(p -> providers.put("docker", hostHealth(p, down, "docker")));
     proxmox.ifPresent(p -> providers.put("proxmox", hostHealth(p, down, "proxmox")));
     boolean healthy = providers.isEmpty() || down.size() < providers.size();
-    Map<String, Object> answer = new LinkedHashMap<>();
-    answer.put("status", healthy ? "healthy" : "unhealthy");
-    if (!healthy) {
-      answer.put("detail", String.join("; ", down));
-    }
-    answer.put("initialized", !providers.isEmpty());
-    answer.put("docker_available", docker.filter(InfrastructureRoutes::ready).isPresent());
-    answer.put("proxmox_available", proxmox.filter(InfrastructureRoutes::ready).isPresent());
-    answer.put(
-        "total_resources",
-        providers.isEmpty() ? 0 : compute.list(infrastructure.namespace()).size());
-    answer.put("providers", providers);
-    ctx.status(healthy ? 200 : 503).json(answer);
+    ctx.status(healthy ? 200 : 503)
+        .json(
+            new InfrastructureAnswers.Health(
+                healthy ? "healthy" : "unhealthy",
+                healthy ? null : String.join("; ", down),
+                !providers.isEmpty(),
+                docker.filter(InfrastructureRoutes::ready).isPresent(),
+                proxmox.filter(InfrastructureRoutes::ready).isPresent(),
+                providers.isEmpty() ? 0 : compute.list(infrastructure.namespace()).size(),
+                providers));
   }
 
-  private static Map<String, Object> hostHealth(Provider p, List<String> down, String name) {
-    Map<String, Object> health = new LinkedHashMap<>();
-    health.put("provider", p.getMetadata().getName());
-    health.put("healthy", ready(p));
-    if (!ready(p)) {
-      health.put("detail", readyMessage(p));
-      down.add(name + ": " + readyMessage(p));
+  private static InfrastructureAnswers.HostHealth hostHealth(
+      Provider p, List<String> down, String name) {
+    if (ready(p)) {
+      return new InfrastructureAnswers.HostHealth(p.getMetadata().getName(), true, null);
     }
-    return health;
+    down.add(name + ": " + readyMessage(p));
+    return new InfrastructureAnswers.HostHealth(p.getMetadata().getName(), false, readyMessage(p));
   }
 
   /** A Provider whose first probe has not run yet counts as up; only a failed probe is down. */
@@ -755,44 +740,37 @@ final class InfrastructureRoutes {
     };
   }
 
-  private static Map<String, Object> view(ComputeResource r) {
+  private static InfrastructureAnswers.Resource view(ComputeResource r) {
     ComputeResourceStatus status =
         r.getStatus() == null ? new ComputeResourceStatus() : r.getStatus();
-    Capacity asked = Capacity.of(r.getSpec().resources);
-    Map<String, Object> spec = new LinkedHashMap<>();
-    spec.put("cpu_cores", asked.cpuCores());
-    spec.put("memory_mb", asked.memoryMb());
-    spec.put("disk_gb", asked.diskGb());
-    spec.put("gpu_count", asked.gpuCount());
-    Map<String, Object> metadata = new LinkedHashMap<>();
-    metadata.put("name", r.getMetadata().getName());
-    metadata.put("namespace", r.getMetadata().getNamespace());
-    metadata.put("provider", r.getSpec().providerRef);
-    metadata.put("machine_id", status.machineId);
-    metadata.put("address", status.address);
-    metadata.put(
-        "task_type", r.getSpec().taskType == null ? "GENERAL" : r.getSpec().taskType.name());
+    Map<String, String> applicable = new LinkedHashMap<>();
     if (r.getSpec().docker != null) {
-      metadata.put("image", r.getSpec().docker.image);
+      applicable.put("image", r.getSpec().docker.image);
     }
     if (r.getSpec().proxmox != null) {
-      metadata.put("node", r.getSpec().proxmox.node);
+      applicable.put("node", r.getSpec().proxmox.node);
     }
     status.conditions.stream()
         .filter(c -> "Ready".equals(c.getType()) && !"True".equals(c.getStatus()))
         .findFirst()
-        .ifPresent(c -> metadata.put("error", c.getMessage()));
-    Map<String, Object> view = new LinkedHashMap<>();
-    view.put("resource_id", resourceId(r));
-    view.put("resource_type", LegacyType.of(r.getSpec().type).legacyName);
-    view.put("status", legacyStatus(r));
-    view.put("spec", spec);
-    view.put("current_task_id", status.currentTask);
-    view.put("total_tasks", status.totalTasks == null ? 0 : status.totalTasks);
-    view.put("created_at", epoch(r.getMetadata().getCreationTimestamp()));
-    view.put("last_used", epoch(status.lastUsedTime));
-    view.put("metadata", metadata);
-    return view;
+        .ifPresent(c -> applicable.put("error", c.getMessage()));
+    return new InfrastructureAnswers.Resource(
+        resourceId(r),
+        LegacyType.of(r.getSpec().type).legacyName,
+        legacyStatus(r),
+        InfrastructureAnswers.Size.of(Capacity.of(r.getSpec().resources)),
+        status.currentTask,
+        status.totalTasks == null ? 0 : status.totalTasks,
+        epoch(r.getMetadata().getCreationTimestamp()),
+        epoch(status.lastUsedTime),
+        new InfrastructureAnswers.Metadata(
+            r.getMetadata().getName(),
+            r.getMetadata().getNamespace(),
+            r.getSpec().providerRef,
+            status.machineId,
+            status.address,
+            r.getSpec().taskType == null ? "GENERAL" : r.getSpec().taskType.name(),
+            applicable));
   }
 
   private static Double epoch(String time) {
@@ -803,25 +781,14 @@ final class InfrastructureRoutes {
     return bytes < 0 ? null : bytes / (1024.0 * 1024.0);
   }
 
-  private static Map<String, Object> capacity(Capacity c) {
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("cpu_cores", c.cpuCores());
-    m.put("memory_mb", c.memoryMb());
-    m.put("disk_gb", c.diskGb());
-    m.put("gpu_count", c.gpuCount());
-    return m;
-  }
-
   private void cleanup(Context ctx) {
     JsonBody body = JsonBody.of(ctx);
     int maxIdle = body.integer("max_idle_seconds", 300, 60, 3600);
     requireInitialized();
     List<ComputeResource> removed =
         compute.removeIdle(infrastructure.namespace(), Duration.ofSeconds(maxIdle));
-    Map<String, Object> answer = new LinkedHashMap<>();
-    answer.put("status", "success");
-    answer.put("count", removed.size());
-    answer.put("resource_ids", removed.stream().map(InfrastructureRoutes::resourceId).toList());
-    ctx.json(answer);
+    ctx.json(
+        new InfrastructureAnswers.CleanedUp(
+            removed.stream().map(InfrastructureRoutes::resourceId).toList()));
   }
 }

@@ -8,7 +8,7 @@ import io.vera.operator.provider.ProviderGateway;
 import io.vera.operator.provider.UsageLedger;
 import io.vera.operator.task.TaskQueueView;
 import io.vera.operator.task.TaskService;
-import io.vera.operator.worker.RemoteWorkers;
+import io.vera.operator.worker.OfferedHandlers;
 import java.util.function.DoubleSupplier;
 
 /**
@@ -36,7 +36,7 @@ public final class LegacyApi {
       TaskQueueView queues,
       LegacyPools pools,
       HandlerRegistry handlers,
-      RemoteWorkers remoteWorkers,
+      OfferedHandlers offered,
       DoubleSupplier cpuPercent,
       LegacyProviders providers,
       ProviderGateway gateway,
@@ -44,8 +44,7 @@ public final class LegacyApi {
       ComputeService compute,
       LegacyInfrastructure machines,
       String defaultDockerHost) {
-    this.orchestrator =
-        new OrchestratorRoutes(tasks, queues, pools, handlers, remoteWorkers, cpuPercent);
+    this.orchestrator = new OrchestratorRoutes(tasks, queues, pools, handlers, offered, cpuPercent);
     this.external = new ExternalRoutes(providers, gateway, usage);
     this.infrastructure = new InfrastructureRoutes(compute, machines, defaultDockerHost);
   }

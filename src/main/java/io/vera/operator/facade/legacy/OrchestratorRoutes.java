@@ -15,14 +15,14 @@ import io.vera.operator.facade.JsonBody;
 import io.vera.operator.facade.QueryParams;
 import io.vera.operator.handler.HandlerMetadata;
 import io.vera.operator.handler.HandlerRegistry;
+import io.vera.operator.task.CancelOutcome;
 import io.vera.operator.task.PoolKey;
-import io.vera.operator.task.TaskDispatcher;
 import io.vera.operator.task.TaskHistory;
 import io.vera.operator.task.TaskKey;
 import io.vera.operator.task.TaskQueueView;
 import io.vera.operator.task.TaskService;
 import io.vera.operator.task.TaskSnapshot;
-import io.vera.operator.worker.RemoteWorkers;
+import io.vera.operator.worker.OfferedHandlers;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -59,7 +59,7 @@ final class OrchestratorRoutes {
   private final TaskQueueView dispatcher;
   private final LegacyPools pools;
   private final HandlerRegistry handlers;
-  private final RemoteWorkers remoteWorkers;
+  private final OfferedHandlers offered;
   private final DoubleSupplier cpuPercent;
 
   OrchestratorRoutes(
@@ -67,13 +67,13 @@ final class OrchestratorRoutes {
       TaskQueueView dispatcher,
       LegacyPools pools,
       HandlerRegistry handlers,
-      RemoteWorkers remoteWorkers,
+      OfferedHandlers offered,
       DoubleSupplier cpuPercent) {
     this.tasks = tasks;
     this.dispatcher = dispatcher;
     this.pools = pools;
     this.handlers = handlers;
-    this.remoteWorkers = remoteWorkers;
+    this.offered = offered;
     this.cpuPercent = cpuPercent;
   }
 
@@ -210,7 +210,7 @@ final class OrchestratorRoutes {
               + "'");
     }
     Optional<HandlerMetadata> meta = handlers.find(name).map(h -> h.metadata());
-    if (meta.isEmpty() && !remoteWorkers.allHandlers().contains(name)) {
+    if (meta.isEmpty() && !offered.allHandlers().contains(name)) {
       throw ApiException.badRequest(
           "unknown task '"
               + ApiException.clip(name)
@@ -221,7 +221,7 @@ final class OrchestratorRoutes {
     spec.handler = name;
     if (meta.isEmpty()) {
       // Only worker pods offer it: send it to a pool whose workers do, unless the client chose.
-      remoteWorkers.poolsOffering(name).stream()
+      offered.poolsOffering(name).stream()
           .filter(p -> p.namespace().equals(tasks.namespace()))
           .findFirst()
           .ifPresent(p -> spec.poolRef = p.name());
@@ -305,7 +305,7 @@ final class OrchestratorRoutes {
 
   private void cancel(Context ctx) {
     TaskKey key = taskKey(ctx);
-    TaskDispatcher.CancelOutcome outcome = tasks.cancel(key);
+    CancelOutcome outcome = tasks.cancel(key);
     switch (outcome) {
       case NOT_FOUND -> throw ApiException.notFound("task " + key.name() + " not found");
       case ALREADY_FINISHED -> {
@@ -356,7 +356,7 @@ final class OrchestratorRoutes {
               m.description(),
               "operator"));
     }
-    for (String remote : remoteWorkers.allHandlers()) {
+    for (String remote : offered.allHandlers()) {
       list.putIfAbsent(remote, new OrchestratorAnswers.WorkerHandler(remote));
     }
     ctx.json(new OrchestratorAnswers.Registry(list));
@@ -464,7 +464,7 @@ final class OrchestratorRoutes {
 
   private List<String> registeredNames() {
     List<String> names = new ArrayList<>(handlers.names());
-    remoteWorkers.allHandlers().stream().filter(n -> !names.contains(n)).forEach(names::add);
+    offered.allHandlers().stream().filter(n -> !names.contains(n)).forEach(names::add);
     return names;
   }
 

@@ -63,7 +63,12 @@ public final class TaskViews {
     if (time == null) {
       view.putNull(field);
     } else {
-      view.put(field, time.getEpochSecond() + time.getNano() / 1e9);
+      view.put(field, epochSeconds(time));
     }
+  }
+
+  /** A time as the legacy API writes it, epoch seconds with the fraction; null stays null. */
+  static Double epochSeconds(Instant time) {
+    return time == null ? null : time.getEpochSecond() + time.getNano() / 1e9;
   }
 }

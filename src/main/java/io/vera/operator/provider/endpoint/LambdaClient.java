@@ -44,9 +44,9 @@ import software.amazon.awssdk.identity.spi.AwsSessionCredentialsIdentity;
  * not retryable: Lambda did its part, and running the function again would repeat its side effects.
  */
 public final class LambdaClient extends EndpointClient {
-  public static final String ACCESS_KEY_ID = "accessKeyId";
-  public static final String SECRET_ACCESS_KEY = "secretAccessKey";
-  public static final String SESSION_TOKEN = "sessionToken";
+  static final String ACCESS_KEY_ID = "accessKeyId";
+  static final String SECRET_ACCESS_KEY = "secretAccessKey";
+  static final String SESSION_TOKEN = "sessionToken";
 
   static final Duration PROBE_TIMEOUT = Duration.ofSeconds(10);
 

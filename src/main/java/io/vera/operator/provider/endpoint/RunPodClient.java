@@ -39,7 +39,7 @@ import org.slf4j.LoggerFactory;
 public final class RunPodClient extends EndpointClient {
   private static final Logger LOG = LoggerFactory.getLogger(RunPodClient.class);
 
-  public static final String API_KEY = "apiKey";
+  static final String API_KEY = "apiKey";
 
   static final Duration CANCEL_TIMEOUT = Duration.ofSeconds(5);
   static final Duration PROBE_TIMEOUT = Duration.ofSeconds(10);

@@ -18,8 +18,8 @@ import okhttp3.OkHttpClient;
  */
 public record Transport(
     OkHttpClient http, Clock clock, Sleeper sleeper, Backoff retryBackoff, long maxResponseBytes) {
-  public static final long DEFAULT_MAX_RESPONSE_BYTES = 10L * 1024 * 1024;
-  public static final Backoff DEFAULT_RETRY_BACKOFF =
+  static final long DEFAULT_MAX_RESPONSE_BYTES = 10L * 1024 * 1024;
+  static final Backoff DEFAULT_RETRY_BACKOFF =
       new Backoff(Duration.ofMillis(500), Duration.ofSeconds(8));
 
   public Transport {

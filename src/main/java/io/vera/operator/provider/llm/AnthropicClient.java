@@ -35,8 +35,8 @@ import okhttp3.Request;
 public final class AnthropicClient extends LlmClient {
   public static final String DEFAULT_BASE_URL = "https://api.anthropic.com";
   public static final String DEFAULT_MODEL = "claude-sonnet-4-20250514";
-  public static final String API_VERSION = "2023-06-01";
-  public static final int DEFAULT_MAX_TOKENS = 4096;
+  static final String API_VERSION = "2023-06-01";
+  static final int DEFAULT_MAX_TOKENS = 4096;
 
   private static final Map<String, Kind> PARAMS =
       Map.ofEntries(

@@ -40,7 +40,7 @@ public record LlmConfig(
     return new LlmConfig(SHARED_HTTP, null, null, PricingTable.builtIn(), new UpstreamRetry());
   }
 
-  public LlmConfig withHttp(OkHttpClient http) {
+  LlmConfig withHttp(OkHttpClient http) {
     return new LlmConfig(http, baseUrl, defaultModel, pricing, retry);
   }
 
@@ -56,7 +56,7 @@ public record LlmConfig(
     return new LlmConfig(http, baseUrl, defaultModel, pricing, retry);
   }
 
-  public LlmConfig withRetry(UpstreamRetry retry) {
+  LlmConfig withRetry(UpstreamRetry retry) {
     return new LlmConfig(http, baseUrl, defaultModel, pricing, retry);
   }
 }

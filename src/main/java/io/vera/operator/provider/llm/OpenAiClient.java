@@ -44,7 +44,7 @@ import okhttp3.Response;
 public final class OpenAiClient extends LlmClient implements Embeddings {
   public static final String DEFAULT_BASE_URL = "https://api.openai.com/v1";
   public static final String DEFAULT_MODEL = "gpt-4o-mini";
-  public static final String DEFAULT_TRANSCRIPTION_MODEL = "whisper-1";
+  static final String DEFAULT_TRANSCRIPTION_MODEL = "whisper-1";
 
   private static final Map<String, Kind> PARAMS =
       Map.ofEntries(

@@ -35,7 +35,7 @@ public final class UpstreamRetry {
   private final LongSupplier nanoTime;
 
   /** Real sleeping, the system's monotonic clock and random jitter. */
-  public UpstreamRetry() {
+  UpstreamRetry() {
     this(Sleeper.SYSTEM, System::nanoTime, Backoff.RANDOM);
   }
 
@@ -44,7 +44,7 @@ public final class UpstreamRetry {
    * @param nanoTime a monotonic clock in nanoseconds, for the deadline
    * @param random values in [0, 1) for the jitter
    */
-  public UpstreamRetry(Sleeper sleeper, LongSupplier nanoTime, DoubleSupplier random) {
+  UpstreamRetry(Sleeper sleeper, LongSupplier nanoTime, DoubleSupplier random) {
     this.loop = new RetryLoop(BACKOFF, random, sleeper);
     this.nanoTime = nanoTime;
   }

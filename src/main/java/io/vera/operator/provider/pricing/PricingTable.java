@@ -102,7 +102,7 @@ public final class PricingTable {
    * overrides layered on it (a Provider's {@code spec.pricing}) follow a base that is replaced
    * while the operator runs (the ConfigMap layer) without rebuilding the clients priced from it.
    */
-  public static PricingTable over(Supplier<PricingTable> base) {
+  static PricingTable over(Supplier<PricingTable> base) {
     return new PricingTable(Map.of(), List.of(), base);
   }
 
@@ -127,7 +127,7 @@ public final class PricingTable {
    * hand-edited list is refused on its own while the others still apply. Empty text is an empty
    * list.
    */
-  public static Parsed parseEach(String yamlOrJson) {
+  static Parsed parseEach(String yamlOrJson) {
     JsonNode root;
     try {
       root = YAML.readTree(yamlOrJson == null ? "" : yamlOrJson);
