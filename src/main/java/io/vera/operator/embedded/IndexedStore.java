@@ -219,22 +219,40 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
     }
     inMemoryFound.sort(Comparator.comparingLong(Found::ord));
     // An object found in memory by plural, namespace and name is the only one with that id.
-    List<Found> onDisk =
-        !inMemoryFound.isEmpty() && namesOneObject(query) ? List.of() : onDisk(query, after, limit);
+    DiskPage disk =
+        !inMemoryFound.isEmpty() && namesOneObject(query)
+            ? DiskPage.NONE
+            : onDisk(query, after, limit);
+    List<Found> onDisk = disk.found();
+    // A full disk page may be followed by more rows on disk: this page ends at its last row, so
+    // that none of those is passed over for an object in memory further on.
+    long bound = disk.full() ? disk.lastOrd() : Long.MAX_VALUE;
     List<Found> merged = new ArrayList<>(inMemoryFound.size() + onDisk.size());
     int i = 0;
     int j = 0;
-    while ((i < inMemoryFound.size() || j < onDisk.size()) && merged.size() < limit) {
-      if (j >= onDisk.size()
-          || (i < inMemoryFound.size() && inMemoryFound.get(i).ord() < onDisk.get(j).ord())) {
+    while (merged.size() < limit) {
+      boolean memoryNext = i < inMemoryFound.size() && inMemoryFound.get(i).ord() <= bound;
+      boolean diskNext = j < onDisk.size();
+      if (memoryNext && (!diskNext || inMemoryFound.get(i).ord() < onDisk.get(j).ord())) {
         merged.add(inMemoryFound.get(i++));
-      } else {
+      } else if (diskNext) {
         merged.add(onDisk.get(j++));
+      } else {
+        break;
       }
     }
-    boolean more = i < inMemoryFound.size() || j < onDisk.size() || diskPageFull;
-    diskPageFull = false;
-    return new Page(merged, more && !merged.isEmpty() ? merged.get(merged.size() - 1).ord() : 0);
+    boolean more = i < inMemoryFound.size() || j < onDisk.size() || disk.full();
+    long continueAfter;
+    if (!more) {
+      continueAfter = 0;
+    } else if (merged.size() == limit || !disk.full()) {
+      continueAfter = merged.get(merged.size() - 1).ord();
+    } else {
+      // Everything up to the disk page's last row was looked at: the rows skipped there (in
+      // memory, or removed) must not end the list.
+      continueAfter = disk.lastOrd();
+    }
+    return new Page(merged, continueAfter);
   }
 
   /** The first entry whose key matches a query, in the mock's order; null if none does. */
@@ -248,8 +266,7 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
         }
       }
     }
-    List<Found> onDisk = onDisk(query, 0, 1);
-    diskPageFull = false;
+    List<Found> onDisk = onDisk(query, 0, 1).found();
     return onDisk.isEmpty()
         ? null
         : new SimpleImmutableEntry<>(onDisk.get(0).key(), onDisk.get(0).json());
@@ -266,24 +283,27 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
   }
 
   /**
-   * Whether the last {@link #onDisk} read as many rows as asked for, so that there may be more;
-   * only read by the thread that called it, under the dispatcher's lock.
+   * Finished objects read from disk for one page: those that match, whether the read returned as
+   * many rows as asked for (so there may be more), and the order number of its last row.
    */
-  private boolean diskPageFull;
+  private record DiskPage(List<Found> found, boolean full, long lastOrd) {
+    static final DiskPage NONE = new DiskPage(List.of(), false, 0);
+  }
 
   /**
    * The finished objects on disk only that match a query, in order, after {@code after}; none when
-   * the query names no plural whose objects are spilled.
+   * the query names no plural whose objects are spilled. Called under the dispatcher's shared lock
+   * by concurrent readers: what it found is all in its answer.
    */
-  private List<Found> onDisk(AttributeSet query, long after, int limit) {
+  private DiskPage onDisk(AttributeSet query, long after, int limit) {
     Attribute plural = indexable(query.getAttribute(PLURAL));
     if (disk == null || plural == null) {
-      return List.of();
+      return DiskPage.NONE;
     }
     String pluralValue = valueOf(plural);
     synchronized (this) {
       if (onDiskOnly <= 0 || !SqliteObjects.SPILLED_PLURALS.contains(pluralValue)) {
-        return List.of();
+        return DiskPage.NONE;
       }
     }
     Attribute namespace = indexable(query.getAttribute(NAMESPACE));
@@ -296,7 +316,7 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
             labelTests(query),
             after,
             limit);
-    diskPageFull = limit != Integer.MAX_VALUE && rows.size() >= limit;
+    boolean full = limit != Integer.MAX_VALUE && rows.size() >= limit;
     List<Found> found = new ArrayList<>();
     synchronized (this) {
       for (SqliteObjects.Row row : rows) {
@@ -310,7 +330,7 @@ final class IndexedStore extends AbstractMap<AttributeSet, String> {
         }
       }
     }
-    return found;
+    return new DiskPage(found, full, rows.isEmpty() ? after : rows.get(rows.size() - 1).ord());
   }
 
   /**

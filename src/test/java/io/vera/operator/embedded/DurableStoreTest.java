@@ -301,6 +301,47 @@ class DurableStoreTest {
   }
 
   /**
+   * Lists run side by side under the shared lock; each page's "there is more on disk" is its own.
+   * It was a field of the store, which a concurrent list reset: a list then ended after a few pages
+   * (the dashboard's index of 100,000 finished tasks held 500 or 2,000 of them).
+   */
+  @Test
+  void concurrentListsOfFinishedTasksEachReadEveryPage() throws Exception {
+    EmbeddedApiServer server = start(state);
+    KubernetesClient client = server.client();
+    storeFinishedTasks(client, 900);
+    spillAll(server, 900);
+    List<CompletableFuture<Integer>> lists = new ArrayList<>();
+    for (int reader = 0; reader < 6; reader++) {
+      lists.add(
+          CompletableFuture.supplyAsync(
+              () -> {
+                int fewest = Integer.MAX_VALUE;
+                for (int round = 0; round < 5; round++) {
+                  int read = 0;
+                  String next = null;
+                  do {
+                    var page =
+                        client
+                            .resources(VeraTask.class)
+                            .inNamespace(NS)
+                            .withLabelSelector(FinishedTaskLabels.FINISHED + "=true")
+                            .list(
+                                new ListOptionsBuilder().withLimit(50L).withContinue(next).build());
+                    read += page.getItems().size();
+                    next = page.getMetadata().getContinue();
+                  } while (next != null && !next.isEmpty());
+                  fewest = Math.min(fewest, read);
+                }
+                return fewest;
+              }));
+    }
+    for (CompletableFuture<Integer> list : lists) {
+      assertThat(list.get(120, TimeUnit.SECONDS)).as("tasks a paged list read").isEqualTo(600);
+    }
+  }
+
+  /**
    * The mock stores an update as the removal of the old object and the put of the new one; a commit
    * between the two would leave a kill at that moment with the object gone. Another connection,
    * which sees what a restart would, finds the object after every commit.
