@@ -435,7 +435,7 @@ public class RunCommand implements Callable<Integer> {
         "  Watch:      websocat ws://" + settings.host() + ":" + port + "/orchestrator/ws/updates");
     System.out.println("  kubectl:    export KUBECONFIG=" + kubeconfig.toAbsolutePath());
     System.out.println("              kubectl get vera");
-    System.out.println("              kubectl apply --validate=false -f examples/");
+    System.out.println("              kubectl apply -f examples/");
     System.out.println(
         "  State:      "
             + apiServer
