@@ -196,6 +196,15 @@ async function openMode(page, shot) {
   await page.getByRole('cell', { name: 'gpt-4o-mini', exact: true }).waitFor();
   await page.getByRole('progressbar', { name: 'daily budget used by openai' }).waitFor();
   await shot('providers', true);
+  // The day chart's ticks: one per day while they fit, fewer (never the same day twice) when not.
+  const ticks = await page.evaluate(async () => {
+    const { daySplits } = await import('/ui/assets/chart.js');
+    const days = Array.from({ length: 31 }, (_, i) => Date.UTC(2026, 11, i + 1) / 1000);
+    return { week: daySplits(days.slice(0, 7), 900).length, month: daySplits(days, 900) };
+  });
+  assert.equal(ticks.week, 7);
+  assert.ok(ticks.month.length <= 900 / 48 && ticks.month.length >= 10, 'ticks ' + ticks.month.length);
+  assert.equal(new Set(ticks.month).size, ticks.month.length);
   check('compute and providers pages load; providers show spend per day and per model');
 }
 

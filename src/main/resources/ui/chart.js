@@ -67,6 +67,15 @@ export function TimeChart({ title, times, series, summary, height = 200 }) {
  * @param days [{day: 'YYYY-MM-DD', cost_usd}]
  * @param budget the daily budget in USD, or null
  */
+/**
+ * The days of a day chart that get a tick: every one when there is room (48 px each), else every
+ * second, third, ... day, so that labels never overlap and never repeat a day.
+ */
+export function daySplits(times, widthPx) {
+  const every = Math.max(1, Math.ceil((times.length * 48) / Math.max(1, widthPx)));
+  return times.filter((_, i) => i % every === 0);
+}
+
 export function DayChart({ title, days, budget, summary, height = 200 }) {
   const box = useRef(null);
   const plot = useRef(null);
@@ -86,10 +95,30 @@ export function DayChart({ title, days, budget, summary, height = 200 }) {
       cursor: { drag: { x: false, y: false } },
       // Days are UTC days, as the ledger counts them.
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC'),
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max, budget || 0) * 1.1 || 1] } },
+      scales: {
+        // Half a day either side, so that the first and last day's bars are whole.
+        x: { time: true, range: (u, min, max) => [min - 43200, max + 43200] },
+        y: { range: (u, min, max) => [0, Math.max(max, budget || 0) * 1.1 || 1] },
+      },
       axes: [
-        { stroke: '#56606b', grid: { show: false }, values: '{D} {MMM}', space: 40 },
-        { stroke: '#56606b', grid: { stroke: '#eef0f3' }, size: 64, values: (u, values) => values.map(money) },
+        {
+          stroke: '#56606b',
+          grid: { show: false },
+          // One tick per day under its bar (every few days when they would crowd), never one per
+          // few hours labelled with the same day.
+          splits: (u) => daySplits(u.data[0], u.bbox.width / uPlot.pxRatio),
+          values: '{D} {MMM}',
+        },
+        {
+          stroke: '#56606b',
+          grid: { stroke: '#eef0f3' },
+          size: 64,
+          // The same number of decimals on every tick: cents, or tenths of a cent for tiny sums.
+          values: (u, values) => {
+            const step = values.length > 1 ? Math.abs(values[1] - values[0]) : 1;
+            return values.map((v) => '$' + v.toFixed(step >= 0.01 ? 2 : 4));
+          },
+        },
       ],
       series: [
         {},
