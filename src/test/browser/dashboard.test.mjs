@@ -116,6 +116,25 @@ async function openMode(page, shot) {
   check('overview lists the pools');
   await shot('overview');
 
+  // Keyboard only: Tab reaches the navigation with a visible focus ring, Enter follows a link.
+  await page.locator('body').focus();
+  let focused = null;
+  for (let i = 0; i < 10 && focused?.text !== 'Tasks'; i++) {
+    await page.keyboard.press('Tab');
+    focused = await page.evaluate(() => {
+      const el = document.activeElement;
+      const style = getComputedStyle(el);
+      return { text: el.textContent.trim(), ring: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0 };
+    });
+  }
+  assert.equal(focused?.text, 'Tasks', 'Tab never reached the Tasks link');
+  assert.ok(focused.ring, 'the focused link shows no focus ring');
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Tasks' }).waitFor();
+  check('the navigation works from the keyboard, with a visible focus ring');
+  await page.goto(base + '/ui#/overview');
+  await page.getByRole('heading', { name: 'Pools' }).waitFor();
+
   // A streamed provider task shows about how many tokens arrived while it streams.
   const streamed = process.env.VERA_STREAMED_TASK;
   if (streamed) {
