@@ -32,6 +32,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -352,6 +353,7 @@ class DurableStoreTest {
     KubernetesClient client = server.client();
     VeraTask stored = client.resource(task("updated")).create();
     String url = "jdbc:sqlite:" + state.resolve("store.db").toAbsolutePath();
+    AtomicBoolean updated = new AtomicBoolean();
     CompletableFuture<int[]> reads =
         CompletableFuture.supplyAsync(
             () -> {
@@ -368,7 +370,7 @@ class DurableStoreTest {
                       seen[1]++;
                     }
                   }
-                  if (done) {
+                  if (updated.get()) {
                     break;
                   }
                 }
@@ -384,13 +386,11 @@ class DurableStoreTest {
       stored.getMetadata().setLabels(Map.of("round", String.valueOf(i)));
       stored = client.resource(stored).update();
     }
-    done = true;
+    updated.set(true);
     int[] seen = reads.get(90, TimeUnit.SECONDS);
     assertThat(seen[0]).as("reads while the object was updated").isGreaterThan(100);
     assertThat(seen[1]).as("reads that found the object missing").isZero();
   }
-
-  private volatile boolean done;
 
   @Test
   void aWatchFromBeforeTheRestartIsToldToListAgain() throws Exception {
