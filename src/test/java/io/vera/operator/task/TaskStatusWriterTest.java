@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.node.TextNode;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.mockwebserver.http.MockResponse;
 import io.vera.operator.api.TaskPhase;
 import io.vera.operator.api.TaskType;
 import io.vera.operator.api.VeraTask;
@@ -17,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -33,6 +35,9 @@ class TaskStatusWriterTest {
   /** Method and path of each request the embedded API server answered. */
   private final List<String> requests = new CopyOnWriteArrayList<>();
 
+  /** How many status patches the server refuses with a 500 before it takes them. */
+  private final AtomicInteger statusRefusals = new AtomicInteger();
+
   private EmbeddedApiServer server;
   private KubernetesClient client;
   private TaskStatusWriter writer;
@@ -45,6 +50,16 @@ class TaskStatusWriterTest {
             0,
             request -> {
               requests.add(request.getMethod() + " " + request.getPath());
+              if (request.getMethod().equals("PATCH")
+                  && request.getPath().endsWith("/status")
+                  && statusRefusals.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                return Optional.of(
+                    new MockResponse()
+                        .setResponseCode(500)
+                        .setBody(
+                            "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+                                + "\"message\":\"etcdserver: request timed out\",\"code\":500}"));
+              }
               return Optional.empty();
             });
     server.installCrds();
@@ -117,6 +132,24 @@ class TaskStatusWriterTest {
     assertThat(dispatcher.get(new TaskKey(NS, "one-request")))
         .as("a stored finished task leaves the dispatcher")
         .isEmpty();
+  }
+
+  @Test
+  void aRefusedStatusWriteIsRetriedUntilTheServerTakesIt() throws Exception {
+    dispatcher.track(client.resource(task("refused-twice")).create());
+    Lease lease = dispatcher.lease(POOL, "w", Duration.ZERO, () -> 0, null).orElseThrow();
+    statusRefusals.set(2);
+    requests.clear();
+    assertThat(dispatcher.complete(lease.id(), TextNode.valueOf("done"))).isTrue();
+
+    assertThat(writer.flush(Duration.ofSeconds(30))).as("writer caught up").isTrue();
+    String statusPatch =
+        "PATCH /apis/vera.io/v1alpha1/namespaces/default/veratasks/refused-twice/status";
+    assertThat(requests.stream().filter(statusPatch::equals)).hasSize(3);
+    assertThat(statusRefusals).hasValue(0);
+    assertThat(phase("refused-twice")).isEqualTo(TaskPhase.Succeeded);
+    assertThat(stored("refused-twice").getStatus().result.asText()).isEqualTo("done");
+    assertThat(writer.unwrittenFinals()).isZero();
   }
 
   @Test
