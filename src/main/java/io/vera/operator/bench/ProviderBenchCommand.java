@@ -58,7 +58,8 @@ import picocli.CommandLine.Spec;
           + " 127.0.0.1 answers after a fixed delay; the same call is made straight to it and"
           + " through the operator's /orchestrator/external/execute (non-streaming, whole answer)"
           + " and execute/stream (time to first chunk), from concurrent clients, in alternating"
-          + " rounds. Prints percentiles of both paths and their difference.",
+          + " rounds. Prints percentiles of both paths, their difference and each path's calls/s"
+          + " (with --upstream-delay-ms 0, its saturation throughput).",
       "Arrivals: by default client i waits i x delay / clients before its first call of each"
           + " round, so the clients stay concurrent but their answers arrive spread over the"
           + " delay, as independent callers' do. With --burst all clients start together: the"
@@ -233,22 +234,36 @@ public final class ProviderBenchCommand implements Callable<Integer> {
         List<Long> directNanos = Collections.synchronizedList(new ArrayList<>());
         List<Long> operatorNanos = Collections.synchronizedList(new ArrayList<>());
         List<Long> referenceNanos = Collections.synchronizedList(new ArrayList<>());
+        long directElapsed = 0;
+        long operatorElapsed = 0;
+        long referenceElapsed = 0;
         for (int round = 0; round < ROUNDS; round++) {
           int share = calls / ROUNDS + (round < calls % ROUNDS ? 1 : 0);
-          run(pool, direct, share, directNanos);
-          run(pool, operator, share, operatorNanos);
+          directElapsed += run(pool, direct, share, directNanos);
+          operatorElapsed += run(pool, operator, share, operatorNanos);
           if (forwarder != null) {
-            run(pool, forwarder, share, referenceNanos);
+            referenceElapsed += run(pool, forwarder, share, referenceNanos);
           }
         }
         ObjectNode mode = compare(directNanos, operatorNanos);
+        ((ObjectNode) mode.get("direct"))
+            .put("calls_per_s", perSecond(directNanos.size(), directElapsed));
+        ((ObjectNode) mode.get("operator"))
+            .put("calls_per_s", perSecond(operatorNanos.size(), operatorElapsed));
         if (forwarder != null) {
           double[] d = millis(directNanos);
           double[] o = millis(operatorNanos);
           double[] r = millis(referenceNanos);
-          mode.set("reference", percentiles(r));
+          mode.set(
+              "reference",
+              percentiles(r)
+                  .put("calls_per_s", perSecond(referenceNanos.size(), referenceElapsed)));
           mode.set("reference_added", difference(r, d));
           mode.set("operator_over_reference", difference(o, r));
+          mode.put(
+              "operator_over_reference_calls_per_s",
+              mode.path("operator").path("calls_per_s").asDouble()
+                  / mode.path("reference").path("calls_per_s").asDouble());
         }
         figures.set(stream ? "streaming_first_chunk_ms" : "non_streaming_ms", mode);
       }
@@ -307,8 +322,12 @@ public final class ProviderBenchCommand implements Callable<Integer> {
     }
   }
 
-  /** Makes {@code count} calls from the clients; records each one's nanoseconds when asked. */
-  private void run(ExecutorService pool, Calls calls, int count, List<Long> into)
+  /**
+   * Makes {@code count} calls from the clients; records each one's nanoseconds when asked. Returns
+   * the round's wall-clock nanoseconds, from which the path's calls/s are read: with {@code
+   * --upstream-delay-ms 0} and enough clients, the most this machine gets through that path.
+   */
+  private long run(ExecutorService pool, Calls calls, int count, List<Long> into)
       throws InterruptedException {
     AtomicInteger left = new AtomicInteger(count);
     List<Future<?>> running = new ArrayList<>();
@@ -342,6 +361,11 @@ public final class ProviderBenchCommand implements Callable<Integer> {
         errorCount.incrementAndGet();
       }
     }
+    return System.nanoTime() - start;
+  }
+
+  private static double perSecond(int count, long nanos) {
+    return nanos <= 0 ? Double.NaN : count * 1e9 / nanos;
   }
 
   /**
@@ -504,7 +528,8 @@ public final class ProviderBenchCommand implements Callable<Integer> {
     StringBuilder text = new StringBuilder();
     text.append(
         String.format(
-            "%-36s %8s %9s %9s %9s %9s%n", "", "calls", "p50 ms", "p95 ms", "p99 ms", "max ms"));
+            "%-36s %8s %9s %9s %9s %9s %9s%n",
+            "", "calls", "p50 ms", "p95 ms", "p99 ms", "max ms", "calls/s"));
     for (String mode : new String[] {"non_streaming_ms", "streaming_first_chunk_ms"}) {
       String label = mode.startsWith("non") ? "non-streaming" : "stream, first chunk";
       for (String path : new String[] {"direct", "operator", "reference"}) {
@@ -515,13 +540,14 @@ public final class ProviderBenchCommand implements Callable<Integer> {
         text.append(
             String.format(
                 Locale.ROOT,
-                "%-36s %8d %9.3f %9.3f %9.3f %9.3f%n",
+                "%-36s %8d %9.3f %9.3f %9.3f %9.3f %9.1f%n",
                 label + " " + path,
                 p.path("count").asInt(),
                 p.path("p50").asDouble(),
                 p.path("p95").asDouble(),
                 p.path("p99").asDouble(),
-                p.path("max").asDouble()));
+                p.path("max").asDouble(),
+                p.path("calls_per_s").asDouble()));
       }
       for (String[] row :
           new String[][] {
@@ -542,6 +568,16 @@ public final class ProviderBenchCommand implements Callable<Integer> {
                 added.path("p50").asDouble(),
                 added.path("p95").asDouble(),
                 added.path("p99").asDouble()));
+      }
+      var ratio = figures.path(mode).path("operator_over_reference_calls_per_s");
+      if (!ratio.isMissingNode()) {
+        text.append(
+            String.format(
+                Locale.ROOT,
+                "%-36s %8s %9.3f (operator's calls/s over the forwarder's)%n",
+                label + " calls/s ratio",
+                "",
+                ratio.asDouble()));
       }
     }
     text.append(String.format("errors %d", figures.path("errors").asInt()));

@@ -1,6 +1,7 @@
 package io.vera.operator.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.offset;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -45,6 +46,11 @@ class ProviderBenchCommandTest {
           assertThat(p.path("count").asInt()).as(mode + " " + path).isEqualTo(12);
           assertThat(p.path("p50").asDouble()).as(mode + " " + path).isGreaterThanOrEqualTo(5);
           assertThat(p.path("p99").asDouble()).isGreaterThanOrEqualTo(p.path("p50").asDouble());
+          // 4 clients waiting at least 5 ms a call make at most 800 calls/s.
+          assertThat(p.path("calls_per_s").asDouble())
+              .as(mode + " " + path)
+              .isGreaterThan(0)
+              .isLessThanOrEqualTo(800);
         }
         assertThat(figures.path(mode).path("added").path("p50").isNumber()).isTrue();
         assertThat(figures.path(mode).path("added").path("p99").isNumber()).isTrue();
@@ -176,6 +182,13 @@ class ProviderBenchCommandTest {
                 m.path("operator").path("p50").asDouble()
                     - m.path("reference").path("p50").asDouble());
         assertThat(m.path("reference_added").path("p99").isNumber()).as(mode).isTrue();
+        assertThat(m.path("reference").path("calls_per_s").asDouble()).as(mode).isPositive();
+        assertThat(m.path("operator_over_reference_calls_per_s").asDouble())
+            .as(mode)
+            .isCloseTo(
+                m.path("operator").path("calls_per_s").asDouble()
+                    / m.path("reference").path("calls_per_s").asDouble(),
+                offset(1e-9));
       }
 
       out.getBuffer().setLength(0);
@@ -194,7 +207,8 @@ class ProviderBenchCommandTest {
                   "0"))
           .isZero();
       assertThat(out.toString())
-          .contains("non-streaming reference", "non-streaming forwarder added")
+          .contains("non-streaming reference", "non-streaming forwarder added", "calls/s")
+          .contains("non-streaming calls/s ratio", "stream, first chunk calls/s ratio")
           .contains("stream, first chunk operator's own");
     }
     assertThat(execute("provider", "--reference-url", "not a url")).isEqualTo(2);
