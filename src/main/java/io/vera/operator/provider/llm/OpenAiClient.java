@@ -2,8 +2,7 @@ package io.vera.operator.provider.llm;
 
 import static java.util.Map.entry;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vera.operator.provider.ChatRequest;
@@ -14,7 +13,6 @@ import io.vera.operator.provider.ProviderRequest;
 import io.vera.operator.provider.ProviderResult;
 import io.vera.operator.provider.TokenUsage;
 import io.vera.operator.provider.llm.Params.Kind;
-import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -313,15 +311,20 @@ public final class OpenAiClient extends LlmClient implements Embeddings {
         if (data.isBlank()) {
           return null;
         }
-        Chunk chunk = readChunk(data);
-        if (chunk.model() != null) {
-          model = chunk.model();
+        JsonNode chunk = readChunk(data);
+        if (chunk.path("model").isTextual()) {
+          model = chunk.path("model").asText();
         }
-        if (chunk.usage() != null) {
-          usage = chunk.usage();
+        TokenUsage reported = readUsage(chunk.path("usage"));
+        if (reported != null) {
+          usage = reported;
         }
-        finishReason |= chunk.finished();
-        return chunk.content();
+        JsonNode choice = chunk.path("choices").path(0);
+        if (choice.path("finish_reason").isTextual()) {
+          finishReason = true;
+        }
+        JsonNode content = choice.path("delta").path("content");
+        return content.isTextual() ? content.asText() : null;
       }
 
       @Override
@@ -393,15 +396,19 @@ public final class OpenAiClient extends LlmClient implements Embeddings {
         if (data.isBlank()) {
           return;
         }
-        Chunk chunk = readChunk(data);
-        if (chunk.model() != null) {
-          answeredModel = chunk.model();
+        JsonNode chunk = readChunk(data);
+        if (chunk.path("model").isTextual()) {
+          answeredModel = chunk.path("model").asText();
         }
-        if (chunk.usage() != null) {
-          usage = chunk.usage();
+        TokenUsage reported = readUsage(chunk.path("usage"));
+        if (reported != null) {
+          usage = reported;
         }
-        finishReason |= chunk.finished();
-        if (chunk.usage() != null && chunk.choices() == 0 && !request.includeUsage()) {
+        JsonNode choices = chunk.path("choices");
+        if (choices.path(0).path("finish_reason").isTextual()) {
+          finishReason = true;
+        }
+        if (reported != null && choices.isEmpty() && !request.includeUsage()) {
           return;
         }
         emit.accept(data);
@@ -429,108 +436,23 @@ public final class OpenAiClient extends LlmClient implements Embeddings {
     return authorized(url("models")).get().build();
   }
 
-  /**
-   * What the gateway reads of one stream chunk: its {@code model}, {@code usage}, how many {@code
-   * choices} it has, and the first choice's {@code finish_reason} (whether it is set) and {@code
-   * delta.content}; null where absent. The chunk itself passes on as the upstream wrote it.
-   */
-  record Chunk(String model, TokenUsage usage, int choices, boolean finished, String content) {
-    static final Chunk NOTHING = new Chunk(null, null, 0, false, null);
-  }
-
-  /**
-   * One stream chunk read from Jackson's token stream, skipping what the gateway does not need,
-   * rather than as a tree: chunks pass through unchanged, and a tree of every chunk was most of the
-   * gateway's own JSON work on a stream. A chunk that is not an object is read as nothing (and
-   * passed on); one that is not JSON is malformed; an {@code error} chunk is the failure it stands
-   * for.
-   */
-  Chunk readChunk(String data) throws ProviderException {
-    try (JsonParser parser = JSON.getFactory().createParser(data)) {
-      if (parser.nextToken() != JsonToken.START_OBJECT) {
-        parser.skipChildren();
-        return Chunk.NOTHING;
-      }
-      String model = null;
-      TokenUsage usage = null;
-      int choices = 0;
-      boolean finished = false;
-      String content = null;
-      while (parser.nextToken() == JsonToken.FIELD_NAME) {
-        String field = parser.currentName();
-        JsonToken value = parser.nextToken();
-        switch (field) {
-          case "model" -> model = value == JsonToken.VALUE_STRING ? parser.getText() : skip(parser);
-          case "usage" -> usage = readUsage(JSON.readTree(parser));
-          case "error" -> {
-            JsonNode error = JSON.readTree(parser);
-            if (error != null && !error.isNull()) {
-              throw streamError(error);
-            }
-          }
-          case "choices" -> {
-            if (value != JsonToken.START_ARRAY) {
-              parser.skipChildren();
-              break;
-            }
-            while (next(parser) != JsonToken.END_ARRAY) {
-              if (choices++ > 0 || parser.currentToken() != JsonToken.START_OBJECT) {
-                parser.skipChildren();
-                continue;
-              }
-              while (next(parser) == JsonToken.FIELD_NAME) {
-                String choiceField = parser.currentName();
-                JsonToken choiceValue = parser.nextToken();
-                if (choiceField.equals("finish_reason")) {
-                  finished = choiceValue == JsonToken.VALUE_STRING;
-                } else if (choiceField.equals("delta") && choiceValue == JsonToken.START_OBJECT) {
-                  while (next(parser) == JsonToken.FIELD_NAME) {
-                    boolean isContent = parser.currentName().equals("content");
-                    if (parser.nextToken() == JsonToken.VALUE_STRING && isContent) {
-                      content = parser.getText();
-                    } else {
-                      parser.skipChildren();
-                    }
-                  }
-                } else {
-                  parser.skipChildren();
-                }
-              }
-            }
-          }
-          default -> parser.skipChildren();
-        }
-      }
-      if (parser.currentToken() != JsonToken.END_OBJECT) {
-        throw errors.malformed("stream chunk (ends inside its object)", null);
-      }
-      return new Chunk(model, usage, choices, finished, content);
-    } catch (IOException e) {
+  /** One stream chunk, or the failure an error chunk stands for. */
+  private JsonNode readChunk(String data) throws ProviderException {
+    JsonNode chunk;
+    try {
+      chunk = JSON.readTree(data);
+    } catch (JsonProcessingException e) {
       throw errors.malformed("stream chunk", e);
     }
-  }
-
-  /** The next token; the end of the input inside an object or array is malformed JSON. */
-  private JsonToken next(JsonParser parser) throws IOException, ProviderException {
-    JsonToken token = parser.nextToken();
-    if (token == null) {
-      throw errors.malformed("stream chunk (ends inside its object)", null);
+    JsonNode error = chunk.path("error");
+    if (!error.isMissingNode() && !error.isNull()) {
+      String errorType = textOrNull(error.path("type"));
+      String code = textOrNull(error.path("code"));
+      int status =
+          error.path("code").isInt() ? error.path("code").asInt() : statusOf(errorType, code);
+      throw errors.fromStreamError(status, errorType, code, textOrNull(error.path("message")));
     }
-    return token;
-  }
-
-  private static String skip(JsonParser parser) throws IOException {
-    parser.skipChildren();
-    return null;
-  }
-
-  /** The failure an {@code error} object in a 200 stream stands for. */
-  private ProviderException streamError(JsonNode error) {
-    String errorType = textOrNull(error.path("type"));
-    String code = textOrNull(error.path("code"));
-    int status =
-        error.path("code").isInt() ? error.path("code").asInt() : statusOf(errorType, code);
-    return errors.fromStreamError(status, errorType, code, textOrNull(error.path("message")));
+    return chunk;
   }
 
   private Request.Builder authorized(HttpUrl url) {
@@ -568,7 +490,7 @@ public final class OpenAiClient extends LlmClient implements Embeddings {
 
   /** OpenAI's usage object as {@link TokenUsage}; null when there is none. */
   static TokenUsage readUsage(JsonNode usage) {
-    if (usage == null || !usage.isObject()) {
+    if (!usage.isObject()) {
       return null;
     }
     return new TokenUsage(

@@ -279,51 +279,6 @@ class OpenAiClientTest {
   }
 
   @Test
-  void aChunkIsReadForWhatTheGatewayNeedsAndNothingElse() throws Exception {
-    OpenAiClient client = client();
-    OpenAiClient.Chunk content =
-        client.readChunk(
-            "{\"id\":\"c\",\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":"
-                + "{\"role\":\"assistant\",\"content\":\"Hi\",\"tool_calls\":[{\"id\":\"t\"}]},"
-                + "\"logprobs\":{\"content\":[{\"token\":\"x\"}]},\"finish_reason\":null},"
-                + "{\"index\":1,\"delta\":{\"content\":\"other\"},\"finish_reason\":\"stop\"}],"
-                + "\"usage\":null,\"extra\":{\"model\":\"nested\",\"usage\":{\"prompt_tokens\":9}}}");
-    assertThat(content).isEqualTo(new OpenAiClient.Chunk("gpt-4o", null, 2, false, "Hi"));
-
-    OpenAiClient.Chunk last =
-        client.readChunk(
-            "{\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":7,"
-                + "\"completion_tokens_details\":{\"reasoning_tokens\":2}}}");
-    assertThat(last.choices()).isZero();
-    assertThat(last.usage()).isEqualTo(new TokenUsage(5, 7, 0, 0, 2));
-
-    assertThat(client.readChunk("{\"choices\":[{\"delta\":{},\"finish_reason\":\"length\"}]}"))
-        .isEqualTo(new OpenAiClient.Chunk(null, null, 1, true, null));
-    assertThat(client.readChunk("[1, 2]")).isEqualTo(OpenAiClient.Chunk.NOTHING);
-    assertThat(client.readChunk("{\"error\":null,\"model\":7}"))
-        .isEqualTo(OpenAiClient.Chunk.NOTHING);
-
-    for (String malformed :
-        new String[] {
-          "{\"choices\":[{\"delta\":{\"content\":\"cut",
-          "{\"choices\":[{\"delta\":{}}",
-          "{\"model\":\"gpt-4o\"",
-          "not json"
-        }) {
-      assertThatThrownBy(() -> client.readChunk(malformed))
-          .as(malformed)
-          .isInstanceOfSatisfying(
-              ProviderException.class, e -> assertThat(e.getMessage()).contains("stream chunk"));
-    }
-    assertThatThrownBy(
-            () ->
-                client.readChunk(
-                    "{\"error\":{\"message\":\"slow down\",\"type\":\"rate_limit_error\"}}"))
-        .isInstanceOfSatisfying(
-            ProviderException.class, e -> assertThat(e.status()).isEqualTo(429));
-  }
-
-  @Test
   void honoursRetryAfterSecondsOn429() throws Exception {
     server.enqueue(
         new MockResponse.Builder()
