@@ -22,7 +22,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import java.util.function.Supplier;
 
 /**
  * The one way calls reach a provider: it enforces the Provider's limits (concurrency, requests and
@@ -45,29 +44,6 @@ public final class ProviderGateway {
       this.meters = meters;
       Integer max = spec.limits == null ? null : spec.limits.maxConcurrency;
       this.concurrency = max == null ? null : new Semaphore(max, true);
-    }
-  }
-
-  /**
-   * A meter found in the registry on its first use and kept: building a meter's id and looking it
-   * up on every call cost more than recording into it, and a meter that was never used stays out of
-   * the scrape as before.
-   */
-  private static final class Lazy<M> {
-    private final Supplier<M> lookup;
-    private volatile M meter;
-
-    Lazy(Supplier<M> lookup) {
-      this.lookup = lookup;
-    }
-
-    M get() {
-      M found = meter;
-      if (found == null) {
-        found = lookup.get();
-        meter = found;
-      }
-      return found;
     }
   }
 
@@ -111,24 +87,24 @@ public final class ProviderGateway {
 
   /** One provider's meters. */
   private static final class Meters {
-    final Lazy<Counter> succeeded;
-    final Lazy<Counter> incomplete;
-    final Lazy<Counter> failed;
-    final Lazy<Timer> latency;
-    final Lazy<Counter> inputTokens;
-    final Lazy<Counter> cachedInputTokens;
-    final Lazy<Counter> cacheWriteTokens;
-    final Lazy<Counter> outputTokens;
-    final Lazy<Counter> reasoningTokens;
-    final Lazy<Counter> cost;
-    final Lazy<Timer> timeToFirstToken;
+    final LazyMeter<Counter> succeeded;
+    final LazyMeter<Counter> incomplete;
+    final LazyMeter<Counter> failed;
+    final LazyMeter<Timer> latency;
+    final LazyMeter<Counter> inputTokens;
+    final LazyMeter<Counter> cachedInputTokens;
+    final LazyMeter<Counter> cacheWriteTokens;
+    final LazyMeter<Counter> outputTokens;
+    final LazyMeter<Counter> reasoningTokens;
+    final LazyMeter<Counter> cost;
+    final LazyMeter<Timer> timeToFirstToken;
 
     Meters(MeterRegistry metrics, ProviderKey key) {
       succeeded = requests(metrics, key, "succeeded");
       incomplete = requests(metrics, key, "incomplete");
       failed = requests(metrics, key, "failed");
       latency =
-          new Lazy<>(
+          new LazyMeter<>(
               () ->
                   Timer.builder("vera.provider.latency")
                       .description("Time a provider call took, to its last byte")
@@ -141,14 +117,14 @@ public final class ProviderGateway {
       outputTokens = tokens(metrics, key, "output");
       reasoningTokens = tokens(metrics, key, "reasoning");
       cost =
-          new Lazy<>(
+          new LazyMeter<>(
               () ->
                   Counter.builder("vera.provider.cost.usd")
                       .description("Spend on calls through a provider, in USD")
                       .tags(tags(key))
                       .register(metrics));
       timeToFirstToken =
-          new Lazy<>(
+          new LazyMeter<>(
               () ->
                   Timer.builder("vera.provider.time.to.first.token")
                       .description("Time from a streamed call's start to its first token")
@@ -165,8 +141,9 @@ public final class ProviderGateway {
       return Tags.of("provider", key.toString(), "namespace", key.namespace(), "name", key.name());
     }
 
-    private static Lazy<Counter> requests(MeterRegistry metrics, ProviderKey key, String outcome) {
-      return new Lazy<>(
+    private static LazyMeter<Counter> requests(
+        MeterRegistry metrics, ProviderKey key, String outcome) {
+      return new LazyMeter<>(
           () ->
               Counter.builder("vera.provider.requests")
                   .description("Calls through a provider by outcome")
@@ -175,8 +152,8 @@ public final class ProviderGateway {
                   .register(metrics));
     }
 
-    private static Lazy<Counter> tokens(MeterRegistry metrics, ProviderKey key, String type) {
-      return new Lazy<>(
+    private static LazyMeter<Counter> tokens(MeterRegistry metrics, ProviderKey key, String type) {
+      return new LazyMeter<>(
           () ->
               Counter.builder("vera.provider.tokens")
                   .description("Tokens of calls through a provider by type")
@@ -712,7 +689,7 @@ public final class ProviderGateway {
 
   private void observe(Live provider, ProviderResult result, double latencyMs) {
     Meters meters = provider.meters;
-    Lazy<Counter> outcome =
+    LazyMeter<Counter> outcome =
         result == null ? meters.failed : result.complete() ? meters.succeeded : meters.incomplete;
     outcome.get().increment();
     meters.latency.get().record((long) (latencyMs * 1e6), TimeUnit.NANOSECONDS);
@@ -744,7 +721,7 @@ public final class ProviderGateway {
     }
   }
 
-  private static void count(Lazy<Counter> counter, long count) {
+  private static void count(LazyMeter<Counter> counter, long count) {
     if (count > 0) {
       counter.get().increment(count);
     }
