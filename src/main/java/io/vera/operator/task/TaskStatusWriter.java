@@ -1,7 +1,6 @@
 package io.vera.operator.task;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
@@ -328,29 +327,21 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
       releaseFinalWaiters(key);
       return true;
     }
-    // A JSON patch that adds /status replaces the whole status, as the real API server and the
-    // mock agree on; a merge patch would need explicit nulls and merges lists differently.
-    ArrayNode patch = mapper.createArrayNode();
-    patch
-        .addObject()
-        .put("op", "add")
-        .put("path", "/status")
-        .set("value", mapper.valueToTree(TaskStatusMapper.toStatus(task)));
+    var resource =
+        client.resources(VeraTask.class).inNamespace(key.namespace()).resource(target(key));
     try {
-      client
-          .resources(VeraTask.class)
-          .inNamespace(key.namespace())
-          .resource(target(key))
+      // A JSON patch that adds /status replaces the whole status, as the real API server and the
+      // mock agree on; a merge patch would need explicit nulls and merges lists differently.
+      String status = mapper.writeValueAsString(TaskStatusMapper.toStatus(task));
+      resource
           .subresource("status")
-          .patch(PatchContext.of(PatchType.JSON), mapper.writeValueAsString(patch));
+          .patch(
+              PatchContext.of(PatchType.JSON),
+              "[{\"op\":\"add\",\"path\":\"/status\",\"value\":" + status + "}]");
       written.put(key, task);
       if (task.phase() != null && task.phase().isFinished()) {
         releaseFinalWaiters(key);
-        client
-            .resources(VeraTask.class)
-            .inNamespace(key.namespace())
-            .resource(target(key))
-            .patch(PatchContext.of(PatchType.JSON_MERGE), FinishedTaskLabels.mergePatch(task));
+        resource.patch(PatchContext.of(PatchType.JSON_MERGE), FinishedTaskLabels.mergePatch(task));
         unwrittenFinals.remove(key);
         source.stored(key, task.uid());
         written.remove(key, task);
