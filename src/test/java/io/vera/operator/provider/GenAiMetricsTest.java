@@ -68,7 +68,7 @@ class GenAiMetricsTest {
   }
 
   @Test
-  void callersAddUpByCallerAndNamespace() {
+  void callsAddUpByCallerAndACostSeriesExistsOnlyOnceCharged() {
     Caller alice = Caller.unauthenticated("alice", null);
     metrics.caller(alice, 0);
     metrics.caller(alice, 0.5);
