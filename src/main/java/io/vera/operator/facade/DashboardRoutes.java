@@ -74,6 +74,9 @@ final class DashboardRoutes implements AutoCloseable {
    */
   private static final int MAX_OFFSET = 10_000;
 
+  /** How long a task's page waits for an end the dispatcher knows to be stored. */
+  private static final Duration SETTLE_WAIT = Duration.ofSeconds(2);
+
   private final TaskQuery query;
   private final LegacyPools pools;
   private final DoubleSupplier cpu;
@@ -369,16 +372,17 @@ final class DashboardRoutes implements AutoCloseable {
     ctx.json(response);
   }
 
-  private void taskDetail(Context ctx) {
+  private void taskDetail(Context ctx) throws InterruptedException {
     String id = ctx.pathParam("task_id");
     if (!TASK_ID.matcher(id).matches()) {
       throw ApiException.notFound("task " + ApiException.clip(id) + " not found");
     }
     TaskKey key = tasks.key(id);
-    // Finished tasks leave the dispatcher once marked; the task service reads them from the API.
+    // The page reloads on a task's live events, which go out before the state is stored: an end
+    // it was told of is waited for, briefly, so the page does not stay on the state before it.
     TaskSnapshot task =
         tasks
-            .find(key)
+            .findSettled(key, SETTLE_WAIT)
             .orElseThrow(() -> ApiException.notFound("task " + key.name() + " not found"));
     ObjectNode view = TaskViews.view(task);
     view.put("namespace", key.namespace());

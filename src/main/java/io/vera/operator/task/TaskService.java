@@ -8,12 +8,16 @@ import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.vera.operator.api.TaskPhase;
 import io.vera.operator.api.VeraTask;
 import io.vera.operator.api.VeraTaskSpec;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Submits, cancels and retries tasks on behalf of REST clients, by writing VeraTask resources. A
@@ -89,6 +93,29 @@ public final class TaskService {
       return writer == null ? inFlight : inFlight.map(writer::storedView);
     }
     return finished.get(key);
+  }
+
+  /**
+   * {@link #find}, once an end the dispatcher already knows is stored (waiting at most {@code
+   * bound}): a reader told of the end by a live event or a cancel answer then reads that end rather
+   * than the running state still stored. Past the bound it answers what is stored.
+   */
+  public Optional<TaskSnapshot> findSettled(TaskKey key, Duration bound)
+      throws InterruptedException {
+    boolean endNotStored =
+        stored != null
+            && dispatcher
+                .get(key)
+                .map(t -> t.phase() != null && t.phase().isFinished())
+                .orElse(false);
+    if (endNotStored) {
+      try {
+        awaitFinished(key).get(bound.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (TimeoutException | ExecutionException e) {
+        // Answer what is stored: the end is not written yet.
+      }
+    }
+    return find(key);
   }
 
   /**

@@ -196,6 +196,39 @@ class TaskStatusWriterTest {
     assertThat(phase(key.name())).isEqualTo(TaskPhase.Succeeded);
   }
 
+  @Test
+  void aSettledAnswerWaitsBrieflyForAnEndTheDispatcherKnows() throws Exception {
+    TaskService service = new TaskService(client, dispatcher, NS, 3600);
+    service.answerFromStore(writer);
+    TaskKey key = new TaskKey(NS, "settling");
+    dispatcher.track(client.resource(task(key.name())).create());
+    Lease lease = dispatcher.lease(POOL, "w", Duration.ZERO, () -> 0, null).orElseThrow();
+
+    server.suspend();
+    assertThat(dispatcher.complete(lease.id(), TextNode.valueOf("done"))).isTrue();
+    long before = System.nanoTime();
+    TaskSnapshot stale = service.findSettled(key, Duration.ofMillis(300)).orElseThrow();
+    assertThat(Duration.ofNanos(System.nanoTime() - before))
+        .isGreaterThanOrEqualTo(Duration.ofMillis(300));
+    assertThat(stale.phase()).as("past the bound: what is stored").isEqualTo(TaskPhase.Queued);
+
+    Thread resume =
+        new Thread(
+            () -> {
+              try {
+                Thread.sleep(300);
+              } catch (InterruptedException e) {
+                return;
+              }
+              server.resume();
+            });
+    resume.start();
+    TaskSnapshot settled = service.findSettled(key, Duration.ofSeconds(30)).orElseThrow();
+    resume.join();
+    assertThat(settled.phase()).as("the end, once stored").isEqualTo(TaskPhase.Succeeded);
+    assertThat(settled.result().asText()).isEqualTo("done");
+  }
+
   private VeraTask stored(String name) {
     return client.resources(VeraTask.class).inNamespace(NS).withName(name).get();
   }
