@@ -71,9 +71,12 @@ public final class TaskDispatcher
   private final TaskTransitions transitions;
 
   /**
-   * UIDs of finished tasks dropped after their end was stored, until the informer reports them
-   * gone: a watch that lags may still deliver their creation, which must not queue them again.
-   * Bounded, since a relisting informer never reports what it no longer sees.
+   * UIDs of tasks that left: dropped after their end was stored, or reported gone by the informer
+   * (deleted, or marked finished). A watch that lags may still deliver their creation, and JOSDK
+   * may still run a reconcile it queued with an older copy of the task (say, Running), which must
+   * not queue them again: a task restored from such a copy would count its attempt as lost and end
+   * Failed after it was Cancelled or Succeeded. UIDs are never reused, so a mark is never wrong; it
+   * is bounded in number and time because nothing reports when the last stale event is past.
    */
   private final Cache<String, Boolean> dropped =
       Caffeine.newBuilder().maximumSize(100_000).expireAfterWrite(Duration.ofMinutes(10)).build();
@@ -244,8 +247,7 @@ public final class TaskDispatcher
           return null;
         });
     if (uid != null) {
-      // After the lock: a concurrent stored() has put its mark by now, and no event follows this.
-      dropped.invalidate(uid);
+      dropped.put(uid, Boolean.TRUE);
     }
     outbox.deliver();
   }

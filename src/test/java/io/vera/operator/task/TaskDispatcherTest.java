@@ -87,6 +87,31 @@ class TaskDispatcherTest {
   }
 
   @Test
+  void aReconcileOfAnOlderCopyRunAfterTheInformerReportedTheTaskGoneDoesNotRestoreIt()
+      throws Exception {
+    pool(false, null, 30);
+    VeraTask created = task("cancelled-meanwhile");
+    TaskKey key = new TaskKey(NS, "cancelled-meanwhile");
+    dispatcher.track(created);
+    Lease lease = lease();
+    // The copy JOSDK queued a reconcile with: running attempt 1 on an embedded worker.
+    VeraTask olderCopy = task("cancelled-meanwhile");
+    olderCopy.getMetadata().setUid(created.getMetadata().getUid());
+    olderCopy.setStatus(
+        status(TaskPhase.Running, 1, lease.task().worker(), Instant.now().plusSeconds(30)));
+
+    assertThat(dispatcher.cancel(key, "cancelled through the REST API"))
+        .isEqualTo(CancelOutcome.CANCELLED);
+    // Marked finished: the task leaves the informer's cache before its end is reported stored.
+    dispatcher.forget(key, created.getMetadata().getUid());
+    dispatcher.stored(key, created.getMetadata().getUid());
+    dispatcher.track(olderCopy);
+
+    assertThat(dispatcher.get(key)).as("not restored as a lost attempt").isEmpty();
+    assertThat(dispatcher.queueOrder(POOL)).isEmpty();
+  }
+
+  @Test
   void queuedTasksAreLeasedInPriorityOrderThenInSubmissionOrder() throws Exception {
     pool(false, null, 30);
     Instant t0 = Instant.parse("2026-01-01T00:00:00Z");
