@@ -20,6 +20,7 @@ import io.vera.operator.api.ComputeResourceStatus;
 import io.vera.operator.api.Provider;
 import io.vera.operator.kube.Conditions;
 import io.vera.operator.kube.EventRecorder;
+import io.vera.operator.kube.StatusWrites;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -170,10 +171,10 @@ public class ComputeResourceReconciler
     } else {
       workers.unavailable(uid);
     }
-    if (unchanged) {
-      return UpdateControl.<ComputeResource>noUpdate().rescheduleAfter(next);
+    if (!unchanged) {
+      StatusWrites.replaceStatus(resource, status, context);
     }
-    return UpdateControl.patchStatus(resource).rescheduleAfter(next);
+    return UpdateControl.<ComputeResource>noUpdate().rescheduleAfter(next);
   }
 
   /**

@@ -21,6 +21,7 @@ import io.vera.operator.api.WorkerPoolStatus;
 import io.vera.operator.handler.HandlerRegistry;
 import io.vera.operator.kube.Conditions;
 import io.vera.operator.kube.EventRecorder;
+import io.vera.operator.kube.StatusWrites;
 import io.vera.operator.task.PoolKey;
 import io.vera.operator.task.PoolRegistry;
 import io.vera.operator.task.PoolSettings;
@@ -228,8 +229,8 @@ public class WorkerPoolReconciler implements Reconciler<WorkerPool> {
     if (sameJson(status, pool.getStatus())) {
       return UpdateControl.<WorkerPool>noUpdate().rescheduleAfter(next);
     }
-    pool.setStatus(status);
-    return UpdateControl.patchStatus(pool).rescheduleAfter(next);
+    StatusWrites.replaceStatus(pool, status, context);
+    return UpdateControl.<WorkerPool>noUpdate().rescheduleAfter(next);
   }
 
   /**

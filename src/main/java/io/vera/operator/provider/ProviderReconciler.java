@@ -11,6 +11,7 @@ import io.vera.operator.api.ProviderSpec;
 import io.vera.operator.api.ProviderStatus;
 import io.vera.operator.kube.Conditions;
 import io.vera.operator.kube.EventRecorder;
+import io.vera.operator.kube.StatusWrites;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -126,8 +127,8 @@ public class ProviderReconciler implements Reconciler<Provider> {
         .equals(Serialization.jsonMapper().valueToTree(previous))) {
       return UpdateControl.<Provider>noUpdate().rescheduleAfter(RESYNC);
     }
-    provider.setStatus(status);
-    return UpdateControl.patchStatus(provider).rescheduleAfter(RESYNC);
+    StatusWrites.replaceStatus(provider, status, context);
+    return UpdateControl.<Provider>noUpdate().rescheduleAfter(RESYNC);
   }
 
   /** Builds and probes the client when needed; returns the Ready condition. */
