@@ -74,9 +74,6 @@ final class DashboardRoutes implements AutoCloseable {
    */
   private static final int MAX_OFFSET = 10_000;
 
-  /** How long a task's page waits for an end the dispatcher knows to be stored. */
-  private static final Duration SETTLE_WAIT = Duration.ofSeconds(2);
-
   private final TaskQuery query;
   private final LegacyPools pools;
   private final DoubleSupplier cpu;
@@ -382,7 +379,7 @@ final class DashboardRoutes implements AutoCloseable {
     // it was told of is waited for, briefly, so the page does not stay on the state before it.
     TaskSnapshot task =
         tasks
-            .findSettled(key, SETTLE_WAIT)
+            .findSettled(key)
             .orElseThrow(() -> ApiException.notFound("task " + key.name() + " not found"));
     ObjectNode view = TaskViews.view(task);
     view.put("namespace", key.namespace());

@@ -28,6 +28,12 @@ public final class TaskService {
   public static final String SOURCE_LABEL = "vera.io/source";
   static final String RETRY_OF_LABEL = "vera.io/retry-of";
 
+  /**
+   * How long a read waits for an end the dispatcher knows to be stored; a status write takes
+   * milliseconds unless the API server is struggling, and then the reader gets what is stored.
+   */
+  static final Duration SETTLE_BOUND = Duration.ofSeconds(2);
+
   private final KubernetesClient client;
   private final TaskDispatcher dispatcher;
   private final String namespace;
@@ -96,12 +102,15 @@ public final class TaskService {
   }
 
   /**
-   * {@link #find}, once an end the dispatcher already knows is stored (waiting at most {@code
-   * bound}): a reader told of the end by a live event or a cancel answer then reads that end rather
-   * than the running state still stored. Past the bound it answers what is stored.
+   * {@link #find}, once an end the dispatcher already knows is stored (waiting at most {@link
+   * #SETTLE_BOUND}): a reader told of the end by a live event or a cancel answer then reads that
+   * end rather than the running state still stored. Past the bound it answers what is stored.
    */
-  public Optional<TaskSnapshot> findSettled(TaskKey key, Duration bound)
-      throws InterruptedException {
+  public Optional<TaskSnapshot> findSettled(TaskKey key) throws InterruptedException {
+    return findSettled(key, SETTLE_BOUND);
+  }
+
+  Optional<TaskSnapshot> findSettled(TaskKey key, Duration bound) throws InterruptedException {
     boolean endNotStored =
         stored != null
             && dispatcher

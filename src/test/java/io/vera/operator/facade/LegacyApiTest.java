@@ -230,6 +230,9 @@ class LegacyApiTest {
                             .asText()));
     Response cancel = harness.post("/orchestrator/tasks/" + id + "/cancel", null);
     assertThat(cancel.status()).isEqualTo(200);
+    // At once, without waiting: the status read waits for the cancel to be stored.
+    assertThat(harness.get("/orchestrator/tasks/" + id + "/status").json().get("status").asText())
+        .isEqualTo("cancelled");
     assertThat(result(id, 5).get("status").asText()).isEqualTo("cancelled");
     await()
         .atMost(Duration.ofSeconds(5))

@@ -320,7 +320,7 @@ final class OrchestratorRoutes {
     }
   }
 
-  private void retry(Context ctx) {
+  private void retry(Context ctx) throws InterruptedException {
     TaskSnapshot task = existing(ctx);
     if (task.phase() != TaskPhase.Failed && task.phase() != TaskPhase.Cancelled) {
       throw ApiException.conflict(
@@ -468,10 +468,14 @@ final class OrchestratorRoutes {
     return names;
   }
 
-  private TaskSnapshot existing(Context ctx) {
+  /**
+   * The task as stored, once an end the dispatcher knows is stored (briefly waited for): a client
+   * told of the end by a WebSocket event, or that just cancelled it, reads that end.
+   */
+  private TaskSnapshot existing(Context ctx) throws InterruptedException {
     TaskKey key = taskKey(ctx);
     return tasks
-        .find(key)
+        .findSettled(key)
         .orElseThrow(() -> ApiException.notFound("task " + key.name() + " not found"));
   }
 
