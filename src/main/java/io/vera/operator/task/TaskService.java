@@ -93,7 +93,10 @@ public final class TaskService {
    * finished (from the API server); empty if gone.
    */
   public Optional<TaskSnapshot> find(TaskKey key) {
-    Optional<TaskSnapshot> inFlight = dispatcher.get(key);
+    return answer(key, dispatcher.get(key));
+  }
+
+  private Optional<TaskSnapshot> answer(TaskKey key, Optional<TaskSnapshot> inFlight) {
     TaskStatusWriter writer = stored;
     if (inFlight.isPresent()) {
       return writer == null ? inFlight : inFlight.map(writer::storedView);
@@ -111,18 +114,15 @@ public final class TaskService {
   }
 
   Optional<TaskSnapshot> findSettled(TaskKey key, Duration bound) throws InterruptedException {
-    boolean endNotStored =
-        stored != null
-            && dispatcher
-                .get(key)
-                .map(t -> t.phase() != null && t.phase().isFinished())
-                .orElse(false);
-    if (endNotStored) {
-      try {
-        awaitFinished(key).get(bound.toMillis(), TimeUnit.MILLISECONDS);
-      } catch (TimeoutException | ExecutionException e) {
-        // Answer what is stored: the end is not written yet.
-      }
+    Optional<TaskSnapshot> inFlight = dispatcher.get(key);
+    boolean ended = inFlight.map(t -> t.phase() != null && t.phase().isFinished()).orElse(false);
+    if (stored == null || !ended) {
+      return answer(key, inFlight);
+    }
+    try {
+      awaitFinished(key).get(bound.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException | ExecutionException e) {
+      // Answer what is stored: the end is not written yet.
     }
     return find(key);
   }
