@@ -36,16 +36,23 @@ public final class StatusWrites {
   /** Sets {@code status} on {@code resource}, stores it, and returns the stored resource. */
   static <S, R extends CustomResource<?, S>> R replaceStatus(
       KubernetesClient client, R resource, S status) {
-    String patch =
-        "[{\"op\":\"add\",\"path\":\"/status\",\"value\":"
-            + client.getKubernetesSerialization().asJson(status)
-            + "}]";
     R updated =
         client
             .resource(resource)
             .subresource("status")
-            .patch(PatchContext.of(PatchType.JSON), patch);
+            .patch(
+                PatchContext.of(PatchType.JSON),
+                replacing(client.getKubernetesSerialization().asJson(status)));
     resource.setStatus(status);
     return updated;
+  }
+
+  /**
+   * A JSON Patch of the status subresource that replaces the whole status with {@code statusJson}:
+   * the real API server and the embedded one agree on it, where a merge patch would need explicit
+   * nulls for the fields left out and merges lists differently.
+   */
+  public static String replacing(String statusJson) {
+    return "[{\"op\":\"add\",\"path\":\"/status\",\"value\":" + statusJson + "}]";
   }
 }

@@ -9,6 +9,7 @@ import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.vera.operator.api.TaskPhase;
 import io.vera.operator.api.VeraTask;
+import io.vera.operator.kube.StatusWrites;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -330,14 +331,10 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
     var resource =
         client.resources(VeraTask.class).inNamespace(key.namespace()).resource(target(key));
     try {
-      // A JSON patch that adds /status replaces the whole status, as the real API server and the
-      // mock agree on; a merge patch would need explicit nulls and merges lists differently.
       String status = mapper.writeValueAsString(TaskStatusMapper.toStatus(task));
       resource
           .subresource("status")
-          .patch(
-              PatchContext.of(PatchType.JSON),
-              "[{\"op\":\"add\",\"path\":\"/status\",\"value\":" + status + "}]");
+          .patch(PatchContext.of(PatchType.JSON), StatusWrites.replacing(status));
       written.put(key, task);
       if (task.phase() != null && task.phase().isFinished()) {
         releaseFinalWaiters(key);
