@@ -166,11 +166,9 @@ class TaskStatusWriterTest {
 
   @Test
   void answersShowATaskAsStoredNotAheadOfItsStatusWrite() throws Exception {
-    TaskService service = new TaskService(client, dispatcher, NS, 3600);
-    service.answerFromStore(writer);
+    TaskService service = serviceAnsweringFromStore();
     TaskKey key = new TaskKey(NS, "not-yet-stored");
-    dispatcher.track(client.resource(task(key.name())).create());
-    Lease lease = dispatcher.lease(POOL, "w", Duration.ZERO, () -> 0, null).orElseThrow();
+    Lease lease = running(key);
     java.util.concurrent.CompletableFuture<?> end = service.awaitFinished(key);
 
     server.suspend(); // the API server is down: the finished state cannot be written
@@ -198,11 +196,9 @@ class TaskStatusWriterTest {
 
   @Test
   void aSettledAnswerWaitsBrieflyForAnEndTheDispatcherKnows() throws Exception {
-    TaskService service = new TaskService(client, dispatcher, NS, 3600);
-    service.answerFromStore(writer);
+    TaskService service = serviceAnsweringFromStore();
     TaskKey key = new TaskKey(NS, "settling");
-    dispatcher.track(client.resource(task(key.name())).create());
-    Lease lease = dispatcher.lease(POOL, "w", Duration.ZERO, () -> 0, null).orElseThrow();
+    Lease lease = running(key);
 
     server.suspend();
     assertThat(dispatcher.complete(lease.id(), TextNode.valueOf("done"))).isTrue();
@@ -227,6 +223,18 @@ class TaskStatusWriterTest {
     resume.join();
     assertThat(settled.phase()).as("the end, once stored").isEqualTo(TaskPhase.Succeeded);
     assertThat(settled.result().asText()).isEqualTo("done");
+  }
+
+  private TaskService serviceAnsweringFromStore() {
+    TaskService service = new TaskService(client, dispatcher, NS, 3600);
+    service.answerFromStore(writer);
+    return service;
+  }
+
+  /** Creates the task and leases it: it runs, and its first status write is queued. */
+  private Lease running(TaskKey key) throws InterruptedException {
+    dispatcher.track(client.resource(task(key.name())).create());
+    return dispatcher.lease(POOL, "w", Duration.ZERO, () -> 0, null).orElseThrow();
   }
 
   private VeraTask stored(String name) {
