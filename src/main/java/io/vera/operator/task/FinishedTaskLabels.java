@@ -2,6 +2,7 @@ package io.vera.operator.task;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Instant;
 
 /**
  * The labels the operator puts on a VeraTask once its end is stored. The task informers select only
@@ -26,11 +27,18 @@ public final class FinishedTaskLabels {
 
   /** The epoch second a finished task expires at, rounded up; null without a TTL. */
   static Long expiresAt(TaskSnapshot task) {
-    Integer ttl = task.ttlSecondsAfterFinished();
-    if (ttl == null || task.completedAt() == null) {
+    return expiresAt(task.ttlSecondsAfterFinished(), task.completedAt());
+  }
+
+  /**
+   * The epoch second a task finished at {@code completedAt} expires at with this TTL, rounded up;
+   * null when either is missing.
+   */
+  public static Long expiresAt(Integer ttlSeconds, Instant completedAt) {
+    if (ttlSeconds == null || completedAt == null) {
       return null;
     }
-    return task.completedAt().plusSeconds(ttl).plusNanos(999_999_999L).getEpochSecond();
+    return completedAt.plusSeconds(ttlSeconds).plusNanos(999_999_999L).getEpochSecond();
   }
 
   /** A JSON merge patch of the resource that marks the task finished (and when it expires). */
@@ -45,7 +53,10 @@ public final class FinishedTaskLabels {
     return patch.toString();
   }
 
-  /** Whether a resource carries the finished label. */
+  /**
+   * Whether a resource carries the finished label; the embedded API server puts it on with the
+   * status write that ends a task (see {@code embedded.FinishedTaskMarks}), a cluster's does not.
+   */
   public static boolean isMarked(io.vera.operator.api.VeraTask task) {
     var labels = task.getMetadata().getLabels();
     return labels != null && "true".equals(labels.get(FINISHED));
