@@ -620,16 +620,11 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
       return status(400, "BadRequest", "The request body is not a JSON object");
     }
     ObjectNode stored = asStored((ObjectNode) after, before, path, statusSubresource);
-    boolean marked =
-        "status".equals(path.subresource()) && FinishedTaskMarks.apply(resource, stored);
     return admitThen(
         resource,
         stored,
         fieldValidation,
         admitted -> {
-          if (marked) {
-            return patchStatusThenMetadata(path, objectPath, JsonDiff.asJson(before, admitted));
-          }
           if (request.method() == HttpMethod.PUT) {
             return super.dispatch(withBody(request, admitted));
           }
@@ -811,26 +806,6 @@ final class EmbeddedDispatcher extends IndexedCrudDispatcher {
   }
 
   /** Hands the mock a JSON patch, so its /status, generation and resourceVersion handling apply. */
-  /**
-   * A status write that also marks the task finished ({@link FinishedTaskMarks}): the mock keeps
-   * only the status of a write to {@code /status} and everything but the status of a write to the
-   * object, so the diff goes in two parts, under the one exclusive lock and in one write section:
-   * stored together, committed together.
-   */
-  private MockResponse patchStatusThenMetadata(Path path, String objectPath, JsonNode diff) {
-    ArrayNode statusOps = JsonNodeFactory.instance.arrayNode();
-    ArrayNode otherOps = JsonNodeFactory.instance.arrayNode();
-    for (JsonNode op : diff) {
-      String target = op.path("path").asText("");
-      (target.equals("/status") || target.startsWith("/status/") ? statusOps : otherOps).add(op);
-    }
-    MockResponse status = jsonPatch(objectPath + "/" + path.subresource(), statusOps);
-    if (status.code() / 100 != 2 || otherOps.isEmpty()) {
-      return status;
-    }
-    return jsonPatch(objectPath, otherOps);
-  }
-
   private MockResponse jsonPatch(String path, JsonNode jsonPatch) {
     return super.handlePatch(
         new RecordedRequest(

@@ -2,7 +2,6 @@ package io.vera.operator.task;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.time.Instant;
 
 /**
  * The labels the operator puts on a VeraTask once its end is stored. The task informers select only
@@ -27,18 +26,11 @@ public final class FinishedTaskLabels {
 
   /** The epoch second a finished task expires at, rounded up; null without a TTL. */
   static Long expiresAt(TaskSnapshot task) {
-    return expiresAt(task.ttlSecondsAfterFinished(), task.completedAt());
-  }
-
-  /**
-   * The epoch second a task finished at {@code completedAt} expires at with this TTL, rounded up;
-   * null when either is missing.
-   */
-  public static Long expiresAt(Integer ttlSeconds, Instant completedAt) {
-    if (ttlSeconds == null || completedAt == null) {
+    Integer ttl = task.ttlSecondsAfterFinished();
+    if (ttl == null || task.completedAt() == null) {
       return null;
     }
-    return completedAt.plusSeconds(ttlSeconds).plusNanos(999_999_999L).getEpochSecond();
+    return task.completedAt().plusSeconds(ttl).plusNanos(999_999_999L).getEpochSecond();
   }
 
   /** A JSON merge patch of the resource that marks the task finished (and when it expires). */
@@ -53,10 +45,7 @@ public final class FinishedTaskLabels {
     return patch.toString();
   }
 
-  /**
-   * Whether a resource carries the finished label; the embedded API server puts it on with the
-   * status write that ends a task (see {@code embedded.FinishedTaskMarks}), a cluster's does not.
-   */
+  /** Whether a resource carries the finished label. */
   public static boolean isMarked(io.vera.operator.api.VeraTask task) {
     var labels = task.getMetadata().getLabels();
     return labels != null && "true".equals(labels.get(FINISHED));

@@ -41,12 +41,10 @@ import org.slf4j.LoggerFactory;
  * intermediate write it supersedes is dropped when its turn comes.
  *
  * <p>A final state is followed by a second write, of the resource's labels ({@link
- * FinishedTaskLabels}): a cluster's status subresource ignores metadata, and the resource ignores
- * status, so one write cannot do both. Status first, so a task is never marked finished before its
- * end is stored; an operator that dies in between finds the task unmarked and marks it on restart.
- * The embedded API server marks the task in the status write itself; when the answer shows the
- * labels, the second write is left out. Once marked, the task leaves the dispatcher and the
- * informers.
+ * FinishedTaskLabels}): the status subresource ignores metadata, and the resource ignores status,
+ * so one write cannot do both. Status first, so a task is never marked finished before its end is
+ * stored; an operator that dies in between finds the task unmarked and marks it on restart. Once
+ * marked, the task leaves the dispatcher and the informers.
  */
 public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(TaskStatusWriter.class);
@@ -334,17 +332,13 @@ public final class TaskStatusWriter implements TaskStatusSink, AutoCloseable {
         client.resources(VeraTask.class).inNamespace(key.namespace()).resource(target(key));
     try {
       String status = mapper.writeValueAsString(TaskStatusMapper.toStatus(task));
-      VeraTask answer =
-          resource
-              .subresource("status")
-              .patch(PatchContext.of(PatchType.JSON), StatusWrites.replacing(status));
+      resource
+          .subresource("status")
+          .patch(PatchContext.of(PatchType.JSON), StatusWrites.replacing(status));
       written.put(key, task);
       if (task.phase() != null && task.phase().isFinished()) {
         releaseFinalWaiters(key);
-        if (answer == null || !FinishedTaskLabels.isMarked(answer)) {
-          resource.patch(
-              PatchContext.of(PatchType.JSON_MERGE), FinishedTaskLabels.mergePatch(task));
-        }
+        resource.patch(PatchContext.of(PatchType.JSON_MERGE), FinishedTaskLabels.mergePatch(task));
         unwrittenFinals.remove(key);
         source.stored(key, task.uid());
         written.remove(key, task);

@@ -21,13 +21,11 @@ import io.vera.operator.api.VeraTaskStatus;
 import io.vera.operator.api.WorkerPool;
 import io.vera.operator.api.WorkerPoolSpec;
 import io.vera.operator.api.WorkerPoolStatus;
-import io.vera.operator.task.FinishedTaskLabels;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.time.Instant;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -260,83 +258,6 @@ class CustomResourceSemanticsTest {
     assertThat(row.path("cells").get(columns.indexOf("Type")).asText()).isEqualTo("LLM");
     assertThat(row.path("cells").get(columns.indexOf("Age")).asText()).endsWith("s");
     assertThat(row.path("object").path("metadata").path("namespace").asText()).isEqualTo(NS);
-  }
-
-  @Test
-  void aStatusWriteThatEndsATaskAlsoMarksItFinishedWithItsExpiry() {
-    VeraTask created = task("ends");
-    created.getSpec().ttlSecondsAfterFinished = 60;
-    client.resource(created).create();
-    Resource<VeraTask> task = client.resources(VeraTask.class).inNamespace(NS).withName("ends");
-
-    VeraTask running =
-        task.subresource("status")
-            .patch(
-                PatchContext.of(PatchType.JSON_MERGE),
-                "{\"status\":{\"phase\":\"Running\",\"attempts\":1}}");
-    assertThat(running.getMetadata().getLabels())
-        .as("a running task is not marked")
-        .isNullOrEmpty();
-
-    VeraTask succeeded =
-        task.subresource("status")
-            .patch(
-                PatchContext.of(PatchType.JSON_MERGE),
-                "{\"status\":{\"phase\":\"Succeeded\","
-                    + "\"completionTime\":\"2026-12-07T10:00:00.250Z\"}}");
-
-    // The answer and the stored object carry the labels the operator would otherwise write.
-    for (VeraTask seen : List.of(succeeded, task.get())) {
-      assertThat(seen.getStatus().phase).isEqualTo(TaskPhase.Succeeded);
-      assertThat(seen.getMetadata().getLabels())
-          .containsEntry(FinishedTaskLabels.FINISHED, "true")
-          .containsEntry(
-              FinishedTaskLabels.EXPIRES_AT,
-              Long.toString(Instant.parse("2026-12-07T10:01:01Z").getEpochSecond()));
-    }
-    assertThat(
-            client
-                .resources(VeraTask.class)
-                .inNamespace(NS)
-                .withLabel(FinishedTaskLabels.FINISHED, "true")
-                .list()
-                .getItems())
-        .extracting(t -> t.getMetadata().getName())
-        .contains("ends");
-
-    // A later status write keeps the marks it found.
-    VeraTask rewritten =
-        task.subresource("status")
-            .patch(
-                PatchContext.of(PatchType.JSON_MERGE),
-                "{\"status\":{\"completionTime\":\"2026-12-07T11:00:00Z\"}}");
-    assertThat(rewritten.getMetadata().getLabels())
-        .containsEntry(
-            FinishedTaskLabels.EXPIRES_AT,
-            Long.toString(Instant.parse("2026-12-07T10:01:01Z").getEpochSecond()));
-  }
-
-  @Test
-  void aTaskWithoutTtlIsMarkedFinishedWithoutExpiryAndOtherWritesMarkNothing() {
-    Resource<VeraTask> task = tasks("no-ttl");
-    VeraTask failed =
-        task.subresource("status")
-            .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"status\":{\"phase\":\"Failed\"}}");
-    assertThat(failed.getMetadata().getLabels())
-        .containsEntry(FinishedTaskLabels.FINISHED, "true")
-        .doesNotContainKey(FinishedTaskLabels.EXPIRES_AT);
-
-    // Writing the object itself (not its status) marks nothing, whatever the status says.
-    Resource<VeraTask> other = tasks("marks-nothing");
-    other
-        .subresource("status")
-        .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"status\":{\"phase\":\"Running\"}}");
-    VeraTask edited =
-        other.patch(
-            PatchContext.of(PatchType.JSON_MERGE),
-            "{\"spec\":{\"description\":\"edited\"},\"status\":{\"phase\":\"Succeeded\"}}");
-    assertThat(edited.getStatus().phase).isEqualTo(TaskPhase.Running);
-    assertThat(edited.getMetadata().getLabels()).isNullOrEmpty();
   }
 
   private static Resource<VeraTask> tasks(String name) {

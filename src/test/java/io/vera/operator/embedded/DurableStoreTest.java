@@ -272,13 +272,10 @@ class DurableStoreTest {
       if (i % 3 != 0 && i % 2 != 0) {
         labels.put(FinishedTaskLabels.EXPIRES_AT, String.valueOf(1000 + i / 30));
       }
+      task.getMetadata().setLabels(labels);
       VeraTask stored = client.resource(task).create();
       stored.setStatus(status(TaskPhase.Succeeded, 1));
-      // The status write marks the task finished (FinishedTaskMarks); the labels are then set to
-      // the mix these tests select from, unmarked tasks included.
-      VeraTask ended = client.resource(stored).updateStatus();
-      ended.getMetadata().setLabels(labels);
-      client.resource(ended).update();
+      client.resource(stored).updateStatus();
     }
   }
 

@@ -115,18 +115,17 @@ class TaskStatusWriterTest {
   }
 
   @Test
-  void aFinalStatusIsOnePatchWithNoReadBeforeAndTheEmbeddedServerMarksTheTask() throws Exception {
+  void aFinalStatusIsOnePatchThenTheFinishedLabelWithNoReadBefore() throws Exception {
     dispatcher.track(client.resource(task("one-request")).create());
     Lease lease = dispatcher.lease(POOL, "w", Duration.ZERO, () -> 0, null).orElseThrow();
     requests.clear();
     assertThat(dispatcher.complete(lease.id(), TextNode.valueOf("done"))).isTrue();
     assertThat(writer.flush(Duration.ofSeconds(20))).as("writer caught up").isTrue();
 
-    // The answer carries the finished label, so no second write of the labels goes out (a
-    // cluster's API server does not mark: TaskStatusWriterLabelsTest).
     assertThat(requests)
         .containsExactly(
-            "PATCH /apis/vera.io/v1alpha1/namespaces/default/veratasks/one-request/status");
+            "PATCH /apis/vera.io/v1alpha1/namespaces/default/veratasks/one-request/status",
+            "PATCH /apis/vera.io/v1alpha1/namespaces/default/veratasks/one-request");
     assertThat(phase("one-request")).isEqualTo(TaskPhase.Succeeded);
     assertThat(stored("one-request").getMetadata().getLabels())
         .containsEntry(FinishedTaskLabels.FINISHED, "true");
